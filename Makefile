@@ -1,0 +1,80 @@
+# ballast — build, run and test.
+#   make            build build/ballastd, build/libballast.a
+#   make run        build, then serve on 127.0.0.1:8080 in the foreground
+#   make test       every test suite (unit, api, conformance, HTTP)
+#   make clean
+# Missing Debian packages (libmicrohttpd, jansson, check, ...) are installed
+# with apt-get by `make deps`, which every other target runs first.
+
+CC      ?= cc
+BUILD   ?= build
+PORT    ?= 8080
+PYTHON  ?= python3
+PKGS    := libmicrohttpd jansson check
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN    := -Wall -Wextra -Werror
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Ilib -Iapi
+LDLIBS_LIB := -lm
+MHD_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+JANSSON_LIBS = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CHECK_LIBS  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+LIB_SRC    := $(wildcard lib/*.c)
+API_SRC    := $(wildcard api/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+API_OBJ    := $(API_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all run test test-unit test-http deps clean
+all: $(BUILD)/ballastd $(BUILD)/libballast.a
+
+deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || tools/install-deps.sh $(PKGS)
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libballast.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# api/openapi.yaml is compiled in, so that GET /openapi.yaml reads no file.
+$(BUILD)/gen/openapi.c: api/openapi.yaml
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from api/openapi.yaml by the Makefile */'; \
+	  echo '#include <stddef.h>'; echo 'static const char doc[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const char *bl_api_openapi(size_t *len) { if (len) *len = sizeof doc - 1; return doc; }'; \
+	} > $@
+
+$(BUILD)/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(BUILD)/libballast_api.a: $(API_OBJ) $(BUILD)/obj/gen/openapi.o
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ballastd: $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a
+	$(CC) $(CFLAGS) -o $@ $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
+		$(MHD_LIBS) $(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
+		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
+
+run: $(BUILD)/ballastd
+	$(BUILD)/ballastd --port $(PORT)
+
+test: all $(UNIT_TESTS)
+	@tests/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

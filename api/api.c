@@ -1,0 +1,116 @@
+/*
+ * api.c — the door of the api layer: routes a request document to its
+ * endpoint, and turns every outcome into one JSON document.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_LIMIT ((size_t)1 << 25) /* 33,554,432 */
+
+bl_api_limits bl_api_limits_default(void)
+{
+    bl_api_limits l = {DEFAULT_LIMIT, DEFAULT_LIMIT, DEFAULT_LIMIT};
+    return l;
+}
+
+bl_api_config bl_api_config_default(void)
+{
+    bl_api_config c = {bl_api_limits_default(), NULL, NULL};
+    return c;
+}
+
+static const struct {
+    const char *name;
+    api_handler handler;
+} routes[] = {
+    {"weights", api_weights},
+    {"sample", api_sample},
+    {"loss", api_loss},
+};
+
+int bl_api_has_endpoint(const char *endpoint)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(routes[i].name, endpoint) == 0)
+            return 1;
+    return 0;
+}
+
+const char *bl_api_code_name(bl_api_code code)
+{
+    switch (code) {
+    case BL_API_OK: return "ok";
+    case BL_API_INVALID_JSON: return "invalid_json";
+    case BL_API_INVALID_ARGUMENT: return "invalid_argument";
+    case BL_API_LIMIT_EXCEEDED: return "limit_exceeded";
+    case BL_API_NOT_FOUND: return "not_found";
+    case BL_API_UNAVAILABLE: return "unavailable";
+    case BL_API_INTERNAL: return "internal";
+    }
+    return "internal";
+}
+
+char *bl_api_error_body(const char *code, const char *message, const char *field, size_t *len)
+{
+    jw w;
+    jw_init(&w);
+    jw_lit(&w, "{\"error\":{");
+    jw_key(&w, "code");
+    jw_str(&w, code);
+    jw_key(&w, "message");
+    jw_str(&w, message);
+    if (field && *field) {
+        jw_key(&w, "field");
+        jw_str(&w, field);
+    }
+    jw_lit(&w, "}}\n");
+    return jw_take(&w, len);
+}
+
+static bl_api_code finish_error(bl_api_result *res, const api_err *e)
+{
+    res->code = e->code;
+    res->body = bl_api_error_body(bl_api_code_name(e->code), e->message, e->field, &res->len);
+    if (!res->body) {
+        res->code = BL_API_UNAVAILABLE;
+        res->len = 0;
+    }
+    return res->code;
+}
+
+bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const char *body,
+                        size_t len, bl_api_result *res)
+{
+    api_err e = {BL_API_OK, "", ""};
+    memset(res, 0, sizeof *res);
+    api_handler handler = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(routes[i].name, endpoint) == 0)
+            handler = routes[i].handler;
+    if (!handler) {
+        api_fail(&e, BL_API_NOT_FOUND, NULL, "no endpoint named \"%.80s\"", endpoint);
+        return finish_error(res, &e);
+    }
+    json_t *doc = api_parse(body, len, &e);
+    if (!doc)
+        return finish_error(res, &e);
+    jw w;
+    jw_init(&w);
+    bl_api_code code = handler(cfg, doc, &w, &e);
+    json_decref(doc);
+    if (code == BL_API_OK) {
+        jw_lit(&w, "\n");
+        res->body = jw_take(&w, &res->len);
+        if (res->body)
+            return res->code = BL_API_OK;
+        api_fail(&e, BL_API_UNAVAILABLE, NULL, "out of memory while writing the response");
+    }
+    jw_free(&w);
+    return finish_error(res, &e);
+}
+
+const char *bl_api_version(void) { return BL_VERSION; }
+
+const char *bl_api_jansson_version(void) { return jansson_version_str(); }

@@ -1,0 +1,558 @@
+/*
+ * decode.c — from request bytes to checked C values.
+ *
+ * Parsing is jansson's, strict: duplicate keys, invalid UTF-8 and trailing
+ * garbage are errors. jansson's integers are 64-bit signed, but a /sample
+ * seed may be any integer in [0, 2^64); so when jansson reports an integer
+ * too big for it, the body is parsed once more with every such literal
+ * turned into a placeholder string, "\u0000#<digits>", which api_number()
+ * and api_integer() read back exactly. Ordinary requests never pay for this.
+ *
+ * Fields are decoded from a table (field_spec), so that unknown-field
+ * rejection, type and range checks and the error's `field` come from one
+ * place and a new option is one new row.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+bl_api_code api_fail(api_err *e, bl_api_code code, const char *field, const char *fmt, ...)
+{
+    e->code = code;
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void api_path(char *buf, size_t size, const char *name, int64_t flat, const size_t *shape,
+              size_t ndim)
+{
+    int n = snprintf(buf, size, "%s", name);
+    if (flat < 0 || n < 0 || (size_t)n >= size)
+        return;
+    if (!shape) {
+        snprintf(buf + n, size - (size_t)n, "[%" PRId64 "]", flat);
+        return;
+    }
+    size_t idx[BL_MAX_DIMS];
+    uint64_t rest = (uint64_t)flat;
+    for (size_t d = ndim; d-- > 0;) {
+        idx[d] = shape[d] ? rest % shape[d] : 0;
+        rest = shape[d] ? rest / shape[d] : 0;
+    }
+    for (size_t d = 0; d < ndim && (size_t)n < size; d++) {
+        int m = snprintf(buf + n, size - (size_t)n, "[%zu]", idx[d]);
+        if (m < 0)
+            return;
+        n += m;
+    }
+}
+
+bl_api_code api_from_lib(api_err *e, const bl_error *le, const size_t *shape, size_t ndim)
+{
+    bl_api_code code = le->code == BL_ENOMEM   ? BL_API_UNAVAILABLE
+                       : le->code == BL_ELIMIT ? BL_API_LIMIT_EXCEEDED
+                                               : BL_API_INVALID_ARGUMENT;
+    char field[160] = "";
+    if (le->arg)
+        api_path(field, sizeof field, le->arg, le->index, shape, ndim);
+    return api_fail(e, code, le->arg ? field : NULL, "%s", le->message);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+#define BIG_PREFIX "\\u0000#"
+
+static int is_big_placeholder(json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 2 && json_string_value(v)[0] == '\0' &&
+           json_string_value(v)[1] == '#';
+}
+
+/* Copies body with every integer literal of 19 or more digits quoted as a
+ * placeholder. Returns a malloc'd buffer, or NULL without memory. */
+static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
+{
+    /* Each literal grows by at most 9 bytes and has at least 19. */
+    size_t cap = len + len / 2 + 16;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len;) {
+        char ch = body[i];
+        if (in_string) {
+            out[o++] = ch;
+            if (ch == '\\' && i + 1 < len) {
+                out[o++] = body[i + 1];
+                i += 2;
+                continue;
+            }
+            if (ch == '"')
+                in_string = 0;
+            i++;
+            continue;
+        }
+        if (ch == '"') {
+            in_string = 1;
+            out[o++] = ch;
+            i++;
+            continue;
+        }
+        if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            size_t j = i + (ch == '-'), digits = 0, is_int = 1;
+            while (j < len && strchr("0123456789.eE+-", body[j]) && body[j]) {
+                if (body[j] >= '0' && body[j] <= '9')
+                    digits++;
+                else
+                    is_int = 0;
+                j++;
+            }
+            if (is_int && digits >= 19) {
+                size_t pre = strlen(BIG_PREFIX);
+                out[o++] = '"';
+                memcpy(out + o, BIG_PREFIX, pre);
+                o += pre;
+                memcpy(out + o, body + i, j - i);
+                o += j - i;
+                out[o++] = '"';
+            } else {
+                memcpy(out + o, body + i, j - i);
+                o += j - i;
+            }
+            i = j;
+            continue;
+        }
+        out[o++] = ch;
+        i++;
+    }
+    *outlen = o;
+    return out;
+}
+
+static json_t *parse_error(const json_error_t *je, api_err *e)
+{
+    if (json_error_code(je) == json_error_out_of_memory) {
+        api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
+        return NULL;
+    }
+    api_fail(e, BL_API_INVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s", je->line,
+             je->column, je->text);
+    return NULL;
+}
+
+json_t *api_parse(const char *body, size_t len, api_err *e)
+{
+    const size_t flags = JSON_REJECT_DUPLICATES;
+    json_error_t je;
+    if (len == 0) {
+        api_fail(e, BL_API_INVALID_JSON, NULL,
+                 "invalid JSON at line 1, column 0: the body is empty; send a JSON object");
+        return NULL;
+    }
+    json_t *doc = json_loadb(body, len, flags, &je);
+    if (!doc && json_error_code(&je) == json_error_numeric_overflow && strstr(je.text, "integer")) {
+        size_t qlen;
+        char *q = quote_big_integers(body, len, &qlen);
+        if (!q) {
+            api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
+            return NULL;
+        }
+        doc = json_loadb(q, qlen, flags | JSON_ALLOW_NUL, &je);
+        free(q);
+    }
+    if (!doc)
+        return parse_error(&je, e);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        api_fail(e, BL_API_INVALID_ARGUMENT, NULL,
+                 "the request body must be a JSON object, e.g. {\"counts\": [10, 5]}");
+        return NULL;
+    }
+    return doc;
+}
+
+/* ---- scalar values ------------------------------------------------------- */
+
+/* The digits of a placeholder, validated as a JSON integer literal. */
+static const char *big_digits(json_t *v)
+{
+    const char *s = json_string_value(v) + 2;
+    const char *d = s + (*s == '-');
+    if (*d == '0' || !*d)
+        return NULL;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return NULL;
+    return s;
+}
+
+int api_number(json_t *v, double *out)
+{
+    if (json_is_integer(v)) {
+        *out = (double)json_integer_value(v);
+        return 1;
+    }
+    if (json_is_real(v)) {
+        *out = json_real_value(v);
+        return 1;
+    }
+    if (is_big_placeholder(v) && big_digits(v)) {
+        *out = strtod(big_digits(v), NULL);
+        return 1;
+    }
+    return 0;
+}
+
+int api_integer(json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 1;
+    }
+    if (is_big_placeholder(v) && big_digits(v)) {
+        *out = big_digits(v)[0] == '-' ? INT64_MIN : INT64_MAX;
+        return 1;
+    }
+    return 0;
+}
+
+/* Exactly an unsigned 64-bit integer: 1 ok, 0 not an integer, -1 out of range. */
+static int api_uint64(json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0)
+            return -1;
+        *out = (uint64_t)i;
+        return 1;
+    }
+    if (is_big_placeholder(v) && big_digits(v)) {
+        const char *s = big_digits(v);
+        if (*s == '-')
+            return -1;
+        errno = 0;
+        unsigned long long u = strtoull(s, NULL, 10);
+        if (errno == ERANGE)
+            return -1;
+        *out = (uint64_t)u;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *json_type_name(json_t *v)
+{
+    if (is_big_placeholder(v))
+        return "integer";
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "real";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    case JSON_NULL: return "null";
+    }
+    return "value";
+}
+
+static void range_text(const field_spec *f, char *buf, size_t size)
+{
+    if (isinf(f->max))
+        snprintf(buf, size, "%s %.17g", f->min_open ? ">" : ">=", f->min);
+    else
+        snprintf(buf, size, "in %c%.17g, %.17g%c", f->min_open ? '(' : '[', f->min, f->max,
+                 f->max_open ? ')' : ']');
+}
+
+static int in_range(const field_spec *f, double v)
+{
+    if (!f->ranged)
+        return 1;
+    if (f->min_open ? !(v > f->min) : !(v >= f->min))
+        return 0;
+    if (f->max_open ? !(v < f->max) : !(v <= f->max))
+        return 0;
+    return 1;
+}
+
+static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err *e)
+{
+    char *p = (char *)dst + f->offset;
+    char range[96];
+    switch (f->type) {
+    case FT_BOOL:
+        if (!json_is_boolean(v))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                            "%s must be true or false, not a%s %s", f->name,
+                            json_is_integer(v) || json_is_array(v) ? "n" : "", json_type_name(v));
+        *(int *)p = json_is_true(v);
+        return BL_API_OK;
+    case FT_INT: {
+        int64_t i;
+        if (!api_integer(v, &i))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
+                            f->name, json_is_real(v) ? "the real " : "a ",
+                            json_is_real(v) ? "number" : json_type_name(v));
+        if (f->ranged && (is_big_placeholder(v) || !in_range(f, (double)i))) {
+            range_text(f, range, sizeof range);
+            if (is_big_placeholder(v))
+                return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                                "%s must be an integer %s; got %.40s", f->name, range,
+                                json_string_value(v) + 2);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                            "%s must be an integer %s; got %" PRId64, f->name, range, i);
+        }
+        *(int64_t *)p = i;
+        return BL_API_OK;
+    }
+    case FT_UINT64: {
+        uint64_t u;
+        int r = api_uint64(v, &u);
+        if (r == 0)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not a%s %s",
+                            f->name, json_is_integer(v) || json_is_array(v) ? "n" : "",
+                            json_type_name(v));
+        if (r < 0)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                            "%s must be an integer in [0, 2^64)", f->name);
+        *(uint64_t *)p = u;
+        return BL_API_OK;
+    }
+    case FT_NUMBER: {
+        double d;
+        if (!api_number(v, &d))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number, not a%s %s",
+                            f->name, json_is_integer(v) || json_is_array(v) ? "n" : "",
+                            json_type_name(v));
+        if (!isfinite(d) || !in_range(f, d)) {
+            range_text(f, range, sizeof range);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number %s; got %.17g",
+                            f->name, f->ranged ? range : "that is finite", d);
+        }
+        *(double *)p = d;
+        return BL_API_OK;
+    }
+    case FT_ENUM: {
+        if (json_is_string(v) && !is_big_placeholder(v))
+            for (int i = 0; f->choices[i]; i++)
+                if (strcmp(json_string_value(v), f->choices[i]) == 0) {
+                    *(int *)p = i;
+                    return BL_API_OK;
+                }
+        char list[256] = "";
+        size_t n = 0;
+        for (int i = 0; f->choices[i] && n < sizeof list; i++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "",
+                                  f->choices[i]);
+        if (json_is_string(v) && !is_big_placeholder(v))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                            "%s \"%.60s\" is not one of %s", f->name, json_string_value(v), list);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a string, one of %s",
+                        f->name, list);
+    }
+    case FT_JSON:
+        *(json_t **)p = v;
+        return BL_API_OK;
+    }
+    return api_fail(e, BL_API_INTERNAL, f->name, "field table entry of unknown type");
+}
+
+bl_api_code api_decode_fields(json_t *doc, const field_spec *spec, void *dst, uint64_t *seen,
+                              api_err *e)
+{
+    const char *key;
+    json_t *v;
+    *seen = 0;
+    json_object_foreach(doc, key, v)
+    {
+        size_t i = 0;
+        while (spec[i].name && strcmp(spec[i].name, key) != 0)
+            i++;
+        if (!spec[i].name) {
+            char list[400] = "";
+            size_t n = 0;
+            for (size_t j = 0; spec[j].name && n < sizeof list; j++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "",
+                                      spec[j].name);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, key, "unknown field \"%.80s\"; expected %s",
+                            key, list);
+        }
+        bl_api_code c = decode_one(&spec[i], v, dst, e);
+        if (c != BL_API_OK)
+            return c;
+        *seen |= (uint64_t)1 << i;
+    }
+    return BL_API_OK;
+}
+
+/* ---- arrays ------------------------------------------------------------------ */
+
+static bl_api_code over_limit(api_err *e, const char *name, size_t n, const char *limit_name,
+                              size_t max)
+{
+    return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                    "%s has %zu entries, more than the server's %s limit of %zu", name, n,
+                    limit_name, max);
+}
+
+/* The message for a bad element x at path, which must be `what`. */
+static bl_api_code bad_element(api_err *e, const char *path, json_t *x, const char *what)
+{
+    double d;
+    if (api_number(x, &d))
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
+                        d, what);
+    return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s %s", path, what,
+                    json_is_integer(x) || json_is_array(x) || json_is_object(x) ? "an" : "a",
+                    json_type_name(x));
+}
+
+bl_api_code api_doubles(json_t *arr, const char *name, int nonneg, size_t max,
+                        const char *limit_name, double **out, size_t *n, api_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr))
+        return bad_element(e, name, arr, "an array of numbers");
+    size_t len = json_array_size(arr);
+    if (max && len > max)
+        return over_limit(e, name, len, limit_name, max);
+    double *v = malloc((len ? len : 1) * sizeof *v);
+    if (!v)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    for (size_t i = 0; i < len; i++) {
+        json_t *x = json_array_get(arr, i);
+        if (!api_number(x, &v[i]) || !isfinite(v[i]) || (nonneg && v[i] < 0)) {
+            char path[160];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            free(v);
+            return bad_element(e, path, x, nonneg ? "a finite number >= 0" : "a finite number");
+        }
+    }
+    *out = v;
+    *n = len;
+    return BL_API_OK;
+}
+
+bl_api_code api_int64s(json_t *arr, const char *name, size_t max, const char *limit_name,
+                       int64_t **out, size_t *n, api_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr))
+        return bad_element(e, name, arr, "an array of integers");
+    size_t len = json_array_size(arr);
+    if (max && len > max)
+        return over_limit(e, name, len, limit_name, max);
+    int64_t *v = malloc((len ? len : 1) * sizeof *v);
+    if (!v)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    for (size_t i = 0; i < len; i++) {
+        json_t *x = json_array_get(arr, i);
+        if (!api_integer(x, &v[i])) {
+            char path[160];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            free(v);
+            return bad_element(e, path, x, "an integer");
+        }
+    }
+    *out = v;
+    *n = len;
+    return BL_API_OK;
+}
+
+/* ---- nested arrays ---------------------------------------------------- */
+
+void api_tensor_free(api_tensor *t)
+{
+    free(t->data);
+    t->data = NULL;
+}
+
+/* Copies the leaves of v, which must have shape t->shape[depth..], into
+ * t->data from t->count on. */
+static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *path,
+                               size_t pathlen, api_tensor *t, api_err *e)
+{
+    if (depth == t->ndim) {
+        double d;
+        if (!api_number(v, &d) || !isfinite(d)) {
+            path[pathlen] = '\0';
+            return bad_element(e, path, v, "a finite number");
+        }
+        if (!api_integer(v, &(int64_t){0}))
+            t->all_integers = 0;
+        t->data[t->count++] = d;
+        return BL_API_OK;
+    }
+    if (!json_is_array(v) || json_array_size(v) != t->shape[depth]) {
+        path[pathlen] = '\0';
+        if (!json_is_array(v))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be an array of length %zu (%s is ragged), not %s %s", path,
+                            t->shape[depth], name,
+                            json_is_integer(v) || json_is_object(v) ? "an" : "a",
+                            json_type_name(v));
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                        "%s has length %zu where %zu was expected: %s is ragged", path,
+                        json_array_size(v), t->shape[depth], name);
+    }
+    for (size_t i = 0; i < t->shape[depth]; i++) {
+        int m = snprintf(path + pathlen, 160 - pathlen, "[%zu]", i);
+        size_t next = pathlen + (m > 0 && (size_t)m < 160 - pathlen ? (size_t)m : 0);
+        bl_api_code c = tensor_fill(json_array_get(v, i), depth + 1, name, path, next, t, e);
+        if (c != BL_API_OK)
+            return c;
+    }
+    return BL_API_OK;
+}
+
+bl_api_code api_tensor_decode(json_t *v, const char *name, size_t max, const char *limit_name,
+                              api_tensor *t, api_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->all_integers = 1;
+    /* The shape is read along the first elements; every other row must
+     * match it, which tensor_fill checks. */
+    size_t count = 1;
+    json_t *x = v;
+    while (json_is_array(x)) {
+        if (t->ndim == BL_MAX_DIMS)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, name, "%s has more than %d dimensions",
+                            name, BL_MAX_DIMS);
+        size_t len = json_array_size(x);
+        t->shape[t->ndim++] = len;
+        if (len && count > SIZE_MAX / len)
+            return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                            "%s's shape has more elements than the server's %s limit of %zu",
+                            name, limit_name, max);
+        count *= len;
+        if (len == 0)
+            break;
+        x = json_array_get(x, 0);
+    }
+    if (max && count > max)
+        return over_limit(e, name, count, limit_name, max);
+    t->data = malloc((count ? count : 1) * sizeof *t->data);
+    if (!t->data)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    char path[160];
+    snprintf(path, sizeof path, "%s", name);
+    bl_api_code c = tensor_fill(v, 0, name, path, strlen(path), t, e);
+    if (c != BL_API_OK)
+        api_tensor_free(t);
+    return c;
+}

@@ -1,0 +1,142 @@
+/*
+ * internal.h — shared by the api layer's modules, not part of its door
+ * (api.h). A growable JSON writer, the field-table decoder and the array
+ * decoders that every endpoint uses.
+ */
+#ifndef BALLAST_API_INTERNAL_H
+#define BALLAST_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "ballast.h"
+
+/* ---- errors ----------------------------------------------------------- */
+
+typedef struct {
+    bl_api_code code;
+    char field[160]; /* JSON-path-like pointer, "" for none */
+    char message[400];
+} api_err;
+
+/* Sets *e and returns code. field may be NULL. */
+bl_api_code api_fail(api_err *e, bl_api_code code, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Turns a libballast error into an api error: the argument name becomes the
+ * field, and a flat index becomes [i] (or [i][j]... given a shape). */
+bl_api_code api_from_lib(api_err *e, const bl_error *le, const size_t *shape, size_t ndim);
+
+/* Writes name[i][j]... for the flat index of an array of the given shape. */
+void api_path(char *buf, size_t size, const char *name, int64_t flat, const size_t *shape,
+              size_t ndim);
+
+/* ---- the JSON writer ----------------------------------------------------- */
+
+/* A growable output buffer. Once an allocation fails, every later call is a
+ * no-op and oom stays set, so callers check once at the end. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int oom;
+    size_t nonfinite; /* non-finite reals written as null */
+} jw;
+
+void jw_init(jw *w);
+void jw_free(jw *w);
+/* Hands the buffer over (NUL-terminated) and resets w; NULL after oom. */
+char *jw_take(jw *w, size_t *len);
+void jw_raw(jw *w, const char *s, size_t n);
+void jw_lit(jw *w, const char *s);
+void jw_str(jw *w, const char *s);
+/* Writes "key": with a leading comma unless it opens the object. */
+void jw_key(jw *w, const char *key);
+/* The shortest decimal that parses back to v; null (counted) if not finite. */
+void jw_double(jw *w, double v);
+void jw_int(jw *w, int64_t v);
+void jw_uint(jw *w, uint64_t v);
+/* A count: integral values below 2^53 as integers, others as reals. */
+void jw_count(jw *w, double v);
+void jw_doubles(jw *w, const double *v, size_t n);
+void jw_int64s(jw *w, const int64_t *v, size_t n);
+/* A nested array of the given shape (ndim 0: a single number). */
+void jw_tensor(jw *w, const double *v, const size_t *shape, size_t ndim);
+/* An object {"k1": v[0], ...} whose keys are those of obj, in order. */
+void jw_keyed(jw *w, json_t *keys, const double *v, int counts);
+
+/* ---- decoding -------------------------------------------------------------- */
+
+/* Parses a request body into an object; big integers beyond 64 bits are
+ * kept exactly (see decode.c). Returns NULL and fills *e on failure. */
+json_t *api_parse(const char *body, size_t len, api_err *e);
+
+typedef enum {
+    FT_BOOL,   /* int destination, 0 or 1 */
+    FT_INT,    /* int64_t, a JSON integer within [min, max] */
+    FT_UINT64, /* uint64_t, a JSON integer in [0, 2^64) */
+    FT_NUMBER, /* double, integer or real, finite, within the range */
+    FT_ENUM,   /* int index into choices */
+    FT_JSON,   /* json_t * borrowed from the document, any type */
+} field_type;
+
+typedef struct {
+    const char *name;
+    field_type type;
+    size_t offset; /* destination within the request struct */
+    double min, max;
+    unsigned char min_open, max_open, ranged;
+    const char *const *choices; /* FT_ENUM: NULL-terminated names */
+} field_spec;
+
+#define FIELD_END {NULL, FT_BOOL, 0, 0, 0, 0, 0, 0, NULL}
+
+/* Decodes doc by the table: rejects unknown fields and wrong types/ranges,
+ * sets bit i of *seen for every spec[i] present. Absent fields keep the
+ * destination's value (the caller's default). */
+bl_api_code api_decode_fields(json_t *doc, const field_spec *spec, void *dst, uint64_t *seen,
+                              api_err *e);
+
+/* A JSON number (or a big-integer placeholder) as a double. 0 if not one. */
+int api_number(json_t *v, double *out);
+/* A JSON integer as int64 (saturating beyond 64 bits). 0 if not an integer. */
+int api_integer(json_t *v, int64_t *out);
+
+/* A flat array of numbers; each >= 0 when nonneg. *out is malloc'd (NULL
+ * for an empty array). max 0: no limit, else more than max entries is
+ * limit_exceeded naming limit_name. */
+bl_api_code api_doubles(json_t *arr, const char *name, int nonneg, size_t max,
+                        const char *limit_name, double **out, size_t *n, api_err *e);
+/* A flat array of JSON integers. */
+bl_api_code api_int64s(json_t *arr, const char *name, size_t max, const char *limit_name,
+                       int64_t **out, size_t *n, api_err *e);
+
+/* A rectangular nested array of numbers (a scalar is ndim 0). */
+typedef struct {
+    double *data; /* malloc'd, count entries (at least one slot) */
+    size_t shape[BL_MAX_DIMS];
+    size_t ndim;
+    size_t count;
+    int all_integers; /* every leaf was a JSON integer */
+} api_tensor;
+
+bl_api_code api_tensor_decode(json_t *v, const char *name, size_t max, const char *limit_name,
+                              api_tensor *t, api_err *e);
+void api_tensor_free(api_tensor *t);
+
+/* ---- endpoints ------------------------------------------------------------ */
+
+typedef bl_api_code (*api_handler)(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
+
+bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
+bl_api_code api_sample(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
+bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
+
+/* Writes "warnings": [...] when any non-finite value was written as null. */
+void api_warn_nonfinite(jw *w, const char *what);
+
+#endif

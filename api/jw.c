@@ -1,0 +1,250 @@
+/*
+ * jw.c — a JSON writer that appends straight into one growable buffer.
+ *
+ * Responses are mostly long arrays of numbers; writing them here instead of
+ * through one json_t per number keeps encoding cheap and memory at the size
+ * of the text. Reals are printed in the shortest form that parses back to
+ * the same double (at most 17 significant digits), so a client gets exactly
+ * the double the core computed.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void jw_init(jw *w) { memset(w, 0, sizeof *w); }
+
+void jw_free(jw *w)
+{
+    free(w->buf);
+    jw_init(w);
+}
+
+char *jw_take(jw *w, size_t *len)
+{
+    char *b = NULL;
+    if (!w->oom) {
+        jw_raw(w, "", 1); /* the terminating NUL */
+        if (!w->oom) {
+            b = w->buf;
+            if (len)
+                *len = w->len - 1;
+            w->buf = NULL;
+        }
+    }
+    jw_free(w);
+    return b;
+}
+
+/* Makes room for n more bytes; 0 on failure (and oom set). */
+static int jw_reserve(jw *w, size_t n)
+{
+    if (w->oom)
+        return 0;
+    if (w->cap - w->len >= n)
+        return 1;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap - w->len < n) {
+        if (cap > SIZE_MAX / 2) {
+            w->oom = 1;
+            return 0;
+        }
+        cap *= 2;
+    }
+    char *b = realloc(w->buf, cap);
+    if (!b) {
+        w->oom = 1;
+        return 0;
+    }
+    w->buf = b;
+    w->cap = cap;
+    return 1;
+}
+
+void jw_raw(jw *w, const char *s, size_t n)
+{
+    if (!jw_reserve(w, n))
+        return;
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+void jw_lit(jw *w, const char *s) { jw_raw(w, s, strlen(s)); }
+
+void jw_str(jw *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    jw_raw(w, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[7];
+        size_t n = 0;
+        switch (*p) {
+        case '"': n = 2, esc[0] = '\\', esc[1] = '"'; break;
+        case '\\': n = 2, esc[0] = '\\', esc[1] = '\\'; break;
+        case '\n': n = 2, esc[0] = '\\', esc[1] = 'n'; break;
+        case '\r': n = 2, esc[0] = '\\', esc[1] = 'r'; break;
+        case '\t': n = 2, esc[0] = '\\', esc[1] = 't'; break;
+        default:
+            if (*p < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 15];
+                n = 6;
+            }
+        }
+        if (n)
+            jw_raw(w, esc, n);
+        else
+            jw_raw(w, (const char *)p, 1);
+    }
+    jw_raw(w, "\"", 1);
+}
+
+void jw_key(jw *w, const char *key)
+{
+    if (w->len && w->buf[w->len - 1] != '{')
+        jw_raw(w, ",", 1);
+    jw_str(w, key);
+    jw_raw(w, ":", 1);
+}
+
+/* Shortest of %.15g, %.16g, %.17g that reads back as v; 17 digits always
+ * do. A result that looks like an integer gets ".0" so it stays a real. */
+static size_t format_double(char *buf, double v)
+{
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".en")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
+}
+
+void jw_double(jw *w, double v)
+{
+    if (!isfinite(v)) {
+        w->nonfinite++;
+        jw_raw(w, "null", 4);
+        return;
+    }
+    char buf[40];
+    jw_raw(w, buf, format_double(buf, v));
+}
+
+void jw_uint(jw *w, uint64_t v)
+{
+    char buf[24];
+    char *p = buf + sizeof buf;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    jw_raw(w, p, (size_t)(buf + sizeof buf - p));
+}
+
+void jw_int(jw *w, int64_t v)
+{
+    if (v < 0) {
+        jw_raw(w, "-", 1);
+        jw_uint(w, (uint64_t)0 - (uint64_t)v);
+    } else {
+        jw_uint(w, (uint64_t)v);
+    }
+}
+
+void jw_count(jw *w, double v)
+{
+    if (v >= 0 && v <= 9007199254740992.0 && v == floor(v))
+        jw_uint(w, (uint64_t)v);
+    else
+        jw_double(w, v);
+}
+
+void jw_doubles(jw *w, const double *v, size_t n)
+{
+    jw_raw(w, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            jw_raw(w, ",", 1);
+        jw_double(w, v[i]);
+    }
+    jw_raw(w, "]", 1);
+}
+
+void jw_int64s(jw *w, const int64_t *v, size_t n)
+{
+    if (!jw_reserve(w, n * 21 + 2))
+        return;
+    jw_raw(w, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            jw_raw(w, ",", 1);
+        jw_int(w, v[i]);
+    }
+    jw_raw(w, "]", 1);
+}
+
+/* Writes v[0 .. prod(shape)) as nested arrays; returns the elements used. */
+static size_t jw_tensor_at(jw *w, const double *v, const size_t *shape, size_t ndim)
+{
+    if (ndim == 0) {
+        jw_double(w, v[0]);
+        return 1;
+    }
+    size_t used = 0;
+    jw_raw(w, "[", 1);
+    for (size_t i = 0; i < shape[0]; i++) {
+        if (i)
+            jw_raw(w, ",", 1);
+        if (ndim == 1) {
+            jw_double(w, v[used]);
+            used++;
+        } else {
+            used += jw_tensor_at(w, v + used, shape + 1, ndim - 1);
+        }
+    }
+    jw_raw(w, "]", 1);
+    /* An empty dimension still spans the product of the rest: none. */
+    return used;
+}
+
+void jw_tensor(jw *w, const double *v, const size_t *shape, size_t ndim)
+{
+    jw_tensor_at(w, v, shape, ndim);
+}
+
+void jw_keyed(jw *w, json_t *keys, const double *v, int counts)
+{
+    const char *k;
+    json_t *val;
+    size_t i = 0;
+    jw_raw(w, "{", 1);
+    json_object_foreach(keys, k, val)
+    {
+        (void)val;
+        jw_key(w, k);
+        if (counts)
+            jw_count(w, v[i]);
+        else
+            jw_double(w, v[i]);
+        i++;
+    }
+    jw_raw(w, "}", 1);
+}
+
+void api_warn_nonfinite(jw *w, const char *what)
+{
+    if (!w->nonfinite)
+        return;
+    jw_key(w, "warnings");
+    jw_raw(w, "[", 1);
+    jw_str(w, what);
+    jw_raw(w, "]", 1);
+}

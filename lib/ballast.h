@@ -1,0 +1,238 @@
+/*
+ * ballast.h — libballast, the stateless core of ballast.
+ *
+ * Class weights from class counts, weighted sampling (a fast alias-table
+ * generator and a bit-exact replica of PyTorch's CPU torch.multinomial), and
+ * the classification losses of PyTorch with their gradients.
+ *
+ * Conventions, for every function here:
+ *   - plain arrays in, caller-owned arrays out; the library allocates only
+ *     scratch memory, which it frees before returning;
+ *   - no globals, no I/O, no locale: every function is thread-safe;
+ *   - a function returns BL_OK (0) or an error code, and fills *err (when err
+ *     is not NULL) with a message a user can act on, the name of the argument
+ *     at fault and, where there is one, the flat index of the offending
+ *     element. On error the output arrays are left in an unspecified state.
+ */
+#ifndef BALLAST_H
+#define BALLAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BL_VERSION "0.1.0"
+
+typedef enum {
+    BL_OK = 0,
+    BL_EINVAL = 1, /* bad argument: type, shape, range or combination */
+    BL_ENOMEM = 2, /* scratch allocation failed */
+    BL_ELIMIT = 3, /* the work asked for is over a caller-given limit */
+} bl_status;
+
+typedef struct {
+    bl_status code;
+    const char *arg; /* argument at fault ("counts", "targets"), or NULL */
+    int64_t index;   /* flat element index within arg, or -1 */
+    char message[256];
+} bl_error;
+
+/* Resets *err to "no error". Can't fail; err may be NULL. */
+void bl_error_clear(bl_error *err);
+
+/* Fills *err (if not NULL) and returns code. printf-style message. */
+bl_status bl_error_set(bl_error *err, bl_status code, const char *arg, int64_t index,
+                       const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* ------------------------------------------------------------------ */
+/* Class weights                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    BL_SCHEME_MAX_OVER_COUNT = 0, /* max(n) / n_c                        */
+    BL_SCHEME_INVERSE,            /* 1 / n_c                             */
+    BL_SCHEME_BALANCED,           /* N / (C n_c)   (sklearn "balanced")  */
+    BL_SCHEME_INVERSE_SQRT,       /* 1 / sqrt(n_c)                       */
+    BL_SCHEME_EFFECTIVE_NUMBER,   /* (1 - beta) / (1 - beta^n_c)         */
+    BL_SCHEME_MEDIAN_FREQUENCY,   /* median(f) / f_c, f_c = n_c / N      */
+    BL_SCHEME_ENET,               /* 1 / ln(c + n_c / N)                 */
+} bl_scheme;
+
+typedef enum {
+    BL_NORMALIZE_NONE = 0,
+    BL_NORMALIZE_SUM,  /* sum w = 1 */
+    BL_NORMALIZE_MEAN, /* mean w = 1, i.e. sum w = C */
+    BL_NORMALIZE_MAX,  /* max w = 1 */
+} bl_normalize;
+
+typedef struct {
+    bl_scheme scheme;
+    double beta;           /* effective_number: in [0, 1)  */
+    double c;              /* enet: > 1                    */
+    bl_normalize normalize;
+    int zero_counts_allowed; /* 0: a zero count is an error; 1: weight 0 */
+} bl_weights_opts;
+
+/* Default options: max_over_count, beta 0.999, c 1.02, no normalisation,
+ * zero counts refused. Can't fail. */
+bl_weights_opts bl_weights_opts_default(void);
+
+/*
+ * Class weights from class counts: out[c] for c in [0, n).
+ * counts must be finite and >= 0, with at least one > 0. With
+ * zero_counts_allowed, classes of count 0 get weight 0 and are left out of
+ * C, N, medians, maxima and normalisation. Errors name "counts", "beta" or
+ * "c". out may alias counts.
+ */
+bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts,
+                           double *out, bl_error *err);
+
+/*
+ * Counts per class from labels: counts[c] = #{i : labels[i] == c}, for c in
+ * [0, num_classes). A label < 0 or >= num_classes is an error naming
+ * "labels" and its index. counts must have num_classes entries.
+ */
+bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, double *counts,
+                          bl_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Random numbers                                                      */
+/* ------------------------------------------------------------------ */
+
+/* MT19937 as PyTorch's CPU generator uses it. */
+typedef struct {
+    uint32_t state[624];
+    int next;
+} bl_mt19937;
+
+/* Seeds like torch.Generator().manual_seed(seed): only the low 32 bits of
+ * seed are used (init_genrand). Can't fail. */
+void bl_mt19937_seed(bl_mt19937 *mt, uint64_t seed);
+/* The next 32-bit output. Can't fail. */
+uint32_t bl_mt19937_next(bl_mt19937 *mt);
+/* PyTorch's uniform double in [0, 1): two outputs a, b make (a << 32 | b),
+ * whose low 53 bits are scaled by 2^-53. Can't fail. */
+double bl_mt19937_uniform(bl_mt19937 *mt);
+
+/* The fast generator's engine: xoshiro256**, seeded by SplitMix64. */
+typedef struct {
+    uint64_t s[4];
+} bl_xoshiro;
+
+/* Seeds the fast stream for (seed, epoch); see README "The fast stream".
+ * Can't fail. */
+void bl_xoshiro_seed(bl_xoshiro *x, uint64_t seed, uint64_t epoch);
+uint64_t bl_xoshiro_next(bl_xoshiro *x);
+/* A double in [0, 1) from the top 53 bits of one output. Can't fail. */
+double bl_xoshiro_uniform(bl_xoshiro *x);
+
+/* ------------------------------------------------------------------ */
+/* Weighted sampling                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    BL_GENERATOR_FAST = 0,  /* alias table / exponential keys, xoshiro */
+    BL_GENERATOR_TORCH = 1, /* torch.multinomial on CPU, PyTorch 1.13  */
+} bl_generator;
+
+/*
+ * Draws k indices in [0, n) with probability proportional to w.
+ * w: finite, >= 0, sum > 0. Without replacement k must not exceed the number
+ * of non-zero weights. The torch generator uses the seed (seed + epoch) mod
+ * 2^64 like torch.Generator().manual_seed; the fast one seeds from (seed,
+ * epoch). out must hold k indices. Errors name "weights" or "num_samples".
+ */
+bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_generator gen,
+                    uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err);
+
+/*
+ * The share of a draw of k indices that rank `rank` of world_size receives,
+ * following torch's DistributedSampler (drop_last = false): the draw is
+ * padded by wrapping round from its start to total = ceil(k / world_size) *
+ * world_size, and rank r takes elements r, r + world_size, ...
+ * Returns the number of indices written to out (total / world_size), which
+ * needs that many entries. draw must be non-empty. Can't fail.
+ */
+size_t bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out);
+
+/* ------------------------------------------------------------------ */
+/* Losses                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    BL_LOSS_CROSS_ENTROPY = 0,
+    BL_LOSS_NLL,
+    BL_LOSS_FOCAL,
+    BL_LOSS_BCE_WITH_LOGITS,
+    BL_LOSS_SIGMOID_FOCAL,
+} bl_loss_kind;
+
+typedef enum {
+    BL_REDUCTION_MEAN = 0,
+    BL_REDUCTION_SUM,
+    BL_REDUCTION_NONE,
+} bl_reduction;
+
+#define BL_MAX_DIMS 16
+
+typedef struct {
+    bl_loss_kind loss;
+    /* input: logits (log-probabilities for nll), C order, shape[ndim]. For
+     * the class losses ndim is 1 (C), 2 (N, C) or more (N, C, d1, ..., dk);
+     * the binary losses take any shape (ndim 0 is a scalar). */
+    const double *input;
+    size_t shape[BL_MAX_DIMS];
+    size_t ndim;
+    /* Exactly one kind of targets for the class losses:
+     *  - class indices: target_index, one per position (N d1 ... dk), or
+     *  - probabilities: target_prob, the input's own shape (cross_entropy).
+     * The binary losses take target_prob, the input's shape, in [0, 1]. */
+    const int64_t *target_index;
+    const double *target_prob;
+    /* class losses: C entries; binary: last dim (1 for a scalar), broadcast;
+     * NULL = all 1. Finite and >= 0. For sigmoid_focal they scale ce like
+     * bce_with_logits' weight (torchvision has none). */
+    const double *weights;
+    size_t weights_len;
+    const double *pos_weight; /* bce_with_logits only: last dim; NULL = all 1 */
+    size_t pos_weight_len;
+    bl_reduction reduction;
+    int64_t ignore_index;   /* class-index targets; default -100 */
+    double label_smoothing; /* cross_entropy: in [0, 1] */
+    double gamma;           /* focal losses: >= 0 */
+    double alpha;           /* sigmoid_focal: in [0, 1], or exactly -1 for none */
+} bl_loss_args;
+
+/* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,
+ * alpha 0.25. Can't fail. */
+bl_loss_args bl_loss_args_default(void);
+
+/* Number of loss positions for `none`: N d1 ... dk for the class losses
+ * (1 for 1-D input), the element count for binary losses. */
+size_t bl_loss_positions(const bl_loss_args *a);
+/* Number of input elements (product of the shape). */
+size_t bl_loss_elements(const bl_loss_args *a);
+
+typedef struct {
+    double value;        /* mean or sum (NaN when nothing is left to average);
+                          * for reduction none, the sum of per */
+    double total_weight; /* the mean's denominator */
+    double *per;         /* reduction none: bl_loss_positions() entries, caller-owned */
+    double *grad;        /* NULL, or bl_loss_elements() entries: dloss/dinput */
+} bl_loss_result;
+
+/*
+ * Computes the loss as PyTorch would in float64 (see the README's formulas).
+ * The caller sets res->per (needed for reduction none, else may be NULL) and
+ * res->grad (NULL for no gradient). Errors name "logits" ("log_probs" for
+ * nll), "targets", "weights", "pos_weight", "label_smoothing", "gamma",
+ * "alpha" or "ignore_index", with the flat index of a bad target or weight.
+ * Nothing is allocated, and nothing is written on error. Non-finite inputs
+ * are accepted and give NaN or inf as in PyTorch.
+ */
+bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
+
+#endif /* BALLAST_H */

@@ -1,0 +1,197 @@
+/*
+ * config.c — ballastd's options, from flags and BALLAST_* variables.
+ * Every option is one row of the table below; a flag overrides its
+ * environment variable, which overrides the default.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+typedef enum { OPT_UINT, OPT_SIZE, OPT_STRING, OPT_LOGFMT, OPT_FLAG } opt_kind;
+
+typedef struct {
+    const char *name; /* flag without "--"; env BALLAST_<NAME> with - → _ */
+    opt_kind kind;
+    size_t offset;
+    uint64_t min, max;
+    const char *help;
+} option;
+
+#define OFF(m) offsetof(server_config, m)
+static const option options[] = {
+    {"port", OPT_UINT, OFF(port), 0, 65535, "TCP port to listen on (0: any free port)"},
+    {"bind", OPT_STRING, OFF(bind), 0, 0, "address to bind, IPv4 or IPv6"},
+    {"threads", OPT_UINT, OFF(threads), 1, 1024, "worker threads (default: number of cores)"},
+    {"max-body", OPT_SIZE, OFF(max_body), 1, UINT64_MAX / 2, "largest request body in bytes (K, M, G suffixes)"},
+    {"max-items", OPT_SIZE, OFF(limits.max_items), 1, SIZE_MAX / 16, "most items in /sample, classes or labels in /weights"},
+    {"max-samples", OPT_SIZE, OFF(limits.max_samples), 1, SIZE_MAX / 16, "most indices one /sample request may draw"},
+    {"max-elements", OPT_SIZE, OFF(limits.max_elements), 1, SIZE_MAX / 16, "most input elements in one /loss request"},
+    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds before an idle connection is closed"},
+    {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000, "most simultaneous connections"},
+    {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
+    {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},
+    {"auth-token", OPT_STRING, OFF(auth_token), 0, 0, "require Authorization: Bearer <token>"},
+    {"healthcheck", OPT_FLAG, OFF(healthcheck), 0, 0, "ask the server at --bind:--port for /healthz; exit 0 if healthy"},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ballastd [options]\n\n"
+               "ballast: class weights, weighted sampling and PyTorch-exact losses over HTTP/JSON.\n\n"
+               "options (each also an environment variable BALLAST_<NAME>, e.g. BALLAST_MAX_BODY):\n");
+    for (size_t i = 0; i < NOPTIONS; i++)
+        fprintf(f, "  --%-16s %s\n", options[i].name, options[i].help);
+    fprintf(f, "  --%-16s %s\n  --%-16s %s\n", "help", "this text", "version", "print the version");
+}
+
+/* "64M" → 67108864. Returns 0 on success. */
+static int parse_number(const char *s, int sized, uint64_t *out)
+{
+    if (!*s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    uint64_t mult = 1;
+    if (sized && *end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K': mult = 1ull << 10; break;
+        case 'M': mult = 1ull << 20; break;
+        case 'G': mult = 1ull << 30; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+    }
+    if (*end || (v && mult > UINT64_MAX / v))
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int set_option(server_config *cfg, const option *o, const char *value, const char *from)
+{
+    char *p = (char *)cfg + o->offset;
+    uint64_t v;
+    switch (o->kind) {
+    case OPT_UINT:
+    case OPT_SIZE:
+        if (parse_number(value, o->kind == OPT_SIZE, &v) || v < o->min || v > o->max) {
+            fprintf(stderr, "ballastd: %s: --%s must be %s in [%llu, %llu], not \"%s\"\n", from,
+                    o->name, o->kind == OPT_SIZE ? "a size" : "an integer",
+                    (unsigned long long)o->min, (unsigned long long)o->max, value);
+            return -1;
+        }
+        if (o->kind == OPT_UINT)
+            *(unsigned *)p = (unsigned)v;
+        else if (o->offset == OFF(max_body))
+            *(uint64_t *)p = v;
+        else
+            *(size_t *)p = (size_t)v;
+        return 0;
+    case OPT_STRING:
+        if (strlen(value) >= (o->offset == OFF(bind) ? sizeof cfg->bind : sizeof cfg->auth_token)) {
+            fprintf(stderr, "ballastd: %s: --%s is too long\n", from, o->name);
+            return -1;
+        }
+        strcpy(p, value);
+        return 0;
+    case OPT_LOGFMT:
+        if (strcmp(value, "text") && strcmp(value, "json") && strcmp(value, "none")) {
+            fprintf(stderr, "ballastd: %s: --log-format must be text, json or none, not \"%s\"\n",
+                    from, value);
+            return -1;
+        }
+        cfg->log_json = strcmp(value, "json") == 0;
+        cfg->log_off = strcmp(value, "none") == 0;
+        return 0;
+    case OPT_FLAG:
+        if (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
+            strcmp(value, "false")) {
+            fprintf(stderr, "ballastd: %s: %s takes no value (or 1/0 in the environment)\n", from,
+                    o->name);
+            return -1;
+        }
+        *(int *)p = value[0] == '1' || value[0] == 't';
+        return 0;
+    }
+    return -1;
+}
+
+int config_load(server_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 8080;
+    strcpy(cfg->bind, "127.0.0.1");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores > 0 ? (unsigned)cores : 1;
+    cfg->max_body = 64ull << 20;
+    cfg->limits = bl_api_limits_default();
+    cfg->timeout = 30;
+    cfg->max_connections = 1024;
+    cfg->drain_timeout = 30;
+
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char env[64] = "BALLAST_";
+        size_t n = strlen(env);
+        for (const char *s = options[i].name; *s && n < sizeof env - 1; s++)
+            env[n++] = *s == '-' ? '_' : (char)toupper((unsigned char)*s);
+        env[n] = '\0';
+        const char *v = getenv(env);
+        if (v && *v && set_option(cfg, &options[i], v, env))
+            return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("ballastd %s\n", bl_api_version());
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "ballastd: unexpected argument \"%s\" (see --help)\n", arg);
+            return -1;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const option *o = NULL;
+        for (size_t i = 0; i < NOPTIONS; i++)
+            if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+                o = &options[i];
+        if (!o) {
+            fprintf(stderr, "ballastd: unknown option \"%s\" (see --help)\n", arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (o->kind == OPT_FLAG) {
+            if (value) {
+                fprintf(stderr, "ballastd: --%s takes no value\n", o->name);
+                return -1;
+            }
+            value = "1";
+        } else if (!value) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "ballastd: --%s needs a value\n", o->name);
+                return -1;
+            }
+            value = argv[++a];
+        }
+        if (set_option(cfg, o, value, "command line"))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,485 @@
+/*
+ * http.c — ballastd's HTTP front on libmicrohttpd.
+ *
+ * One internal polling thread per worker (a thread pool of --threads) with
+ * epoll. A POST body is accumulated across handler calls into one buffer
+ * capped at --max-body: a Content-Length over the cap is refused (413)
+ * before any of the body is read, and a chunked body is counted as it
+ * arrives. The complete body goes to the api layer, whose JSON answer goes
+ * back with the status that its code maps to.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "server.h"
+
+struct server {
+    server_config cfg;
+    bl_api_config api;
+    struct MHD_Daemon *daemon;
+    atomic_int draining;
+    atomic_uint inflight;
+    atomic_ullong next_id;
+    char id_prefix[9];
+};
+
+typedef enum {
+    R_NONE = -1,
+    R_WEIGHTS,
+    R_SAMPLE,
+    R_LOSS,
+    R_HEALTHZ,
+    R_READYZ,
+    R_VERSION,
+    R_OPENAPI,
+} route_id;
+
+static const struct {
+    const char *path;
+    route_id id;
+    int post; /* 1: POST; 0: GET (and HEAD) */
+    const char *endpoint;
+} routes[] = {
+    {"/weights", R_WEIGHTS, 1, "weights"},
+    {"/sample", R_SAMPLE, 1, "sample"},
+    {"/loss", R_LOSS, 1, "loss"},
+    {"/healthz", R_HEALTHZ, 0, NULL},
+    {"/readyz", R_READYZ, 0, NULL},
+    {"/version", R_VERSION, 0, NULL},
+    {"/openapi.yaml", R_OPENAPI, 0, NULL},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+/* Per-request state, owned by libmicrohttpd's *con_cls slot. */
+typedef struct {
+    int route; /* index into routes, or -1 */
+    char *body;
+    size_t len, cap;
+    int too_large;  /* the body passed --max-body; the rest is discarded */
+    int responded;  /* a response was queued already */
+    int counted;    /* counted in inflight */
+    unsigned err_status;  /* a refusal decided on the first call, or 0 */
+    const char *err_code;
+    char err_msg[320];
+    char request_id[80];
+} request;
+
+/* ---- responses -------------------------------------------------------- */
+
+static int status_of(bl_api_code code)
+{
+    switch (code) {
+    case BL_API_OK: return MHD_HTTP_OK;
+    case BL_API_INVALID_JSON:
+    case BL_API_INVALID_ARGUMENT:
+    case BL_API_LIMIT_EXCEEDED: return MHD_HTTP_BAD_REQUEST;
+    case BL_API_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case BL_API_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case BL_API_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Queues body (malloc'd, taken over; NULL for an empty body). */
+static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
+                             size_t len, const char *type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : (void *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                routes[r->route].post ? "POST" : "GET, HEAD");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ballast\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status,
+                                  char *body, size_t len)
+{
+    return reply(c, r, status, body, len, "application/json");
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
+                                   const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = 0;
+    char *body = bl_api_error_body(code, msg, field, &len);
+    return reply_json(c, r, status, body, len);
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
+                                  const char *text, const char *type)
+{
+    size_t len = strlen(text);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return MHD_NO;
+    memcpy(copy, text, len + 1);
+    return reply(c, r, status, copy, len, type);
+}
+
+/* ---- request checks ---------------------------------------------------------------- */
+
+/* application/json, no type, or application/x-www-form-urlencoded (what
+ * curl -d sends), each with any parameters. */
+static int acceptable_type(const char *type)
+{
+    if (!type || !*type)
+        return 1;
+    static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(ok[i]);
+        if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* A client's X-Request-Id is echoed when it is 1..64 visible ASCII
+ * characters; otherwise one is made up. */
+static void set_request_id(server *s, struct MHD_Connection *c, request *r)
+{
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+    int ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id[i] > 0x20 && id[i] < 0x7f;
+    if (ok)
+        memcpy(r->request_id, id, n + 1);
+    else
+        snprintf(r->request_id, sizeof r->request_id, "%s-%012llx", s->id_prefix,
+                 (unsigned long long)atomic_fetch_add(&s->next_id, 1));
+}
+
+/* Constant-time comparison of the bearer token. */
+static int authorized(server *s, struct MHD_Connection *c)
+{
+    if (!s->cfg.auth_token[0])
+        return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *got = h + 7;
+    const char *want = s->cfg.auth_token;
+    size_t gl = strlen(got), wl = strlen(want);
+    unsigned char diff = (unsigned char)(gl != wl);
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
+    return diff == 0;
+}
+
+/* ---- GET routes ---------------------------------------------------------------------- */
+
+static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)
+{
+    char buf[256];
+    switch (routes[r->route].id) {
+    case R_HEALTHZ:
+        return reply_text(c, r, MHD_HTTP_OK, "{\"status\":\"ok\"}\n", "application/json");
+    case R_READYZ:
+        if (atomic_load(&s->draining))
+            return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"status\":\"draining\"}\n",
+                              "application/json");
+        return reply_text(c, r, MHD_HTTP_OK, "{\"status\":\"ready\"}\n", "application/json");
+    case R_VERSION:
+        snprintf(buf, sizeof buf,
+                 "{\"version\":\"%s\",\"libmicrohttpd\":\"%s\",\"jansson\":\"%s\"}\n",
+                 bl_api_version(), MHD_get_version(), bl_api_jansson_version());
+        return reply_text(c, r, MHD_HTTP_OK, buf, "application/json");
+    case R_OPENAPI: {
+        size_t len;
+        const char *doc = bl_api_openapi(&len);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, (void *)doc, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/yaml");
+        MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        r->responded = 1;
+        return ret;
+    }
+    default:
+        break;
+    }
+    return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "unrouted GET");
+}
+
+/* ---- the access handler ------------------------------------------------------------------------ */
+
+/* Records a refusal, answered by answer_refusal(). Returns MHD_YES. */
+static enum MHD_Result refuse(request *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    r->err_status = status;
+    r->err_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
+    va_end(ap);
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_refusal(struct MHD_Connection *c, request *r)
+{
+    return reply_error(c, r, r->err_status, r->err_code, NULL, "%s", r->err_msg);
+}
+
+/* True when the request announces a body (which a refusal leaves unread,
+ * so it is answered at once and the connection closed after it). */
+static int has_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strcmp(cl, "0") != 0)
+        return 1;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* First call for a request: route it and decide what can be refused before
+ * the body is read (recorded in r->err_*). */
+static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const char *url,
+                             const char *method)
+{
+    r->route = -1;
+    for (size_t i = 0; i < NROUTES; i++)
+        if (strcmp(url, routes[i].path) == 0)
+            r->route = (int)i;
+    if (r->route < 0)
+        return refuse(r, MHD_HTTP_NOT_FOUND, "not_found",
+                           "no route %.100s; see GET /openapi.yaml", url);
+    int post = routes[r->route].post;
+    int method_ok = post ? strcmp(method, "POST") == 0
+                         : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+    if (!method_ok)
+        return refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                           "%s takes %s, not %.20s", url, post ? "POST" : "GET", method);
+    route_id id = routes[r->route].id;
+    if (id != R_HEALTHZ && id != R_READYZ && !authorized(s, c))
+        return refuse(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                           "this server needs the header Authorization: Bearer <token>");
+    if (!post)
+        return MHD_YES;
+    if (atomic_load(&s->draining))
+        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                           "the server is draining for shutdown; retry on another replica");
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!acceptable_type(type))
+        return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                           "Content-Type %.80s is not accepted; send application/json", type);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        errno = 0;
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (errno == ERANGE || n > s->cfg.max_body)
+            return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                               "the body (%.24s bytes) is larger than the server's max-body "
+                               "limit of %llu bytes",
+                               cl, (unsigned long long)s->cfg.max_body);
+    }
+    atomic_fetch_add(&s->inflight, 1);
+    r->counted = 1;
+    return MHD_YES;
+}
+
+/* Appends a piece of the body; past --max-body the rest is discarded. */
+static void accumulate(server *s, request *r, const char *data, size_t n)
+{
+    if (r->too_large)
+        return;
+    if (n > s->cfg.max_body - r->len) {
+        r->too_large = 1;
+        free(r->body);
+        r->body = NULL;
+        r->len = r->cap = 0;
+        return;
+    }
+    if (r->cap - r->len < n) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap - r->len < n)
+            cap *= 2;
+        if (cap > s->cfg.max_body)
+            cap = (size_t)s->cfg.max_body;
+        char *b = realloc(r->body, cap);
+        if (!b) {
+            /* Out of memory: answered 503 at the end of the body. */
+            r->too_large = -1;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            return;
+        }
+        r->body = b;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    server *s = cls;
+    request *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        set_request_id(s, c, r);
+        begin(s, c, r, url, method);
+        if (r->err_status && has_body(c))
+            return answer_refusal(c, r);
+        return MHD_YES;
+    }
+    if (r->responded) { /* refused early: drop whatever body still comes */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->err_status && routes[r->route].post)
+            accumulate(s, r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->err_status)
+        return answer_refusal(c, r);
+    if (!routes[r->route].post)
+        return serve_get(s, c, r);
+    if (r->too_large > 0)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
+                           "the body is larger than the server's max-body limit of %llu bytes",
+                           (unsigned long long)s->cfg.max_body);
+    if (r->too_large < 0)
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
+                           "out of memory while reading the body");
+    bl_api_result res;
+    bl_api_call(&s->api, routes[r->route].endpoint, r->body ? r->body : "", r->len, &res);
+    free(r->body);
+    r->body = NULL;
+    if (!res.body)
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
+                           "out of memory");
+    return reply_json(c, r, (unsigned)status_of(res.code), res.body, res.len);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    server *s = cls;
+    request *r = *con_cls;
+    if (!r)
+        return;
+    if (r->counted)
+        atomic_fetch_sub(&s->inflight, 1);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------------ */
+
+server *server_start(const server_config *cfg)
+{
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "ballastd: out of memory\n");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->api = bl_api_config_default();
+    s->api.limits = cfg->limits;
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (uint32_t)time(NULL);
+    snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+    } else if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        fprintf(stderr, "ballastd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
+        free(s);
+        return NULL;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else
+        flags |= MHD_USE_POLL;
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    if (!s->daemon) {
+        fprintf(stderr, "ballastd: cannot listen on %s port %u: %s\n", cfg->bind, cfg->port,
+                strerror(errno));
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info)
+        s->cfg.port = info->port;
+    fprintf(stderr, "ballastd %s listening on %s port %u (%u threads)\n", bl_api_version(),
+            cfg->bind, s->cfg.port, cfg->threads);
+    return s;
+}
+
+void server_drain(server *s)
+{
+    atomic_store(&s->draining, 1);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+unsigned server_inflight(const server *s) { return atomic_load(&((server *)s)->inflight); }
+
+void server_stop(server *s)
+{
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,47 @@
+/*
+ * server.h — ballastd's internals: configuration and the HTTP front.
+ * The server knows bytes, routes and status codes; formulas live in lib/ and
+ * the JSON contract in api/.
+ */
+#ifndef BALLAST_SERVER_H
+#define BALLAST_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+
+typedef struct {
+    unsigned port;
+    char bind[64];
+    unsigned threads;
+    uint64_t max_body;
+    bl_api_limits limits;
+    unsigned timeout;         /* idle connection seconds */
+    unsigned max_connections; /* 0: libmicrohttpd's default */
+    unsigned drain_timeout;   /* seconds SIGTERM waits for requests in flight */
+    int log_json;             /* --log-format json */
+    int log_off;              /* --log-format none */
+    char auth_token[256];     /* empty: no authentication */
+    int healthcheck;          /* --healthcheck: client mode */
+} server_config;
+
+/* Fills *cfg from defaults, then BALLAST_* variables, then argv. Returns 0
+ * to run, 1 when it printed help or the version (exit 0), -1 on a usage
+ * error (printed to stderr; exit 2). */
+int config_load(server_config *cfg, int argc, char **argv);
+
+typedef struct server server;
+
+/* Starts serving (listening socket and worker threads). NULL on failure,
+ * with the reason on stderr. */
+server *server_start(const server_config *cfg);
+/* Stops taking new work: /readyz turns 503, the listening socket closes,
+ * requests already running finish. Can't fail. */
+void server_drain(server *s);
+/* Requests being handled right now. */
+unsigned server_inflight(const server *s);
+/* Closes every connection and frees s. */
+void server_stop(server *s);
+
+#endif

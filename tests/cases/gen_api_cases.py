@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Writes tests/cases/api_cases.json: request documents and what the api
+must answer. The C api test (tests/unit/test_api.c) and the HTTP test
+(tests/http/test_http.py) both run every case; a new case is a new entry
+here. No PyTorch needed: expected numbers are exact or computed by hand.
+
+    python3 tests/cases/gen_api_cases.py
+"""
+import json, math, os
+
+cases = []
+
+
+def ok(name, endpoint, body, response=None, absent=None):
+    c = {"name": name, "endpoint": endpoint, "body": body, "expect": {"code": "ok"}}
+    if response is not None:
+        c["expect"]["response"] = response
+    if absent:
+        c["expect"]["absent"] = absent
+    cases.append(c)
+
+
+def err(name, endpoint, body, code="invalid_argument", field=None, contains=None, limits=None):
+    e = {"code": code}
+    if field is not None:
+        e["field"] = field
+    if contains is not None:
+        e["message_contains"] = contains
+    c = {"name": name, "endpoint": endpoint, "body": body, "expect": e}
+    if limits:
+        c["limits"] = limits
+    cases.append(c)
+
+
+# ---- /weights: results ----------------------------------------------------
+seed = [100000, 100, 10]
+ok("weights_seed_example", "weights", {"counts": seed},
+   {"weights": [1, 1000, 10000], "counts": seed, "num_classes": 3,
+    "scheme": "max_over_count", "normalize": "none"}, absent=["sample_weights", "warnings"])
+ok("weights_inverse", "weights", {"counts": [4, 2], "scheme": "inverse"}, {"weights": [0.25, 0.5]})
+ok("weights_balanced", "weights", {"counts": [6, 2], "scheme": "balanced"},
+   {"weights": [8 / (2 * 6), 8 / (2 * 2)]})
+ok("weights_inverse_sqrt", "weights", {"counts": [4, 16], "scheme": "inverse_sqrt"},
+   {"weights": [0.5, 0.25]})
+ok("weights_effective_number", "weights", {"counts": [1, 2], "scheme": "effective_number", "beta": 0.5},
+   {"weights": [1.0, 0.5 / 0.75]})
+ok("weights_effective_number_beta0", "weights", {"counts": [3, 7], "scheme": "effective_number", "beta": 0},
+   {"weights": [1.0, 1.0]})
+ok("weights_median_frequency", "weights", {"counts": [1, 2, 7], "scheme": "median_frequency"},
+   {"weights": [2.0, 1.0, 2 / 7]})
+ok("weights_enet", "weights", {"counts": [1, 1], "scheme": "enet", "c": 1.5},
+   {"weights": [1 / math.log(2.0), 1 / math.log(2.0)]})
+ok("weights_normalize_sum", "weights", {"counts": [1, 3], "scheme": "inverse", "normalize": "sum"},
+   {"weights": [0.75, 0.25]})
+ok("weights_normalize_mean", "weights", {"counts": [1, 3], "scheme": "inverse", "normalize": "mean"},
+   {"weights": [1.5, 0.5]})
+ok("weights_normalize_max", "weights", {"counts": [1, 4], "scheme": "inverse", "normalize": "max"},
+   {"weights": [1.0, 0.25]})
+ok("weights_zero_counts_zero", "weights", {"counts": [2, 0, 4], "zero_counts": "zero", "scheme": "balanced"},
+   {"weights": [6 / 4, 0.0, 6 / 8], "counts": [2, 0, 4], "num_classes": 3})
+ok("weights_named", "weights", {"counts": {"normal": 100000, "flu": 100, "rare": 10}},
+   {"weights": {"normal": 1, "flu": 1000, "rare": 10000}, "counts": {"normal": 100000, "flu": 100, "rare": 10}})
+ok("weights_labels", "weights", {"labels": [0, 0, 1, 2, 2, 2], "sample_weights": True},
+   {"weights": [1.5, 3, 1], "counts": [2, 1, 3], "num_classes": 3,
+    "sample_weights": [1.5, 1.5, 3, 1, 1, 1]})
+ok("weights_labels_num_classes_zero", "weights",
+   {"labels": [0, 2], "num_classes": 4, "zero_counts": "zero"},
+   {"weights": [1, 0, 1, 0], "counts": [1, 0, 1, 0], "num_classes": 4})
+ok("weights_real_counts", "weights", {"counts": [0.5, 2.5], "scheme": "inverse"}, {"weights": [2.0, 0.4]})
+ok("weights_counts_2_53", "weights", {"counts": [9007199254740992, 1]},
+   {"weights": [1.0, 9007199254740992.0], "counts": [9007199254740992, 1]})
+ok("weights_big_integer_count", "weights", '{"counts": [1, 100000000000000000000]}',
+   {"weights": [1e20, 1.0]})
+ok("weights_one_class", "weights", {"counts": [7], "scheme": "balanced"}, {"weights": [1.0]})
+ok("weights_urlencoded_style_body", "weights", '{"counts":[2,1]}', {"weights": [1.0, 2.0]})
+
+# ---- /weights: errors ------------------------------------------------------
+err("weights_empty_body", "weights", "", "invalid_json", contains="empty")
+err("weights_truncated", "weights", '{"counts": [1, 2', "invalid_json", contains="line 1")
+err("weights_trailing_garbage", "weights", '{"counts": [1]} x', "invalid_json")
+err("weights_not_object", "weights", "[1, 2]", "invalid_argument", contains="JSON object")
+err("weights_duplicate_key", "weights", '{"counts": [1], "counts": [2]}', "invalid_json", contains="duplicate")
+err("weights_lone_surrogate", "weights", '{"scheme": "\\udcff"}', "invalid_json")
+err("weights_unknown_field", "weights", {"counts": [1], "reducton": "sum"}, field="reducton", contains="unknown field")
+err("weights_neither", "weights", {}, contains="counts")
+err("weights_both", "weights", {"counts": [1], "labels": [0]}, field="labels", contains="not both")
+err("weights_empty_counts", "weights", {"counts": []}, field="counts", contains="empty")
+err("weights_negative_count", "weights", {"counts": [1, -2]}, field="counts[1]", contains=">= 0")
+err("weights_string_count", "weights", {"counts": [1, "2"]}, field="counts[1]", contains="string")
+err("weights_null_count", "weights", {"counts": [1, None]}, field="counts[1]")
+err("weights_counts_not_array", "weights", {"counts": 5}, field="counts")
+err("weights_zero_count", "weights", {"counts": [5, 0, 1]}, field="counts[1]", contains="class 1")
+err("weights_all_zero", "weights", {"counts": [0, 0], "zero_counts": "zero"}, field="counts", contains="all")
+err("weights_named_zero", "weights", {"counts": {"a": 1, "b": 0}}, field='counts["b"]', contains='"b"')
+err("weights_named_negative", "weights", {"counts": {"a": -1}}, field='counts["a"]', contains=">= 0")
+err("weights_bad_scheme", "weights", {"counts": [1], "scheme": "sqrt"}, field="scheme", contains="max_over_count")
+err("weights_scheme_type", "weights", {"counts": [1], "scheme": 3}, field="scheme")
+err("weights_beta_range", "weights", {"counts": [1], "scheme": "effective_number", "beta": 1}, field="beta", contains="[0, 1)")
+err("weights_beta_negative", "weights", {"counts": [1], "scheme": "effective_number", "beta": -0.1}, field="beta")
+err("weights_beta_wrong_scheme", "weights", {"counts": [1], "beta": 0.9}, field="beta", contains="effective_number")
+err("weights_c_range", "weights", {"counts": [1], "scheme": "enet", "c": 1}, field="c", contains="> 1")
+err("weights_c_wrong_scheme", "weights", {"counts": [1], "c": 1.5}, field="c")
+err("weights_normalize_bad", "weights", {"counts": [1], "normalize": "l2"}, field="normalize")
+err("weights_zero_counts_bad", "weights", {"counts": [1], "zero_counts": "skip"}, field="zero_counts")
+err("weights_sample_weights_type", "weights", {"labels": [0], "sample_weights": 1}, field="sample_weights")
+err("weights_sample_weights_counts", "weights", {"counts": [1], "sample_weights": True}, field="sample_weights")
+err("weights_label_negative", "weights", {"labels": [0, -1]}, field="labels[1]")
+err("weights_label_real", "weights", {"labels": [0, 1.5]}, field="labels[1]", contains="integer")
+err("weights_label_out_of_range", "weights", {"labels": [0, 3], "num_classes": 3}, field="labels[1]", contains="out of range")
+err("weights_labels_missing_class", "weights", {"labels": [0, 2]}, field="labels", contains="class 1")
+err("weights_num_classes_zero", "weights", {"labels": [0], "num_classes": 0}, field="num_classes")
+err("weights_num_classes_with_counts", "weights", {"counts": [1], "num_classes": 2}, field="num_classes")
+err("weights_empty_labels", "weights", {"labels": []}, field="labels", contains="empty")
+err("weights_num_classes_huge", "weights", {"labels": [0], "num_classes": 10**12}, "limit_exceeded",
+    field="num_classes", contains="max-items")
+err("weights_too_many_counts", "weights", {"counts": [1] * 11}, "limit_exceeded", field="counts",
+    contains="max-items", limits={"max_items": 10})
+err("weights_count_1e400", "weights", '{"counts": [1e400]}', "invalid_json")
+
+# ---- /sample ------------------------------------------------------------------
+ok("sample_torch_replay", "sample",
+   {"weights": [100000, 100, 10], "num_samples": 3, "replacement": False, "seed": 0, "generator": "torch"},
+   {"num_samples": 3, "seed": 0, "epoch": 0, "generator": "torch"}, absent=["rank", "world_size"])
+ok("sample_defaults", "sample", {"weights": [1, 1, 1, 1], "seed": 7},
+   {"num_samples": 4, "seed": 7, "epoch": 0, "generator": "fast"})
+ok("sample_seed_max", "sample", '{"weights": [1, 2], "seed": 18446744073709551615}',
+   {"seed": 18446744073709551615})
+ok("sample_one_heavy", "sample", {"weights": [0, 0, 5, 0], "num_samples": 6, "seed": 1},
+   {"indices": [2, 2, 2, 2, 2, 2]})
+ok("sample_labels_default_class_weights", "sample", {"labels": [0, 0, 0, 1], "num_samples": 2, "seed": 3},
+   {"num_samples": 2})
+ok("sample_labels_class_weights", "sample",
+   {"labels": [0, 1, 0, 1], "class_weights": [0, 1], "num_samples": 8, "seed": 3},
+   {"num_samples": 8})
+ok("sample_distributed", "sample",
+   {"weights": [1, 2, 3], "num_samples": 5, "seed": 9, "world_size": 2, "rank": 1},
+   {"num_samples": 5, "rank": 1, "world_size": 2, "total_size": 6})
+ok("sample_without_all", "sample",
+   {"weights": [1, 0, 2], "num_samples": 2, "replacement": False, "seed": 4}, {"num_samples": 2})
+err("sample_neither", "sample", {"seed": 1}, contains="weights")
+err("sample_both", "sample", {"weights": [1], "labels": [0]}, field="labels")
+err("sample_negative_weight", "sample", {"weights": [1, -1]}, field="weights[1]", contains=">= 0")
+err("sample_zero_sum", "sample", {"weights": [0, 0]}, field="weights", contains="sum to 0")
+err("sample_empty", "sample", {"weights": []}, field="weights", contains="empty")
+err("sample_num_samples_zero", "sample", {"weights": [1], "num_samples": 0}, field="num_samples")
+err("sample_num_samples_real", "sample", {"weights": [1], "num_samples": 2.0}, field="num_samples", contains="integer")
+err("sample_num_samples_huge", "sample", {"weights": [1], "num_samples": 10**12}, "limit_exceeded",
+    field="num_samples", contains="max-samples")
+err("sample_without_too_many", "sample", {"weights": [1, 0, 1], "num_samples": 3, "replacement": False},
+    field="num_samples", contains="non-zero")
+err("sample_rank_range", "sample", {"weights": [1], "world_size": 2, "rank": 2}, field="rank")
+err("sample_rank_negative", "sample", {"weights": [1], "rank": -1}, field="rank")
+err("sample_world_size_zero", "sample", {"weights": [1], "world_size": 0}, field="world_size")
+err("sample_seed_negative", "sample", {"weights": [1], "seed": -1}, field="seed", contains="2^64")
+err("sample_seed_too_big", "sample", '{"weights": [1], "seed": 18446744073709551616}', field="seed")
+err("sample_seed_real", "sample", {"weights": [1], "seed": 1.5}, field="seed")
+err("sample_seed_string", "sample", {"weights": [1], "seed": "42"}, field="seed")
+err("sample_generator_bad", "sample", {"weights": [1], "generator": "numpy"}, field="generator")
+err("sample_replacement_type", "sample", {"weights": [1], "replacement": "yes"}, field="replacement")
+err("sample_label_no_class_weight", "sample", {"labels": [0, 2], "class_weights": [1, 1]},
+    field="labels[1]", contains="no class weight")
+err("sample_class_weights_without_labels", "sample", {"weights": [1], "class_weights": [1]}, field="class_weights")
+err("sample_label_negative", "sample", {"labels": [0, -3]}, field="labels[1]")
+err("sample_too_many_items", "sample", {"weights": [1] * 6}, "limit_exceeded", field="weights",
+    limits={"max_items": 5})
+
+# ---- /loss ----------------------------------------------------------------------
+L = [[1, 2], [1, 3], [1, 3]]
+ok("loss_seed_mean", "loss", {"logits": L, "targets": [0, 1, 1]},
+   {"loss": (math.log1p(math.e) + 2 * math.log1p(math.exp(-2))) / 3, "reduction": "mean",
+    "total_weight": 3.0}, absent=["grad", "warnings"])
+ok("loss_nan_mean_warns", "loss", {"logits": L, "targets": [-100, -100, -100]},
+   {"loss": None, "total_weight": 0.0})
+ok("loss_1d_none_is_scalar", "loss", {"logits": [0, 0], "targets": 1, "reduction": "none"},
+   {"loss": math.log(2)})
+err("loss_missing_logits", "loss", {"targets": [0]}, field="logits")
+err("loss_missing_targets", "loss", {"logits": [[1, 2]]}, field="targets")
+err("loss_ragged", "loss", {"logits": [[1, 2], [3]], "targets": [0, 0]}, field="logits[1]", contains="ragged")
+err("loss_ragged_deep", "loss", {"logits": [[[1, 2]], [[1, 2, 3]]], "targets": [[0], [0]]}, field="logits[1][0]")
+err("loss_leaf_string", "loss", {"logits": [[1, "2"]], "targets": [0]}, field="logits[0][1]")
+err("loss_target_out_of_bounds", "loss", {"logits": L, "targets": [0, 5, 1]}, field="targets[1]",
+    contains="Target 5 is out of bounds")
+err("loss_target_negative", "loss", {"logits": L, "targets": [0, -1, 1]}, field="targets[1]",
+    contains="out of bounds")
+err("loss_target_real", "loss", {"logits": L, "targets": [0, 1.5, 1]}, field="targets", contains="integers")
+err("loss_target_shape", "loss", {"logits": L, "targets": [0, 1]}, field="targets", contains="shape")
+err("loss_weights_length", "loss", {"logits": L, "targets": [0, 1, 1], "weights": [1, 2, 3]}, field="weights")
+err("loss_weights_negative", "loss", {"logits": L, "targets": [0, 1, 1], "weights": [1, -2]}, field="weights[1]")
+err("loss_label_smoothing_negative", "loss", {"logits": L, "targets": [0, 1, 1], "label_smoothing": -0.1},
+    field="label_smoothing")
+err("loss_label_smoothing_big", "loss", {"logits": L, "targets": [0, 1, 1], "label_smoothing": 1.5},
+    field="label_smoothing")
+err("loss_label_smoothing_nll", "loss", {"loss": "nll", "log_probs": L, "targets": [0, 1, 1],
+                                          "label_smoothing": 0.1}, field="label_smoothing")
+err("loss_prob_ignore_index", "loss", {"logits": L, "targets": [[1, 0], [0, 1], [0.5, 0.5]],
+                                       "ignore_index": 0}, field="ignore_index")
+err("loss_prob_targets_nll", "loss", {"loss": "nll", "log_probs": L, "targets": [[1, 0], [0, 1], [0.5, 0.5]]},
+    field="targets", contains="cross_entropy")
+err("loss_prob_targets_focal", "loss", {"loss": "focal", "logits": L, "targets": [[1, 0], [0, 1], [0.5, 0.5]]},
+    field="targets")
+err("loss_nll_logits", "loss", {"loss": "nll", "logits": L, "targets": [0, 1, 1]}, field="logits", contains="log_probs")
+err("loss_ce_log_probs", "loss", {"log_probs": L, "targets": [0, 1, 1]}, field="log_probs")
+err("loss_bad_loss", "loss", {"loss": "hinge", "logits": L, "targets": [0, 1, 1]}, field="loss")
+err("loss_bad_reduction", "loss", {"logits": L, "targets": [0, 1, 1], "reduction": "avg"}, field="reduction")
+err("loss_gamma_negative", "loss", {"loss": "focal", "logits": L, "targets": [0, 1, 1], "gamma": -1}, field="gamma")
+err("loss_gamma_ce", "loss", {"logits": L, "targets": [0, 1, 1], "gamma": 2}, field="gamma")
+err("loss_alpha_range", "loss", {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "alpha": 2}, field="alpha")
+err("loss_alpha_negative", "loss", {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "alpha": -0.5},
+    field="alpha")
+err("loss_pos_weight_ce", "loss", {"logits": L, "targets": [0, 1, 1], "pos_weight": [1, 1]}, field="pos_weight")
+err("loss_pos_weight_length", "loss", {"loss": "bce_with_logits", "logits": [[0.5, 1]], "targets": [[1, 0]],
+                                       "pos_weight": [1, 2, 3]}, field="pos_weight")
+err("loss_bce_target_shape", "loss", {"loss": "bce_with_logits", "logits": [[0.5, 1]], "targets": [1, 0]},
+    field="targets", contains="shape")
+err("loss_bce_target_range", "loss", {"loss": "bce_with_logits", "logits": [0.5, 1], "targets": [1, 2]},
+    field="targets[1]")
+err("loss_scalar_logits", "loss", {"logits": 3, "targets": 0}, field="logits")
+err("loss_ignore_index_binary", "loss", {"loss": "bce_with_logits", "logits": [0.5], "targets": [1],
+                                         "ignore_index": 0}, field="ignore_index")
+err("loss_grad_type", "loss", {"logits": L, "targets": [0, 1, 1], "grad": "yes"}, field="grad")
+err("loss_too_many_elements", "loss", {"logits": [[0.0] * 4] * 3, "targets": [0, 1, 2]}, "limit_exceeded",
+    field="logits", contains="max-elements", limits={"max_elements": 10})
+err("loss_nan_literal", "loss", '{"logits": [[NaN, 1]], "targets": [0]}', "invalid_json")
+err("loss_deep_nesting", "loss", '{"logits": ' + "[" * 100000 + "]" * 100000 + ', "targets": 0}', "invalid_json")
+
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "api_cases.json"), "w") as f:
+    f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n "cases": [\n')
+    f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
+    f.write("\n ]\n}\n")
+print(f"wrote {len(cases)} cases")

@@ -1,0 +1,766 @@
+#!/usr/bin/python3
+"""Generate tests/conformance/loss_cases.json: conformance fixtures for POST /loss.
+
+Expected values come from PyTorch run in float64 (torch.nn.functional.cross_entropy,
+nll_loss, binary_cross_entropy_with_logits and torchvision.ops.sigmoid_focal_loss;
+the multi-class "focal" loss, which PyTorch lacks, is written here with torch ops
+from the formula in API.md). They were produced by Debian's python3-torch 1.13
+(torch.__version__ "1.13.0a0") and python3-torchvision 0.14 ("0.14.1a0"); the
+versions are also recorded in the JSON header.
+
+Regenerate (deterministic: fixed numpy and torch seeds) from the repository root:
+
+    /usr/bin/python3 tests/conformance/gen_loss.py
+
+Each case is {"name", "request", "expected"}; "expected" holds "loss" (a number,
+or a nested list for reduction "none"), "total_weight" (the "mean" denominator:
+sum over kept positions of w[y_n] for class-index targets, whatever the reduction;
+the number of positions for probability targets; the number of elements for the
+binary losses) and "grad" (dloss/dinput, same shape as the input; with "none" the
+gradient of the sum) when the request has "grad": true. A NaN result is written
+as null and the case then has "warning": true in "expected".
+
+Before writing, the script recomputes every case a second way: an independent
+NumPy implementation of the formulas (loss, total_weight and grad), plus identities
+between losses (focal with gamma 0 = cross_entropy, nll of log_softmax =
+cross_entropy, one-hot probabilities = class indices, sigmoid_focal with alpha -1
+and gamma 0 = bce_with_logits) and aten's own total_weight. Compare with a
+relative tolerance of 1e-12, absolute 1e-15 near zero.
+
+Random inputs on which torch and the float64 reimplementation differ by more than a
+quarter of that tolerance are redrawn rather than written (the script prints how
+many): there PyTorch's own rounding error is as large as the tolerance, e.g.
+binary_cross_entropy_with_logits with target 0 and logit x << 0 computes
+x + (log(e^-m + e^(-x-m)) + m) and keeps only ulp(|x|) absolute accuracy.
+Focal losses with 0 < gamma < 1 are never combined with logits that make
+1 - p_t exactly 0: torch's autograd gives NaN there (0 * inf).
+"""
+
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+warnings.filterwarnings("ignore", category=UserWarning)
+import torchvision  # noqa: E402
+from torchvision.ops import sigmoid_focal_loss  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(1313)
+rng = np.random.default_rng(1313)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "loss_cases.json")
+F64 = torch.float64
+
+RTOL, ATOL = 1e-12, 1e-15
+
+DEFAULTS = {"loss": "cross_entropy", "reduction": "mean", "ignore_index": -100,
+            "label_smoothing": 0.0, "gamma": 2.0, "alpha": 0.25, "grad": False}
+
+INDEX_LOSSES = ("cross_entropy", "nll", "focal")
+
+
+# ------------------------------------------------------------------ torch oracle
+
+def focal_torch(x, t, w, gamma, ignore_index, reduction):
+    """Multi-class focal loss: l_n = -w[y_n] (1 - e^{p[n,y_n]})^gamma p[n,y_n],
+    p = log_softmax over the class dim; 0 where y_n = ignore_index; mean divides
+    by the kept weight sum exactly as cross_entropy does."""
+    cdim = 0 if x.dim() == 1 else 1
+    p = F.log_softmax(x, dim=cdim)
+    keep = t != ignore_index
+    tt = torch.where(keep, t, torch.zeros_like(t))
+    pt = p.gather(cdim, tt.unsqueeze(cdim)).squeeze(cdim)
+    wt = (w[tt] if w is not None else torch.ones_like(pt)) * keep
+    # 1 - e^p as -expm1(p): the same number, without cancellation when p -> 0
+    l = -wt * (-torch.expm1(pt)) ** gamma * pt
+    l = torch.where(keep, l, torch.zeros_like(l))
+    if reduction == "none":
+        return l
+    if reduction == "sum":
+        return l.sum()
+    return l.sum() / wt.sum()
+
+
+def torch_eval(spec):
+    """(loss tensor, total_weight float, grad tensor or None) from torch."""
+    loss = spec["loss"]
+    x = torch.tensor(spec["x"], dtype=F64, requires_grad=spec["grad"])
+    red = spec["reduction"]
+    w = None if spec["weights"] is None else torch.tensor(spec["weights"], dtype=F64)
+    kind = spec["kind"]
+    if kind == "index":
+        t = torch.tensor(spec["t"], dtype=torch.int64)
+    else:
+        t = torch.tensor(spec["t"], dtype=F64)
+    ii = spec["ignore_index"]
+    if loss == "cross_entropy":
+        out = F.cross_entropy(x, t, weight=w, reduction=red, ignore_index=ii,
+                              label_smoothing=spec["label_smoothing"])
+    elif loss == "nll":
+        out = F.nll_loss(x, t, weight=w, reduction=red, ignore_index=ii)
+    elif loss == "focal":
+        out = focal_torch(x, t, w, spec["gamma"], ii, red)
+    elif loss == "bce_with_logits":
+        pw = None if spec["pos_weight"] is None else torch.tensor(spec["pos_weight"], dtype=F64)
+        out = F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction=red)
+    elif loss == "sigmoid_focal":
+        assert w is None
+        out = sigmoid_focal_loss(x, t, alpha=spec["alpha"], gamma=spec["gamma"], reduction=red)
+    else:
+        raise ValueError(loss)
+    grad = None
+    if spec["grad"]:
+        (out.sum() if red == "none" else out).backward()
+        grad = x.grad.detach()
+    # total_weight
+    if kind == "index":
+        keep = t != ii
+        ww = w if w is not None else torch.ones(x.shape[0 if x.dim() == 1 else 1])
+        tw = float(ww[t[keep]].sum()) if bool(keep.any()) else 0.0
+    elif kind == "prob":
+        tw = float(x.numel() // x.shape[0 if x.dim() == 1 else 1])
+    else:
+        tw = float(x.numel())
+    return out.detach(), tw, grad
+
+
+# ------------------------------------------------------------------ numpy second opinion
+
+def np_logsoftmax(z):
+    m = np.max(z, axis=1, keepdims=True)
+    s = z - m
+    return s - np.log(np.sum(np.exp(s), axis=1, keepdims=True))
+
+
+def softplus(z):
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def to_rows(a, C):
+    """(C) -> (1, C); (N, C, d...) -> (N*d..., C), class dim last."""
+    if a.ndim == 1:
+        return a[None, :]
+    return np.moveaxis(a, 1, -1).reshape(-1, C)
+
+
+def from_rows(g, shape):
+    if len(shape) == 1:
+        return g[0]
+    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
+    return np.moveaxis(g.reshape(moved), -1, 1)
+
+
+def numpy_eval(spec):
+    """An independent implementation of the API.md formulas: (loss, total_weight, grad)."""
+    loss, red, kind = spec["loss"], spec["reduction"], spec["kind"]
+    x = np.asarray(spec["x"], dtype=np.float64)
+    shape = x.shape
+    if loss in INDEX_LOSSES or kind == "prob":
+        C = shape[0] if x.ndim == 1 else shape[1]
+        w = np.ones(C) if spec["weights"] is None else np.asarray(spec["weights"], np.float64)
+        X = to_rows(x, C)
+        P = X.shape[0]
+        if kind == "index":
+            t = np.asarray(spec["t"], dtype=np.int64).reshape(-1)
+            ii = spec["ignore_index"]
+            keep = t != ii
+            tt = np.where(keep, t, 0)
+            wy = w[tt] * keep
+            onehot = np.zeros_like(X)
+            onehot[np.arange(P), tt] = 1.0
+            tw = float(np.sum(wy))
+            tshape = np.asarray(spec["t"]).shape
+        else:
+            T = to_rows(np.asarray(spec["t"], np.float64), C)
+            tw = float(P)
+            tshape = (shape[0],) + tuple(shape[2:]) if x.ndim > 1 else ()
+        if loss == "nll":
+            a = wy[:, None] * onehot
+            l = -np.sum(a * X, axis=1)
+            G = -a
+        elif loss == "cross_entropy" or loss == "focal":
+            p = np_logsoftmax(X)
+            sm = np.exp(p)
+            if loss == "cross_entropy":
+                eps = spec["label_smoothing"]
+                if kind == "index":
+                    a = (1 - eps) * wy[:, None] * onehot + (eps / C) * w[None, :] * keep[:, None]
+                else:
+                    a = w[None, :] * ((1 - eps) * T + eps / C)
+                l = -np.sum(a * p, axis=1)
+                G = sm * np.sum(a, axis=1, keepdims=True) - a
+            else:
+                g = spec["gamma"]
+                pt = p[np.arange(P), tt]
+                u = -np.expm1(pt)
+                l = np.where(keep, -wy * u ** g * pt, 0.0)
+                if g == 0:
+                    dl = -wy
+                else:
+                    dl = -wy * (u ** g - g * u ** (g - 1) * np.exp(pt) * pt)
+                dl = np.where(keep, dl, 0.0)
+                G = dl[:, None] * (onehot - sm)
+        if red == "mean":
+            val, G = np.sum(l) / tw, G / tw
+        elif red == "sum":
+            val = np.sum(l)
+        else:
+            val = l.reshape(tshape)
+        return val, tw, from_rows(G, shape)
+    # binary losses, elementwise
+    y = np.asarray(spec["t"], np.float64)
+    if loss == "bce_with_logits":
+        w = 1.0 if spec["weights"] is None else np.asarray(spec["weights"], np.float64)
+        pw = 1.0 if spec["pos_weight"] is None else np.asarray(spec["pos_weight"], np.float64)
+        lw = 1.0 + (pw - 1.0) * y
+        l = w * ((1.0 - y) * x + lw * softplus(-x))
+        G = w * ((1.0 - y) - lw * sigmoid(-x))
+    else:
+        g, al = spec["gamma"], spec["alpha"]
+        s = sigmoid(x)
+        ce = (1.0 - y) * x + softplus(-x)
+        pt = s * y + (1.0 - s) * (1.0 - y)
+        u = 1.0 - pt
+        l = ce * u ** g
+        G = (s - y) * u ** g
+        if g != 0:
+            G = G - ce * g * u ** (g - 1) * s * (1.0 - s) * (2.0 * y - 1.0)
+        if al >= 0:
+            at = al * y + (1.0 - al) * (1.0 - y)
+            l, G = at * l, at * G
+    tw = float(x.size)
+    if red == "mean":
+        return np.sum(l) / tw, tw, G / tw
+    if red == "sum":
+        return np.sum(l), tw, G
+    return l, tw, G
+
+
+# ------------------------------------------------------------------ case assembly
+
+def close(a, b):
+    """Elementwise |a - b| <= max(RTOL |b|, ATOL); returns (ok, worst error/tolerance)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    both_nan = np.isnan(a) & np.isnan(b)
+    tol = np.maximum(RTOL * np.abs(b), ATOL)
+    r = np.where(both_nan, 0.0, np.abs(a - b) / tol)
+    worst = float(np.max(r)) if r.size else 0.0
+    return worst <= 1.0, worst
+
+
+def nanlist(v):
+    return np.array(v if v is not None else np.nan, dtype=np.float64) \
+        if not isinstance(v, list) else np.array(
+            json.loads(json.dumps(v).replace("null", "NaN")), dtype=np.float64)
+
+
+
+cases = []   # the JSON cases
+specs = []   # what produced them, for the self-check
+names = set()
+rejected = {}  # loss -> [(name, worst error / tolerance)]: inputs redrawn, see retry()
+
+
+class Reject(Exception):
+    """torch and the independent float64 evaluation differ by more than a quarter of the
+    contract's tolerance on these inputs: PyTorch's own rounding error is about as large
+    as the tolerance (bce_with_logits with y = 0 and x << 0 computes
+    x + (log1p-free softplus(-x)) and loses ulp(|x|) absolutely), so no fixture."""
+
+
+def retry(make, i, tries=30):
+    """Call make(i) (which draws random inputs and calls add) until add accepts them."""
+    for _ in range(tries):
+        try:
+            make(i)
+            return
+        except Reject:
+            pass
+    raise RuntimeError(f"no acceptable inputs for {make.__name__}({i})")
+
+
+def sanitize(v):
+    """Floats -> floats, non-finite -> None; returns (value, had_nonfinite)."""
+    bad = [False]
+
+    def rec(o):
+        if isinstance(o, list):
+            return [rec(e) for e in o]
+        f = float(o)
+        if not np.isfinite(f):
+            bad[0] = True
+            return None
+        return f
+    out = rec(v.tolist() if isinstance(v, torch.Tensor) else v)
+    return out, bad[0]
+
+
+def maybe_send(req, key, value, always=False):
+    """Put key in the request; at its default value only half of the time."""
+    if value is None:
+        return
+    if not always and key in DEFAULTS and value == DEFAULTS[key] and rng.random() < 0.5:
+        return
+    req[key] = value
+
+
+def add(name, loss, x, t, kind, weights=None, pos_weight=None, reduction="mean",
+        ignore_index=-100, label_smoothing=0.0, gamma=2.0, alpha=0.25, grad=False,
+        x_json=None, t_json=None, expect_nan=False, explicit=()):
+    assert name not in names, name
+    names.add(name)
+    x = np.asarray(x, dtype=np.float64)
+    spec = {"name": name, "loss": loss, "x": x, "t": np.asarray(t), "kind": kind,
+            "weights": None if weights is None else [float(v) for v in weights],
+            "pos_weight": None if pos_weight is None else [float(v) for v in pos_weight],
+            "reduction": reduction, "ignore_index": ignore_index,
+            "label_smoothing": float(label_smoothing), "gamma": float(gamma),
+            "alpha": float(alpha), "grad": bool(grad)}
+    req = {}
+    maybe_send(req, "loss", loss, "loss" in explicit)
+    req["log_probs" if loss == "nll" else "logits"] = x_json if x_json is not None else x.tolist()
+    req["targets"] = t_json if t_json is not None else np.asarray(t).tolist()
+    if weights is not None:
+        req["weights"] = spec["weights"] if not isinstance(weights, list) else weights
+    if pos_weight is not None:
+        req["pos_weight"] = spec["pos_weight"]
+    maybe_send(req, "reduction", reduction, "reduction" in explicit)
+    if loss in INDEX_LOSSES or kind == "prob":
+        maybe_send(req, "ignore_index", ignore_index, "ignore_index" in explicit)
+    if loss == "cross_entropy":
+        maybe_send(req, "label_smoothing", float(label_smoothing), "label_smoothing" in explicit)
+    if loss in ("focal", "sigmoid_focal"):
+        maybe_send(req, "gamma", float(gamma), "gamma" in explicit)
+    if loss == "sigmoid_focal":
+        maybe_send(req, "alpha", float(alpha), "alpha" in explicit)
+    maybe_send(req, "grad", bool(grad), "grad" in explicit)
+
+    out, tw, g = torch_eval(spec)
+    lv, bad = sanitize(out)
+    exp = {"loss": lv, "total_weight": tw}
+    if grad:
+        gv, gbad = sanitize(g)
+        exp["grad"] = gv
+        bad = bad or gbad
+    if bad:
+        exp["warning"] = True
+    assert bad == expect_nan, (name, lv, "unexpected NaN" if bad else "expected NaN")
+    assert np.isfinite(tw), name
+    # second opinion before accepting the inputs
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        nval, ntw, ng = numpy_eval(spec)
+    ok, worst = close(nanlist(lv), nval)
+    if grad:
+        ok2, worst2 = close(nanlist(exp["grad"]), ng)
+        ok, worst = ok and ok2, max(worst, worst2)
+    # demand a margin: a correct implementation has rounding errors of its own
+    if not ok or worst > 0.25:
+        names.discard(name)
+        rejected.setdefault(loss, []).append((name, worst))
+        raise Reject(name)
+    cases.append({"name": name, "request": req, "expected": exp})
+    specs.append(spec)
+
+
+# ------------------------------------------------------------------ input generators
+
+def logits(shape, style):
+    """Random logits; most are rounded to 5 decimals to keep the file small."""
+    z = rng.standard_normal(shape)
+    if style == "normal":
+        return np.round(z * rng.uniform(0.5, 3.0), 5)
+    if style == "full":
+        return z * 2.0
+    if style == "int":
+        return np.round(z * 3.0).astype(np.float64)
+    if style == "confident":
+        return np.round(z * 25.0, 4)
+    if style == "extreme":
+        big = rng.choice([1e4, -1e4], size=shape) + np.round(rng.standard_normal(shape), 3)
+        small = np.round(z, 4)
+        mix = rng.random(shape) < 0.5
+        return np.where(mix, big, small)
+    if style == "extreme_offsets":   # whole rows near 1e4: only differences matter
+        return 1e4 + np.round(z * 2.0, 4) * rng.choice([1, -1])
+    raise ValueError(style)
+
+
+def index_shape(kind, C=None):
+    C = C if C is not None else int(rng.integers(2, 7))
+    N = int(rng.integers(2, 6))
+    d = lambda: int(rng.integers(1, 4))  # noqa: E731
+    return {"1d": (C,), "NC": (N, C), "N1": (1, C), "C1": (N, 1),
+            "NCd": (N, C, d()), "NCdd": (2, C, d(), d()),
+            "NCddd": (2, C, 2, d(), 2)}[kind]
+
+
+def index_targets(shape, ignore_index, hit_ignore, weights, need_weight):
+    """Class targets for logits of `shape`; some set to ignore_index when hit_ignore;
+    with need_weight at least one kept target of positive weight (so that mean is finite)."""
+    C = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    t = rng.integers(0, C, size=tshape)
+    if hit_ignore:
+        mask = rng.random(tshape) < 0.35
+        t = np.where(mask, ignore_index, t)
+    w = np.ones(C) if weights is None else np.asarray(weights, np.float64)
+    flat = np.array(t, dtype=np.int64).reshape(-1)
+    if need_weight:
+        kept = flat != ignore_index
+        ok = kept & (w[np.clip(flat, 0, C - 1)] > 0) & (flat >= 0) & (flat < C)
+        if not ok.any():
+            good = [c for c in range(C) if w[c] > 0 and c != ignore_index]
+            flat[0] = good[0]
+    return flat.reshape(tshape)
+
+
+def weight_vector(kind, C):
+    if kind == "none":
+        return None
+    if kind == "ones":
+        return [1] * C  # explicit, as JSON integers
+    if kind == "rand":
+        return np.round(rng.uniform(0.1, 3.0, size=C), 3)
+    if kind == "zeros":
+        w = np.round(rng.uniform(0.1, 3.0, size=C), 3)
+        if C > 1:
+            w[rng.choice(C, size=max(1, C // 3), replace=False)] = 0.0
+        return w
+    if kind == "full":
+        return rng.uniform(0.0, 2.0, size=C)
+    raise ValueError(kind)
+
+
+def prob_targets(shape, style):
+    cdim = 0 if len(shape) == 1 else 1
+    if style == "onehot":
+        C = shape[cdim]
+        idx = rng.integers(0, C, size=tuple(s for i, s in enumerate(shape) if i != cdim))
+        return np.moveaxis(np.eye(C)[idx], -1, cdim) if len(shape) > 1 else np.eye(C)[idx]
+    z = torch.tensor(rng.standard_normal(shape) * 2.0)
+    return torch.softmax(z, dim=cdim).numpy()
+
+
+# ------------------------------------------------------------------ 1. seed examples
+
+seed_x = [[1, 2], [1, 3], [1, 3]]
+for red in ("none", "sum", "mean"):
+    add(f"seed_ce_{red}", "cross_entropy", seed_x, [0, 1, 1], "index", reduction=red,
+        x_json=seed_x, explicit=("loss", "reduction"))
+for red in ("none", "sum", "mean"):
+    add(f"seed_ce_weights_{red}", "cross_entropy", seed_x, [0, 1, 1], "index", weights=[1, 2],
+        reduction=red, x_json=seed_x, explicit=("loss", "reduction"))
+for red in ("none", "sum", "mean"):
+    add(f"seed_nll_{red}", "nll", seed_x, [0, 1, 1], "index", weights=[1, 1], reduction=red,
+        x_json=seed_x, explicit=("loss", "reduction"))
+_seed = {c["name"]: c["expected"]["loss"] for c in cases}
+assert _seed["seed_nll_none"] == [-1.0, -3.0, -3.0] and _seed["seed_nll_sum"] == -7.0
+assert abs(_seed["seed_nll_mean"] + 7.0 / 3.0) < 1e-15
+
+# ------------------------------------------------------------------ 2. NaN cases (3)
+
+x = logits((3, 4), "normal")
+add("nan_ce_all_ignored_mean", "cross_entropy", x, np.array([-100, -100, -100]), "index",
+    reduction="mean", expect_nan=True, explicit=("reduction",))
+x = F.log_softmax(torch.tensor(logits((4, 3), "normal")), 1).numpy()
+add("nan_nll_zero_total_weight_mean", "nll", x, np.array([0, 1, 0, 1]), "index",
+    weights=[0.0, 0.0, 2.5], reduction="mean", expect_nan=True)
+x = logits((5,), "normal")
+add("nan_focal_1d_ignored_mean", "focal", x, np.array(255), "index", ignore_index=255,
+    gamma=2.0, reduction="mean", expect_nan=True, explicit=("ignore_index", "gamma"))
+
+# ------------------------------------------------------------------ 3. cross_entropy, class indices
+
+SHAPES = ["NC", "1d", "NCd", "NC", "NCdd", "N1", "C1", "NCd", "NCdd", "NCddd"]
+REDS = ["mean", "sum", "none"]
+WKINDS = ["none", "rand", "zeros", "ones", "full"]
+SMOOTH = [0.0, 0.1, 0.0, 0.3, 1.0, 0.0]
+IGNORES = [("default", -100, False), ("default_hit", -100, True), ("custom1", 1, True),
+           ("custom255", 255, True), ("neg1", -1, True), ("custom0", 0, False)]
+STYLES = ["normal", "full", "normal", "extreme", "int", "confident", "extreme_offsets"]
+
+def _ce_idx(i):
+    sk = SHAPES[i % len(SHAPES)]
+    red = REDS[i % 3]
+    wk = WKINDS[i % 5]
+    eps = SMOOTH[i % 6]
+    ig_name, ii, hit = IGNORES[(i // 2) % len(IGNORES)]
+    style = STYLES[i % 7]
+    grad = i % 3 == 1
+    shape = index_shape(sk)
+    C = shape[0] if len(shape) == 1 else shape[1]
+    if ii == 1 and C < 2:
+        ii, ig_name = -100, "default_hit"
+    w = weight_vector(wk, C)
+    x = logits(shape, style)
+    t = index_targets(shape, ii, hit, w, need_weight=(red == "mean"))
+    name = f"ce_idx_{i:03d}_{sk}_{red}_w{wk}_ls{eps}_{ig_name}_{style}" + ("_grad" if grad else "")
+    add(name, "cross_entropy", x, t, "index", weights=w, reduction=red, ignore_index=ii,
+        label_smoothing=eps, grad=grad)
+
+for i in range(126):
+    retry(_ce_idx, i)
+
+# label smoothing with weights, every reduction, both extremes of epsilon
+def _ce_ls(k):
+    eps, red = (0.1, 0.3, 1.0)[k // 3], REDS[k % 3]
+    shape = (4, 5)
+    w = weight_vector("zeros", 5)
+    t = index_targets(shape, -100, True, w, need_weight=True)
+    add(f"ce_idx_ls{eps}_weights_{red}_grad", "cross_entropy", logits(shape, "normal"), t,
+        "index", weights=w, reduction=red, label_smoothing=eps, grad=True,
+        explicit=("label_smoothing",))
+
+
+for k in range(9):
+    retry(_ce_ls, k)
+
+# ------------------------------------------------------------------ 4. cross_entropy, probabilities
+
+PSHAPES = ["NC", "1d", "NCd", "NC", "NCdd", "N1", "C1", "NCd", "NCddd"]
+PSMOOTH = [0.0, 0.1, 0.3, 1.0, 0.0]
+def _ce_prob(i):
+    sk = PSHAPES[i % len(PSHAPES)]
+    red = REDS[i % 3]
+    wk = ["none", "rand", "zeros", "full"][i % 4]
+    eps = PSMOOTH[i % 5]
+    style = ["normal", "full", "extreme", "confident"][i % 4]
+    tstyle = "onehot" if i % 6 == 5 else "soft"
+    grad = i % 3 == 0
+    shape = index_shape(sk)
+    C = shape[0] if len(shape) == 1 else shape[1]
+    w = weight_vector(wk, C)
+    ii = [-100, -100, -1, -7][i % 4]
+    name = f"ce_prob_{i:03d}_{sk}_{red}_w{wk}_ls{eps}_{tstyle}_{style}" + ("_grad" if grad else "")
+    add(name, "cross_entropy", logits(shape, style), prob_targets(shape, tstyle), "prob",
+        weights=w, reduction=red, ignore_index=ii, label_smoothing=eps, grad=grad)
+
+for i in range(48):
+    retry(_ce_prob, i)
+
+# ------------------------------------------------------------------ 5. nll
+
+def _nll(i):
+    sk = SHAPES[i % len(SHAPES)]
+    red = REDS[i % 3]
+    wk = WKINDS[(i + 1) % 5]
+    ig_name, ii, hit = IGNORES[(i // 3) % len(IGNORES)]
+    arbitrary = i % 4 == 3
+    style = STYLES[i % 7]
+    grad = i % 3 == 2
+    shape = index_shape(sk)
+    C = shape[0] if len(shape) == 1 else shape[1]
+    if ii == 1 and C < 2:
+        ii, ig_name = -100, "default_hit"
+    w = weight_vector(wk, C)
+    if arbitrary:
+        lp = np.round(rng.standard_normal(shape) * 3.0, 4)
+        style = "arbitrary"
+    else:
+        cdim = 0 if len(shape) == 1 else 1
+        lp = F.log_softmax(torch.tensor(logits(shape, style)), cdim).numpy()
+    t = index_targets(shape, ii, hit, w, need_weight=(red == "mean"))
+    name = f"nll_{i:03d}_{sk}_{red}_w{wk}_{ig_name}_{style}" + ("_grad" if grad else "")
+    add(name, "nll", lp, t, "index", weights=w, reduction=red, ignore_index=ii, grad=grad,
+        explicit=("loss",))
+
+for i in range(54):
+    retry(_nll, i)
+
+# ------------------------------------------------------------------ 6. focal (multi-class)
+
+GAMMAS = [0.0, 0.5, 2.0, 5.0, 2.0, 1.5]
+def _focal(i):
+    sk = SHAPES[i % len(SHAPES)]
+    red = REDS[i % 3]
+    wk = WKINDS[(i + 2) % 5]
+    g = GAMMAS[i % 6]
+    ig_name, ii, hit = IGNORES[(i // 2) % len(IGNORES)]
+    style = STYLES[i % 7]
+    grad = i % 3 == 0
+    if g < 1 and g != 0 and style.startswith("extreme"):
+        # (1 - e^p)^gamma with p = 0 exactly: torch's gradient is 0 * inf = NaN
+        style = "normal"
+    shape = index_shape(sk)
+    C = shape[0] if len(shape) == 1 else shape[1]
+    if ii == 1 and C < 2:
+        ii, ig_name = -100, "default_hit"
+    w = weight_vector(wk, C)
+    t = index_targets(shape, ii, hit, w, need_weight=(red == "mean"))
+    name = f"focal_{i:03d}_{sk}_{red}_w{wk}_g{g}_{ig_name}_{style}" + ("_grad" if grad else "")
+    add(name, "focal", logits(shape, style), t, "index", weights=w, reduction=red,
+        ignore_index=ii, gamma=g, grad=grad, explicit=("loss",))
+
+for i in range(60):
+    retry(_focal, i)
+
+# ------------------------------------------------------------------ 7. bce_with_logits
+
+BSHAPES = [(6,), (3, 4), (2, 3, 2), (2, 2, 2, 3), (5, 1), (1,), (4, 2)]
+def _bce(i):
+    shape = BSHAPES[i % len(BSHAPES)]
+    L = shape[-1]
+    red = REDS[i % 3]
+    style = ["normal", "full", "extreme", "confident", "int"][i % 5]
+    hard = i % 2 == 0
+    wk = ["none", "rand", "zeros", "full"][i % 4]
+    pk = ["none", "rand", "none", "zeros", "full", "ones"][i % 6]
+    grad = i % 3 == 2
+    x = logits(shape, style)
+    if hard:
+        y = (rng.random(shape) < 0.5).astype(np.float64)
+    else:
+        y = np.round(rng.random(shape), 4)
+    yj = y.astype(np.int64).tolist() if hard and i % 4 == 0 else None
+    w = weight_vector(wk, L)
+    pw = None if pk == "none" else np.asarray(weight_vector("rand" if pk == "ones" else pk, L)
+                                              if pk != "ones" else np.ones(L))
+    name = (f"bce_{i:03d}_{'x'.join(map(str, shape))}_{red}_w{wk}_pw{pk}_"
+            f"{'hard' if hard else 'soft'}_{style}" + ("_grad" if grad else ""))
+    add(name, "bce_with_logits", x, y, "binary", weights=w, pos_weight=pw, reduction=red,
+        grad=grad, t_json=yj, explicit=("loss",))
+
+for i in range(49):
+    retry(_bce, i)
+
+# ------------------------------------------------------------------ 8. sigmoid_focal (torchvision)
+
+ALPHAS = [0.25, 0.5, -1.0]
+SGAMMAS = [2.0, 0.0, 2.0, 5.0]
+def _sfocal(i):
+    shape = BSHAPES[i % len(BSHAPES)]
+    red = REDS[i % 3]
+    al = ALPHAS[i % 3]
+    g = SGAMMAS[i % 4]
+    style = ["normal", "extreme", "full", "confident", "normal", "int"][i % 6]
+    hard = i % 2 == 1
+    grad = i % 3 == 1
+    x = logits(shape, style)
+    if hard:
+        y = (rng.random(shape) < 0.5).astype(np.float64)
+    else:
+        y = np.round(rng.random(shape), 4)
+    name = (f"sfocal_{i:03d}_{'x'.join(map(str, shape))}_{red}_a{al}_g{g}_"
+            f"{'hard' if hard else 'soft'}_{style}" + ("_grad" if grad else ""))
+    add(name, "sigmoid_focal", x, y, "binary", reduction=red, alpha=al, gamma=g, grad=grad,
+        explicit=("loss",))
+
+for i in range(42):
+    retry(_sfocal, i)
+
+
+# ------------------------------------------------------------------ self-check
+
+worst_np = 0.0
+identity_checks = 0
+aten_checks = 0
+
+for case, spec in zip(cases, specs):
+    exp = case["expected"]
+    # (a) independent numpy implementation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        val, tw, g = numpy_eval(spec)
+    ok, wv = close(nanlist(exp["loss"]), val)
+    assert ok, (case["name"], "loss", wv)
+    worst_np = max(worst_np, wv)
+    assert exp["total_weight"] == tw or close(exp["total_weight"], tw)[0], (case["name"], tw)
+    if "grad" in exp:
+        ok, wv = close(nanlist(exp["grad"]), g)
+        assert ok, (case["name"], "grad", wv)
+        worst_np = max(worst_np, wv)
+
+    x = torch.tensor(spec["x"], dtype=F64)
+    red = spec["reduction"]
+    w = None if spec["weights"] is None else torch.tensor(spec["weights"], dtype=F64)
+    # (b) identities between losses
+    if spec["loss"] == "focal" and spec["gamma"] == 0:
+        ce = F.cross_entropy(x, torch.tensor(spec["t"]), weight=w, reduction=red,
+                             ignore_index=spec["ignore_index"])
+        assert close(nanlist(exp["loss"]), ce.numpy())[0], case["name"]
+        identity_checks += 1
+    if spec["loss"] == "cross_entropy" and spec["kind"] == "index" \
+            and spec["label_smoothing"] == 0:
+        cdim = 0 if x.dim() == 1 else 1
+        nl = F.nll_loss(F.log_softmax(x, cdim), torch.tensor(spec["t"]), weight=w,
+                        reduction=red, ignore_index=spec["ignore_index"])
+        assert close(nanlist(exp["loss"]), nl.numpy())[0], case["name"]
+        identity_checks += 1
+    if spec["loss"] == "cross_entropy" and spec["kind"] == "prob" and red != "mean" \
+            and np.all((spec["t"] == 0) | (spec["t"] == 1)):
+        cdim = 0 if x.dim() == 1 else 1
+        idx = torch.tensor(spec["t"]).argmax(cdim)
+        ce = F.cross_entropy(x, idx, weight=w, reduction=red,
+                             label_smoothing=spec["label_smoothing"])
+        assert close(nanlist(exp["loss"]), ce.numpy())[0], case["name"]
+        identity_checks += 1
+    if spec["loss"] == "sigmoid_focal" and spec["alpha"] < 0 and spec["gamma"] == 0:
+        b = F.binary_cross_entropy_with_logits(x, torch.tensor(spec["t"]), reduction=red)
+        assert close(nanlist(exp["loss"]), b.numpy())[0], case["name"]
+        identity_checks += 1
+    # (c) aten's own total_weight (it reports 0 for reduction "none", hence reduction sum)
+    if spec["kind"] == "index" and x.dim() in (1, 2, 4):
+        C = x.shape[0 if x.dim() == 1 else 1]
+        ww = w if w is not None else torch.ones(C)
+        t = torch.tensor(spec["t"])
+        lp = x if spec["loss"] == "nll" else F.log_softmax(x, 0 if x.dim() == 1 else 1)
+        op = torch.ops.aten.nll_loss2d_forward if x.dim() == 4 else torch.ops.aten.nll_loss_forward
+        _, atw = op(lp, t, ww, 2, spec["ignore_index"])
+        assert close(exp["total_weight"], float(atw))[0], case["name"]
+        aten_checks += 1
+
+
+# ------------------------------------------------------------------ write
+
+def dump(path, header, cases):
+    lines = [json.dumps(c, allow_nan=False, separators=(",", ":")) for c in cases]
+    head = json.dumps(header, allow_nan=False, indent=1)
+    assert head.endswith("\n}")
+    with open(path, "w") as f:
+        f.write(head[:-2] + ',\n "cases": [\n' + ",\n".join(lines) + "\n ]\n}\n")
+
+
+header = {"generator": "tests/conformance/gen_loss.py",
+          "torch": torch.__version__,
+          "torchvision": torchvision.__version__,
+          "numpy": np.__version__,
+          "python": sys.version.split()[0],
+          "dtype": "float64",
+          "tolerance": {"rel": RTOL, "abs": ATOL}}
+dump(OUT, header, cases)
+
+with open(OUT) as f:
+    data = json.load(f)
+assert len(data["cases"]) == len(cases)
+per = {}
+for c in data["cases"]:
+    r = c["request"]
+    key = r.get("loss", "cross_entropy")
+    if key == "cross_entropy":
+        key += "/probabilities" if any(
+            isinstance(v, float) for v in np.asarray(r["targets"], dtype=object).ravel()) \
+            else "/indices"
+    per[key] = per.get(key, 0) + 1
+ngrad = sum(1 for c in data["cases"] if c["request"].get("grad"))
+nwarn = sum(1 for c in data["cases"] if c["expected"].get("warning"))
+print(f"wrote {len(cases)} cases to {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)")
+print("per loss:", json.dumps(per))
+print(f"with grad: {ngrad}; NaN (null + warning): {nwarn}")
+for k, v in rejected.items():
+    print(f"redrawn because torch differs from an accurate float64 evaluation by more than "
+          f"1/4 of the tolerance: {k}: {len(v)} (e.g. {v[0][0]}: {v[0][1]:.3g}x tolerance)")
+print(f"self-check: numpy reimplementation agrees on every case "
+      f"(worst error / tolerance {worst_np:.3g}); {identity_checks} cross-loss identities; "
+      f"{aten_checks} aten total_weight checks")

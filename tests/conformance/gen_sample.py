@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""Generate tests/conformance/sample_cases.json: PyTorch-exact fixtures for
+POST /sample with "generator": "torch".
+
+Run with Debian's interpreter (python3-torch 1.13):
+
+    /usr/bin/python3 tests/conformance/gen_sample.py
+
+Every case's expected indices are
+
+    torch.multinomial(torch.tensor(weights, dtype=torch.float64), num_samples,
+                      replacement,
+                      generator=torch.Generator().manual_seed((seed + epoch) % 2**64))
+
+(or list(iter(WeightedRandomSampler(...))) for the "wrs_*" cases, which is
+checked to be the same thing), and every case is cross-checked against the
+pure-Python reference in torch_multinomial_ref.py; any disagreement aborts.
+The output is deterministic (fixed seeds for the random weights).
+"""
+
+import json
+import os
+import random
+import sys
+
+import torch
+from torch.utils.data import WeightedRandomSampler
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import torch_multinomial_ref as ref  # noqa: E402
+
+OUT = os.path.join(HERE, "sample_cases.json")
+U64 = 1 << 64
+
+SEEDS = [0, 1, 42, 2**31, 2**32 - 1, 2**32, 2**32 + 5, 2**63 + 7, 2**64 - 1]
+
+
+def torch_indices(weights, k, replacement, seed, epoch):
+    g = torch.Generator().manual_seed((seed + epoch) % U64)
+    return torch.multinomial(torch.tensor(weights, dtype=torch.float64), k,
+                             replacement, generator=g).tolist()
+
+
+def wrs_indices(weights, k, replacement, seed, epoch):
+    g = torch.Generator().manual_seed((seed + epoch) % U64)
+    return list(iter(WeightedRandomSampler(weights, k, replacement, generator=g)))
+
+
+def check_no_key_ties(weights, k, seed):
+    """Without replacement the result is only well defined if the k chosen
+    keys w/q are distinct and strictly above every key left out."""
+    gen = ref.MT19937(seed)
+    keys = sorted((float(w) / gen.exponential() for w in weights), reverse=True)
+    top = keys[:k + 1]
+    for a, b in zip(top, top[1:]):
+        if not a > b:
+            raise SystemExit("tied keys in the top %d (seed %d): choose other data" % (k, seed))
+
+
+class Builder:
+    def __init__(self):
+        self.cases = []
+        self.names = set()
+
+    def add(self, name, weights, k, replacement, seed, epoch=0, wrs=False):
+        if wrs and not name.startswith("wrs_"):
+            name = "wrs_" + name
+        if name in self.names:
+            raise SystemExit("duplicate case name " + name)
+        self.names.add(name)
+        nz = sum(1 for w in weights if w > 0)
+        assert len(weights) >= 1 and nz >= 1 and k >= 1
+        assert all(w >= 0 for w in weights)
+        if not replacement:
+            assert k <= nz, name
+        s = (seed + epoch) % U64
+        got = torch_indices(weights, k, replacement, seed, epoch)
+        if wrs:
+            via_wrs = wrs_indices(weights, k, replacement, seed, epoch)
+            if via_wrs != got:
+                raise SystemExit("%s: WeightedRandomSampler != torch.multinomial" % name)
+            got = via_wrs
+        mine = ref.multinomial(weights, k, replacement, s)
+        if mine != got:
+            first = next(i for i, (a, b) in enumerate(zip(mine, got)) if a != b) \
+                if len(mine) == len(got) else -1
+            raise SystemExit("%s: pure-Python reference disagrees with torch "
+                             "(first difference at position %d)" % (name, first))
+        if not replacement:
+            check_no_key_ties(weights, k, s)
+            assert len(set(got)) == k
+        assert all(weights[i] > 0 for i in got), name + ": zero-weight item drawn"
+        self.cases.append({
+            "name": name,
+            "request": {"weights": weights, "num_samples": k,
+                        "replacement": replacement, "seed": seed, "epoch": epoch,
+                        "generator": "torch"},
+            "expected": {"indices": got},
+        })
+
+
+def seedname(s):
+    special = {2**31: "2p31", 2**32 - 1: "2p32m1", 2**32: "2p32", 2**32 + 5: "2p32p5",
+               2**63 + 7: "2p63p7", 2**64 - 1: "2p64m1", 2**64 - 2: "2p64m2",
+               2**64 - 3: "2p64m3", 2**63: "2p63"}
+    return special.get(s, str(s))
+
+
+def build():
+    rng = random.Random(0xBA11A57)
+    b = Builder()
+
+    def ints(n, lo, hi):
+        return [rng.randint(lo, hi) for _ in range(n)]
+
+    def reals(n, lo=0.0, hi=1.0):
+        return [rng.uniform(lo, hi) for _ in range(n)]
+
+    def logu(n, lo_exp, hi_exp):
+        return [10.0 ** rng.uniform(lo_exp, hi_exp) for _ in range(n)]
+
+    def with_zeros(ws, frac):
+        return [0 if rng.random() < frac else w for w in ws]
+
+    # 1. The seed's example and other highly skewed class weights, every special seed.
+    skew = [100000, 100, 10]
+    inv = [1, 1000, 10000]
+    for s in SEEDS:
+        b.add("skew3_repl_k20_seed%s" % seedname(s), skew, 20, True, s)
+        b.add("skew3_norepl_k3_seed%s" % seedname(s), skew, 3, False, s)
+        b.add("invskew3_repl_k50_seed%s" % seedname(s), inv, 50, True, s)
+        b.add("invskew3_norepl_k2_seed%s" % seedname(s), inv, 2, False, s)
+
+    # 2. Epochs 0..5 on a few seeds, including (seed + epoch) wrapping past 2^64.
+    w_ep = ints(40, 1, 9)
+    for s in (42, 2**64 - 1, 2**64 - 3, 2**32 - 1):
+        for e in range(6):
+            b.add("epoch_repl_seed%s_e%d" % (seedname(s), e), w_ep, 16, True, s, e)
+        for e in (0, 1, 3, 5):
+            b.add("epoch_norepl_seed%s_e%d" % (seedname(s), e), w_ep, 16, False, s, e)
+
+    # 3. num_samples == 1, both modes (1.13: with replacement -> cumsum search,
+    #    without -> argmax of w/q).
+    for i, s in enumerate(SEEDS):
+        n = [1, 2, 3, 10, 100, 1000, 5000, 7, 64][i]
+        w = reals(n, 0.0, 5.0) if i % 2 else ints(n, 0, 20)
+        if sum(w) == 0:
+            w[0] = 1
+        b.add("k1_repl_n%d_seed%s" % (n, seedname(s)), w, 1, True, s)
+        b.add("k1_norepl_n%d_seed%s" % (n, seedname(s)), w, 1, False, s)
+
+    # 4. Single item and two items.
+    for s in (0, 42, 2**64 - 1):
+        b.add("n1_repl_k5_seed%s" % seedname(s), [3.5], 5, True, s)
+        b.add("n1_norepl_k1_seed%s" % seedname(s), [0.25], 1, False, s)
+        b.add("n2_norepl_k2_seed%s" % seedname(s), [1, 3], 2, False, s)
+        b.add("n2_repl_k10_seed%s" % seedname(s), [0.5, 0.5], 10, True, s)
+
+    # 5. Sizes from small to ~5000, integer and real weights, both modes.
+    sizes = [5, 17, 64, 100, 257, 1000, 2048, 5000]
+    for i, n in enumerate(sizes):
+        s = SEEDS[i % len(SEEDS)]
+        wi = ints(n, 1, 1000)
+        wr = reals(n)
+        k_r = min(2000, 3 * n)
+        k_n = min(2000, n)
+        b.add("int_repl_n%d_k%d" % (n, k_r), wi, k_r, True, s, i % 6)
+        b.add("real_repl_n%d_k%d" % (n, k_r), wr, k_r, True, SEEDS[-1 - i % 9], 0)
+        b.add("int_norepl_n%d_k%d" % (n, k_n), wi, k_n, False, s, 0)
+        b.add("real_norepl_n%d_k%d" % (n, max(1, n // 3)), wr, max(1, n // 3), False,
+              SEEDS[(i + 3) % 9], i % 6)
+
+    # 6. Weights spanning many orders of magnitude.
+    for i, s in enumerate((1, 2**32 + 5, 2**63 + 7)):
+        w = logu(300, -8, 8)
+        b.add("logspread_repl_n300_%d" % i, w, 500, True, s)
+        b.add("logspread_norepl_n300_%d" % i, w, 150, False, s, 2)
+    b.add("tiny_repl", [x * 1e-300 for x in reals(50, 0.1, 1.0)], 100, True, 7)
+    b.add("tiny_norepl", [x * 1e-300 for x in reals(50, 0.1, 1.0)], 25, False, 7)
+    b.add("huge_repl", [x * 1e300 for x in reals(50, 0.1, 1.0)], 100, True, 8)
+    b.add("huge_norepl", [x * 1e300 for x in reals(50, 0.1, 1.0)], 20, False, 8)
+
+    # 7. Zeros: leading, trailing, scattered; without replacement k <= #non-zero.
+    for i, s in enumerate((0, 42, 2**32, 2**64 - 1)):
+        n = [20, 200, 1000, 3000][i]
+        w = with_zeros(ints(n, 1, 50), 0.5)
+        w[0] = 0
+        w[-1] = 0
+        nz = sum(1 for x in w if x > 0)
+        b.add("zeros_repl_n%d" % n, w, min(2000, 2 * n), True, s)
+        b.add("zeros_norepl_n%d_all_nonzero" % n, w, nz, False, s)
+        b.add("zeros_norepl_n%d_half" % n, w, max(1, nz // 2), False, s, 1)
+        b.add("zeros_k1_repl_n%d" % n, w, 1, True, s, 3)
+        b.add("zeros_k1_norepl_n%d" % n, w, 1, False, s, 3)
+    one_hot = [0] * 500
+    one_hot[321] = 2.5
+    b.add("onehot_repl", one_hot, 30, True, 5)
+    b.add("onehot_norepl", one_hot, 1, False, 5)
+    b.add("last_only_repl", [0, 0, 0, 0, 1], 12, True, 2**31)
+    b.add("first_only_norepl", [7, 0, 0, 0, 0], 1, False, 2**31)
+    b.add("zeros_real_norepl", with_zeros(reals(400), 0.9), 20, False, 2**63 + 7, 4)
+
+    # 8. Uniform weights (a permutation), decimals that are not exact in binary.
+    b.add("uniform_norepl_perm_n300", [1] * 300, 300, False, 2**32 - 1)
+    b.add("uniform_repl_n300", [0.1] * 300, 600, True, 2**32 - 1)
+    b.add("decimals_repl", [0.1, 0.2, 0.3, 0.15, 0.25], 200, True, 1)
+    b.add("decimals_norepl", [0.1, 0.2, 0.3, 0.15, 0.25], 5, False, 1)
+    # class-balanced sample weights as /weights would produce them
+    labels = [rng.choice([0] * 90 + [1] * 9 + [2]) for _ in range(1000)]
+    counts = [labels.count(c) for c in range(3)]
+    cw = [max(counts) / c for c in counts]
+    b.add("class_balanced_repl_n1000", [cw[l] for l in labels], 1000, True, 42)
+    b.add("class_balanced_norepl_n1000", [cw[l] for l in labels], 100, False, 42, 1)
+
+    # 9. Through torch.utils.data.WeightedRandomSampler.
+    b.add("wrs_skew3_repl", skew, 25, True, 0, wrs=True)
+    b.add("wrs_skew3_norepl", skew, 3, False, 0, wrs=True)
+    b.add("wrs_k1_repl", reals(10), 1, True, 2**64 - 1, 1, wrs=True)
+    b.add("wrs_k1_norepl", reals(10), 1, False, 2**64 - 1, 1, wrs=True)
+    for i, s in enumerate(SEEDS):
+        n = [10, 50, 200, 777, 1500, 30, 3, 400, 2500][i]
+        w = ints(n, 0, 10) if i % 2 else reals(n)
+        if i % 3 == 0:
+            w = with_zeros(w, 0.3)
+        if sum(w) == 0:
+            w[0] = 1
+        nz = sum(1 for x in w if x > 0)
+        b.add("wrs_repl_n%d_seed%s" % (n, seedname(s)), w, min(2000, 2 * n), True, s, i % 6,
+              wrs=True)
+        b.add("wrs_norepl_n%d_seed%s" % (n, seedname(s)), w, max(1, nz // 2), False, s,
+              (i + 2) % 6, wrs=True)
+
+    return b.cases
+
+
+def main():
+    cases = build()
+    header = {"generator": "tests/conformance/gen_sample.py", "torch": torch.__version__}
+    # one case per line: diff-friendly and still plain JSON
+    lines = ["{"]
+    for key, val in header.items():
+        lines.append("  %s: %s," % (json.dumps(key), json.dumps(val)))
+    lines.append('  "cases": [')
+    body = [json.dumps(c, separators=(",", ":")) for c in cases]
+    lines.append(",\n".join("    " + x for x in body))
+    lines.append("  ]")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    json.loads(text)  # sanity
+    with open(OUT, "w") as f:
+        f.write(text)
+    size = os.path.getsize(OUT)
+    if size >= 3 * 1024 * 1024:
+        raise SystemExit("sample_cases.json is %d bytes (limit 3 MiB)" % size)
+    print("wrote %s: %d cases, %d bytes, all matching the pure-Python reference"
+          % (os.path.relpath(OUT), len(cases), size))
+
+
+if __name__ == "__main__":
+    main()

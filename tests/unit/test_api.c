@@ -1,0 +1,391 @@
+/*
+ * test_api.c — the api layer without HTTP: request documents in, response
+ * documents out.
+ *
+ *  - tests/cases/api_cases.json: data-driven cases (a new case is a new
+ *    entry, not new C): endpoint, body (an object, or a string sent
+ *    verbatim), and what must come back: the code, the error's field, a
+ *    message fragment, and response fields compared numerically.
+ *  - tests/conformance/{weights,loss,sample}_cases.json: the PyTorch/sklearn
+ *    fixtures, every case through the api, compared at 1e-12 relative or
+ *    1e-15 absolute; the run reports N/N matched and the largest error.
+ *  - a few cases that need C: seeds drawn from the entropy hook, limits.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "internal.h"
+
+static const char *fixture_dir(void)
+{
+    const char *d = getenv("BALLAST_FIXTURES");
+    return d ? d : "tests/conformance";
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+/* A document that may hold integers beyond 64 bits (the api's parser). */
+static json_t *load_doc(const char *path)
+{
+    size_t len;
+    char *text = read_file(path, &len);
+    ck_assert_msg(text != NULL, "cannot read %s", path);
+    api_err e;
+    json_t *doc = api_parse(text, len, &e);
+    ck_assert_msg(doc != NULL, "%s: %s", path, e.message);
+    free(text);
+    return doc;
+}
+
+/* ---- numeric comparison of documents ------------------------------------------ */
+
+static double worst_rel; /* the largest relative error seen in fixtures */
+
+/* Expected ⊆ actual: every key of an expected object must match; numbers
+ * within 1e-12 relative or 1e-15 absolute; null only for null. Writes the
+ * first difference to why. */
+static int matches(json_t *want, json_t *got, char *why, size_t size, const char *path)
+{
+    double a, b;
+    if (json_is_null(want)) {
+        if (!json_is_null(got))
+            return snprintf(why, size, "%s: expected null", path), 0;
+        return 1;
+    }
+    if (api_number(want, &a)) {
+        if (!api_number(got, &b))
+            return snprintf(why, size, "%s: expected the number %.17g", path, a), 0;
+        double err = fabs(a - b);
+        double rel = a != 0 ? err / fabs(a) : err;
+        if (err > 1e-15 && rel > worst_rel)
+            worst_rel = rel;
+        if (err > 1e-15 && rel > 1e-12)
+            return snprintf(why, size, "%s: %.17g != expected %.17g (rel %.3g)", path, b, a, rel),
+                   0;
+        return 1;
+    }
+    if (json_is_array(want)) {
+        if (!json_is_array(got) || json_array_size(got) != json_array_size(want))
+            return snprintf(why, size, "%s: expected an array of %zu", path,
+                            json_array_size(want)),
+                   0;
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            char p[256];
+            snprintf(p, sizeof p, "%s[%zu]", path, i);
+            if (!matches(json_array_get(want, i), json_array_get(got, i), why, size, p))
+                return 0;
+        }
+        return 1;
+    }
+    if (json_is_object(want)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(want, k, v)
+        {
+            char p[256];
+            snprintf(p, sizeof p, "%s.%s", path, k);
+            json_t *g = json_is_object(got) ? json_object_get(got, k) : NULL;
+            if (!g)
+                return snprintf(why, size, "%s: missing", p), 0;
+            if (!matches(v, g, why, size, p))
+                return 0;
+        }
+        return 1;
+    }
+    if (json_equal(want, got))
+        return 1;
+    return snprintf(why, size, "%s: value differs", path), 0;
+}
+
+/* Runs one request document through the endpoint's handler. The document
+ * is handed over as parsed JSON, so that seeds beyond 2^63 in the fixtures
+ * arrive exactly as the api's own parser reads them. */
+static bl_api_code run_doc(const char *endpoint, json_t *request, json_t **response)
+{
+    bl_api_config cfg = bl_api_config_default();
+    api_handler h = strcmp(endpoint, "weights") == 0  ? api_weights
+                    : strcmp(endpoint, "sample") == 0 ? api_sample
+                                                      : api_loss;
+    jw w;
+    jw_init(&w);
+    api_err e = {BL_API_OK, "", ""};
+    bl_api_code code = h(&cfg, request, &w, &e);
+    size_t len;
+    char *text = jw_take(&w, &len);
+    if (code == BL_API_OK) {
+        ck_assert_ptr_nonnull(text);
+        api_err pe;
+        *response = api_parse(text, len, &pe);
+        ck_assert_msg(*response != NULL, "unparsable response: %s", text);
+    } else {
+        *response = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", bl_api_code_name(code),
+                              "message", e.message, "field", e.field);
+    }
+    free(text);
+    return code;
+}
+
+static void run_fixtures(const char *file, const char *endpoint)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fixture_dir(), file);
+    json_t *doc = load_doc(path);
+    json_t *cases = json_object_get(doc, "cases");
+    size_t n = json_array_size(cases), ok = 0;
+    worst_rel = 0;
+    char first[600] = "";
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(cases, i);
+        json_t *want = json_deep_copy(json_object_get(c, "expected"));
+        int warning = json_is_true(json_object_get(want, "warning"));
+        json_object_del(want, "warning");
+        json_t *got;
+        bl_api_code code = run_doc(endpoint, json_object_get(c, "request"), &got);
+        char why[400] = "";
+        int good = code == BL_API_OK && matches(want, got, why, sizeof why, "$");
+        if (good && warning && !json_is_array(json_object_get(got, "warnings"))) {
+            good = 0;
+            snprintf(why, sizeof why, "no warnings for a non-finite result");
+        }
+        if (code != BL_API_OK)
+            snprintf(why, sizeof why, "%s",
+                     json_string_value(json_object_get(json_object_get(got, "error"), "message")));
+        if (good)
+            ok++;
+        else if (!first[0])
+            snprintf(first, sizeof first, "%s: %s",
+                     json_string_value(json_object_get(c, "name")), why);
+        json_decref(want);
+        json_decref(got);
+    }
+    printf("%s fixtures through the api: %zu/%zu matched (largest relative error %.3g)\n",
+           endpoint, ok, n, worst_rel);
+    json_decref(doc);
+    ck_assert_msg(n > 0, "no cases in %s", path);
+    ck_assert_msg(ok == n, "%zu of %zu %s fixtures differ; first: %s", n - ok, n, endpoint, first);
+}
+
+START_TEST(weights_fixtures) { run_fixtures("weights_cases.json", "weights"); }
+END_TEST
+
+START_TEST(loss_fixtures) { run_fixtures("loss_cases.json", "loss"); }
+END_TEST
+
+START_TEST(sample_fixtures) { run_fixtures("sample_cases.json", "sample"); }
+END_TEST
+
+/* ---- data-driven cases ----------------------------------------------------------- */
+
+static json_t *api_cases_root, *api_cases;
+
+START_TEST(api_case)
+{
+    json_t *c = json_array_get(api_cases, (size_t)_i);
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const char *endpoint = json_string_value(json_object_get(c, "endpoint"));
+    json_t *body = json_object_get(c, "body");
+    json_t *expect = json_object_get(c, "expect");
+    char *text = json_is_string(body) ? strdup(json_string_value(body))
+                                      : json_dumps(body, JSON_COMPACT);
+    bl_api_config cfg = bl_api_config_default();
+    json_t *limits = json_object_get(c, "limits");
+    if (limits) {
+        json_int_t v;
+        if ((v = json_integer_value(json_object_get(limits, "max_items"))))
+            cfg.limits.max_items = (size_t)v;
+        if ((v = json_integer_value(json_object_get(limits, "max_samples"))))
+            cfg.limits.max_samples = (size_t)v;
+        if ((v = json_integer_value(json_object_get(limits, "max_elements"))))
+            cfg.limits.max_elements = (size_t)v;
+    }
+    bl_api_result res;
+    bl_api_code code = bl_api_call(&cfg, endpoint, text, strlen(text), &res);
+    free(text);
+    ck_assert_ptr_nonnull(res.body);
+    ck_assert_uint_eq(strlen(res.body), res.len);
+    api_err pe;
+    json_t *got = api_parse(res.body, res.len, &pe);
+    ck_assert_msg(got != NULL, "%s: response is not JSON: %s", name, res.body);
+    const char *want_code = json_string_value(json_object_get(expect, "code"));
+    ck_assert_msg(strcmp(bl_api_code_name(code), want_code) == 0, "%s: got %s, want %s: %s", name,
+                  bl_api_code_name(code), want_code, res.body);
+    json_t *err = json_object_get(got, "error");
+    if (code != BL_API_OK) {
+        ck_assert_msg(err && json_is_string(json_object_get(err, "message")),
+                      "%s: no error.message", name);
+        ck_assert_str_eq(json_string_value(json_object_get(err, "code")), want_code);
+    }
+    json_t *field = json_object_get(expect, "field");
+    if (field) {
+        json_t *f = json_object_get(err, "field");
+        ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
+                      "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
+                      json_string_value(field));
+    }
+    json_t *frag = json_object_get(expect, "message_contains");
+    if (frag)
+        ck_assert_msg(strstr(json_string_value(json_object_get(err, "message")),
+                             json_string_value(frag)),
+                      "%s: message \"%s\" lacks \"%s\"", name,
+                      json_string_value(json_object_get(err, "message")), json_string_value(frag));
+    json_t *resp = json_object_get(expect, "response");
+    if (resp) {
+        char why[400];
+        ck_assert_msg(matches(resp, got, why, sizeof why, "$"), "%s: %s in %s", name, why,
+                      res.body);
+    }
+    json_t *absent = json_object_get(expect, "absent");
+    size_t i;
+    json_t *k;
+    json_array_foreach(absent, i, k)
+        ck_assert_msg(!json_object_get(got, json_string_value(k)), "%s: unexpected %s", name,
+                      json_string_value(k));
+    json_decref(got);
+    free(res.body);
+}
+END_TEST
+
+/* ---- cases that need C ----------------------------------------------------------------- */
+
+static int fixed_entropy(void *ctx, uint64_t *out)
+{
+    *out = *(uint64_t *)ctx;
+    return 0;
+}
+
+static int failing_entropy(void *ctx, uint64_t *out)
+{
+    (void)ctx;
+    (void)out;
+    return -1;
+}
+
+START_TEST(seed_from_entropy)
+{
+    uint64_t seed = 0xFFFFFFFFFFFFFFFFull;
+    bl_api_config cfg = bl_api_config_default();
+    cfg.entropy = fixed_entropy;
+    cfg.entropy_ctx = &seed;
+    const char *req = "{\"weights\": [1, 2, 3], \"num_samples\": 5}";
+    bl_api_result a, b;
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", req, strlen(req), &a), BL_API_OK);
+    ck_assert_msg(strstr(a.body, "\"seed\":18446744073709551615"), "%s", a.body);
+    /* The returned seed replays the draw. */
+    const char *again = "{\"weights\": [1, 2, 3], \"num_samples\": 5, \"seed\": 18446744073709551615}";
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", again, strlen(again), &b), BL_API_OK);
+    ck_assert_str_eq(a.body, b.body);
+    free(a.body);
+    free(b.body);
+    cfg.entropy = failing_entropy;
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", req, strlen(req), &a), BL_API_UNAVAILABLE);
+    free(a.body);
+    /* The OS source gives different seeds. */
+    cfg = bl_api_config_default();
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", req, strlen(req), &a), BL_API_OK);
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", req, strlen(req), &b), BL_API_OK);
+    ck_assert_str_ne(a.body, b.body);
+    free(a.body);
+    free(b.body);
+}
+END_TEST
+
+START_TEST(doubles_round_trip)
+{
+    /* Every real written parses back to the same double. */
+    double v[] = {0.1, 1.0, 1.0 / 3, 1e-300, 5e-324, 1.7976931348623157e308, -2.5, 1e21, 123456789012345678.0};
+    jw w;
+    jw_init(&w);
+    jw_doubles(&w, v, sizeof v / sizeof v[0]);
+    size_t len;
+    char *text = jw_take(&w, &len);
+    json_t *arr = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(arr);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        ck_assert_msg(json_real_value(json_array_get(arr, i)) == v[i], "%s", text);
+    ck_assert_msg(strstr(text, "0.1,") && strstr(text, "1.0,"), "not shortest: %s", text);
+    json_decref(arr);
+    free(text);
+}
+END_TEST
+
+START_TEST(error_body_escapes)
+{
+    size_t len;
+    char *b = bl_api_error_body("invalid_argument", "a \"quoted\"\n\x01 message", "x[\"k\"]", &len);
+    json_t *doc = json_loads(b, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
+                     "a \"quoted\"\n\x01 message");
+    json_decref(doc);
+    free(b);
+    ck_assert_int_eq(bl_api_has_endpoint("loss"), 1);
+    ck_assert_int_eq(bl_api_has_endpoint("healthz"), 0);
+    size_t n;
+    ck_assert_ptr_nonnull(strstr(bl_api_openapi(&n), "openapi: 3"));
+    ck_assert_uint_gt(n, 100);
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("cases");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, api_case, 0, (int)json_array_size(api_cases));
+    tcase_add_test(tc, seed_from_entropy);
+    tcase_add_test(tc, doubles_round_trip);
+    tcase_add_test(tc, error_body_escapes);
+    suite_add_tcase(s, tc);
+    TCase *fx = tcase_create("fixtures");
+    tcase_set_timeout(fx, 300);
+    tcase_add_test(fx, weights_fixtures);
+    tcase_add_test(fx, loss_fixtures);
+    tcase_add_test(fx, sample_fixtures);
+    suite_add_tcase(s, fx);
+    return s;
+}
+
+int main(void)
+{
+    const char *cases = getenv("BALLAST_API_CASES");
+    const char *path = cases ? cases : "tests/cases/api_cases.json";
+    size_t len;
+    char *text = read_file(path, &len);
+    api_err e = {BL_API_OK, "", ""};
+    api_cases_root = text ? api_parse(text, len, &e) : NULL;
+    free(text);
+    if (!api_cases_root) {
+        fprintf(stderr, "test_api: cannot load %s: %s\n", path, e.message);
+        return 1;
+    }
+    api_cases = json_object_get(api_cases_root, "cases");
+    SRunner *sr = srunner_create(api_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    json_decref(api_cases_root);
+    return failed ? 1 : 0;
+}
