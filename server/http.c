@@ -32,6 +32,7 @@ struct server {
     atomic_uint inflight;
     atomic_ullong next_id;
     char id_prefix[9];
+    metrics *metrics;
 };
 
 typedef enum {
@@ -43,6 +44,7 @@ typedef enum {
     R_READYZ,
     R_VERSION,
     R_OPENAPI,
+    R_METRICS,
 } route_id;
 
 static const struct {
@@ -58,7 +60,10 @@ static const struct {
     {"/readyz", R_READYZ, 0, NULL},
     {"/version", R_VERSION, 0, NULL},
     {"/openapi.yaml", R_OPENAPI, 0, NULL},
+    {"/metrics", R_METRICS, 0, NULL},
 };
+static const char *const route_names[] = {"weights", "sample", "loss", "healthz",
+                                          "readyz", "version", "openapi", "metrics"};
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 /* Per-request state, owned by libmicrohttpd's *con_cls slot. */
@@ -73,6 +78,12 @@ typedef struct {
     const char *err_code;
     char err_msg[320];
     char request_id[80];
+    /* For the access log and metrics. */
+    struct timespec start;
+    unsigned status;
+    uint64_t bytes_in, bytes_out;
+    char method[12];
+    char path[96];
 } request;
 
 /* ---- responses -------------------------------------------------------- */
@@ -114,6 +125,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned stat
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     r->responded = 1;
+    r->status = status;
+    r->bytes_out = len;
     return ret;
 }
 
@@ -228,7 +241,17 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         r->responded = 1;
+        r->status = MHD_HTTP_OK;
+        r->bytes_out = len;
         return ret;
+    }
+    case R_METRICS: {
+        size_t len;
+        char *text = metrics_render(s->metrics, &len);
+        if (!text)
+            return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
+                               "out of memory");
+        return reply(c, r, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
     }
     default:
         break;
@@ -314,6 +337,7 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
 /* Appends a piece of the body; past --max-body the rest is discarded. */
 static void accumulate(server *s, request *r, const char *data, size_t n)
 {
+    r->bytes_in += n;
     if (r->too_large)
         return;
     if (n > s->cfg.max_body - r->len) {
@@ -357,6 +381,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        metrics_inflight(s->metrics, 1);
         set_request_id(s, c, r);
         begin(s, c, r, url, method);
         if (r->err_status && has_body(c))
@@ -368,7 +396,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->err_status && routes[r->route].post)
+        if (r->err_status || !routes[r->route].post)
+            r->bytes_in += *upload_data_size;
+        else
             accumulate(s, r, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
@@ -394,15 +424,58 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply_json(c, r, (unsigned)status_of(res.code), res.body, res.len);
 }
 
+/* Log-safe copy: printable ASCII, no quotes or backslashes. */
+static void sanitize(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < size; i++)
+        dst[i] = (src[i] > 0x20 && src[i] < 0x7f && src[i] != '"' && src[i] != '\\') ? src[i] : '?';
+    dst[i] = '\0';
+}
+
+/* One access-log line per request, to stderr. */
+static void log_request(server *s, request *r, double seconds, enum MHD_RequestTerminationCode toe)
+{
+    if (s->cfg.log_off)
+        return;
+    char path[96], method[12], when[32];
+    sanitize(path, sizeof path, r->path);
+    sanitize(method, sizeof method, r->method);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    const char *outcome = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted";
+    if (s->cfg.log_json)
+        fprintf(stderr,
+                "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                "\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f,"
+                "\"outcome\":\"%s\"}\n",
+                when, now.tv_nsec / 1000000, r->request_id, method, path, r->status,
+                (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, seconds * 1e3,
+                outcome);
+    else
+        fprintf(stderr, "%s.%03ldZ %s %s %s %u in=%llu out=%llu %.3fms %s\n", when,
+                now.tv_nsec / 1000000, r->request_id, method, path, r->status,
+                (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, seconds * 1e3,
+                outcome);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)c;
-    (void)toe;
     server *s = cls;
     request *r = *con_cls;
     if (!r)
         return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double seconds = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    metrics_record(s->metrics, r->route, r->status, seconds, r->bytes_in, r->bytes_out);
+    metrics_inflight(s->metrics, -1);
+    log_request(s, r, seconds, toe);
     if (r->counted)
         atomic_fetch_sub(&s->inflight, 1);
     free(r->body);
@@ -426,6 +499,14 @@ server *server_start(const server_config *cfg)
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         rnd = (uint32_t)time(NULL);
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->metrics = metrics_new(route_names, NROUTES, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+    if (!s->metrics) {
+        fprintf(stderr, "ballastd: out of memory\n");
+        free(s);
+        return NULL;
+    }
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -441,6 +522,7 @@ server *server_start(const server_config *cfg)
         flags |= MHD_USE_IPv6;
     } else {
         fprintf(stderr, "ballastd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
+        metrics_free(s->metrics);
         free(s);
         return NULL;
     }
@@ -457,6 +539,7 @@ server *server_start(const server_config *cfg)
     if (!s->daemon) {
         fprintf(stderr, "ballastd: cannot listen on %s port %u: %s\n", cfg->bind, cfg->port,
                 strerror(errno));
+        metrics_free(s->metrics);
         free(s);
         return NULL;
     }
@@ -481,5 +564,6 @@ unsigned server_inflight(const server *s) { return atomic_load(&((server *)s)->i
 void server_stop(server *s)
 {
     MHD_stop_daemon(s->daemon);
+    metrics_free(s->metrics);
     free(s);
 }

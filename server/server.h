@@ -44,4 +44,18 @@ unsigned server_inflight(const server *s);
 /* Closes every connection and frees s. */
 void server_stop(server *s);
 
+/* ---- metrics.c: counters for GET /metrics ---- */
+
+typedef struct metrics metrics;
+
+/* Counters for nroutes named routes (plus "other"). NULL without memory. */
+metrics *metrics_new(const char *const *route_names, size_t nroutes, double start_time);
+void metrics_free(metrics *m);
+/* Records one answered request; route -1 counts as "other". Lock-free. */
+void metrics_record(metrics *m, int route, unsigned status, double seconds, uint64_t bytes_in,
+                    uint64_t bytes_out);
+void metrics_inflight(metrics *m, int delta);
+/* The Prometheus text exposition (format 0.0.4), malloc'd; NULL without memory. */
+char *metrics_render(metrics *m, size_t *len);
+
 #endif

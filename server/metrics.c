@@ -1,0 +1,179 @@
+/*
+ * metrics.c — counters for GET /metrics, in Prometheus text format 0.0.4.
+ *
+ * Fixed tables of atomics, indexed by route and by a small set of statuses,
+ * so recording a request takes no lock and no allocation. Unknown paths
+ * count under the route label "other".
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+static const unsigned statuses[] = {200, 400, 401, 404, 405, 413, 415, 500, 503};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+#define NSTATUS_SLOTS (NSTATUS + 1) /* the last: any other status */
+/* Latency bucket upper bounds, seconds. */
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+struct metrics {
+    size_t nroutes;
+    const char *const *names;
+    double start_time;
+    atomic_ullong *requests;  /* [route][status slot] */
+    atomic_ullong *latency;   /* [route][bucket], cumulative counts in render */
+    atomic_ullong *latency_count, *latency_sum_us;
+    atomic_ullong bytes_in, bytes_out;
+    atomic_llong inflight;
+};
+
+metrics *metrics_new(const char *const *route_names, size_t nroutes, double start_time)
+{
+    metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->nroutes = nroutes + 1;
+    m->names = route_names;
+    m->start_time = start_time;
+    m->requests = calloc(m->nroutes * NSTATUS_SLOTS, sizeof *m->requests);
+    m->latency = calloc(m->nroutes * NBUCKETS, sizeof *m->latency);
+    m->latency_count = calloc(m->nroutes, sizeof *m->latency_count);
+    m->latency_sum_us = calloc(m->nroutes, sizeof *m->latency_sum_us);
+    if (!m->requests || !m->latency || !m->latency_count || !m->latency_sum_us) {
+        metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void metrics_free(metrics *m)
+{
+    if (!m)
+        return;
+    free(m->requests);
+    free(m->latency);
+    free(m->latency_count);
+    free(m->latency_sum_us);
+    free(m);
+}
+
+void metrics_inflight(metrics *m, int delta) { atomic_fetch_add(&m->inflight, delta); }
+
+void metrics_record(metrics *m, int route, unsigned status, double seconds, uint64_t in,
+                    uint64_t out)
+{
+    size_t r = route >= 0 && (size_t)route < m->nroutes - 1 ? (size_t)route : m->nroutes - 1;
+    size_t s = 0;
+    while (s < NSTATUS && statuses[s] != status)
+        s++;
+    atomic_fetch_add(&m->requests[r * NSTATUS_SLOTS + s], 1);
+    for (size_t b = 0; b < NBUCKETS; b++)
+        if (seconds <= buckets[b]) {
+            atomic_fetch_add(&m->latency[r * NBUCKETS + b], 1);
+            break;
+        }
+    atomic_fetch_add(&m->latency_count[r], 1);
+    atomic_fetch_add(&m->latency_sum_us[r], (unsigned long long)(seconds * 1e6));
+    atomic_fetch_add(&m->bytes_in, in);
+    atomic_fetch_add(&m->bytes_out, out);
+}
+
+static const char *route_name(const metrics *m, size_t r)
+{
+    return r < m->nroutes - 1 ? m->names[r] : "other";
+}
+
+/* Appends printf output to a growing buffer; returns -1 without memory. */
+static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return 0;
+        }
+        char *b = realloc(*buf, *cap * 2 + (size_t)n);
+        if (!b)
+            return -1;
+        *buf = b;
+        *cap = *cap * 2 + (size_t)n;
+    }
+}
+
+char *metrics_render(metrics *m, size_t *out_len)
+{
+    size_t len = 0, cap = 8192;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    b[0] = '\0';
+    int bad = 0;
+    bad |= put(&b, &len, &cap,
+               "# HELP ballast_requests_total HTTP requests answered, by route and status.\n"
+               "# TYPE ballast_requests_total counter\n");
+    for (size_t r = 0; r < m->nroutes; r++)
+        for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
+            unsigned long long v = atomic_load(&m->requests[r * NSTATUS_SLOTS + s]);
+            if (!v)
+                continue;
+            if (s < NSTATUS)
+                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+                           route_name(m, r), statuses[s], v);
+            else
+                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                           route_name(m, r), v);
+        }
+    bad |= put(&b, &len, &cap,
+               "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
+               "# TYPE ballast_request_duration_seconds histogram\n");
+    for (size_t r = 0; r < m->nroutes; r++) {
+        unsigned long long count = atomic_load(&m->latency_count[r]), cum = 0;
+        if (!count)
+            continue;
+        for (size_t k = 0; k < NBUCKETS; k++) {
+            cum += atomic_load(&m->latency[r * NBUCKETS + k]);
+            bad |= put(&b, &len, &cap,
+                       "ballast_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                       route_name(m, r), buckets[k], cum);
+        }
+        bad |= put(&b, &len, &cap,
+                   "ballast_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                   "ballast_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                   "ballast_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                   route_name(m, r), count, route_name(m, r),
+                   (double)atomic_load(&m->latency_sum_us[r]) / 1e6, route_name(m, r), count);
+    }
+    bad |= put(&b, &len, &cap,
+               "# HELP ballast_request_bytes_total Request body bytes received.\n"
+               "# TYPE ballast_request_bytes_total counter\n"
+               "ballast_request_bytes_total %llu\n"
+               "# HELP ballast_response_bytes_total Response body bytes sent.\n"
+               "# TYPE ballast_response_bytes_total counter\n"
+               "ballast_response_bytes_total %llu\n"
+               "# HELP ballast_requests_in_flight Requests being handled now.\n"
+               "# TYPE ballast_requests_in_flight gauge\n"
+               "ballast_requests_in_flight %lld\n"
+               "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+               "# TYPE process_start_time_seconds gauge\n"
+               "process_start_time_seconds %.3f\n",
+               (unsigned long long)atomic_load(&m->bytes_in),
+               (unsigned long long)atomic_load(&m->bytes_out), (long long)atomic_load(&m->inflight),
+               m->start_time);
+    if (bad) {
+        free(b);
+        return NULL;
+    }
+    *out_len = len;
+    return b;
+}

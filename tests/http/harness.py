@@ -1,0 +1,193 @@
+"""A small harness for ballastd's HTTP tests: start real servers on free
+loopback ports, talk HTTP to them, and report like a test runner.
+
+Standard library only, so the tests run wherever python3 runs."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+BALLASTD = os.environ.get("BALLASTD", "build/ballastd")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Server:
+    """One ballastd process on 127.0.0.1 and a port the kernel picked."""
+
+    def __init__(self, *args, env=None):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("BALLAST_"):
+                del e[k]
+        e.update(env or {})
+        self.proc = subprocess.Popen(
+            [BALLASTD, "--port", "0", *args], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.lines = []
+        self.port = None
+        ready = threading.Event()
+
+        def drain():
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.lines.append(line)
+                if self.port is None and " listening on " in line:
+                    self.port = int(line.split(" port ")[1].split()[0])
+                    ready.set()
+            ready.set()
+
+        self.reader = threading.Thread(target=drain, daemon=True)
+        self.reader.start()
+        if not ready.wait(10) or self.port is None:
+            self.proc.kill()
+            raise RuntimeError("ballastd did not start: " + "\n".join(self.lines))
+
+    def conn(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        """(status, headers dict with lower-case names, body bytes)."""
+        own = conn is None
+        c = conn or self.conn()
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        if own:
+            c.close()
+        return r.status, hdrs, data
+
+    def post(self, path, body, **kw):
+        status, headers, data = self.request("POST", path, body, **kw)
+        return status, headers, json.loads(data)
+
+    def raw(self, data, shutdown=True, timeout=10):
+        """Sends raw bytes on a new connection; returns everything read."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.sendall(data)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        s.close()
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("ballastd did not stop within %ss" % timeout)
+        self.reader.join(5)
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def close(want, got, path="$"):
+    """Expected ⊆ actual, numbers at 1e-12 relative or 1e-15 absolute.
+    Returns (ok, why, largest relative error)."""
+    worst = [0.0]
+
+    def walk(w, g, p):
+        if w is None:
+            return (g is None, "%s: expected null, got %r" % (p, g))
+        if isinstance(w, bool) or isinstance(w, str):
+            return (w == g, "%s: %r != %r" % (p, g, w))
+        if isinstance(w, (int, float)):
+            if not isinstance(g, (int, float)) or isinstance(g, bool):
+                return (False, "%s: expected a number, got %r" % (p, g))
+            err = abs(w - g)
+            rel = err / abs(w) if w else err
+            if err > 1e-15:
+                worst[0] = max(worst[0], rel)
+            return (err <= 1e-15 or rel <= 1e-12, "%s: %r != %r (rel %.3g)" % (p, g, w, rel))
+        if isinstance(w, list):
+            if not isinstance(g, list) or len(g) != len(w):
+                return (False, "%s: expected a list of %d" % (p, len(w)))
+            for i, (a, b) in enumerate(zip(w, g)):
+                ok, why = walk(a, b, "%s[%d]" % (p, i))
+                if not ok:
+                    return ok, why
+            return True, ""
+        if isinstance(w, dict):
+            if not isinstance(g, dict):
+                return (False, "%s: expected an object" % p)
+            for k, v in w.items():
+                if k not in g:
+                    return (False, "%s.%s: missing" % (p, k))
+                ok, why = walk(v, g[k], "%s.%s" % (p, k))
+                if not ok:
+                    return ok, why
+            return True, ""
+        return (w == g, "%s: differs" % p)
+
+    ok, why = walk(want, got, path)
+    return ok, why, worst[0]
+
+
+def main(suite):
+    only = sys.argv[1:]
+    passed = failed = 0
+    t0 = time.time()
+    for fn in _tests:
+        if only and fn.__name__ not in only:
+            continue
+        start = time.time()
+        try:
+            fn()
+            passed += 1
+            print("ok   %-45s %6.2fs" % (fn.__name__, time.time() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % fn.__name__, flush=True)
+            traceback.print_exc(limit=4, file=sys.stdout)
+    print("%.1fs" % (time.time() - t0))
+    print("%s: %d passed, %d failed" % (suite, passed, failed))
+    sys.exit(1 if failed else 0)
