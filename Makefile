@@ -32,7 +32,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 all: $(BUILD)/ballastd $(BUILD)/libballast.a
 
 deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null || tools/install-deps.sh $(PKGS)
+	@{ pkg-config --exists $(PKGS) 2>/dev/null && command -v python3 >/dev/null && \
+	   command -v curl >/dev/null; } || tools/install-deps.sh
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)

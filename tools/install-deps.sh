@@ -2,7 +2,7 @@
 # Installs the Debian packages that ballast builds and tests with, when
 # pkg-config cannot find them. Needs root (or sudo) and Debian's archive.
 set -e
-pkgs="libmicrohttpd-dev libjansson-dev check pkg-config python3"
+pkgs="build-essential libmicrohttpd-dev libjansson-dev check pkg-config python3 curl"
 echo "ballast: installing missing build dependencies: $pkgs" >&2
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
