@@ -69,10 +69,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
 		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
 
+# Further targets (install, fuzz, sanitizers, docker-check, bench, ...) live
+# in mk/*.mk; they may add test programs to EXTRA_TEST_BINS.
+EXTRA_TEST_BINS :=
+-include $(sort $(wildcard mk/*.mk))
+
 run: $(BUILD)/ballastd
 	$(BUILD)/ballastd --port $(PORT)
 
-test: all $(UNIT_TESTS)
+test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS)
 	@tests/run.sh $(BUILD)
 
 clean:

@@ -2,6 +2,7 @@
  * api.c — the door of the api layer: routes a request document to its
  * endpoint, and turns every outcome into one JSON document.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ const char *bl_api_code_name(bl_api_code code)
     case BL_API_INVALID_ARGUMENT: return "invalid_argument";
     case BL_API_LIMIT_EXCEEDED: return "limit_exceeded";
     case BL_API_NOT_FOUND: return "not_found";
+    case BL_API_NOT_ACCEPTABLE: return "not_acceptable";
     case BL_API_UNAVAILABLE: return "unavailable";
     case BL_API_INTERNAL: return "internal";
     }
@@ -72,6 +74,7 @@ char *bl_api_error_body(const char *code, const char *message, const char *field
 static bl_api_code finish_error(bl_api_result *res, const api_err *e)
 {
     res->code = e->code;
+    snprintf(res->content_type, sizeof res->content_type, "application/json");
     res->body = bl_api_error_body(bl_api_code_name(e->code), e->message, e->field, &res->len);
     if (!res->body) {
         res->code = BL_API_UNAVAILABLE;
@@ -80,8 +83,8 @@ static bl_api_code finish_error(bl_api_result *res, const api_err *e)
     return res->code;
 }
 
-bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const char *body,
-                        size_t len, bl_api_result *res)
+bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const bl_api_request *req,
+                          bl_api_result *res)
 {
     api_err e = {BL_API_OK, "", ""};
     memset(res, 0, sizeof *res);
@@ -93,22 +96,51 @@ bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const ch
         api_fail(&e, BL_API_NOT_FOUND, NULL, "no endpoint named \"%.80s\"", endpoint);
         return finish_error(res, &e);
     }
-    json_t *doc = api_parse(body, len, &e);
-    if (!doc)
+    /* With parts, the document is the "request" part (or the body), and
+     * may be absent: {}. */
+    const char *json = req->json;
+    size_t json_len = req->json_len;
+    for (size_t i = 0; i < req->nparts; i++)
+        if (strcmp(req->parts[i].name, "request") == 0) {
+            if (json && json_len) {
+                api_fail(&e, BL_API_INVALID_ARGUMENT, "request",
+                         "the request document is given twice");
+                return finish_error(res, &e);
+            }
+            json = req->parts[i].data;
+            json_len = req->parts[i].len;
+        }
+    if (req->nparts && (!json || !json_len)) {
+        json = "{}";
+        json_len = 2;
+    }
+    api_request r = {api_parse(json ? json : "", json ? json_len : 0, &e), req->parts, req->nparts};
+    if (!r.doc)
         return finish_error(res, &e);
-    jw w;
-    jw_init(&w);
-    bl_api_code code = handler(cfg, doc, &w, &e);
-    json_decref(doc);
+    api_out out;
+    memset(&out, 0, sizeof out);
+    out.format = req->format;
+    out.primary = -1;
+    out.res = res;
+    jw_init(&out.w);
+    bl_api_code code = handler(cfg, &r, &out, &e);
+    json_decref(r.doc);
     if (code == BL_API_OK) {
-        jw_lit(&w, "\n");
-        res->body = jw_take(&w, &res->len);
+        res->body = jw_take(&out.w, &res->len);
         if (res->body)
             return res->code = BL_API_OK;
         api_fail(&e, BL_API_UNAVAILABLE, NULL, "out of memory while writing the response");
     }
-    jw_free(&w);
+    jw_free(&out.w);
+    res->nmeta = 0;
     return finish_error(res, &e);
+}
+
+bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const char *body,
+                        size_t len, bl_api_result *res)
+{
+    bl_api_request req = {body, len, NULL, 0, BL_API_JSON};
+    return bl_api_handle(cfg, endpoint, &req, res);
 }
 
 const char *bl_api_version(void) { return BL_VERSION; }

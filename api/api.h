@@ -18,6 +18,7 @@ typedef enum {
     BL_API_INVALID_ARGUMENT,  /* 400 */
     BL_API_LIMIT_EXCEEDED,    /* 400 */
     BL_API_NOT_FOUND,         /* 404 */
+    BL_API_NOT_ACCEPTABLE,    /* 406: the asked-for response format cannot hold the answer */
     BL_API_UNAVAILABLE,       /* 503: out of memory, draining, overloaded */
     BL_API_INTERNAL,          /* 500: a bug */
 } bl_api_code;
@@ -43,10 +44,45 @@ typedef struct {
 /* Default configuration: default limits, OS entropy. Can't fail. */
 bl_api_config bl_api_config_default(void);
 
+/* The format of a response (errors are always JSON). */
+typedef enum {
+    BL_API_JSON = 0,  /* application/json */
+    BL_API_NPY,       /* application/x-npy: the one array of the answer; the
+                         scalar fields come back as metadata */
+    BL_API_MULTIPART, /* multipart/form-data: a "response" JSON part and one
+                         .npy part per array */
+} bl_api_format;
+
+/* One named binary part of a request: a NumPy .npy array for an array
+ * field, or "request", the JSON document of the other fields. */
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+} bl_api_part;
+
+typedef struct {
+    const char *json; /* the request document; NULL or "" with parts: {} */
+    size_t json_len;
+    const bl_api_part *parts; /* array fields as .npy, may be NULL */
+    size_t nparts;
+    bl_api_format format; /* of the response */
+} bl_api_request;
+
+#define BL_API_MAX_META 12
+
 typedef struct {
     bl_api_code code;
-    char *body; /* malloc'd JSON document (the response, or an error); NUL-terminated */
-    size_t len; /* strlen(body) */
+    char *body; /* malloc'd response (JSON, .npy or multipart) or JSON error; NUL-terminated */
+    size_t len; /* bytes in body, without the terminating NUL */
+    char content_type[96];
+    /* With BL_API_NPY: the answer's scalar fields, name and value as text
+     * (e.g. "num_samples", "100"). */
+    struct {
+        char name[32];
+        char value[96];
+    } meta[BL_API_MAX_META];
+    size_t nmeta;
 } bl_api_result;
 
 /*
@@ -58,6 +94,14 @@ typedef struct {
  */
 bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const char *body,
                         size_t len, bl_api_result *res);
+
+/*
+ * The general form of bl_api_call: the document may come with binary parts
+ * (each array field at most once, as JSON or as .npy), and the response may
+ * be asked for as .npy or multipart. Same ownership rules as bl_api_call.
+ */
+bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const bl_api_request *req,
+                          bl_api_result *res);
 
 /* True when endpoint names a route that bl_api_call serves. Can't fail. */
 int bl_api_has_endpoint(const char *endpoint);

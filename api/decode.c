@@ -366,17 +366,19 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
     case FT_JSON:
         *(json_t **)p = v;
         return BL_API_OK;
+    case FT_ARRAY: /* filled by api_decode_fields */
+        break;
     }
     return api_fail(e, BL_API_INTERNAL, f->name, "field table entry of unknown type");
 }
 
-bl_api_code api_decode_fields(json_t *doc, const field_spec *spec, void *dst, uint64_t *seen,
-                              api_err *e)
+bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, void *dst,
+                              uint64_t *seen, api_err *e)
 {
     const char *key;
     json_t *v;
     *seen = 0;
-    json_object_foreach(doc, key, v)
+    json_object_foreach(req->doc, key, v)
     {
         size_t i = 0;
         while (spec[i].name && strcmp(spec[i].name, key) != 0)
@@ -390,9 +392,36 @@ bl_api_code api_decode_fields(json_t *doc, const field_spec *spec, void *dst, ui
             return api_fail(e, BL_API_INVALID_ARGUMENT, key, "unknown field \"%.80s\"; expected %s",
                             key, list);
         }
-        bl_api_code c = decode_one(&spec[i], v, dst, e);
-        if (c != BL_API_OK)
-            return c;
+        if (spec[i].type == FT_ARRAY) {
+            api_value *a = (api_value *)((char *)dst + spec[i].offset);
+            a->json = v;
+            a->part = NULL;
+        } else {
+            bl_api_code c = decode_one(&spec[i], v, dst, e);
+            if (c != BL_API_OK)
+                return c;
+        }
+        *seen |= (uint64_t)1 << i;
+    }
+    for (size_t p = 0; p < req->nparts; p++) {
+        const char *name = req->parts[p].name;
+        if (strcmp(name, "request") == 0)
+            continue;
+        size_t i = 0;
+        while (spec[i].name && strcmp(spec[i].name, name) != 0)
+            i++;
+        if (!spec[i].name || spec[i].type != FT_ARRAY)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                            spec[i].name ? "%s cannot be sent as a .npy part; put it in the "
+                                           "\"request\" JSON part"
+                                         : "unknown part \"%.80s\"",
+                            name);
+        if ((*seen >> i) & 1)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                            "%s is given twice (as JSON and as a part, or in two parts)", name);
+        api_value *a = (api_value *)((char *)dst + spec[i].offset);
+        a->json = NULL;
+        a->part = &req->parts[p];
         *seen |= (uint64_t)1 << i;
     }
     return BL_API_OK;
@@ -420,11 +449,50 @@ static bl_api_code bad_element(api_err *e, const char *path, json_t *x, const ch
                     json_type_name(x));
 }
 
-bl_api_code api_doubles(json_t *arr, const char *name, int nonneg, size_t max,
+/* A .npy part as a flat array of count entries of a 1-D shape. */
+static bl_api_code npy_flat(const api_value *v, const char *name, size_t max,
+                            const char *limit_name, npy_view *nv, api_err *e)
+{
+    bl_api_code c = npy_parse(v->part->data, v->part->len, name, nv, e);
+    if (c != BL_API_OK)
+        return c;
+    if (nv->ndim != 1)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                        "%s must be a 1-D array, but the .npy part has %zu dimensions", name,
+                        nv->ndim);
+    if (max && nv->count > max)
+        return over_limit(e, name, nv->count, limit_name, max);
+    return BL_API_OK;
+}
+
+bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_t max,
                         const char *limit_name, double **out, size_t *n, api_err *e)
 {
     *out = NULL;
     *n = 0;
+    if (av->part) {
+        npy_view nv;
+        bl_api_code c = npy_flat(av, name, max, limit_name, &nv, e);
+        if (c != BL_API_OK)
+            return c;
+        double *v = malloc((nv.count ? nv.count : 1) * sizeof *v);
+        if (!v)
+            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+        npy_to_doubles(&nv, v);
+        for (size_t i = 0; i < nv.count; i++)
+            if (!isfinite(v[i]) || (nonneg && v[i] < 0)) {
+                char path[160];
+                snprintf(path, sizeof path, "%s[%zu]", name, i);
+                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
+                         v[i], nonneg ? "a finite number >= 0" : "a finite number");
+                free(v);
+                return BL_API_INVALID_ARGUMENT;
+            }
+        *out = v;
+        *n = nv.count;
+        return BL_API_OK;
+    }
+    json_t *arr = av->json;
     if (!json_is_array(arr))
         return bad_element(e, name, arr, "an array of numbers");
     size_t len = json_array_size(arr);
@@ -447,11 +515,28 @@ bl_api_code api_doubles(json_t *arr, const char *name, int nonneg, size_t max,
     return BL_API_OK;
 }
 
-bl_api_code api_int64s(json_t *arr, const char *name, size_t max, const char *limit_name,
+bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e)
 {
     *out = NULL;
     *n = 0;
+    if (av->part) {
+        npy_view nv;
+        bl_api_code c = npy_flat(av, name, max, limit_name, &nv, e);
+        if (c != BL_API_OK)
+            return c;
+        if (!npy_is_integer(&nv))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                            "%s must hold integers: send an int64, int32 or uint8 .npy", name);
+        int64_t *v = malloc((nv.count ? nv.count : 1) * sizeof *v);
+        if (!v)
+            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+        npy_to_int64(&nv, v);
+        *out = v;
+        *n = nv.count;
+        return BL_API_OK;
+    }
+    json_t *arr = av->json;
     if (!json_is_array(arr))
         return bad_element(e, name, arr, "an array of integers");
     size_t len = json_array_size(arr);
@@ -520,11 +605,45 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
     return BL_API_OK;
 }
 
-bl_api_code api_tensor_decode(json_t *v, const char *name, size_t max, const char *limit_name,
-                              api_tensor *t, api_err *e)
+/* A tensor from a .npy part: shape from its header, values as doubles. */
+static bl_api_code tensor_from_npy(const api_value *av, const char *name, size_t max,
+                                   const char *limit_name, api_tensor *t, api_err *e)
+{
+    npy_view nv;
+    bl_api_code c = npy_parse(av->part->data, av->part->len, name, &nv, e);
+    if (c != BL_API_OK)
+        return c;
+    if (max && nv.count > max)
+        return over_limit(e, name, nv.count, limit_name, max);
+    t->data = malloc((nv.count ? nv.count : 1) * sizeof *t->data);
+    if (!t->data)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    npy_to_doubles(&nv, t->data);
+    memcpy(t->shape, nv.shape, sizeof t->shape);
+    t->ndim = nv.ndim;
+    t->count = nv.count;
+    t->all_integers = npy_is_integer(&nv);
+    if (!t->all_integers)
+        for (size_t i = 0; i < nv.count; i++)
+            if (!isfinite(t->data[i])) {
+                char path[160];
+                api_path(path, sizeof path, name, (int64_t)i, t->shape, t->ndim);
+                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %g, but it must be a finite number",
+                         path, t->data[i]);
+                api_tensor_free(t);
+                return BL_API_INVALID_ARGUMENT;
+            }
+    return BL_API_OK;
+}
+
+bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
+                              const char *limit_name, api_tensor *t, api_err *e)
 {
     memset(t, 0, sizeof *t);
     t->all_integers = 1;
+    if (av->part)
+        return tensor_from_npy(av, name, max, limit_name, t, e);
+    json_t *v = av->json;
     /* The shape is read along the first elements; every other row must
      * match it, which tensor_fill checks. */
     size_t count = 1;

@@ -69,7 +69,43 @@ void jw_tensor(jw *w, const double *v, const size_t *shape, size_t ndim);
 /* An object {"k1": v[0], ...} whose keys are those of obj, in order. */
 void jw_keyed(jw *w, json_t *keys, const double *v, int counts);
 
+/* ---- .npy (npy.c) --------------------------------------------------------------- */
+
+typedef enum { NPY_F8, NPY_F4, NPY_I8, NPY_I4, NPY_U1 } npy_dtype;
+
+typedef struct {
+    npy_dtype dtype;
+    size_t shape[BL_MAX_DIMS];
+    size_t ndim;
+    size_t count;
+    const unsigned char *data; /* count items, little-endian, maybe unaligned */
+} npy_view;
+
+/* Validates a .npy buffer (versions 1.0-3.0, little-endian f4/f8/i4/i8/u1,
+ * C order, data length matching the shape). name is the field, for errors. */
+bl_api_code npy_parse(const void *buf, size_t len, const char *name, npy_view *v, api_err *e);
+size_t npy_itemsize(npy_dtype t);
+int npy_is_integer(const npy_view *v);
+void npy_to_doubles(const npy_view *v, double *out);
+/* Integer dtypes only. */
+void npy_to_int64(const npy_view *v, int64_t *out);
+/* Writes a version 1.0 .npy of float64 (NPY_F8) or int64 (NPY_I8) data. */
+void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t ndim);
+
 /* ---- decoding -------------------------------------------------------------- */
+
+/* A request: the parsed document and the binary parts beside it. */
+typedef struct {
+    json_t *doc;
+    const bl_api_part *parts;
+    size_t nparts;
+} api_request;
+
+/* An array field's value: JSON, or a .npy part (exactly one is set). */
+typedef struct {
+    json_t *json;
+    const bl_api_part *part;
+} api_value;
 
 /* Parses a request body into an object; big integers beyond 64 bits are
  * kept exactly (see decode.c). Returns NULL and fills *e on failure. */
@@ -82,6 +118,7 @@ typedef enum {
     FT_NUMBER, /* double, integer or real, finite, within the range */
     FT_ENUM,   /* int index into choices */
     FT_JSON,   /* json_t * borrowed from the document, any type */
+    FT_ARRAY,  /* api_value: JSON, or a .npy part of the same name */
 } field_type;
 
 typedef struct {
@@ -95,11 +132,12 @@ typedef struct {
 
 #define FIELD_END {NULL, FT_BOOL, 0, 0, 0, 0, 0, 0, NULL}
 
-/* Decodes doc by the table: rejects unknown fields and wrong types/ranges,
- * sets bit i of *seen for every spec[i] present. Absent fields keep the
- * destination's value (the caller's default). */
-bl_api_code api_decode_fields(json_t *doc, const field_spec *spec, void *dst, uint64_t *seen,
-                              api_err *e);
+/* Decodes the request by the table: rejects unknown fields and parts, wrong
+ * types and ranges, an array sent twice; sets bit i of *seen for every
+ * spec[i] present. Absent fields keep the destination's value (the
+ * caller's default). */
+bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, void *dst,
+                              uint64_t *seen, api_err *e);
 
 /* A JSON number (or a big-integer placeholder) as a double. 0 if not one. */
 int api_number(json_t *v, double *out);
@@ -109,10 +147,10 @@ int api_integer(json_t *v, int64_t *out);
 /* A flat array of numbers; each >= 0 when nonneg. *out is malloc'd (NULL
  * for an empty array). max 0: no limit, else more than max entries is
  * limit_exceeded naming limit_name. */
-bl_api_code api_doubles(json_t *arr, const char *name, int nonneg, size_t max,
+bl_api_code api_doubles(const api_value *v, const char *name, int nonneg, size_t max,
                         const char *limit_name, double **out, size_t *n, api_err *e);
-/* A flat array of JSON integers. */
-bl_api_code api_int64s(json_t *arr, const char *name, size_t max, const char *limit_name,
+/* A flat array of integers (JSON integers, or an integer .npy). */
+bl_api_code api_int64s(const api_value *v, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e);
 
 /* A rectangular nested array of numbers (a scalar is ndim 0). */
@@ -124,19 +162,72 @@ typedef struct {
     int all_integers; /* every leaf was a JSON integer */
 } api_tensor;
 
-bl_api_code api_tensor_decode(json_t *v, const char *name, size_t max, const char *limit_name,
-                              api_tensor *t, api_err *e);
+bl_api_code api_tensor_decode(const api_value *v, const char *name, size_t max,
+                              const char *limit_name, api_tensor *t, api_err *e);
 void api_tensor_free(api_tensor *t);
+
+/* ---- responses (emit.c) --------------------------------------------------- */
+
+typedef enum {
+    OV_STRING, /* s */
+    OV_UINT,   /* u */
+    OV_DOUBLE, /* d; null (and a warning) when not finite */
+    OV_TENSOR, /* dv with shape[ndim]; ndim 0 is one number */
+    OV_INT64S, /* iv[shape[0]] */
+    OV_COUNTS, /* dv[shape[0]], integral values written as integers */
+    OV_KEYED,  /* dv as an object keyed like `keys`; counts when keyed_counts */
+} ov_kind;
+
+typedef struct {
+    const char *name;
+    ov_kind kind;
+    const char *s;
+    uint64_t u;
+    double d;
+    const double *dv;
+    const int64_t *iv;
+    size_t shape[BL_MAX_DIMS];
+    size_t ndim;
+    json_t *keys;
+    int keyed_counts;
+} api_field_out;
+
+#define API_MAX_OUT 16
+
+/* An answer under construction: its fields in order, then written in the
+ * asked-for format by api_emit. The arrays stay the handler's until then. */
+typedef struct {
+    bl_api_format format;
+    api_field_out f[API_MAX_OUT];
+    size_t n;
+    int primary;               /* the one array of a BL_API_NPY answer, or -1 */
+    const char *warning;       /* said when a real is not finite */
+    jw w;                      /* the serialised answer */
+    bl_api_result *res;        /* where metadata and the content type go */
+} api_out;
+
+void out_string(api_out *o, const char *name, const char *s);
+void out_uint(api_out *o, const char *name, uint64_t u);
+void out_double(api_out *o, const char *name, double d);
+void out_tensor(api_out *o, const char *name, const double *v, const size_t *shape, size_t ndim);
+void out_doubles(api_out *o, const char *name, const double *v, size_t n);
+void out_int64s(api_out *o, const char *name, const int64_t *v, size_t n);
+void out_counts(api_out *o, const char *name, const double *v, size_t n);
+void out_keyed(api_out *o, const char *name, json_t *keys, const double *v, int counts);
+/* Marks the last field added as the answer's one array (for BL_API_NPY). */
+void out_primary(api_out *o);
+
+/* Serialises the answer into o->w in o->format. Fails only for a .npy
+ * answer without a single array (BL_API_NOT_ACCEPTABLE). */
+bl_api_code api_emit(api_out *o, api_err *e);
 
 /* ---- endpoints ------------------------------------------------------------ */
 
-typedef bl_api_code (*api_handler)(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
+typedef bl_api_code (*api_handler)(const bl_api_config *cfg, const api_request *req, api_out *out,
+                                   api_err *e);
 
-bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
-bl_api_code api_sample(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
-bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e);
-
-/* Writes "warnings": [...] when any non-finite value was written as null. */
-void api_warn_nonfinite(jw *w, const char *what);
+bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e);
+bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e);
+bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e);
 
 #endif

@@ -18,7 +18,7 @@ static const char *const reductions[] = {"mean", "sum", "none", NULL};
 
 typedef struct {
     int loss, reduction, grad;
-    json_t *logits, *log_probs, *targets, *weights, *pos_weight;
+    api_value logits, log_probs, targets, weights, pos_weight;
     int64_t ignore_index;
     double label_smoothing, gamma, alpha;
 } loss_req;
@@ -29,11 +29,11 @@ enum { F_LOSS, F_LOGITS, F_LOG_PROBS, F_TARGETS, F_WEIGHTS, F_POS_WEIGHT, F_REDU
 #define OFF(m) offsetof(loss_req, m)
 static const field_spec fields[] = {
     [F_LOSS] = {"loss", FT_ENUM, OFF(loss), 0, 0, 0, 0, 0, losses},
-    [F_LOGITS] = {"logits", FT_JSON, OFF(logits), 0, 0, 0, 0, 0, NULL},
-    [F_LOG_PROBS] = {"log_probs", FT_JSON, OFF(log_probs), 0, 0, 0, 0, 0, NULL},
-    [F_TARGETS] = {"targets", FT_JSON, OFF(targets), 0, 0, 0, 0, 0, NULL},
-    [F_WEIGHTS] = {"weights", FT_JSON, OFF(weights), 0, 0, 0, 0, 0, NULL},
-    [F_POS_WEIGHT] = {"pos_weight", FT_JSON, OFF(pos_weight), 0, 0, 0, 0, 0, NULL},
+    [F_LOGITS] = {"logits", FT_ARRAY, OFF(logits), 0, 0, 0, 0, 0, NULL},
+    [F_LOG_PROBS] = {"log_probs", FT_ARRAY, OFF(log_probs), 0, 0, 0, 0, 0, NULL},
+    [F_TARGETS] = {"targets", FT_ARRAY, OFF(targets), 0, 0, 0, 0, 0, NULL},
+    [F_WEIGHTS] = {"weights", FT_ARRAY, OFF(weights), 0, 0, 0, 0, 0, NULL},
+    [F_POS_WEIGHT] = {"pos_weight", FT_ARRAY, OFF(pos_weight), 0, 0, 0, 0, 0, NULL},
     [F_REDUCTION] = {"reduction", FT_ENUM, OFF(reduction), 0, 0, 0, 0, 0, reductions},
     [F_IGNORE_INDEX] = {"ignore_index", FT_INT, OFF(ignore_index), 0, 0, 0, 0, 0, NULL},
     [F_LABEL_SMOOTHING] = {"label_smoothing", FT_NUMBER, OFF(label_smoothing), 0, 1, 0, 0, 1, NULL},
@@ -88,7 +88,7 @@ static int same_shape(const size_t *a, size_t na, const size_t *b, size_t nb)
     return 1;
 }
 
-bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
+bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     bl_loss_args a = bl_loss_args_default();
     loss_req r;
@@ -100,7 +100,7 @@ bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
     r.gamma = a.gamma;
     r.alpha = a.alpha;
     uint64_t seen;
-    bl_api_code code = api_decode_fields(doc, fields, &r, &seen, e);
+    bl_api_code code = api_decode_fields(req, fields, &r, &seen, e);
     if (code != BL_API_OK)
         return code;
 
@@ -114,7 +114,7 @@ bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
                         "alpha = %.17g must be in [0, 1], or -1 for no weighting", r.alpha);
     int nll = r.loss == BL_LOSS_NLL;
     const char *in_name = nll ? "log_probs" : "logits";
-    json_t *in_json = nll ? r.log_probs : r.logits;
+    const api_value *in_val = nll ? &r.log_probs : &r.logits;
     if (nll && ((seen >> F_LOGITS) & 1))
         return api_fail(e, BL_API_INVALID_ARGUMENT, "logits",
                         "loss \"nll\" takes log-probabilities as \"log_probs\", not \"logits\" "
@@ -123,7 +123,7 @@ bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "log_probs",
                         "log_probs is the input of loss \"nll\"; loss \"%s\" takes \"logits\"",
                         losses[r.loss]);
-    if (!in_json)
+    if (!((seen >> (nll ? F_LOG_PROBS : F_LOGITS)) & 1))
         return api_fail(e, BL_API_INVALID_ARGUMENT, in_name, "%s is required", in_name);
     if (!((seen >> F_TARGETS) & 1))
         return api_fail(e, BL_API_INVALID_ARGUMENT, "targets", "targets is required");
@@ -134,19 +134,19 @@ bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
     int64_t *idx = NULL;
     size_t nw = 0, npw = 0;
     memset(&tg, 0, sizeof tg);
-    code = api_tensor_decode(in_json, in_name, max, "max-elements", &in, e);
+    code = api_tensor_decode(in_val, in_name, max, "max-elements", &in, e);
     if (code != BL_API_OK)
         return code;
-    code = api_tensor_decode(r.targets, "targets", max, "max-elements", &tg, e);
+    code = api_tensor_decode(&r.targets, "targets", max, "max-elements", &tg, e);
     if (code != BL_API_OK)
         goto done;
     if ((seen >> F_WEIGHTS) & 1) {
-        code = api_doubles(r.weights, "weights", 1, max, "max-elements", &weights, &nw, e);
+        code = api_doubles(&r.weights, "weights", 1, max, "max-elements", &weights, &nw, e);
         if (code != BL_API_OK)
             goto done;
     }
     if ((seen >> F_POS_WEIGHT) & 1) {
-        code = api_doubles(r.pos_weight, "pos_weight", 1, max, "max-elements", &pos_weight, &npw,
+        code = api_doubles(&r.pos_weight, "pos_weight", 1, max, "max-elements", &pos_weight, &npw,
                            e);
         if (code != BL_API_OK)
             goto done;
@@ -260,32 +260,26 @@ bl_api_code api_loss(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
         goto done;
     }
 
-    jw_lit(out, "{");
-    jw_key(out, "loss");
     if (a.reduction == BL_REDUCTION_NONE) {
         if (binary)
-            jw_tensor(out, per, in.shape, in.ndim);
+            out_tensor(out, "loss", per, in.shape, in.ndim);
         else
-            jw_tensor(out, per, ishape, indim);
+            out_tensor(out, "loss", per, ishape, indim);
+        if (!r.grad)
+            out_primary(out);
     } else {
-        jw_double(out, res.value);
+        out_double(out, "loss", res.value);
     }
-    jw_key(out, "reduction");
-    jw_str(out, reductions[r.reduction]);
-    jw_key(out, "total_weight");
-    jw_double(out, res.total_weight);
-    if (r.grad) {
-        jw_key(out, "grad");
-        jw_tensor(out, grad, in.shape, in.ndim);
-    }
+    out_string(out, "reduction", reductions[r.reduction]);
+    out_double(out, "total_weight", res.total_weight);
+    if (r.grad)
+        out_tensor(out, "grad", grad, in.shape, in.ndim);
     if (a.reduction == BL_REDUCTION_MEAN && !(res.total_weight != 0))
-        api_warn_nonfinite(out, "the mean is NaN: no target is left to average (all ignored, "
-                                "or their weights sum to 0), as in PyTorch");
+        out->warning = "the mean is NaN: no target is left to average (all ignored, or their "
+                       "weights sum to 0), as in PyTorch";
     else
-        api_warn_nonfinite(out, "some results are not finite (NaN or infinity) and are given "
-                                "as null");
-    jw_lit(out, "}");
-    code = BL_API_OK;
+        out->warning = "some results are not finite (NaN or infinity) and are given as null";
+    code = api_emit(out, e);
 done:
     api_tensor_free(&in);
     api_tensor_free(&tg);

@@ -14,7 +14,7 @@
 static const char *const generators[] = {"fast", "torch", NULL};
 
 typedef struct {
-    json_t *weights, *labels, *class_weights;
+    api_value weights, labels, class_weights;
     int64_t num_samples, world_size, rank;
     uint64_t seed, epoch;
     int replacement, generator;
@@ -25,9 +25,9 @@ enum { F_WEIGHTS, F_LABELS, F_CLASS_WEIGHTS, F_NUM_SAMPLES, F_REPLACEMENT, F_SEE
 
 #define OFF(m) offsetof(sample_req, m)
 static const field_spec fields[] = {
-    [F_WEIGHTS] = {"weights", FT_JSON, OFF(weights), 0, 0, 0, 0, 0, NULL},
-    [F_LABELS] = {"labels", FT_JSON, OFF(labels), 0, 0, 0, 0, 0, NULL},
-    [F_CLASS_WEIGHTS] = {"class_weights", FT_JSON, OFF(class_weights), 0, 0, 0, 0, 0, NULL},
+    [F_WEIGHTS] = {"weights", FT_ARRAY, OFF(weights), 0, 0, 0, 0, 0, NULL},
+    [F_LABELS] = {"labels", FT_ARRAY, OFF(labels), 0, 0, 0, 0, 0, NULL},
+    [F_CLASS_WEIGHTS] = {"class_weights", FT_ARRAY, OFF(class_weights), 0, 0, 0, 0, 0, NULL},
     [F_NUM_SAMPLES] = {"num_samples", FT_INT, OFF(num_samples), 1, INFINITY, 0, 0, 1, NULL},
     [F_REPLACEMENT] = {"replacement", FT_BOOL, OFF(replacement), 0, 0, 0, 0, 0, NULL},
     [F_SEED] = {"seed", FT_UINT64, OFF(seed), 0, 0, 0, 0, 0, NULL},
@@ -52,11 +52,11 @@ static bl_api_code weights_from_labels(const sample_req *r, int has_cw, size_t m
     int64_t *labels = NULL;
     double *cw = NULL, *w = NULL;
     size_t nl = 0, ncw = 0;
-    bl_api_code code = api_int64s(r->labels, "labels", max, "max-items", &labels, &nl, e);
+    bl_api_code code = api_int64s(&r->labels, "labels", max, "max-items", &labels, &nl, e);
     if (code != BL_API_OK)
         return code;
     if (has_cw) {
-        code = api_doubles(r->class_weights, "class_weights", 1, max, "max-items", &cw, &ncw, e);
+        code = api_doubles(&r->class_weights, "class_weights", 1, max, "max-items", &cw, &ncw, e);
         if (code != BL_API_OK)
             goto done;
     }
@@ -116,14 +116,14 @@ done:
     return code;
 }
 
-bl_api_code api_sample(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
+bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     sample_req r;
     memset(&r, 0, sizeof r);
     r.replacement = 1;
     r.world_size = 1;
     uint64_t seen;
-    bl_api_code code = api_decode_fields(doc, fields, &r, &seen, e);
+    bl_api_code code = api_decode_fields(req, fields, &r, &seen, e);
     if (code != BL_API_OK)
         return code;
     int has_w = (seen >> F_WEIGHTS) & 1, has_l = (seen >> F_LABELS) & 1;
@@ -146,7 +146,7 @@ bl_api_code api_sample(const bl_api_config *cfg, json_t *doc, jw *out, api_err *
     int64_t *draw = NULL, *share = NULL;
     size_t n = 0;
     if (has_w)
-        code = api_doubles(r.weights, "weights", 1, lim->max_items, "max-items", &w, &n, e);
+        code = api_doubles(&r.weights, "weights", 1, lim->max_items, "max-items", &w, &n, e);
     else
         code = weights_from_labels(&r, has_cw, lim->max_items, &w, &n, e);
     if (code != BL_API_OK)
@@ -198,27 +198,18 @@ bl_api_code api_sample(const bl_api_config *cfg, json_t *doc, jw *out, api_err *
         m = bl_shard(draw, k, ws, (size_t)r.rank, share);
         result = share;
     }
-    jw_lit(out, "{");
-    jw_key(out, "indices");
-    jw_int64s(out, result, m);
-    jw_key(out, "num_samples");
-    jw_uint(out, k);
-    jw_key(out, "seed");
-    jw_uint(out, r.seed);
-    jw_key(out, "epoch");
-    jw_uint(out, r.epoch);
-    jw_key(out, "generator");
-    jw_str(out, generators[r.generator]);
+    out_int64s(out, "indices", result, m);
+    out_primary(out);
+    out_uint(out, "num_samples", k);
+    out_uint(out, "seed", r.seed);
+    out_uint(out, "epoch", r.epoch);
+    out_string(out, "generator", generators[r.generator]);
     if (ws > 1) {
-        jw_key(out, "rank");
-        jw_uint(out, (uint64_t)r.rank);
-        jw_key(out, "world_size");
-        jw_uint(out, ws);
-        jw_key(out, "total_size");
-        jw_uint(out, m * ws);
+        out_uint(out, "rank", (uint64_t)r.rank);
+        out_uint(out, "world_size", ws);
+        out_uint(out, "total_size", m * ws);
     }
-    jw_lit(out, "}");
-    code = BL_API_OK;
+    code = api_emit(out, e);
 done:
     free(w);
     free(draw);

@@ -16,7 +16,7 @@ static const char *const normalizations[] = {"none", "sum", "mean", "max", NULL}
 static const char *const zero_policies[] = {"error", "zero", NULL};
 
 typedef struct {
-    json_t *counts, *labels;
+    api_value counts, labels;
     int64_t num_classes;
     int scheme, normalize, zero_counts, sample_weights;
     double beta, c;
@@ -26,8 +26,8 @@ enum { F_COUNTS, F_LABELS, F_NUM_CLASSES, F_SCHEME, F_BETA, F_C, F_NORMALIZE, F_
 
 #define OFF(m) offsetof(weights_req, m)
 static const field_spec fields[] = {
-    [F_COUNTS] = {"counts", FT_JSON, OFF(counts), 0, 0, 0, 0, 0, NULL},
-    [F_LABELS] = {"labels", FT_JSON, OFF(labels), 0, 0, 0, 0, 0, NULL},
+    [F_COUNTS] = {"counts", FT_ARRAY, OFF(counts), 0, 0, 0, 0, 0, NULL},
+    [F_LABELS] = {"labels", FT_ARRAY, OFF(labels), 0, 0, 0, 0, 0, NULL},
     [F_NUM_CLASSES] = {"num_classes", FT_INT, OFF(num_classes), 1, INFINITY, 0, 0, 1, NULL},
     [F_SCHEME] = {"scheme", FT_ENUM, OFF(scheme), 0, 0, 0, 0, 0, schemes},
     [F_BETA] = {"beta", FT_NUMBER, OFF(beta), 0, 1, 0, 1, 1, NULL},
@@ -39,10 +39,12 @@ static const field_spec fields[] = {
 };
 
 /* counts as an array, or an object {"name": count} whose order is kept. */
-static bl_api_code decode_counts(json_t *v, size_t max, double **out, size_t *n, api_err *e)
+static bl_api_code decode_counts(const api_value *av, size_t max, double **out, size_t *n,
+                                 api_err *e)
 {
+    json_t *v = av->json;
     if (!json_is_object(v))
-        return api_doubles(v, "counts", 1, max, "max-items", out, n, e);
+        return api_doubles(av, "counts", 1, max, "max-items", out, n, e);
     size_t len = json_object_size(v);
     if (max && len > max)
         return api_fail(e, BL_API_LIMIT_EXCEEDED, "counts",
@@ -70,16 +72,16 @@ static bl_api_code decode_counts(json_t *v, size_t max, double **out, size_t *n,
     return BL_API_OK;
 }
 
-bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err *e)
+bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     bl_weights_opts o = bl_weights_opts_default();
-    weights_req r = {NULL, NULL, 0, o.scheme, o.normalize, 0, 0, o.beta, o.c};
+    weights_req r = {{NULL, NULL}, {NULL, NULL}, 0, o.scheme, o.normalize, 0, 0, o.beta, o.c};
     uint64_t seen;
     size_t max = cfg->limits.max_items;
     double *counts = NULL, *w = NULL, *sw = NULL;
     int64_t *labels = NULL;
     size_t n = 0, nlabels = 0;
-    bl_api_code code = api_decode_fields(doc, fields, &r, &seen, e);
+    bl_api_code code = api_decode_fields(req, fields, &r, &seen, e);
     if (code != BL_API_OK)
         return code;
     int has_counts = (seen >> F_COUNTS) & 1, has_labels = (seen >> F_LABELS) & 1;
@@ -103,11 +105,11 @@ bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err 
         return api_fail(e, BL_API_INVALID_ARGUMENT, "c", "c is used only by scheme \"enet\"");
 
     if (has_counts) {
-        code = decode_counts(r.counts, max, &counts, &n, e);
+        code = decode_counts(&r.counts, max, &counts, &n, e);
         if (code != BL_API_OK)
             goto done;
     } else {
-        code = api_int64s(r.labels, "labels", max, "max-items", &labels, &nlabels, e);
+        code = api_int64s(&r.labels, "labels", max, "max-items", &labels, &nlabels, e);
         if (code != BL_API_OK)
             goto done;
         if ((seen >> F_NUM_CLASSES) & 1) {
@@ -165,11 +167,11 @@ bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err 
         if (le.arg && strcmp(le.arg, "counts") == 0 && labels && le.index >= 0) {
             /* A class of count 0 among labels: name the class, not a position. */
             code = api_fail(e, BL_API_INVALID_ARGUMENT, "labels", "%s", le.message);
-        } else if (le.arg && strcmp(le.arg, "counts") == 0 && json_is_object(r.counts) &&
+        } else if (le.arg && strcmp(le.arg, "counts") == 0 && json_is_object(r.counts.json) &&
                    le.index >= 0) {
-            void *it = json_object_iter(r.counts);
+            void *it = json_object_iter(r.counts.json);
             for (int64_t i = 0; i < le.index; i++)
-                it = json_object_iter_next(r.counts, it);
+                it = json_object_iter_next(r.counts.json, it);
             char path[200];
             snprintf(path, sizeof path, "counts[\"%.120s\"]", json_object_iter_key(it));
             code = api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (class \"%.120s\")", le.message,
@@ -180,31 +182,17 @@ bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err 
         goto done;
     }
 
-    int keyed = has_counts && json_is_object(r.counts);
-    jw_lit(out, "{");
-    jw_key(out, "weights");
-    if (keyed)
-        jw_keyed(out, r.counts, w, 0);
-    else
-        jw_doubles(out, w, n);
-    jw_key(out, "counts");
+    int keyed = has_counts && json_is_object(r.counts.json);
     if (keyed) {
-        jw_keyed(out, r.counts, counts, 1);
+        out_keyed(out, "weights", r.counts.json, w, 0);
+        out_keyed(out, "counts", r.counts.json, counts, 1);
     } else {
-        jw_lit(out, "[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                jw_lit(out, ",");
-            jw_count(out, counts[i]);
-        }
-        jw_lit(out, "]");
+        out_doubles(out, "weights", w, n);
+        out_counts(out, "counts", counts, n);
     }
-    jw_key(out, "num_classes");
-    jw_uint(out, n);
-    jw_key(out, "scheme");
-    jw_str(out, schemes[r.scheme]);
-    jw_key(out, "normalize");
-    jw_str(out, normalizations[r.normalize]);
+    out_uint(out, "num_classes", n);
+    out_string(out, "scheme", schemes[r.scheme]);
+    out_string(out, "normalize", normalizations[r.normalize]);
     if (r.sample_weights) {
         sw = malloc((nlabels ? nlabels : 1) * sizeof *sw);
         if (!sw) {
@@ -213,12 +201,11 @@ bl_api_code api_weights(const bl_api_config *cfg, json_t *doc, jw *out, api_err 
         }
         for (size_t i = 0; i < nlabels; i++)
             sw[i] = w[labels[i]];
-        jw_key(out, "sample_weights");
-        jw_doubles(out, sw, nlabels);
+        out_doubles(out, "sample_weights", sw, nlabels);
+        out_primary(out);
     }
-    api_warn_nonfinite(out, "some weights are not finite (a count too small for its scheme)");
-    jw_lit(out, "}");
-    code = BL_API_OK;
+    out->warning = "some weights are not finite (a count too small for its scheme)";
+    code = api_emit(out, e);
 done:
     free(counts);
     free(labels);

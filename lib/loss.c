@@ -16,12 +16,22 @@
  * validates them, so an error leaves no output written, and it sums the
  * mean's denominator, so the gradient's scale is known in the main pass.
  *
- * Numerics. The operations follow PyTorch 1.13's CPU kernels, in their
- * order where that changes the rounding (log_softmax as (z - max) - log S,
- * bce_with_logits' two forms, log_softmax_backward as g - exp(p) Σ g), so that
- * results agree with torch to a few ulps rather than to the limit of what
- * cancellation allows. Sums over positions use Neumaier's compensated
- * summation, at least as accurate as torch's cascade sums.
+ * Numerics. The formulas are PyTorch 1.13's (log_softmax as (z - max) -
+ * log S, log_softmax_backward as g - softmax Σ g, nll_loss's scaling by
+ * 1/total_weight), with three rewrites where torch loses digits that cost
+ * nothing to keep, all algebraically identical:
+ *   - log S = log1p(R), R = Σ exp(z_c - max) over every class but the
+ *     max's, whose term is exactly 1: torch's log(S) keeps only ulp(1) of a
+ *     confident prediction's loss, 1.1e-16 absolute, which weights of 1000
+ *     turn into 1e-13;
+ *   - 1 - softmax_y = R / S for the max class, in the gradient's target
+ *     row, where torch subtracts softmax_y from 1;
+ *   - bce as (1-y) softplus(x) + pw y softplus(-x), a sum of terms >= 0,
+ *     with σ(-x) rather than 1 - σ(x) in its gradient.
+ * Where torch is accurate the results agree with it to a few ulps; where it
+ * is not, they agree with the exact value. Sums over positions use
+ * Neumaier's compensated summation, at least as accurate as torch's
+ * cascade sums.
  */
 #include <assert.h>
 #include <math.h>
@@ -234,7 +244,7 @@ static bl_status check_index_targets(const bl_loss_args *a, const blp_layout *L,
             return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
                                 "Target %lld is out of bounds. (targets[%zu]; %zu classes)",
                                 (long long)y, n, L->classes);
-        sum_add(&s, a->weights ? a->weights[y] : 1.0);
+        sum_add(&s, a->weights ? a->weights[(size_t)y] : 1.0);
     }
     *den = sum_get(&s);
     return BL_OK;
@@ -333,17 +343,28 @@ typedef struct {
     double eps_c;      /* eps / C                                           */
     double wsum;       /* Σ_c w_c (label smoothing)                         */
     double gamma;      /* focal                                             */
-    double ky;         /* d(reduced)/d(l_n) of the target term: (1-eps)/den */
+    double ky;         /* d(reduced)/d(l_n) of the target term: (1-eps)/den,
+                        * no /den but for mean; 1/den for probabilities */
     double ks;         /* ... of the smoothing term: (eps/C)/den            */
 } blp_class;
 
-static inline double max_of(const double *z, size_t C, size_t s)
+/* Index of the max of z[c s], c in [0, C): the first one on a tie. A NaN
+ * is never the max unless it is z[0]; either way it reaches every result
+ * through exp(NaN - m) or m itself. */
+static inline size_t argmax_of(const double *z, size_t C, size_t s)
 {
-    double m = z[0];
+    size_t am = 0;
     for (size_t c = 1; c < C; c++)
-        if (z[c * s] > m)
-            m = z[c * s];
-    return m;
+        if (z[c * s] > z[am * s])
+            am = c;
+    return am;
+}
+
+/* R's starting value: 0, or NaN when the max is not finite, where torch's
+ * exp(max - max) = exp(inf - inf) makes every result NaN. */
+static inline double rest_init(double m)
+{
+    return isfinite(m) ? 0.0 : NAN;
 }
 
 /*
@@ -351,7 +372,8 @@ static inline double max_of(const double *z, size_t C, size_t s)
  * focal. Returns l_n; when g is not NULL fills the position's gradient row
  * with d(reduced loss)/dz_c.
  *
- * Forward, with d_c = z_c - max and S = Σ_c exp(d_c) (torch's log_softmax):
+ * Forward, with d_c = z_c - max and S = Σ_c exp(d_c) = 1 + R, R the sum
+ * without the max's own term (torch's log_softmax, with log S = log1p(R)):
  *     p_c = d_c - log S
  *     cross_entropy:  l = -w_y p_y                              (nll_loss)
  *       smoothing eps: l = (1-eps)(-w_y p_y) + (eps/C) Σ_c (-w_c p_c)
@@ -365,6 +387,10 @@ static inline double max_of(const double *z, size_t C, size_t s)
  *                         = -w_y (1-P)^γ [1 - γ P p_y / (1-P)]
  *                     p/(1-P) -> -1 as p -> 0, which keeps γ < 1 and P = 1
  *                     finite: there g_y is -w_y for γ = 0, else 0.
+ * In the target's own row, g_y - softmax_y G is written
+ *     g_y (1 - softmax_y) + (eps/C)(softmax_y W - w_y)
+ * with 1 - softmax_y = R / S when y is the max: no cancellation as
+ * softmax_y -> 1, the confident-and-right case.
  */
 static double index_position(const blp_class *k, const double *z, int64_t y, double *g)
 {
@@ -377,53 +403,59 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
     }
     assert(y >= 0 && (uint64_t)y < C); /* check_index_targets */
 
-    double m = max_of(z, C, s);
-    double S = 0, D = 0; /* Σ exp(d_c), Σ w_c d_c */
+    size_t am = argmax_of(z, C, s);
+    double m = z[am * s];
+    double R = rest_init(m), D = 0; /* S - 1, Σ w_c d_c */
     if (k->eps > 0) {
         for (size_t c = 0; c < C; c++) {
             double d = z[c * s] - m, e = exp(d);
-            S += e;
+            R += c != am ? e : 0.0;
             D += (k->w ? k->w[c] : 1.0) * d;
             if (g)
                 g[c * s] = e;
         }
     } else if (g) {
-        for (size_t c = 0; c < C; c++)
-            S += g[c * s] = exp(z[c * s] - m);
+        for (size_t c = 0; c < C; c++) {
+            double e = g[c * s] = exp(z[c * s] - m);
+            R += c != am ? e : 0.0;
+        }
     } else {
-        for (size_t c = 0; c < C; c++)
-            S += exp(z[c * s] - m);
+        for (size_t c = 0; c < C; c++) {
+            double e = exp(z[c * s] - m);
+            R += c != am ? e : 0.0;
+        }
     }
-    double logS = log(S);
-    double wy = k->w ? k->w[y] : 1.0;
-    double py = (z[y * s] - m) - logS;
+    double S = 1 + R, logS = log1p(R);
+    const size_t yc = (size_t)y;
+    double wy = k->w ? k->w[yc] : 1.0;
+    double py = (z[yc * s] - m) - logS;
 
-    double l, gy, G; /* loss; dl/dp_y; Σ_c dl/dp_c */
+    double l, gy, Gs = 0; /* loss; dl/dp_y; Σ_c of the smoothing's dl/dp_c */
     if (k->loss == BL_LOSS_FOCAL) {
         double u = -expm1(py); /* 1 - P, >= 0 as py <= 0 */
         double ug = pow(u, k->gamma);
         l = -wy * ug * py;
         double r = u > 0 ? py / u : -1.0;
         gy = -wy * ug * (1 - k->gamma * exp(py) * r) * k->ky;
-        G = gy;
     } else {
         l = -py * wy;
         gy = wy * -k->ky;
-        G = gy;
         if (k->eps > 0) {
             l = (1 - k->eps) * l + k->eps_c * (logS * k->wsum - D);
-            G = gy - k->ks * k->wsum;
+            Gs = -k->ks * k->wsum;
         }
     }
     if (g) {
-        double invS = 1 / S;
+        double invS = 1 / S, G = gy + Gs;
+        double sy = g[yc * s] * invS;
+        double one_minus_sy = yc == am ? R * invS : 1 - sy;
         if (k->eps > 0)
             for (size_t c = 0; c < C; c++)
                 g[c * s] = -k->ks * (k->w ? k->w[c] : 1.0) - g[c * s] * invS * G;
         else
             for (size_t c = 0; c < C; c++)
                 g[c * s] = -(g[c * s] * invS) * G;
-        g[y * s] += gy;
+        g[yc * s] = gy * one_minus_sy + (-k->ks * wy - sy * Gs);
     }
     return l;
 }
@@ -440,19 +472,20 @@ static double prob_position(const blp_class *k, const double *z, const double *t
 {
     const size_t C = k->C, s = k->s;
     const double keep = 1 - k->eps;
-    double m = max_of(z, C, s);
-    double S = 0, T = 0, D = 0; /* Σ exp(d_c), Σ w_c t'_c, Σ w_c t'_c d_c */
+    size_t am = argmax_of(z, C, s);
+    double m = z[am * s];
+    double R = rest_init(m), T = 0, D = 0; /* S - 1, Σ w_c t'_c, Σ w_c t'_c d_c */
     for (size_t c = 0; c < C; c++) {
         double d = z[c * s] - m, e = exp(d);
         double tc = k->eps > 0 ? t[c * s] * keep + k->eps_c : t[c * s];
         double wt = tc * (k->w ? k->w[c] : 1.0);
-        S += e;
+        R += c != am ? e : 0.0;
         T += wt;
         D += wt * d;
         if (g)
             g[c * s] = e;
     }
-    double logS = log(S);
+    double S = 1 + R, logS = log1p(R);
     if (g) {
         double invS = 1 / S, G = -k->ky * T;
         for (size_t c = 0; c < C; c++) {
@@ -494,6 +527,8 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
     if (a->target_prob) /* torch's mean divides by positions, no (1-eps) */
         k.ky = mean ? 1 / den : 1.0;
 
+    if (L->positions == 0)
+        return; /* input may be NULL: no pointer arithmetic on it */
     double *per = a->reduction == BL_REDUCTION_NONE ? res->per : NULL;
     double *grad = res->grad;
     if (grad && a->loss == BL_LOSS_NLL)
@@ -512,7 +547,7 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
                 if (y == a->ignore_index) {
                     l = 0;
                 } else {
-                    double wy = a->weights ? a->weights[y] : 1.0;
+                    double wy = a->weights ? a->weights[(size_t)y] : 1.0;
                     l = -z[(size_t)y * inner + i] * wy;
                     if (g)
                         g[(size_t)y * inner + i] = wy * -k.ky;
@@ -534,72 +569,63 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
 /* ------------------------------------------------------------------ */
 
 /*
- * bce_with_logits, torch's form (aten Loss.cpp), with m = max(-x, 0) and
- * log1p(exp(-|x|)) for torch's log(exp(-m) + exp(-x - m)) (equal, and exp
- * never sees a positive argument):
- *     no pos_weight: l = ((1-y) x + m) + log1p(exp(-|x|))
- *     pos_weight pw: l = (1-y) x + (1 + (pw-1) y)(log1p(exp(-|x|)) + m)
- * both = -[pw y log σ(x) + (1-y) log(1-σ(x))], then times the weight.
- * Backward (torch's binary_cross_entropy_with_logits_backward):
- *     dl/dx = (σ(x) - y) w,  or ((pw y + 1 - y) σ(x) - pw y) w.
+ * bce_with_logits (torch's binary_cross_entropy_with_logits), with
+ * sp(x) = softplus(x) = log(1 + e^x) = max(x, 0) + log1p(exp(-|x|)):
+ *     l = w [(1-y) sp(x) + pw y sp(-x)]
+ *       = -w [pw y log σ(x) + (1-y) log(1 - σ(x))]
+ * torch computes (1-y) x + (1 + (pw-1) y)(log(exp(-m) + exp(-x-m)) + m),
+ * m = max(-x, 0): the same value, but y = 0 with x << 0 cancels x against m,
+ * and log(1 + e) drops e below ulp(1). Here both terms are >= 0 and exp
+ * never sees a positive argument.
+ * Backward: dl/dx = w [(1-y) σ(x) - pw y σ(-x)], torch's
+ * ((pw y + 1 - y) σ(x) - pw y) w with σ(-x) for 1 - σ(x); mean divides by
+ * the element count, as torch's backward does.
  *
  * sigmoid_focal, torchvision.ops.sigmoid_focal_loss, with `weights` scaling
  * ce like bce's weight (a ballast extension; torchvision has none):
- *     ce = w bce(x, y),  q = 1 - p_t,  p_t = σ y + (1-σ)(1-y)
+ *     ce = w [(1-y) sp(x) + y sp(-x)]
+ *     q = 1 - p_t = σ(x)(1-y) + σ(-x) y,   p_t = σ y + (1-σ)(1-y)
  *     l = a_t ce q^γ,  a_t = α y + (1-α)(1-y), or 1 when α = -1
  *     dl/dx = a_t [ce' q^γ + γ ce q^γ (dq/dx) / q]
- *     ce' = w (σ - y),  dq/dx = σ(1-σ)(1-2y)
+ *     ce' = w [(1-y) σ(x) - y σ(-x)],  dq/dx = σ(x) σ(-x) (1-2y)
  * The second term is written with q^γ / q rather than q^(γ-1) so that γ < 1
- * at a saturated logit (q = 0, σ(1-σ) = 0) gives its limit 0, not 0 · inf.
+ * at a saturated logit (q = 0, σ(x) σ(-x) = 0) gives its limit 0, where
+ * torch's autograd gives 0 · inf = NaN.
  */
 typedef struct {
     bl_loss_kind loss;
     const double *w, *pw; /* broadcast along the last dim, or NULL          */
-    size_t last;          /* length of the last dim                         */
     double gamma, alpha;  /* sigmoid_focal                                  */
-    double den;           /* mean: elements, else 1 (torch divides grad)    */
+    double den;           /* mean: elements, else 1                         */
 } blp_binary;
 
 static double binary_element(const blp_binary *k, double x, double y, size_t j, double *gx)
 {
-    double e = exp(-fabs(x));
-    double lp = log1p(e);
-    double m = -x > 0 ? -x : 0; /* not fmax: a NaN logit must stay NaN */
-    double w = k->w ? k->w[j] : 1.0;
-    /* σ(x) from e without overflow: 1/(1+e) for x >= 0, e/(1+e) below. */
+    double e = exp(-fabs(x)), lp = log1p(e);
+    double sp_pos = (x > 0 ? x : 0) + lp; /* sp(x); a NaN x stays NaN via lp */
+    double sp_neg = (x < 0 ? -x : 0) + lp; /* sp(-x) */
+    /* σ(x) and σ(-x) from e without overflow */
     double sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
-    double l;
-    if (k->pw) {
-        double pw = k->pw[j];
-        l = (1 - y) * x + ((pw - 1) * y + 1) * (lp + m);
-        l *= w;
-        if (gx) {
-            double t = pw * y;
-            *gx = ((t + 1) - y) * sig - t;
-            *gx = *gx * w / k->den;
-        }
-        return l;
-    }
-    double ce = ((1 - y) * x + m) + lp;
-    if (k->w)
-        ce *= w;
+    double sig_neg = x >= 0 ? e / (1 + e) : 1 / (1 + e);
+    double w = k->w ? k->w[j] : 1.0;
+    double pw = k->pw ? k->pw[j] : 1.0;
+
+    double ce = w * ((1 - y) * sp_pos + pw * y * sp_neg);
+    double dce = w * ((1 - y) * sig - pw * y * sig_neg);
     if (k->loss == BL_LOSS_BCE_WITH_LOGITS) {
         if (gx)
-            *gx = (sig - y) * w / k->den;
+            *gx = dce / k->den;
         return ce;
     }
-    double q = 1 - (sig * y + (1 - sig) * (1 - y));
+    double q = sig * (1 - y) + sig_neg * y;
     double qg = pow(q, k->gamma);
     double at = k->alpha >= 0 ? k->alpha * y + (1 - k->alpha) * (1 - y) : 1.0;
-    l = ce * qg;
-    if (k->alpha >= 0)
-        l = at * l;
     if (gx) {
-        double dq = sig * (1 - sig) * (1 - 2 * y);
+        double dq = sig * sig_neg * (1 - 2 * y);
         double second = q > 0 ? k->gamma * ce * qg * (dq / q) : 0.0;
-        *gx = at * ((sig - y) * w * qg + second) / k->den;
+        *gx = at * (dce * qg + second) / k->den;
     }
-    return l;
+    return at * (ce * qg);
 }
 
 static void binary_loss(const bl_loss_args *a, const blp_layout *L, bl_loss_result *res,
@@ -609,7 +635,6 @@ static void binary_loss(const bl_loss_args *a, const blp_layout *L, bl_loss_resu
         .loss = a->loss,
         .w = a->weights,
         .pw = a->pos_weight,
-        .last = L->last,
         .gamma = a->gamma,
         .alpha = a->alpha,
         .den = a->reduction == BL_REDUCTION_MEAN ? (double)L->elements : 1.0,
@@ -622,7 +647,7 @@ static void binary_loss(const bl_loss_args *a, const blp_layout *L, bl_loss_resu
         if (per)
             per[i] = l;
         sum_add(total, l);
-        if (++j == k.last)
+        if (++j == L->last)
             j = 0;
     }
 }

@@ -8,6 +8,7 @@
  * arrives. The complete body goes to the api layer, whose JSON answer goes
  * back with the status that its code maps to.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -67,6 +68,15 @@ static const char *const route_names[] = {"weights", "sample", "loss", "healthz"
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 /* Per-request state, owned by libmicrohttpd's *con_cls slot. */
+#define MAX_PARTS 16
+
+/* A part of a multipart/form-data body, accumulated as it arrives. */
+typedef struct {
+    char name[48];
+    char *data;
+    size_t len, cap;
+} part;
+
 typedef struct {
     int route; /* index into routes, or -1 */
     char *body;
@@ -84,6 +94,14 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     char method[12];
     char path[96];
+    /* multipart/form-data bodies: libmicrohttpd's post processor splits
+     * them into parts, which go to the api layer as .npy arrays. */
+    struct MHD_PostProcessor *pp;
+    part parts[MAX_PARTS];
+    size_t nparts;
+    int bad_multipart; /* 1: malformed; 2: duplicate part; 3: too many parts */
+    uint64_t received;
+    bl_api_format format;
 } request;
 
 /* ---- responses -------------------------------------------------------- */
@@ -96,6 +114,7 @@ static int status_of(bl_api_code code)
     case BL_API_INVALID_ARGUMENT:
     case BL_API_LIMIT_EXCEEDED: return MHD_HTTP_BAD_REQUEST;
     case BL_API_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case BL_API_NOT_ACCEPTABLE: return MHD_HTTP_NOT_ACCEPTABLE;
     case BL_API_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
     case BL_API_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -136,6 +155,45 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned
     return reply(c, r, status, body, len, "application/json");
 }
 
+/* An api result: its content type, and its metadata as Ballast-* headers
+ * ("num_samples" becomes Ballast-Num-Samples). */
+static enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res)
+{
+    unsigned status = (unsigned)status_of(res->code);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(res->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < res->nmeta; i++) {
+        char name[64] = "Ballast-";
+        size_t n = strlen(name);
+        int up = 1;
+        for (const char *p = res->meta[i].name; *p && n < sizeof name - 1; p++) {
+            if (*p == '_') {
+                name[n++] = '-';
+                up = 1;
+            } else {
+                name[n++] = up ? (char)toupper((unsigned char)*p) : *p;
+                up = 0;
+            }
+        }
+        name[n] = '\0';
+        MHD_add_response_header(resp, name, res->meta[i].value);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = status;
+    r->bytes_out = res->len;
+    return ret;
+}
+
 static enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
                                    const char *code, const char *field, const char *fmt, ...)
 {
@@ -162,11 +220,17 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned
 
 /* ---- request checks ---------------------------------------------------------------- */
 
+static int is_multipart(const char *type)
+{
+    return type && strncasecmp(type, "multipart/form-data", 19) == 0;
+}
+
 /* application/json, no type, or application/x-www-form-urlencoded (what
- * curl -d sends), each with any parameters. */
+ * curl -d sends), each with any parameters; multipart/form-data for .npy
+ * parts (see README, "Bulk data"). */
 static int acceptable_type(const char *type)
 {
-    if (!type || !*type)
+    if (!type || !*type || is_multipart(type))
         return 1;
     static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
     for (size_t i = 0; i < 2; i++) {
@@ -208,6 +272,88 @@ static int authorized(server *s, struct MHD_Connection *c)
     for (size_t i = 0; i < wl; i++)
         diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
     return diff == 0;
+}
+
+/* The response format from Accept: the first of application/json,
+ * application/x-npy and multipart/form-data that it names; JSON otherwise. */
+static bl_api_format wanted_format(struct MHD_Connection *c)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    if (!a)
+        return BL_API_JSON;
+    static const struct {
+        const char *type;
+        bl_api_format f;
+    } kinds[] = {{"application/json", BL_API_JSON},
+                 {"application/x-npy", BL_API_NPY},
+                 {"multipart/form-data", BL_API_MULTIPART}};
+    const char *best = NULL;
+    bl_api_format f = BL_API_JSON;
+    for (size_t i = 0; i < 3; i++) {
+        const char *p = strcasestr(a, kinds[i].type);
+        if (p && (!best || p < best)) {
+            best = p;
+            f = kinds[i].f;
+        }
+    }
+    return f;
+}
+
+static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    request *r = cls;
+    part *p = NULL;
+    for (size_t i = 0; i < r->nparts; i++)
+        if (strcmp(r->parts[i].name, key) == 0)
+            p = &r->parts[i];
+    if (off == 0 && p && p->len) {
+        r->bad_multipart = 2;
+        snprintf(r->err_msg, sizeof r->err_msg, "%.40s", key);
+        return MHD_NO;
+    }
+    if (!p) {
+        if (r->nparts == MAX_PARTS || strlen(key) >= sizeof p->name) {
+            r->bad_multipart = 3;
+            return MHD_NO;
+        }
+        p = &r->parts[r->nparts++];
+        memset(p, 0, sizeof *p);
+        strcpy(p->name, key);
+    }
+    if (size > p->cap - p->len) {
+        size_t cap = p->cap ? p->cap : 4096;
+        while (cap - p->len < size + 1)
+            cap *= 2;
+        char *b = realloc(p->data, cap);
+        if (!b) {
+            r->too_large = -1;
+            return MHD_NO;
+        }
+        p->data = b;
+        p->cap = cap;
+    }
+    memcpy(p->data + p->len, data, size);
+    p->len += size;
+    p->data[p->len] = '\0';
+    return MHD_YES;
+}
+
+static void free_parts(request *r)
+{
+    if (r->pp) {
+        MHD_destroy_post_processor(r->pp);
+        r->pp = NULL;
+    }
+    for (size_t i = 0; i < r->nparts; i++)
+        free(r->parts[i].data);
+    r->nparts = 0;
 }
 
 /* ---- GET routes ---------------------------------------------------------------------- */
@@ -329,6 +475,13 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
                                "limit of %llu bytes",
                                cl, (unsigned long long)s->cfg.max_body);
     }
+    if (is_multipart(type)) {
+        r->pp = MHD_create_post_processor(c, 64 * 1024, post_part, r);
+        if (!r->pp)
+            return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
+                          "a multipart/form-data body needs a boundary parameter");
+    }
+    r->format = wanted_format(c);
     atomic_fetch_add(&s->inflight, 1);
     r->counted = 1;
     return MHD_YES;
@@ -340,6 +493,17 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
     r->bytes_in += n;
     if (r->too_large)
         return;
+    if (r->pp) {
+        r->received += n;
+        if (r->received > s->cfg.max_body) {
+            r->too_large = 1;
+            free_parts(r);
+            return;
+        }
+        if (!r->bad_multipart && MHD_post_process(r->pp, data, n) != MHD_YES && !r->bad_multipart)
+            r->bad_multipart = 1;
+        return;
+    }
     if (n > s->cfg.max_body - r->len) {
         r->too_large = 1;
         free(r->body);
@@ -414,14 +578,36 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->too_large < 0)
         return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                            "out of memory while reading the body");
+    if (r->bad_multipart) {
+        int why = r->bad_multipart;
+        free_parts(r);
+        if (why == 2)
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", r->err_msg,
+                               "part \"%s\" is given twice", r->err_msg);
+        if (why == 3)
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                               "too many parts (at most %d) or a part name of 48 bytes or more",
+                               MAX_PARTS);
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                           "malformed multipart/form-data body");
+    }
+    bl_api_part parts[MAX_PARTS];
+    for (size_t i = 0; i < r->nparts; i++) {
+        parts[i].name = r->parts[i].name;
+        parts[i].data = r->parts[i].data ? r->parts[i].data : "";
+        parts[i].len = r->parts[i].len;
+    }
+    bl_api_request req = {r->pp ? NULL : (r->body ? r->body : ""), r->pp ? 0 : r->len, parts,
+                          r->nparts, r->format};
     bl_api_result res;
-    bl_api_call(&s->api, routes[r->route].endpoint, r->body ? r->body : "", r->len, &res);
+    bl_api_handle(&s->api, routes[r->route].endpoint, &req, &res);
     free(r->body);
     r->body = NULL;
+    free_parts(r);
     if (!res.body)
         return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                            "out of memory");
-    return reply_json(c, r, (unsigned)status_of(res.code), res.body, res.len);
+    return reply_result(c, r, &res);
 }
 
 /* Log-safe copy: printable ASCII, no quotes or backslashes. */
@@ -479,6 +665,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->counted)
         atomic_fetch_sub(&s->inflight, 1);
     free(r->body);
+    free_parts(r);
     free(r);
     *con_cls = NULL;
 }

@@ -129,12 +129,19 @@ static bl_api_code run_doc(const char *endpoint, json_t *request, json_t **respo
     api_handler h = strcmp(endpoint, "weights") == 0  ? api_weights
                     : strcmp(endpoint, "sample") == 0 ? api_sample
                                                       : api_loss;
-    jw w;
-    jw_init(&w);
+    api_out out;
+    bl_api_result meta;
+    memset(&out, 0, sizeof out);
+    memset(&meta, 0, sizeof meta);
+    out.format = BL_API_JSON;
+    out.primary = -1;
+    out.res = &meta;
+    jw_init(&out.w);
+    api_request req = {request, NULL, 0};
     api_err e = {BL_API_OK, "", ""};
-    bl_api_code code = h(&cfg, request, &w, &e);
+    bl_api_code code = h(&cfg, &req, &out, &e);
     size_t len;
-    char *text = jw_take(&w, &len);
+    char *text = jw_take(&out.w, &len);
     if (code == BL_API_OK) {
         ck_assert_ptr_nonnull(text);
         api_err pe;

@@ -551,6 +551,66 @@ START_TEST(test_extreme_binary)
 }
 END_TEST
 
+/* Confident predictions: the loss and its gradient are tiny and must keep
+ * their relative precision (torch's log(S) and 1 - softmax keep only
+ * ulp(1) absolute: 0 for these inputs). */
+START_TEST(test_confident_accuracy)
+{
+    static const double z[] = {40, 0, 0};
+    static const int64_t y[] = {0};
+    static const double w[] = {1000, 1, 1};
+    double grad[3];
+    bl_loss_args a = args_2d(BL_LOSS_CROSS_ENTROPY, z, 1, 3);
+    a.target_index = y;
+    a.weights = w;
+    a.weights_len = 3;
+    a.reduction = BL_REDUCTION_SUM;
+    bl_loss_result r = run_ok(&a, NULL, grad);
+    double R = 2 * exp(-40.0); /* S - 1 */
+    ASSERT_CLOSE_TOL(r.value, 1000 * log1p(R), 1e-14, 0);
+    ASSERT_CLOSE_TOL(grad[0], -1000 * R / (1 + R), 1e-14, 0);
+    ASSERT_CLOSE_TOL(grad[1], 1000 * exp(-40.0) / (1 + R), 1e-14, 0);
+
+    /* focal: 1 - P = -expm1(p) */
+    a.loss = BL_LOSS_FOCAL;
+    a.gamma = 1;
+    r = run_ok(&a, NULL, grad);
+    ASSERT_CLOSE_TOL(r.value, 1000 * -expm1(-log1p(R)) * log1p(R), 1e-13, 0);
+
+    /* bce_with_logits: softplus(-40) = log1p(e^-40) with y = 1; with
+     * y = 0 and x = -30 (pos_weight on) softplus(-30). */
+    static const double x[] = {40, -30};
+    static const double t[] = {1, 0};
+    static const double pw[] = {1000};
+    bl_loss_args b = bl_loss_args_default();
+    b.loss = BL_LOSS_BCE_WITH_LOGITS;
+    b.input = x;
+    b.target_prob = t;
+    b.ndim = 2;
+    b.shape[0] = 2;
+    b.shape[1] = 1;
+    b.pos_weight = pw;
+    b.pos_weight_len = 1;
+    b.reduction = BL_REDUCTION_NONE;
+    double per[2], g2[2];
+    run_ok(&b, per, g2);
+    ASSERT_CLOSE_TOL(per[0], 1000 * log1p(exp(-40.0)), 1e-14, 0);
+    ASSERT_CLOSE_TOL(per[1], log1p(exp(-30.0)), 1e-14, 0);
+    ASSERT_CLOSE_TOL(g2[0], -1000 * exp(-40.0) / (1 + exp(-40.0)), 1e-14, 0);
+    ASSERT_CLOSE_TOL(g2[1], exp(-30.0) / (1 + exp(-30.0)), 1e-14, 0);
+
+    /* sigmoid_focal, γ = 0, α = -1 is bce: same precision. */
+    b.loss = BL_LOSS_SIGMOID_FOCAL;
+    b.pos_weight = NULL;
+    b.pos_weight_len = 0;
+    b.gamma = 0;
+    b.alpha = -1;
+    run_ok(&b, per, g2);
+    ASSERT_CLOSE_TOL(per[0], log1p(exp(-40.0)), 1e-14, 0);
+    ASSERT_CLOSE_TOL(g2[0], -exp(-40.0) / (1 + exp(-40.0)), 1e-14, 0);
+}
+END_TEST
+
 START_TEST(test_non_finite_inputs_allowed)
 {
     static const double z[] = {NAN, 0, INFINITY, 0};
@@ -1438,6 +1498,7 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_extreme_cross_entropy);
     tcase_add_test(tc, test_extreme_prob_and_focal);
     tcase_add_test(tc, test_extreme_binary);
+    tcase_add_test(tc, test_confident_accuracy);
     tcase_add_test(tc, test_non_finite_inputs_allowed);
     suite_add_tcase(s, tc);
 
