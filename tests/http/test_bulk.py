@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""The binary transport: .npy parts in multipart/form-data requests, and
+.npy / multipart responses. Every binary round trip is compared with the
+JSON path for the same request, bit for bit; every bad binary input must
+get a 400 with a clear message. Standard library only (no NumPy)."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+
+srv = None
+BOUNDARY = "----ballast-test-boundary-7d1f"
+
+
+def npy(values, shape, descr="<f8", version=(1, 0), fortran=False):
+    """A .npy file from a flat list."""
+    fmt = {"<f8": "<%dd", "<f4": "<%df", "<i8": "<%dq", "<i4": "<%di", "|u1": "<%dB",
+           ">f8": ">%dd", "<f2": "<%de"}[descr]
+    data = struct.pack(fmt % len(values), *values)
+    shp = "(%s)" % (", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shp)
+    lenbytes = 2 if version[0] == 1 else 4
+    pad = (64 - (6 + 2 + lenbytes + len(header) + 1) % 64) % 64
+    header = header + " " * pad + "\n"
+    size = struct.pack("<H" if lenbytes == 2 else "<I", len(header))
+    return b"\x93NUMPY" + bytes(version) + size + header.encode() + data
+
+
+def parse_npy(b):
+    check(b[:6] == b"\x93NUMPY", "not npy: %r" % b[:20])
+    hl = struct.unpack("<H", b[8:10])[0]
+    header = b[10:10 + hl].decode()
+    d = eval(header)  # the test's own parser input: a dict literal from our server
+    n = 1
+    for s in d["shape"]:
+        n *= s
+    code = {"<f8": "d", "<i8": "q"}[d["descr"]]
+    return d, list(struct.unpack("<%d%s" % (n, code), b[10 + hl:10 + hl + 8 * n]))
+
+
+def flat(x):
+    if isinstance(x, list):
+        out = []
+        for y in x:
+            out.extend(flat(y))
+        return out
+    return [x]
+
+
+def shape_of(x):
+    s = []
+    while isinstance(x, list):
+        s.append(len(x))
+        x = x[0] if x else None
+    return s
+
+
+def multipart(parts):
+    """parts: list of (name, bytes, is_file)."""
+    body = b""
+    for name, data, is_file in parts:
+        body += ("--%s\r\n" % BOUNDARY).encode()
+        if is_file:
+            body += ('Content-Disposition: form-data; name="%s"; filename="%s.npy"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n" % (name, name)).encode()
+        else:
+            body += ('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode()
+        body += data + b"\r\n"
+    body += ("--%s--\r\n" % BOUNDARY).encode()
+    return body
+
+
+def post_parts(path, parts, accept=None, s=None):
+    h = {"Content-Type": "multipart/form-data; boundary=" + BOUNDARY}
+    if accept:
+        h["Accept"] = accept
+    return (s or srv).request("POST", path, multipart(parts), headers=h)
+
+
+def as_parts(request, arrays, int_fields=("targets", "labels", "counts")):
+    """Moves the named array fields of a JSON request into .npy parts."""
+    rest = dict(request)
+    parts = []
+    for name in arrays:
+        if name not in rest:
+            continue
+        v = rest.pop(name)
+        vals = flat(v)
+        is_int = name in int_fields and all(isinstance(x, int) and not isinstance(x, bool) for x in vals)
+        parts.append((name, npy(vals, shape_of(v), "<i8" if is_int else "<f8"), True))
+    parts.append(("request", json.dumps(rest).encode(), False))
+    return parts
+
+
+def fixture_cases(name):
+    with open(os.path.join(ROOT, "tests/conformance", name)) as f:
+        return json.load(f)["cases"]
+
+
+@test
+def loss_npy_requests_equal_json():
+    n = 0
+    for case in fixture_cases("loss_cases.json"):
+        req = case["request"]
+        if not isinstance(req.get("targets"), list):
+            continue  # a scalar target stays JSON; covered below
+        s1, _, j = srv.request("POST", "/loss", req)
+        s2, _, b = post_parts("/loss", as_parts(req, ["logits", "log_probs", "targets", "weights", "pos_weight"]))
+        eq((s2, b), (s1, j), case["name"])
+        n += 1
+    check(n > 300, "only %d cases" % n)
+    print("loss fixtures as .npy parts: %d/%d byte-identical to JSON" % (n, n))
+
+
+@test
+def sample_and_weights_npy_requests_equal_json():
+    n = 0
+    for case in fixture_cases("sample_cases.json"):
+        req = case["request"]
+        s1, _, j = srv.request("POST", "/sample", req)
+        s2, _, b = post_parts("/sample", as_parts(req, ["weights"]))
+        eq((s2, b), (s1, j), case["name"])
+        n += 1
+    for case in fixture_cases("weights_cases.json"):
+        req = case["request"]
+        if isinstance(req.get("counts"), dict):
+            continue
+        s1, _, j = srv.request("POST", "/weights", req)
+        s2, _, b = post_parts("/weights", as_parts(req, ["counts", "labels"], ("labels",)))
+        eq((s2, b), (s1, j), case["name"])
+        n += 1
+    print("sample and weights fixtures as .npy parts: %d byte-identical to JSON" % n)
+
+
+@test
+def float32_and_small_int_dtypes():
+    logits = [[1.1, 2.2], [1.5, 3.25], [0.1, 3.0]]
+    f32 = [struct.unpack("<f", struct.pack("<f", x))[0] for x in flat(logits)]
+    rounded = [f32[0:2], f32[2:4], f32[4:6]]
+    _, _, want = srv.request("POST", "/loss", {"logits": rounded, "targets": [0, 1, 1], "reduction": "none"})
+    for tdescr in ("<i8", "<i4", "|u1"):
+        parts = [("logits", npy(flat(logits), [3, 2], "<f4"), True),
+                 ("targets", npy([0, 1, 1], [3], tdescr), True),
+                 ("request", b'{"reduction": "none"}', False)]
+        status, _, got = post_parts("/loss", parts)
+        eq((status, got), (200, want), "float32 logits, targets " + tdescr)
+    for version in ((2, 0), (3, 0)):
+        parts = [("weights", npy([1.0, 2.0, 3.0], [3], version=version), True),
+                 ("request", b'{"seed": 5}', False)]
+        status, _, got = post_parts("/sample", parts)
+        _, _, want = srv.request("POST", "/sample", {"weights": [1, 2, 3], "seed": 5})
+        eq((status, got), (200, want), "npy version %s" % (version,))
+
+
+@test
+def npy_responses_bit_for_bit():
+    # /sample indices as int64
+    req = {"weights": [1, 5, 2, 0, 7], "num_samples": 1000, "seed": 3}
+    _, _, j = srv.request("POST", "/sample", req)
+    status, h, b = srv.request("POST", "/sample", req, headers={"Accept": "application/x-npy"})
+    eq(status, 200, "status")
+    eq(h["content-type"], "application/x-npy", "content type")
+    d, vals = parse_npy(b)
+    eq((d["descr"], d["shape"]), ("<i8", (1000,)), "header")
+    doc = json.loads(j)
+    eq(vals, doc["indices"], "indices")
+    eq(h["ballast-seed"], "3", "Ballast-Seed")
+    eq(h["ballast-num-samples"], "1000", "Ballast-Num-Samples")
+    eq(h["ballast-generator"], "fast", "Ballast-Generator")
+    # /loss none, K-dimensional: doubles bit for bit, shape kept
+    logits = [[[0.5, -1.0, 2.0], [1.0, 1.0, -3.0]], [[0.25, 4.0, -2.0], [1e4, -1e4, 0.0]]]  # (2,2,3): N=2,C=2,d=3
+    req = {"logits": logits, "targets": [[0, 1, 1], [1, 0, 0]], "reduction": "none"}
+    _, _, j = srv.request("POST", "/loss", req)
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "application/x-npy"})
+    d, vals = parse_npy(b)
+    eq(d["shape"], (2, 3), "loss shape")
+    eq([struct.pack("<d", v) for v in vals], [struct.pack("<d", v) for v in flat(json.loads(j)["loss"])],
+       "loss bits")
+    eq(h["ballast-reduction"], "none", "Ballast-Reduction")
+    # /weights sample_weights
+    req = {"labels": [0, 0, 1, 2, 2, 2], "sample_weights": True, "scheme": "balanced"}
+    _, _, j = srv.request("POST", "/weights", req)
+    status, h, b = srv.request("POST", "/weights", req, headers={"Accept": "application/x-npy"})
+    d, vals = parse_npy(b)
+    eq(vals, json.loads(j)["sample_weights"], "sample weights")
+    eq(h["ballast-num-classes"], "3", "Ballast-Num-Classes")
+
+
+def split_multipart(body, ctype):
+    boundary = ctype.split("boundary=")[1].encode()
+    parts = {}
+    for chunk in body.split(b"--" + boundary)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, data = chunk[2:].split(b"\r\n\r\n", 1)
+        name = head.split(b'name="')[1].split(b'"')[0].decode()
+        parts[name] = data[:-2]
+    return parts
+
+
+@test
+def multipart_responses():
+    req = {"logits": [[1, 2], [1, 3], [1, 3]], "targets": [0, 1, 1], "reduction": "none", "grad": True,
+           "weights": [1, 2]}
+    _, _, j = srv.request("POST", "/loss", req)
+    doc = json.loads(j)
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "multipart/form-data"})
+    eq(status, 200, "status")
+    parts = split_multipart(b, h["content-type"])
+    eq(sorted(parts), ["grad", "loss", "response"], "parts")
+    eq(json.loads(parts["response"]), {"reduction": "none", "total_weight": 5.0}, "response part")
+    eq(parse_npy(parts["loss"])[1], doc["loss"], "loss part")
+    d, g = parse_npy(parts["grad"])
+    eq(d["shape"], (3, 2), "grad shape")
+    eq(g, flat(doc["grad"]), "grad part")
+    # mean: a scalar answer; multipart still works, x-npy cannot hold it
+    req = {"logits": [[1, 2]], "targets": [0]}
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "multipart/form-data"})
+    eq(json.loads(split_multipart(b, h["content-type"])["response"])["reduction"], "mean", "mean")
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "application/x-npy"})
+    eq(status, 406, "x-npy of a scalar answer")
+    eq(json.loads(b)["error"]["code"], "not_acceptable", "code")
+    # Accept lists: the first named wins; */* is JSON
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "application/json, application/x-npy"})
+    eq(h["content-type"], "application/json", "json first")
+    status, h, b = srv.request("POST", "/loss", req, headers={"Accept": "*/*"})
+    eq(h["content-type"], "application/json", "*/*")
+    # Errors stay JSON whatever Accept says
+    status, h, b = srv.request("POST", "/loss", {"logits": [[1, 2]], "targets": [7]},
+                               headers={"Accept": "application/x-npy"})
+    eq((status, h["content-type"]), (400, "application/json"), "error format")
+
+
+@test
+def curl_dash_f():
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "logits.npy"), "wb") as f:
+            f.write(npy([1, 2, 1, 3, 1, 3], [3, 2]))
+        with open(os.path.join(d, "targets.npy"), "wb") as f:
+            f.write(npy([0, 1, 1], [3], "<i8"))
+        out = subprocess.run(["curl", "-s", "-F", "logits=@%s/logits.npy" % d, "-F",
+                              "targets=@%s/targets.npy" % d, "-F", 'request={"reduction":"sum"}',
+                              "http://127.0.0.1:%d/loss" % srv.port], capture_output=True, text=True)
+        doc = json.loads(out.stdout)
+        check(abs(doc["loss"] - 1.5671177096041677) < 1e-15, doc)
+
+
+BAD = [
+    # (name, parts, expected field, message fragment)
+    ("bad_magic", [("weights", b"NOTNUMPY" + b"\0" * 40, True)], "weights", "magic"),
+    ("version_4", [("weights", npy([1.0], [1], version=(4, 0)), True)], "weights", "version"),
+    ("big_endian", [("weights", npy([1.0], [1], ">f8"), True)], "weights", "dtype"),
+    ("float16", [("weights", npy([1.0], [1], "<f2"), True)], "weights", "dtype"),
+    ("fortran", [("weights", npy([1.0], [1], fortran=True), True)], "weights", "C-order"),
+    ("truncated", [("weights", npy([1.0, 2.0], [2])[:-3], True)], "weights", "truncated"),
+    ("extra_bytes", [("weights", npy([1.0, 2.0], [2]) + b"xx", True)], "weights", "data bytes"),
+    ("shape_mismatch", [("weights", npy([1.0, 2.0], [3]), True)], "weights", "data bytes"),
+    ("two_d_weights", [("weights", npy([1.0, 2.0], [1, 2]), True)], "weights", "1-D"),
+    ("negative_weight", [("weights", npy([1.0, -2.0], [2]), True)], "weights[1]", ">= 0"),
+    ("nan_weight", [("weights", npy([1.0, float("nan")], [2]), True)], "weights[1]", "finite"),
+    ("labels_as_float", [("labels", npy([0.0, 1.0], [2]), True)], "labels", "integers"),
+    ("unknown_part", [("wieghts", npy([1.0], [1]), True)], "wieghts", "unknown"),
+    ("scalar_field_as_part", [("weights", npy([1.0], [1]), True), ("seed", b"5", False)], "seed",
+     "request"),
+    ("twice", [("weights", npy([1.0], [1]), True), ("request", b'{"weights": [1]}', False)], "weights",
+     "twice"),
+    ("duplicate_part", [("weights", npy([1.0], [1]), True), ("weights", npy([1.0], [1]), True)], "weights",
+     "twice"),
+    ("request_not_json", [("weights", npy([1.0], [1]), True), ("request", b"{seed: 1}", False)], None,
+     "invalid JSON"),
+]
+
+
+@test
+def bad_binary_inputs():
+    for name, parts, field, frag in BAD:
+        status, h, b = post_parts("/sample", parts)
+        doc = json.loads(b)
+        eq(status, 400, name)
+        if field:
+            eq(doc["error"].get("field"), field, name + " field")
+        check(frag in doc["error"]["message"], "%s: %s" % (name, doc["error"]["message"]))
+    # loss: targets of the wrong shape, logits ragged impossible in npy but shape errors are not
+    parts = [("logits", npy([1.0] * 6, [3, 2]), True), ("targets", npy([0, 1], [2], "<i8"), True)]
+    status, h, b = post_parts("/loss", parts)
+    eq((status, json.loads(b)["error"]["field"]), (400, "targets"), "targets shape")
+    parts = [("logits", npy([1.0] * 6, [3, 2]), True), ("targets", npy([0, 5, 1], [3], "<i8"), True)]
+    status, h, b = post_parts("/loss", parts)
+    doc = json.loads(b)
+    eq((status, doc["error"]["field"]), (400, "targets[1]"), "target out of bounds")
+    check("Target 5 is out of bounds" in doc["error"]["message"], doc)
+    # malformed multipart
+    status, h, b = srv.request("POST", "/sample", b"--nope\r\ngarbage",
+                               headers={"Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
+    eq(status, 400, "malformed multipart")
+    status, h, b = srv.request("POST", "/sample", b"x", headers={"Content-Type": "multipart/form-data"})
+    eq(status, 400, "no boundary")
+
+
+@test
+def binary_sizes_count_against_limits():
+    with Server("--max-elements", "10", "--max-items", "5", "--max-body", "4K", "--log-format", "none") as s:
+        status, h, b = post_parts("/loss", [("logits", npy([0.0] * 12, [4, 3]), True),
+                                            ("targets", npy([0, 1, 2, 0], [4], "<i8"), True)], s=s)
+        eq((status, json.loads(b)["error"]["code"]), (400, "limit_exceeded"), "max-elements")
+        status, h, b = post_parts("/sample", [("weights", npy([1.0] * 6, [6]), True)], s=s)
+        eq((status, json.loads(b)["error"]["code"]), (400, "limit_exceeded"), "max-items")
+        status, h, b = post_parts("/sample", [("weights", npy([1.0] * 600, [600]), True)], s=s)
+        eq(status, 413, "max-body")
+        s.stop()
+
+
+if __name__ == "__main__":
+    srv = Server("--log-format", "none")
+    try:
+        main("bulk")
+    finally:
+        srv.stop()
