@@ -14,8 +14,9 @@
  *
  * fast: ballast's own stream (README, "The fast stream"), xoshiro256**.
  *   With replacement, Vose's alias table: O(n) to build, then per draw one
- *   output picks a column i (Lemire's multiply-high; bias < n / 2^64) and a
- *   second a 53-bit uniform u; the draw is i if u < prob[i], else alias[i].
+ *   output r: the 128-bit product r n gives the column (its high word;
+ *   bias < n / 2^64) and, from the top of its low word, a 32-bit uniform
+ *   that keeps the column or takes its alias.
  *   Without replacement, exponential keys (Efraimidis & Spirakis 2006):
  *   key_i = w_i / -log(u_i), u_i in (0, 1), for the non-zero weights in index
  *   order; quickselect of the k largest in O(n), sorted in O(k log k).
@@ -146,62 +147,91 @@ static bl_status torch_without_replacement(const double *w, size_t n, size_t k, 
     return BL_OK;
 }
 
-/* Lemire's multiply-high: an index in [0, n) from 64 random bits. */
-static inline size_t bounded(uint64_t r, size_t n)
-{
-    return (size_t)(((unsigned __int128)r * (uint64_t)n) >> 64);
-}
+
+/* One column of the alias table, 8 bytes so that a draw touches one cache
+ * line and the table stays small: the column keeps its own index with
+ * probability keep / 2^32 and gives the draw to alias otherwise. */
+typedef struct {
+    uint32_t keep;
+    uint32_t alias;
+} alias_column;
+
+/* Draws are made in batches: the columns of a batch are computed first and
+ * prefetched, so the table's cache misses overlap instead of queueing. */
+#define ALIAS_BATCH 64
 
 static bl_status fast_with_replacement(const double *w, size_t n, size_t k, double sum,
                                        uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err)
 {
-    /* Vose's alias method. prob[i] is column i's chance of keeping its own
-     * index; the rest of the column belongs to alias[i]. */
-    double *prob = malloc(n * sizeof *prob);
-    size_t *alias = malloc(n * sizeof *alias);
-    size_t *work = malloc(n * sizeof *work); /* small from the front, large from the back */
+    if ((uint64_t)n > UINT32_MAX)
+        return bl_error_set(err, BL_ELIMIT, "weights", -1,
+                            "the fast generator draws from at most 2^32 - 1 items, not %zu", n);
+    /* Vose's alias method over p_i = w_i n / sum, in doubles; the keep
+     * probabilities are then rounded down to 32-bit fixed point. */
+    double *p = malloc(n * sizeof *p);
+    uint32_t *work = malloc(n * sizeof *work); /* small from the front, large from the back */
+    alias_column *t = malloc(n * sizeof *t);
     bl_status rc = BL_OK;
-    if (!prob || !alias || !work) {
+    if (!p || !work || !t) {
         rc = bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
         goto done;
     }
-    double scale = (double)n / sum;
+    /* w / sum first: n / sum overflows for sums below n / DBL_MAX (tiny or
+     * subnormal weights), and 0 * inf would be NaN. */
     size_t nsmall = 0, nlarge = 0;
     for (size_t i = 0; i < n; i++) {
-        prob[i] = w[i] * scale;
-        alias[i] = i;
-        if (prob[i] < 1)
-            work[nsmall++] = i;
+        p[i] = w[i] > 0 ? w[i] / sum * (double)n : 0;
+        t[i].alias = (uint32_t)i;
+        if (p[i] < 1)
+            work[nsmall++] = (uint32_t)i;
         else
-            work[n - 1 - nlarge++] = i;
+            work[n - 1 - nlarge++] = (uint32_t)i;
     }
     while (nsmall && nlarge) {
-        size_t s = work[--nsmall];
-        size_t l = work[n - nlarge]; /* the large most recently pushed */
-        alias[s] = l;
-        prob[l] -= 1 - prob[s];
-        if (prob[l] < 1) {
+        uint32_t s = work[--nsmall];
+        uint32_t l = work[n - nlarge]; /* the large most recently pushed */
+        t[s].alias = l;
+        p[l] -= 1 - p[s];
+        if (p[l] < 1) {
             nlarge--;
             work[nsmall++] = l;
         }
     }
     /* What is left is 1 up to rounding. */
     while (nlarge)
-        prob[work[n - nlarge--]] = 1;
+        p[work[n - nlarge--]] = 1;
     while (nsmall)
-        prob[work[--nsmall]] = 1;
+        p[work[--nsmall]] = 1;
+    for (size_t i = 0; i < n; i++) {
+        double keep = floor(p[i] * 0x1p32);
+        t[i].keep = keep >= 0x1p32 - 1 ? UINT32_MAX : keep <= 0 ? 0 : (uint32_t)keep;
+    }
+    free(p);
+    p = NULL;
 
+    /* One output a draw: r n = column 2^64 + frac; the column is the high
+     * word of the product (Lemire), and the top 32 bits of frac, uniform
+     * given the column, decide between it and its alias. */
     bl_xoshiro x;
     bl_xoshiro_seed(&x, seed, epoch);
-    for (size_t d = 0; d < k; d++) {
-        size_t i = bounded(bl_xoshiro_next(&x), n);
-        double u = bl_xoshiro_uniform(&x);
-        out[d] = (int64_t)(u < prob[i] ? i : alias[i]);
+    uint32_t col[ALIAS_BATCH], u[ALIAS_BATCH];
+    for (size_t d = 0; d < k; d += ALIAS_BATCH) {
+        size_t m = k - d < ALIAS_BATCH ? k - d : ALIAS_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            unsigned __int128 prod = (unsigned __int128)bl_xoshiro_next(&x) * (uint64_t)n;
+            col[j] = (uint32_t)(prod >> 64);
+            u[j] = (uint32_t)((uint64_t)prod >> 32);
+            __builtin_prefetch(&t[col[j]]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            alias_column c = t[col[j]];
+            out[d + j] = u[j] < c.keep ? col[j] : c.alias;
+        }
     }
 done:
-    free(prob);
-    free(alias);
+    free(p);
     free(work);
+    free(t);
     return rc;
 }
 
