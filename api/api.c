@@ -114,9 +114,14 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
         json = "{}";
         json_len = 2;
     }
-    api_request r = {api_parse(json ? json : "", json ? json_len : 0, &e), req->parts, req->nparts};
-    if (!r.doc)
+    api_arrays fa;
+    memset(&fa, 0, sizeof fa);
+    api_request r = {api_parse_request(json ? json : "", json ? json_len : 0, &fa, &e),
+                     req->parts, req->nparts, &fa};
+    if (!r.doc) {
+        api_arrays_free(&fa);
         return finish_error(res, &e);
+    }
     api_out out;
     memset(&out, 0, sizeof out);
     out.format = req->format;
@@ -125,6 +130,7 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
     jw_init(&out.w);
     bl_api_code code = handler(cfg, &r, &out, &e);
     json_decref(r.doc);
+    api_arrays_free(&fa);
     if (code == BL_API_OK) {
         res->body = jw_take(&out.w, &res->len);
         if (res->body)

@@ -140,6 +140,241 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
     return out;
 }
 
+/* ---- fast number arrays --------------------------------------------------
+
+   jansson makes one json_t per number, which dominates the cost of a large
+   request. So before jansson sees the text, every array of at least
+   FAST_MIN plain numbers is parsed here into one buffer of doubles and
+   replaced by a placeholder string "\u0000@<index>". Only what is
+   certainly valid JSON is taken: a number must match the JSON grammar,
+   integers have at most 15 digits (exact as doubles; longer ones stay with
+   jansson, which keeps 64-bit integers), and a real that overflows (1e400)
+   is left for jansson to refuse. Anything else leaves the array to jansson,
+   so errors and their positions are jansson's as before. */
+
+#define FAST_MIN 16
+#define FAST_PREFIX "\\u0000@"
+
+void api_arrays_free(api_arrays *fa)
+{
+    free(fa->vals);
+    free(fa->arr);
+    memset(fa, 0, sizeof *fa);
+}
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Scans one JSON number at p (< end). Returns the bytes used, 0 if there
+ * is none or it is one for jansson. *is_int tells integer literals. */
+static size_t scan_number(const char *p, const char *end, double *out, int *is_int)
+{
+    const char *q = p;
+    int neg = 0;
+    uint64_t mant = 0;
+    int digits = 0, frac_digits = 0, exp = 0;
+    if (q < end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q >= end || *q < '0' || *q > '9')
+        return 0;
+    if (*q == '0') {
+        q++;
+    } else {
+        while (q < end && *q >= '0' && *q <= '9') {
+            if (digits < 19)
+                mant = mant * 10 + (uint64_t)(*q - '0');
+            digits++;
+            q++;
+        }
+    }
+    *is_int = 1;
+    if (q < end && *q == '.') {
+        *is_int = 0;
+        q++;
+        if (q >= end || *q < '0' || *q > '9')
+            return 0;
+        while (q < end && *q >= '0' && *q <= '9') {
+            if (digits + frac_digits < 19 && (digits || mant || *q != '0' || 1))
+                mant = mant * 10 + (uint64_t)(*q - '0');
+            frac_digits++;
+            q++;
+        }
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        *is_int = 0;
+        q++;
+        int eneg = 0;
+        if (q < end && (*q == '+' || *q == '-'))
+            eneg = *q++ == '-';
+        if (q >= end || *q < '0' || *q > '9')
+            return 0;
+        while (q < end && *q >= '0' && *q <= '9') {
+            if (exp < 100000)
+                exp = exp * 10 + (*q - '0');
+            q++;
+        }
+        if (eneg)
+            exp = -exp;
+    }
+    if (*is_int && digits > 15)
+        return 0;
+    /* Clinger's fast path: a mantissa below 2^53 and a power of ten below
+     * 10^23 are exact doubles, so one correctly rounded operation gives the
+     * correctly rounded result. Otherwise strtod. */
+    int total_digits = digits + frac_digits;
+    int e10 = exp - frac_digits;
+    double v;
+    if (total_digits <= 19 && mant < (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22)
+        v = e10 < 0 ? (double)mant / pow10_exact[-e10] : (double)mant * pow10_exact[e10];
+    else {
+        char buf[64];
+        size_t n = (size_t)(q - p);
+        if (n >= sizeof buf)
+            return 0;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        v = strtod(buf, NULL);
+        neg = 0; /* strtod read the sign */
+        if (isinf(v))
+            return 0;
+    }
+    *out = neg ? -v : v;
+    return (size_t)(q - p);
+}
+
+static int fa_reserve(api_arrays *fa, size_t more)
+{
+    if (fa->cap - fa->nvals >= more)
+        return 1;
+    size_t cap = fa->cap ? fa->cap : 1024;
+    while (cap - fa->nvals < more)
+        cap *= 2;
+    double *v = realloc(fa->vals, cap * sizeof *v);
+    if (!v)
+        return 0;
+    fa->vals = v;
+    fa->cap = cap;
+    return 1;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* Tries to take the array starting at p ('['). Returns the bytes it spans
+ * and records it in fa, or 0 to leave it to jansson (or without memory). */
+static size_t take_array(const char *p, const char *end, api_arrays *fa)
+{
+    const char *q = p + 1;
+    size_t start = fa->nvals, count = 0;
+    int all_int = 1;
+    while (q < end && is_ws(*q))
+        q++;
+    if (q < end && *q == ']')
+        return 0;
+    for (;;) {
+        while (q < end && is_ws(*q))
+            q++;
+        double v;
+        int is_int;
+        size_t n = q < end ? scan_number(q, end, &v, &is_int) : 0;
+        if (!n || !fa_reserve(fa, 1)) {
+            fa->nvals = start;
+            return 0;
+        }
+        fa->vals[fa->nvals++] = v;
+        all_int &= is_int;
+        count++;
+        q += n;
+        while (q < end && is_ws(*q))
+            q++;
+        if (q < end && *q == ',') {
+            q++;
+            continue;
+        }
+        if (q < end && *q == ']')
+            break;
+        fa->nvals = start;
+        return 0;
+    }
+    if (count < FAST_MIN) {
+        fa->nvals = start;
+        return 0;
+    }
+    if (fa->narr == fa->arr_cap) {
+        size_t cap = fa->arr_cap ? fa->arr_cap * 2 : 16;
+        struct fast_array *a = realloc(fa->arr, cap * sizeof *a);
+        if (!a) {
+            fa->nvals = start;
+            return 0;
+        }
+        fa->arr = a;
+        fa->arr_cap = cap;
+    }
+    fa->arr[fa->narr].off = start;
+    fa->arr[fa->narr].len = count;
+    fa->arr[fa->narr].all_integers = all_int;
+    fa->narr++;
+    return (size_t)(q + 1 - p);
+}
+
+/* The body with long number arrays replaced by placeholders; NULL without
+ * memory. Placeholders are never longer than the arrays they replace. */
+static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t *outlen)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    int in_string = 0;
+    const char *end = body + len;
+    for (const char *p = body; p < end;) {
+        char ch = *p;
+        if (in_string) {
+            out[o++] = ch;
+            if (ch == '\\' && p + 1 < end) {
+                out[o++] = p[1];
+                p += 2;
+                continue;
+            }
+            if (ch == '"')
+                in_string = 0;
+            p++;
+            continue;
+        }
+        if (ch == '"')
+            in_string = 1;
+        if (ch == '[') {
+            size_t n = take_array(p, end, fa);
+            if (n) {
+                o += (size_t)sprintf(out + o, "\"" FAST_PREFIX "%zu\"", fa->narr - 1);
+                p += n;
+                continue;
+            }
+        }
+        out[o++] = ch;
+        p++;
+    }
+    *outlen = o;
+    return out;
+}
+
+/* The fast array behind a placeholder, or NULL. */
+static const struct fast_array *fast_of(const api_arrays *fa, json_t *v)
+{
+    if (!fa || !json_is_string(v) || json_string_length(v) < 3)
+        return NULL;
+    const char *s = json_string_value(v);
+    if (s[0] != '\0' || s[1] != '@')
+        return NULL;
+    char *endp;
+    unsigned long long i = strtoull(s + 2, &endp, 10);
+    if (*endp || i >= fa->narr)
+        return NULL;
+    return &fa->arr[i];
+}
+
 static json_t *parse_error(const json_error_t *je, api_err *e)
 {
     if (json_error_code(je) == json_error_out_of_memory) {
@@ -151,7 +386,27 @@ static json_t *parse_error(const json_error_t *je, api_err *e)
     return NULL;
 }
 
-json_t *api_parse(const char *body, size_t len, api_err *e)
+static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e);
+
+json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e)
+{
+    if (len < 4096)
+        return api_parse(body, len, e);
+    size_t n;
+    char *text = extract_arrays(body, len, fa, &n);
+    if (!text) {
+        api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
+        return NULL;
+    }
+    json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, e) : parse_doc(body, len, 0, e);
+    free(text);
+    return doc;
+}
+
+json_t *api_parse(const char *body, size_t len, api_err *e) { return parse_doc(body, len, 0, e); }
+
+/* extra: JSON_ALLOW_NUL when the text holds placeholders. */
+static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e)
 {
     const size_t flags = JSON_REJECT_DUPLICATES;
     json_error_t je;
@@ -160,7 +415,7 @@ json_t *api_parse(const char *body, size_t len, api_err *e)
                  "invalid JSON at line 1, column 0: the body is empty; send a JSON object");
         return NULL;
     }
-    json_t *doc = json_loadb(body, len, flags, &je);
+    json_t *doc = json_loadb(body, len, flags | extra, &je);
     if (!doc && json_error_code(&je) == json_error_numeric_overflow && strstr(je.text, "integer")) {
         size_t qlen;
         char *q = quote_big_integers(body, len, &qlen);
@@ -255,6 +510,9 @@ static const char *json_type_name(json_t *v)
 {
     if (is_big_placeholder(v))
         return "integer";
+    if (json_is_string(v) && json_string_length(v) > 2 && json_string_value(v)[0] == '\0' &&
+        json_string_value(v)[1] == '@')
+        return "array";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";
@@ -348,7 +606,8 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
     case FT_ENUM: {
         if (json_is_string(v) && !is_big_placeholder(v))
             for (int i = 0; f->choices[i]; i++)
-                if (strcmp(json_string_value(v), f->choices[i]) == 0) {
+                if (strcmp(json_string_value(v), f->choices[i]) == 0 &&
+                    json_string_length(v) == strlen(f->choices[i])) {
                     *(int *)p = i;
                     return BL_API_OK;
                 }
@@ -396,6 +655,7 @@ bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, vo
             api_value *a = (api_value *)((char *)dst + spec[i].offset);
             a->json = v;
             a->part = NULL;
+            a->fa = req->fa;
         } else {
             bl_api_code c = decode_one(&spec[i], v, dst, e);
             if (c != BL_API_OK)
@@ -422,6 +682,7 @@ bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, vo
         api_value *a = (api_value *)((char *)dst + spec[i].offset);
         a->json = NULL;
         a->part = &req->parts[p];
+        a->fa = NULL;
         *seen |= (uint64_t)1 << i;
     }
     return BL_API_OK;
@@ -493,6 +754,27 @@ bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_
         return BL_API_OK;
     }
     json_t *arr = av->json;
+    const struct fast_array *fast = fast_of(av->fa, arr);
+    if (fast) {
+        if (max && fast->len > max)
+            return over_limit(e, name, fast->len, limit_name, max);
+        double *v = malloc(fast->len * sizeof *v);
+        if (!v)
+            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+        memcpy(v, av->fa->vals + fast->off, fast->len * sizeof *v);
+        for (size_t i = 0; nonneg && i < fast->len; i++)
+            if (v[i] < 0) {
+                char path[160];
+                snprintf(path, sizeof path, "%s[%zu]", name, i);
+                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be a finite number >= 0",
+                         path, v[i]);
+                free(v);
+                return BL_API_INVALID_ARGUMENT;
+            }
+        *out = v;
+        *n = fast->len;
+        return BL_API_OK;
+    }
     if (!json_is_array(arr))
         return bad_element(e, name, arr, "an array of numbers");
     size_t len = json_array_size(arr);
@@ -537,6 +819,31 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
         return BL_API_OK;
     }
     json_t *arr = av->json;
+    const struct fast_array *fast = fast_of(av->fa, arr);
+    if (fast) {
+        if (max && fast->len > max)
+            return over_limit(e, name, fast->len, limit_name, max);
+        const double *src = av->fa->vals + fast->off;
+        if (!fast->all_integers) {
+            size_t i = 0;
+            while (src[i] == floor(src[i]) && i + 1 < fast->len)
+                i++;
+            char path[160];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be an integer (a JSON integer, without a decimal point or "
+                            "exponent)",
+                            path);
+        }
+        int64_t *v = malloc(fast->len * sizeof *v);
+        if (!v)
+            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+        for (size_t i = 0; i < fast->len; i++)
+            v[i] = (int64_t)src[i]; /* integers of at most 15 digits: exact */
+        *out = v;
+        *n = fast->len;
+        return BL_API_OK;
+    }
     if (!json_is_array(arr))
         return bad_element(e, name, arr, "an array of integers");
     size_t len = json_array_size(arr);
@@ -570,8 +877,24 @@ void api_tensor_free(api_tensor *t)
 /* Copies the leaves of v, which must have shape t->shape[depth..], into
  * t->data from t->count on. */
 static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *path,
-                               size_t pathlen, api_tensor *t, api_err *e)
+                               size_t pathlen, api_tensor *t, const api_arrays *fa, api_err *e)
 {
+    const struct fast_array *fast = fast_of(fa, v);
+    if (fast && depth + 1 == t->ndim && fast->len == t->shape[depth]) {
+        memcpy(t->data + t->count, fa->vals + fast->off, fast->len * sizeof *t->data);
+        t->count += fast->len;
+        t->all_integers &= fast->all_integers;
+        return BL_API_OK;
+    }
+    if (fast) {
+        path[pathlen] = '\0';
+        if (depth == t->ndim)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be a finite number, not an array (%s is ragged)", path, name);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                        "%s has length %zu where %s was expected: %s is ragged", path, fast->len,
+                        depth + 1 == t->ndim ? "another length" : "an array of arrays", name);
+    }
     if (depth == t->ndim) {
         double d;
         if (!api_number(v, &d) || !isfinite(d)) {
@@ -598,7 +921,7 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
     for (size_t i = 0; i < t->shape[depth]; i++) {
         int m = snprintf(path + pathlen, 160 - pathlen, "[%zu]", i);
         size_t next = pathlen + (m > 0 && (size_t)m < 160 - pathlen ? (size_t)m : 0);
-        bl_api_code c = tensor_fill(json_array_get(v, i), depth + 1, name, path, next, t, e);
+        bl_api_code c = tensor_fill(json_array_get(v, i), depth + 1, name, path, next, t, fa, e);
         if (c != BL_API_OK)
             return c;
     }
@@ -644,11 +967,25 @@ bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
     if (av->part)
         return tensor_from_npy(av, name, max, limit_name, t, e);
     json_t *v = av->json;
+    const api_arrays *fa = av->fa;
     /* The shape is read along the first elements; every other row must
      * match it, which tensor_fill checks. */
     size_t count = 1;
     json_t *x = v;
-    while (json_is_array(x)) {
+    while (json_is_array(x) || fast_of(fa, x)) {
+        const struct fast_array *fast = fast_of(fa, x);
+        if (fast) { /* a row of numbers: the last dimension */
+            if (t->ndim == BL_MAX_DIMS)
+                return api_fail(e, BL_API_INVALID_ARGUMENT, name, "%s has more than %d dimensions",
+                                name, BL_MAX_DIMS);
+            t->shape[t->ndim++] = fast->len;
+            if (count > SIZE_MAX / fast->len)
+                return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                                "%s's shape has more elements than the server's %s limit of %zu",
+                                name, limit_name, max);
+            count *= fast->len;
+            break;
+        }
         if (t->ndim == BL_MAX_DIMS)
             return api_fail(e, BL_API_INVALID_ARGUMENT, name, "%s has more than %d dimensions",
                             name, BL_MAX_DIMS);
@@ -670,7 +1007,7 @@ bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
     char path[160];
     snprintf(path, sizeof path, "%s", name);
-    bl_api_code c = tensor_fill(v, 0, name, path, strlen(path), t, e);
+    bl_api_code c = tensor_fill(v, 0, name, path, strlen(path), t, fa, e);
     if (c != BL_API_OK)
         api_tensor_free(t);
     return c;

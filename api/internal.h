@@ -94,22 +94,42 @@ void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t
 
 /* ---- decoding -------------------------------------------------------------- */
 
+/* Long arrays of plain numbers, parsed straight into doubles before the
+ * rest of the document goes to jansson (see decode.c). */
+typedef struct {
+    double *vals;
+    size_t nvals, cap;
+    struct fast_array {
+        size_t off, len;
+        int all_integers;
+    } *arr;
+    size_t narr, arr_cap;
+} api_arrays;
+
+void api_arrays_free(api_arrays *fa);
+
 /* A request: the parsed document and the binary parts beside it. */
 typedef struct {
     json_t *doc;
     const bl_api_part *parts;
     size_t nparts;
+    const api_arrays *fa; /* may be NULL */
 } api_request;
 
 /* An array field's value: JSON, or a .npy part (exactly one is set). */
 typedef struct {
     json_t *json;
     const bl_api_part *part;
+    const api_arrays *fa; /* resolves fast-array placeholders in json */
 } api_value;
+
 
 /* Parses a request body into an object; big integers beyond 64 bits are
  * kept exactly (see decode.c). Returns NULL and fills *e on failure. */
 json_t *api_parse(const char *body, size_t len, api_err *e);
+/* The same for a request whose long number arrays go to *fa (fa must be
+ * zeroed; free it with api_arrays_free after the document). */
+json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e);
 
 typedef enum {
     FT_BOOL,   /* int destination, 0 or 1 */

@@ -73,11 +73,39 @@ void jw_raw(jw *w, const char *s, size_t n)
 
 void jw_lit(jw *w, const char *s) { jw_raw(w, s, strlen(s)); }
 
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if it is not one
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+            return 0;
+        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))
+            return 0;
+        return 3;
+    }
+    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* A JSON string. Text that is not valid UTF-8 (a client's path or field
+ * name echoed in a message) gets U+FFFD for each bad byte, so that every
+ * document written is valid JSON. */
 void jw_str(jw *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     jw_raw(w, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
         char esc[7];
         size_t n = 0;
         switch (*p) {
@@ -94,10 +122,19 @@ void jw_str(jw *w, const char *s)
                 n = 6;
             }
         }
-        if (n)
+        if (n) {
             jw_raw(w, esc, n);
-        else
-            jw_raw(w, (const char *)p, 1);
+            p++;
+            continue;
+        }
+        size_t len = utf8_len(p);
+        if (len) {
+            jw_raw(w, (const char *)p, len);
+            p += len;
+        } else {
+            jw_raw(w, "\xef\xbf\xbd", 3); /* U+FFFD */
+            p++;
+        }
     }
     jw_raw(w, "\"", 1);
 }

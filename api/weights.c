@@ -75,7 +75,7 @@ static bl_api_code decode_counts(const api_value *av, size_t max, double **out, 
 bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     bl_weights_opts o = bl_weights_opts_default();
-    weights_req r = {{NULL, NULL}, {NULL, NULL}, 0, o.scheme, o.normalize, 0, 0, o.beta, o.c};
+    weights_req r = {{NULL, NULL, NULL}, {NULL, NULL, NULL}, 0, o.scheme, o.normalize, 0, 0, o.beta, o.c};
     uint64_t seen;
     size_t max = cfg->limits.max_items;
     double *counts = NULL, *w = NULL, *sw = NULL;

@@ -35,9 +35,11 @@
  */
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ballast.h"
+#include "vmath.h"
 
 static const char *const loss_names[] = {
     [BL_LOSS_CROSS_ENTROPY] = "cross_entropy", [BL_LOSS_NLL] = "nll",
@@ -354,9 +356,13 @@ typedef struct {
 static inline size_t argmax_of(const double *z, size_t C, size_t s)
 {
     size_t am = 0;
-    for (size_t c = 1; c < C; c++)
-        if (z[c * s] > z[am * s])
-            am = c;
+    double best = z[0];
+    for (size_t c = 1; c < C; c++) { /* branch-free: selects, not jumps */
+        double v = z[c * s];
+        int gt = v > best;
+        am = gt ? c : am;
+        best = gt ? v : best;
+    }
     return am;
 }
 
@@ -392,6 +398,49 @@ static inline double rest_init(double m)
  * with 1 - softmax_y = R / S when y is the max: no cancellation as
  * softmax_y -> 1, the confident-and-right case.
  */
+/* The part of index_position after the softmax statistics: am and m, the
+ * argmax and max of the row; R = S - 1; logS = log1p(R); D = Σ w_c d_c
+ * (label smoothing only). With g, the gradient row holds exp(d_c) on
+ * entry and the gradient on return. */
+static double index_finish(const blp_class *k, const double *z, int64_t y, size_t am, double m,
+                           double R, double logS, double D, double *g)
+{
+    const size_t C = k->C, s = k->s;
+    double S = 1 + R;
+    const size_t yc = (size_t)y;
+    double wy = k->w ? k->w[yc] : 1.0;
+    double py = (z[yc * s] - m) - logS;
+
+    double l, gy, Gs = 0; /* loss; dl/dp_y; Σ_c of the smoothing's dl/dp_c */
+    if (k->loss == BL_LOSS_FOCAL) {
+        double u = -expm1(py); /* 1 - P, >= 0 as py <= 0 */
+        double ug = pow(u, k->gamma);
+        l = -wy * ug * py;
+        double r = u > 0 ? py / u : -1.0;
+        gy = -wy * ug * (1 - k->gamma * exp(py) * r) * k->ky;
+    } else {
+        l = -py * wy;
+        gy = wy * -k->ky;
+        if (k->eps > 0) {
+            l = (1 - k->eps) * l + k->eps_c * (logS * k->wsum - D);
+            Gs = -k->ks * k->wsum;
+        }
+    }
+    if (g) {
+        double invS = 1 / S, G = gy + Gs;
+        double sy = g[yc * s] * invS;
+        double one_minus_sy = yc == am ? R * invS : 1 - sy;
+        if (k->eps > 0)
+            for (size_t c = 0; c < C; c++)
+                g[c * s] = -k->ks * (k->w ? k->w[c] : 1.0) - g[c * s] * invS * G;
+        else
+            for (size_t c = 0; c < C; c++)
+                g[c * s] = -(g[c * s] * invS) * G;
+        g[yc * s] = gy * one_minus_sy + (-k->ks * wy - sy * Gs);
+    }
+    return l;
+}
+
 static double index_position(const blp_class *k, const double *z, int64_t y, double *g)
 {
     const size_t C = k->C, s = k->s;
@@ -425,39 +474,66 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
             R += c != am ? e : 0.0;
         }
     }
-    double S = 1 + R, logS = log1p(R);
-    const size_t yc = (size_t)y;
-    double wy = k->w ? k->w[yc] : 1.0;
-    double py = (z[yc * s] - m) - logS;
+    return index_finish(k, z, y, am, m, R, log1p(R), D, g);
+}
 
-    double l, gy, Gs = 0; /* loss; dl/dp_y; Σ_c of the smoothing's dl/dp_c */
-    if (k->loss == BL_LOSS_FOCAL) {
-        double u = -expm1(py); /* 1 - P, >= 0 as py <= 0 */
-        double ug = pow(u, k->gamma);
-        l = -wy * ug * py;
-        double r = u > 0 ? py / u : -1.0;
-        gy = -wy * ug * (1 - k->gamma * exp(py) * r) * k->ky;
-    } else {
-        l = -py * wy;
-        gy = wy * -k->ky;
-        if (k->eps > 0) {
-            l = (1 - k->eps) * l + k->eps_c * (logS * k->wsum - D);
-            Gs = -k->ks * k->wsum;
+/*
+ * The same for a block of contiguous rows (inner size 1), with exp and
+ * log1p evaluated over whole arrays by the vector math of vmath.c: the
+ * per-row statistics first, then one exp over every d_c of the block, one
+ * log1p over every R, then index_finish per row. e is the block's exp
+ * buffer (the gradient rows themselves when g is not NULL); st holds 5
+ * doubles a row of scratch. Same values as index_position up to the
+ * vector functions' rounding (a few ulp).
+ */
+static void index_block(const blp_class *k, const double *z, const int64_t *y, size_t rows,
+                        double *e, double *st, double *l, int with_grad)
+{
+    const size_t C = k->C;
+    double *m = st, *R = st + rows, *logS = st + 2 * rows, *D = st + 3 * rows;
+    double *amv = st + 4 * rows; /* argmax, exact as a double */
+    for (size_t r = 0; r < rows; r++) {
+        const double *zr = z + r * C;
+        double *er = e + r * C;
+        size_t am = argmax_of(zr, C, 1);
+        amv[r] = (double)am;
+        m[r] = zr[am];
+        double d_sum = 0;
+        for (size_t c = 0; c < C; c++) {
+            double d = zr[c] - m[r];
+            er[c] = d;
+            if (k->eps > 0)
+                d_sum += (k->w ? k->w[c] : 1.0) * d;
         }
+        D[r] = d_sum;
     }
-    if (g) {
-        double invS = 1 / S, G = gy + Gs;
-        double sy = g[yc * s] * invS;
-        double one_minus_sy = yc == am ? R * invS : 1 - sy;
-        if (k->eps > 0)
-            for (size_t c = 0; c < C; c++)
-                g[c * s] = -k->ks * (k->w ? k->w[c] : 1.0) - g[c * s] * invS * G;
-        else
-            for (size_t c = 0; c < C; c++)
-                g[c * s] = -(g[c * s] * invS) * G;
-        g[yc * s] = gy * one_minus_sy + (-k->ks * wy - sy * Gs);
+    blp_vexp(e, e, rows * C);
+    for (size_t r = 0; r < rows; r++) {
+        const double *er = e + r * C;
+        size_t am = (size_t)amv[r];
+        /* Every class but the max, in two branch-free runs: R stays exact
+         * when it is far below 1 (a confident row). */
+        double rest = rest_init(m[r]);
+        for (size_t c = 0; c < am; c++)
+            rest += er[c];
+        for (size_t c = am + 1; c < C; c++)
+            rest += er[c];
+        R[r] = rest;
     }
-    return l;
+    blp_vlog1p(R, logS, rows);
+    for (size_t r = 0; r < rows; r++) {
+        double *er = e + r * C;
+        if (y[r] == k->ignore) {
+            if (with_grad)
+                for (size_t c = 0; c < C; c++)
+                    er[c] = 0;
+            l[r] = 0;
+            continue;
+        }
+        assert(y[r] >= 0 && (uint64_t)y[r] < C);
+        l[r] = index_finish(k, z + r * C, y[r], (size_t)amv[r], m[r], R[r], logS[r], D[r],
+                            with_grad ? er : NULL);
+    }
 }
 
 /*
@@ -534,7 +610,30 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
     if (grad && a->loss == BL_LOSS_NLL)
         memset(grad, 0, L->elements * sizeof *grad); /* IEEE: all-zero bits are +0.0 */
 
-    for (size_t n0 = 0; n0 < L->outer; n0++) {
+    /* Contiguous rows of class-index cross_entropy or focal go through the
+     * vector path in blocks of about 4096 elements; should its scratch
+     * memory be unavailable, the scalar path below does the same work. */
+    size_t start = 0;
+    if (inner == 1 && !a->target_prob && a->loss != BL_LOSS_NLL && L->outer > 1) {
+        size_t B = C >= 4096 ? 1 : 4096 / C;
+        double *scratch = malloc((grad ? 0 : B * C) * sizeof(double) + 6 * B * sizeof(double));
+        if (scratch) {
+            double *st = scratch, *lb = scratch + 5 * B, *buf = scratch + 6 * B;
+            for (; start < L->outer; start += B) {
+                size_t rows = L->outer - start < B ? L->outer - start : B;
+                double *e = grad ? grad + start * C : buf;
+                index_block(&k, a->input + start * C, a->target_index + start, rows, e, st, lb,
+                            grad != NULL);
+                for (size_t r = 0; r < rows; r++) {
+                    if (per)
+                        per[start + r] = lb[r];
+                    sum_add(total, lb[r]);
+                }
+            }
+            free(scratch);
+        }
+    }
+    for (size_t n0 = start; n0 < L->outer; n0++) {
         const double *z = a->input + n0 * row;
         double *g = grad ? grad + n0 * row : NULL;
         for (size_t i = 0; i < inner; i++) {
@@ -599,9 +698,10 @@ typedef struct {
     double den;           /* mean: elements, else 1                         */
 } blp_binary;
 
-static double binary_element(const blp_binary *k, double x, double y, size_t j, double *gx)
+/* One element, given e = exp(-|x|) and lp = log1p(e). */
+static double binary_element(const blp_binary *k, double x, double y, size_t j, double e,
+                             double lp, double *gx)
 {
-    double e = exp(-fabs(x)), lp = log1p(e);
     double sp_pos = (x > 0 ? x : 0) + lp; /* sp(x); a NaN x stays NaN via lp */
     double sp_neg = (x < 0 ? -x : 0) + lp; /* sp(-x) */
     /* σ(x) and σ(-x) from e without overflow */
@@ -641,14 +741,25 @@ static void binary_loss(const bl_loss_args *a, const blp_layout *L, bl_loss_resu
     };
     double *per = a->reduction == BL_REDUCTION_NONE ? res->per : NULL;
     size_t j = 0; /* i mod last: the weights' index */
-    for (size_t i = 0; i < L->elements; i++) {
-        double l = binary_element(&k, a->input[i], a->target_prob[i], j,
-                                  res->grad ? res->grad + i : NULL);
-        if (per)
-            per[i] = l;
-        sum_add(total, l);
-        if (++j == L->last)
-            j = 0;
+    /* exp(-|x|) and log1p of it over blocks with the vector math; on the
+     * stack, so there is nothing to fail. */
+    enum { BLOCK = 512 };
+    double e[BLOCK], lp[BLOCK];
+    for (size_t b = 0; b < L->elements; b += BLOCK) {
+        size_t nb = L->elements - b < BLOCK ? L->elements - b : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            e[i] = -fabs(a->input[b + i]);
+        blp_vexp(e, e, nb);
+        blp_vlog1p(e, lp, nb);
+        for (size_t i = 0; i < nb; i++) {
+            double l = binary_element(&k, a->input[b + i], a->target_prob[b + i], j, e[i], lp[i],
+                                      res->grad ? res->grad + b + i : NULL);
+            if (per)
+                per[b + i] = l;
+            sum_add(total, l);
+            if (++j == L->last)
+                j = 0;
+        }
     }
 }
 

@@ -78,7 +78,7 @@ install: $(BUILD)/ballastd $(BUILD)/ballast $(BUILD)/libballast.a $(BUILD)/$(SHL
 		'Description: class weights, weighted sampling and PyTorch-exact losses (libballast)' \
 		'Version: $(BALLAST_VERSION)' \
 		'Libs: -L$${libdir} -lballast' \
-		'Libs.private: -lm' \
+		'Libs.private: -lmvec -lm' \
 		'Cflags: -I$${includedir}' \
 		> "$(DESTDIR)$(PKGCONFIGDIR)/ballast.pc"
 	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ballast.pc"

@@ -143,7 +143,8 @@ def tree_modes_links_and_soname():
     dyn = readelf_dynamic(os.path.join(lib, "libballast.so." + v))
     eq(re.findall(r"Library soname: \[([^\]]+)\]", dyn), ["libballast.so.0"], "soname")
     needed = set(re.findall(r"Shared library: \[([^\]]+)\]", dyn))
-    check(needed <= {"libm.so.6", "libc.so.6"}, "the core needs only libm and libc: %s" % needed)
+    check(needed <= {"libmvec.so.1", "libm.so.6", "libc.so.6"},
+          "the core needs only glibc's libmvec, libm and libc: %s" % needed)
     # The core only: every exported symbol is bl_*, the same as in the archive.
     syms = run(["nm", "-D", "--defined-only", os.path.join(lib, "libballast.so." + v)]).stdout
     exported = {l.split()[-1] for l in syms.splitlines() if re.search(r" [TDBR] ", l)}
@@ -180,11 +181,11 @@ def pkg_config_file():
     eq(pkg_config("--modversion"), [version_h()], "--modversion")
     eq(pkg_config("--cflags"), ["-I%s/include" % tmp], "--cflags")
     eq(pkg_config("--libs"), ["-L%s/lib" % tmp, "-lballast"], "--libs")
-    eq(pkg_config("--static", "--libs"), ["-L%s/lib" % tmp, "-lballast", "-lm"], "--static --libs")
+    eq(pkg_config("--static", "--libs"), ["-L%s/lib" % tmp, "-lballast", "-lmvec", "-lm"], "--static --libs")
     with open(os.path.join(tmp, "lib", "pkgconfig", "ballast.pc")) as f:
         pc = f.read()
     for line in ("prefix=%s" % tmp, "Name: ballast", "Version: %s" % version_h(),
-                 "Libs: -L${libdir} -lballast", "Libs.private: -lm", "Cflags: -I${includedir}"):
+                 "Libs: -L${libdir} -lballast", "Libs.private: -lmvec -lm", "Cflags: -I${includedir}"):
         check(line in pc.splitlines(), "ballast.pc lacks %r:\n%s" % (line, pc))
 
 

@@ -137,7 +137,7 @@ static bl_api_code run_doc(const char *endpoint, json_t *request, json_t **respo
     out.primary = -1;
     out.res = &meta;
     jw_init(&out.w);
-    api_request req = {request, NULL, 0};
+    api_request req = {request, NULL, 0, NULL};
     api_err e = {BL_API_OK, "", ""};
     bl_api_code code = h(&cfg, &req, &out, &e);
     size_t len;
