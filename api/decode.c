@@ -146,10 +146,10 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
    request. So before jansson sees the text, every array of at least
    FAST_MIN plain numbers is parsed here into one buffer of doubles and
    replaced by a placeholder string "\u0000@<index>". Only what is
-   certainly valid JSON is taken: a number must match the JSON grammar,
-   integers have at most 15 digits (exact as doubles; longer ones stay with
-   jansson, which keeps 64-bit integers), and a real that overflows (1e400)
-   is left for jansson to refuse. Anything else leaves the array to jansson,
+   certainly valid JSON is taken: a number must match the JSON grammar, and
+   a real that overflows (1e400) is left for jansson to refuse. Integers
+   are read as doubles, exact up to 2^53: integer fields (labels, targets)
+   that large are out of range whatever their last digits. Anything else leaves the array to jansson,
    so errors and their positions are jansson's as before. */
 
 #define FAST_MIN 16
@@ -219,8 +219,6 @@ static size_t scan_number(const char *p, const char *end, double *out, int *is_i
         if (eneg)
             exp = -exp;
     }
-    if (*is_int && digits > 15)
-        return 0;
     /* Clinger's fast path: a mantissa below 2^53 and a power of ten below
      * 10^23 are exact doubles, so one correctly rounded operation gives the
      * correctly rounded result. Otherwise strtod. */
@@ -839,7 +837,7 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
         if (!v)
             return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
         for (size_t i = 0; i < fast->len; i++)
-            v[i] = (int64_t)src[i]; /* integers of at most 15 digits: exact */
+            v[i] = src[i] >= 0x1p63 ? INT64_MAX : src[i] < -0x1p63 ? INT64_MIN : (int64_t)src[i];
         *out = v;
         *n = fast->len;
         return BL_API_OK;

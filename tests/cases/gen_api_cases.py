@@ -223,6 +223,44 @@ err("loss_too_many_elements", "loss", {"logits": [[0.0] * 4] * 3, "targets": [0,
 err("loss_nan_literal", "loss", '{"logits": [[NaN, 1]], "targets": [0]}', "invalid_json")
 err("loss_deep_nesting", "loss", '{"logits": ' + "[" * 100000 + "]" * 100000 + ', "targets": 0}', "invalid_json")
 
+# ---- long arrays: parsed by the fast number-array path (16+ plain numbers) --
+pad = " " * 4096  # bodies under 4 KiB skip the fast path
+long_w = [0.5 + i for i in range(40)]
+ok("fast_sample_long_weights", "sample",
+   json.dumps({"weights": long_w, "num_samples": 5, "seed": 1, "generator": "torch"}) + pad,
+   {"num_samples": 5})
+ok("fast_sample_one_heavy", "sample",
+   json.dumps({"weights": [0] * 30 + [2.5] + [0] * 9, "num_samples": 4, "seed": 2}) + pad,
+   {"indices": [30, 30, 30, 30]})
+err("fast_negative_weight_named", "sample",
+    json.dumps({"weights": long_w[:17] + [-1.0] + long_w[18:]}) + pad, field="weights[17]",
+    contains=">= 0")
+err("fast_string_in_long_array", "sample",
+    json.dumps({"weights": long_w[:20] + ["x"] + long_w[21:]}) + pad, field="weights[20]")
+err("fast_overflow_literal", "sample",
+    '{"weights": [' + ",".join(["1"] * 20) + ',1e400]}' + pad, "invalid_json")
+err("fast_real_labels", "weights", json.dumps({"labels": [0, 1] * 10 + [1.5]}) + pad,
+    field="labels[20]", contains="integer")
+ok("fast_labels", "weights", json.dumps({"labels": [0, 1, 1, 1] * 5}) + pad,
+   {"counts": [5, 15], "weights": [3.0, 1.0]})
+ok("fast_long_counts_big_ints", "weights",
+   '{"counts": [' + ",".join(["9007199254740993"] * 20) + ']}' + pad,
+   {"counts": [9007199254740992] * 20})
+ok("fast_logits_rows", "loss",
+   json.dumps({"logits": [[0.0] * 20, [1.0] * 20], "targets": [3, 19], "reduction": "none"}) + pad,
+   {"loss": [math.log(20), math.log(20)]})
+err("fast_ragged_rows", "loss",
+    json.dumps({"logits": [[0.0] * 20, [1.0] * 21], "targets": [3, 19]}) + pad,
+    field="logits[1]", contains="ragged")
+err("fast_row_where_number_expected", "loss",
+    json.dumps({"logits": [[[0.0] * 20], [0.5] * 20], "targets": [[3], 19]}) + pad, field="logits[1]")
+ok("fast_tricky_numbers", "sample",
+   '{"weights": [0.1, 1e-310, 5e-324, 1.7976931348623157e308, 0.30000000000000004, 1E5, 2e-0, '
+   '-0, 0.0, 123456789012345678901234567890e-10, 1.00000000000000011102230246251565404236316680908203125,'
+   ' 3, 4, 5, 6, 7], "num_samples": 1, "seed": 1}' + pad, {"num_samples": 1})
+err("fast_sum_overflow_named", "sample",
+    '{"weights": [' + ",".join(["1.7976931348623157e308"] * 20) + ']}' + pad, contains="overflows")
+
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "api_cases.json"), "w") as f:
     f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n "cases": [\n')

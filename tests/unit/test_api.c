@@ -356,6 +356,62 @@ START_TEST(error_body_escapes)
 }
 END_TEST
 
+/* The fast number-array path reads every number exactly as strtod does:
+ * random doubles of every magnitude in %.17g, %.15g and %g forms, and
+ * short decimals that take Clinger's fast path. */
+START_TEST(fast_arrays_read_exactly)
+{
+    enum { N = 20000 };
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char *body = malloc((size_t)N * 40 + 64);
+    double *want = malloc(N * sizeof *want);
+    size_t len = (size_t)sprintf(body, "{\"weights\": [");
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        char tok[48];
+        switch (i % 4) {
+        case 0: /* any finite double */
+            do {
+                uint64_t bits = x & 0x7fffffffffffffffull;
+                memcpy(&v, &bits, sizeof v);
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            } while (!isfinite(v));
+            snprintf(tok, sizeof tok, "%.17g", v);
+            break;
+        case 1:
+            snprintf(tok, sizeof tok, "%.15g", (double)(x >> 11) * 0x1p-53 * 1e3);
+            break;
+        case 2:
+            snprintf(tok, sizeof tok, "%llu.%03llu", (unsigned long long)(x % 100000),
+                     (unsigned long long)(x >> 40) % 1000);
+            break;
+        default:
+            snprintf(tok, sizeof tok, "%lluE-%llu", (unsigned long long)(x % 1000000007),
+                     (unsigned long long)(x >> 50) % 330);
+        }
+        want[i] = strtod(tok, NULL);
+        len += (size_t)sprintf(body + len, "%s%s", i ? ", " : "", tok);
+    }
+    len += (size_t)sprintf(body + len, "]}");
+    api_arrays fa;
+    memset(&fa, 0, sizeof fa);
+    api_err e;
+    json_t *doc = api_parse_request(body, len, &fa, &e);
+    ck_assert_msg(doc != NULL, "%s", e.message);
+    ck_assert_uint_eq(fa.narr, 1);
+    ck_assert_uint_eq(fa.arr[0].len, N);
+    ck_assert_int_eq(fa.arr[0].all_integers, 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(memcmp(&fa.vals[i], &want[i], sizeof want[i]) == 0,
+                      "number %d: %.17g read as %.17g", i, want[i], fa.vals[i]);
+    json_decref(doc);
+    api_arrays_free(&fa);
+    free(body);
+    free(want);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -365,6 +421,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, seed_from_entropy);
     tcase_add_test(tc, doubles_round_trip);
     tcase_add_test(tc, error_body_escapes);
+    tcase_add_test(tc, fast_arrays_read_exactly);
     suite_add_tcase(s, tc);
     TCase *fx = tcase_create("fixtures");
     tcase_set_timeout(fx, 300);
