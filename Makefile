@@ -9,7 +9,9 @@
 CC      ?= cc
 BUILD   ?= build
 PORT    ?= 8080
-PYTHON  ?= python3
+# The tests' Python: Debian's, where the Debian packages they use (numpy,
+# yaml, jsonschema, requests) are installed; python3 on PATH otherwise.
+PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 PKGS    := libmicrohttpd jansson check
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror
@@ -28,7 +30,7 @@ API_OBJ    := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test test-unit test-http deps clean
+.PHONY: all run test test-deps deps clean
 all: $(BUILD)/ballastd $(BUILD)/libballast.a
 
 deps:
@@ -77,8 +79,14 @@ EXTRA_TEST_BINS :=
 run: $(BUILD)/ballastd
 	$(BUILD)/ballastd --port $(PORT)
 
-test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS)
-	@tests/run.sh $(BUILD)
+test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS) | test-deps
+	@PYTHON=$(PYTHON) tests/run.sh $(BUILD)
+
+# What the test suites need beyond the build: Debian's python3 with numpy,
+# requests, yaml and jsonschema, and curl.
+test-deps:
+	@{ $(PYTHON) -c 'import numpy, requests, yaml, jsonschema' 2>/dev/null && \
+	   command -v curl >/dev/null; } || tools/install-deps.sh --test
 
 clean:
 	rm -rf $(BUILD)

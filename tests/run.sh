@@ -36,7 +36,7 @@ done
 for t in tests/http/test_*.py; do
     [ -f "$t" ] || continue
     echo "== $(basename "$t")"
-    BALLASTD="$build/ballastd" python3 "$t" >"$log" 2>&1
+    BALLASTD="$build/ballastd" "${PYTHON:-python3}" "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
     # Our runner's summary: "http: 40 passed, 0 failed"
