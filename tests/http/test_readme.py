@@ -41,6 +41,38 @@ def curl_examples():
 
 
 @test
+def cli_and_c_examples():
+    n = 0
+    for block in blocks("sh"):
+        for line in block.strip("\n").split("\n"):
+            if "build/ballast " in line and not line.startswith("$"):
+                out = subprocess.run(line, shell=True, cwd=ROOT, capture_output=True, text=True,
+                                     timeout=10)
+                eq(out.returncode, 0, line)
+                json.loads(out.stdout)
+                n += 1
+    check(n >= 1, "no CLI example found")
+    import tempfile
+    c_blocks = blocks("c")
+    check(c_blocks, "no C example found")
+    for code in c_blocks:
+        prog = ("#include <stdio.h>\n%s\nint main(void) {\n%s\n"
+                "printf(\"%%g %%g %%g\\n\", w[0], w[1], w[2]);\nreturn 0;\n}\n")
+        head = [l for l in code.split("\n") if l.startswith("#include")]
+        body = [l for l in code.split("\n") if l and not l.startswith("#include")]
+        with tempfile.TemporaryDirectory() as d:
+            src, exe = os.path.join(d, "ex.c"), os.path.join(d, "ex")
+            open(src, "w").write(prog % ("\n".join(head), "\n".join(body)))
+            build = os.path.dirname(os.path.abspath(os.environ.get("BALLASTD", "build/ballastd")))
+            cc = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "lib"),
+                                 src, os.path.join(build, "libballast.a"), "-lmvec", "-lm", "-o", exe],
+                                capture_output=True, text=True)
+            eq(cc.returncode, 0, cc.stderr)
+            out = subprocess.run([exe], capture_output=True, text=True)
+            eq(out.stdout.strip(), "1 1000 10000", "the C example's weights")
+
+
+@test
 def python_examples():
     n = 0
     for block in blocks("python"):
