@@ -278,7 +278,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
         out->warning = "the mean is NaN: no target is left to average (all ignored, or their "
                        "weights sum to 0), as in PyTorch";
     else
-        out->warning = "some results are not finite (NaN or infinity) and are given as null";
+        out->warning = "some results are not finite (NaN or infinity; null in JSON)";
     code = api_emit(out, e);
 done:
     api_tensor_free(&in);

@@ -222,7 +222,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned
 
 static int is_multipart(const char *type)
 {
-    return type && strncasecmp(type, "multipart/form-data", 19) == 0;
+    return type && strncasecmp(type, "multipart/form-data", 19) == 0 &&
+           (type[19] == '\0' || type[19] == ';' || type[19] == ' ');
 }
 
 /* application/json, no type, or application/x-www-form-urlencoded (what
@@ -274,29 +275,43 @@ static int authorized(server *s, struct MHD_Connection *c)
     return diff == 0;
 }
 
-/* The response format from Accept: the first of application/json,
- * application/x-npy and multipart/form-data that it names; JSON otherwise. */
+/* The response format from Accept: of application/json,
+ * application/x-npy and multipart/form-data, the one with the highest
+ * q-value (the first named on a tie); media ranges with q=0 are refused
+ * ones, and anything else (*\/\*, no Accept) means JSON. */
 static bl_api_format wanted_format(struct MHD_Connection *c)
 {
     const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    if (!a)
-        return BL_API_JSON;
     static const struct {
         const char *type;
         bl_api_format f;
     } kinds[] = {{"application/json", BL_API_JSON},
                  {"application/x-npy", BL_API_NPY},
                  {"multipart/form-data", BL_API_MULTIPART}};
-    const char *best = NULL;
-    bl_api_format f = BL_API_JSON;
-    for (size_t i = 0; i < 3; i++) {
-        const char *p = strcasestr(a, kinds[i].type);
-        if (p && (!best || p < best)) {
-            best = p;
-            f = kinds[i].f;
-        }
+    bl_api_format best = BL_API_JSON;
+    double best_q = 0;
+    while (a && *a) {
+        const char *end = strchr(a, ',');
+        size_t len = end ? (size_t)(end - a) : strlen(a);
+        while (len && (*a == ' ' || *a == '\t'))
+            a++, len--;
+        size_t tlen = 0;
+        while (tlen < len && a[tlen] != ';' && a[tlen] != ' ' && a[tlen] != '\t')
+            tlen++;
+        double q = 1;
+        for (size_t i = tlen; i + 2 < len; i++)
+            if ((a[i] == 'q' || a[i] == 'Q') && a[i + 1] == '=' &&
+                (i == 0 || a[i - 1] == ';' || a[i - 1] == ' '))
+                q = strtod(a + i + 2, NULL);
+        for (size_t k = 0; k < 3; k++)
+            if (tlen == strlen(kinds[k].type) && strncasecmp(a, kinds[k].type, tlen) == 0 &&
+                q > best_q) {
+                best = kinds[k].f;
+                best_q = q;
+            }
+        a = end ? end + 1 : NULL;
     }
-    return f;
+    return best;
 }
 
 static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -310,10 +325,16 @@ static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char 
     (void)transfer_encoding;
     request *r = cls;
     part *p = NULL;
+    if (!key) { /* a part without a name */
+        r->bad_multipart = 4;
+        return MHD_NO;
+    }
     for (size_t i = 0; i < r->nparts; i++)
         if (strcmp(r->parts[i].name, key) == 0)
             p = &r->parts[i];
-    if (off == 0 && p && p->len) {
+    /* libmicrohttpd starts every part at offset 0 (an empty part too, with
+     * size 0), so a known name at offset 0 is a second part of that name. */
+    if (off == 0 && p) {
         r->bad_multipart = 2;
         snprintf(r->err_msg, sizeof r->err_msg, "%.40s", key);
         return MHD_NO;
@@ -327,7 +348,7 @@ static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char 
         memset(p, 0, sizeof *p);
         strcpy(p->name, key);
     }
-    if (size > p->cap - p->len) {
+    if (size + 1 > p->cap - p->len) { /* room for the data and a NUL */
         size_t cap = p->cap ? p->cap : 4096;
         while (cap - p->len < size + 1)
             cap *= 2;
@@ -588,8 +609,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
                                "too many parts (at most %d) or a part name of 48 bytes or more",
                                MAX_PARTS);
+        if (why == 4)
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                               "a part has no name (Content-Disposition: form-data; name=...)");
         return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
                            "malformed multipart/form-data body");
+    }
+    if (r->pp && r->nparts == 0) {
+        free_parts(r);
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                           "the multipart/form-data body has no parts (is its boundary the one "
+                           "in Content-Type?)");
     }
     bl_api_part parts[MAX_PARTS];
     for (size_t i = 0; i < r->nparts; i++) {

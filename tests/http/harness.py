@@ -15,6 +15,26 @@ import traceback
 
 BALLASTD = os.environ.get("BALLASTD", "build/ballastd")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# BALLAST_CONTRACT_LOG=<file>: Server.request appends every response it gets to
+# <file>, one JSON line each, for tests/http/test_contract.py to check against
+# api/openapi.yaml.
+contract_log = os.environ.get("BALLAST_CONTRACT_LOG")
+
+
+def record(method, path, status, headers, data):
+    """Appends one response to contract_log (see above)."""
+    ctype = headers.get("content-type", "")
+    line = {"method": method, "path": path, "status": status, "content_type": ctype,
+            "headers": {k: v for k, v in headers.items() if k.startswith("ballast-")}}
+    if len(data) > 1 << 20:
+        line["body_bytes"] = len(data)  # too big to log: status and media type only
+    elif method != "HEAD" and ctype.split(";")[0].strip().lower() == "application/json":
+        try:
+            line["body"] = json.loads(data)
+        except ValueError:
+            line["not_json"] = data[:200].decode("utf-8", "replace")
+    with open(contract_log, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 class Server:
@@ -65,6 +85,8 @@ class Server:
         r = c.getresponse()
         data = r.read()
         hdrs = {k.lower(): v for k, v in r.getheaders()}
+        if contract_log:
+            record(method, path, r.status, hdrs, data)
         if own:
             c.close()
         return r.status, hdrs, data

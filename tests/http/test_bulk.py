@@ -303,6 +303,39 @@ def bad_binary_inputs():
 
 
 @test
+def multipart_edge_cases_regressions():
+    """Found by the contract work: an empty part and a part without a name
+    used to crash the server (NULL data / NULL name in the part callback)."""
+    def raw(body, boundary="BND"):
+        return srv.request("POST", "/sample", body.encode(),
+                           headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
+    status, h, b = raw('--BND\r\nContent-Disposition: form-data; name="request"\r\n\r\n\r\n--BND--\r\n')
+    eq(status, 400, "empty request part")
+    status, h, b = raw('--BND\r\nContent-Disposition: form-data\r\n\r\nxx\r\n--BND--\r\n')
+    eq(status, 400, "nameless part")
+    check("no name" in json.loads(b)["error"]["message"], b)
+    status, h, b = raw('--BND\r\nContent-Disposition: form-data; name="weights"\r\n\r\n\r\n'
+                       '--BND\r\nContent-Disposition: form-data; name="weights"\r\n\r\nabc\r\n--BND--\r\n')
+    eq((status, json.loads(b)["error"].get("field")), (400, "weights"), "duplicate after an empty part")
+    status, h, b = raw('--BND\r\nContent-Disposition: form-data; name="weights"\r\n\r\nabc\r\n--BND--\r\n',
+                       boundary="OTHER")
+    check(status == 400 and "no parts" in json.loads(b)["error"]["message"], b)
+    status, h, b = srv.request("POST", "/sample", b"{}", headers={"Content-Type": "multipart/form-datax"})
+    eq(status, 415, "multipart/form-datax is not multipart")
+    eq(srv.request("GET", "/healthz")[0], 200, "alive")
+    # Accept: q=0 refuses a type; the highest q wins
+    req = {"weights": [1, 2], "seed": 1}
+    status, h, b = srv.request("POST", "/sample", req,
+                               headers={"Accept": "application/x-npy;q=0, application/json"})
+    eq(h["content-type"], "application/json", "q=0")
+    status, h, b = srv.request("POST", "/sample", req,
+                               headers={"Accept": "application/json;q=0.5, application/x-npy"})
+    eq(h["content-type"], "application/x-npy", "higher q")
+    status, h, b = srv.request("POST", "/sample", req, headers={"Accept": "application/x-npy-extra"})
+    eq(h["content-type"], "application/json", "no substring matches")
+
+
+@test
 def binary_sizes_count_against_limits():
     with Server("--max-elements", "10", "--max-items", "5", "--max-body", "4K", "--log-format", "none") as s:
         status, h, b = post_parts("/loss", [("logits", npy([0.0] * 12, [4, 3]), True),
