@@ -724,70 +724,56 @@ static bl_api_code npy_flat(const api_value *v, const char *name, size_t max,
     return BL_API_OK;
 }
 
-bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_t max,
-                        const char *limit_name, double **out, size_t *n, api_err *e)
+/* The values of a flat array field from whichever source it came in (a
+ * .npy part, a fast array, or JSON), as doubles, with *all_int telling
+ * whether every value was an integer (JSON integer literal, integer
+ * dtype). what says what an element must be, for the JSON type error. */
+static bl_api_code flat_values(const api_value *av, const char *name, size_t max,
+                               const char *limit_name, const char *what, double **out, size_t *n,
+                               int *all_int, api_err *e)
 {
     *out = NULL;
     *n = 0;
+    size_t len;
+    npy_view nv;
+    const struct fast_array *fast = av->part ? NULL : fast_of(av->fa, av->json);
     if (av->part) {
-        npy_view nv;
         bl_api_code c = npy_flat(av, name, max, limit_name, &nv, e);
         if (c != BL_API_OK)
             return c;
-        double *v = malloc((nv.count ? nv.count : 1) * sizeof *v);
-        if (!v)
-            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-        npy_to_doubles(&nv, v);
-        for (size_t i = 0; i < nv.count; i++)
-            if (!isfinite(v[i]) || (nonneg && v[i] < 0)) {
-                char path[160];
-                snprintf(path, sizeof path, "%s[%zu]", name, i);
-                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
-                         v[i], nonneg ? "a finite number >= 0" : "a finite number");
-                free(v);
-                return BL_API_INVALID_ARGUMENT;
-            }
-        *out = v;
-        *n = nv.count;
-        return BL_API_OK;
+        len = nv.count;
+    } else if (fast) {
+        len = fast->len;
+    } else {
+        if (!json_is_array(av->json))
+            return bad_element(e, name, av->json,
+                               strcmp(what, "an integer") == 0 ? "an array of integers"
+                                                               : "an array of numbers");
+        len = json_array_size(av->json);
     }
-    json_t *arr = av->json;
-    const struct fast_array *fast = fast_of(av->fa, arr);
-    if (fast) {
-        if (max && fast->len > max)
-            return over_limit(e, name, fast->len, limit_name, max);
-        double *v = malloc(fast->len * sizeof *v);
-        if (!v)
-            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-        memcpy(v, av->fa->vals + fast->off, fast->len * sizeof *v);
-        for (size_t i = 0; nonneg && i < fast->len; i++)
-            if (v[i] < 0) {
-                char path[160];
-                snprintf(path, sizeof path, "%s[%zu]", name, i);
-                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be a finite number >= 0",
-                         path, v[i]);
-                free(v);
-                return BL_API_INVALID_ARGUMENT;
-            }
-        *out = v;
-        *n = fast->len;
-        return BL_API_OK;
-    }
-    if (!json_is_array(arr))
-        return bad_element(e, name, arr, "an array of numbers");
-    size_t len = json_array_size(arr);
     if (max && len > max)
         return over_limit(e, name, len, limit_name, max);
     double *v = malloc((len ? len : 1) * sizeof *v);
     if (!v)
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-    for (size_t i = 0; i < len; i++) {
-        json_t *x = json_array_get(arr, i);
-        if (!api_number(x, &v[i]) || !isfinite(v[i]) || (nonneg && v[i] < 0)) {
-            char path[160];
-            snprintf(path, sizeof path, "%s[%zu]", name, i);
-            free(v);
-            return bad_element(e, path, x, nonneg ? "a finite number >= 0" : "a finite number");
+    if (av->part) {
+        npy_to_doubles(&nv, v);
+        *all_int = npy_is_integer(&nv);
+    } else if (fast) {
+        memcpy(v, av->fa->vals + fast->off, len * sizeof *v);
+        *all_int = fast->all_integers;
+    } else {
+        *all_int = 1;
+        for (size_t i = 0; i < len; i++) {
+            json_t *x = json_array_get(av->json, i);
+            if (!api_number(x, &v[i])) {
+                char path[160];
+                snprintf(path, sizeof path, "%s[%zu]", name, i);
+                free(v);
+                return bad_element(e, path, x, what);
+            }
+            if (!api_integer(x, &(int64_t){0}))
+                *all_int = 0;
         }
     }
     *out = v;
@@ -795,72 +781,79 @@ bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_
     return BL_API_OK;
 }
 
+bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_t max,
+                        const char *limit_name, double **out, size_t *n, api_err *e)
+{
+    int all_int;
+    bl_api_code c = flat_values(av, name, max, limit_name, "a number", out, n, &all_int, e);
+    if (c != BL_API_OK)
+        return c;
+    for (size_t i = 0; i < *n; i++) {
+        double x = (*out)[i];
+        if (!isfinite(x) || (nonneg && x < 0)) {
+            char path[160];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path, x,
+                     nonneg ? "a finite number >= 0" : "a finite number");
+            free(*out);
+            *out = NULL;
+            return BL_API_INVALID_ARGUMENT;
+        }
+    }
+    return BL_API_OK;
+}
+
 bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e)
 {
+    double *v;
+    int all_int;
     *out = NULL;
-    *n = 0;
-    if (av->part) {
-        npy_view nv;
-        bl_api_code c = npy_flat(av, name, max, limit_name, &nv, e);
-        if (c != BL_API_OK)
-            return c;
-        if (!npy_is_integer(&nv))
+    bl_api_code c = flat_values(av, name, max, limit_name, "an integer", &v, n, &all_int, e);
+    if (c != BL_API_OK)
+        return c;
+    if (!all_int) {
+        /* The first element that is not an integer literal; with a .npy
+         * part, the dtype itself. */
+        if (av->part) {
+            free(v);
             return api_fail(e, BL_API_INVALID_ARGUMENT, name,
                             "%s must hold integers: send an int64, int32 or uint8 .npy", name);
-        int64_t *v = malloc((nv.count ? nv.count : 1) * sizeof *v);
-        if (!v)
-            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-        npy_to_int64(&nv, v);
-        *out = v;
-        *n = nv.count;
-        return BL_API_OK;
-    }
-    json_t *arr = av->json;
-    const struct fast_array *fast = fast_of(av->fa, arr);
-    if (fast) {
-        if (max && fast->len > max)
-            return over_limit(e, name, fast->len, limit_name, max);
-        const double *src = av->fa->vals + fast->off;
-        if (!fast->all_integers) {
-            size_t i = 0;
-            while (src[i] == floor(src[i]) && i + 1 < fast->len)
+        }
+        size_t i = 0;
+        if (fast_of(av->fa, av->json)) {
+            while (i + 1 < *n && v[i] == floor(v[i]))
                 i++;
-            char path[160];
-            snprintf(path, sizeof path, "%s[%zu]", name, i);
-            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                            "%s must be an integer (a JSON integer, without a decimal point or "
-                            "exponent)",
-                            path);
+        } else {
+            while (i + 1 < *n && api_integer(json_array_get(av->json, i), &(int64_t){0}))
+                i++;
         }
-        int64_t *v = malloc(fast->len * sizeof *v);
-        if (!v)
-            return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-        for (size_t i = 0; i < fast->len; i++)
-            v[i] = src[i] >= 0x1p63 ? INT64_MAX : src[i] < -0x1p63 ? INT64_MIN : (int64_t)src[i];
-        *out = v;
-        *n = fast->len;
-        return BL_API_OK;
+        char path[160];
+        snprintf(path, sizeof path, "%s[%zu]", name, i);
+        free(v);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                        "%s must be an integer (a JSON integer, without a decimal point or "
+                        "exponent)",
+                        path);
     }
-    if (!json_is_array(arr))
-        return bad_element(e, name, arr, "an array of integers");
-    size_t len = json_array_size(arr);
-    if (max && len > max)
-        return over_limit(e, name, len, limit_name, max);
-    int64_t *v = malloc((len ? len : 1) * sizeof *v);
-    if (!v)
+    int64_t *iv = malloc((*n ? *n : 1) * sizeof *iv);
+    if (!iv) {
+        free(v);
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-    for (size_t i = 0; i < len; i++) {
-        json_t *x = json_array_get(arr, i);
-        if (!api_integer(x, &v[i])) {
-            char path[160];
-            snprintf(path, sizeof path, "%s[%zu]", name, i);
-            free(v);
-            return bad_element(e, path, x, "an integer");
-        }
     }
-    *out = v;
-    *n = len;
+    if (av->part) {
+        npy_view nv;
+        npy_parse(av->part->data, av->part->len, name, &nv, e); /* valid: read above */
+        npy_to_int64(&nv, iv);
+    } else if (!fast_of(av->fa, av->json)) {
+        for (size_t i = 0; i < *n; i++)
+            api_integer(json_array_get(av->json, i), &iv[i]); /* exact 64-bit values */
+    } else {
+        for (size_t i = 0; i < *n; i++)
+            iv[i] = v[i] >= 0x1p63 ? INT64_MAX : v[i] < -0x1p63 ? INT64_MIN : (int64_t)v[i];
+    }
+    free(v);
+    *out = iv;
     return BL_API_OK;
 }
 
