@@ -18,7 +18,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential libmicrohttpd-dev libjansson-dev check pkg-config python3 curl \
-      python3-numpy python3-requests python3-yaml python3-jsonschema nginx-light \
+      python3-numpy python3-requests python3-yaml python3-jsonschema nodejs nginx-light \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -83,10 +83,10 @@ test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS) | test-deps
 	@PYTHON=$(PYTHON) tests/run.sh $(BUILD)
 
 # What the test suites need beyond the build: Debian's python3 with numpy,
-# requests, yaml and jsonschema, and curl.
+# requests, yaml and jsonschema, curl, and Node.js (the example client).
 test-deps:
 	@{ $(PYTHON) -c 'import numpy, requests, yaml, jsonschema' 2>/dev/null && \
-	   command -v curl >/dev/null; } || tools/install-deps.sh --test
+	   command -v curl >/dev/null && command -v node >/dev/null; } || tools/install-deps.sh --test
 
 clean:
 	rm -rf $(BUILD)

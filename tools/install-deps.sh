@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential libmicrohttpd-dev libjansson-dev check pkg-config python3 curl"
 # --test: also what the test suites use (Debian's Python modules).
-[ "${1:-}" = --test ] && pkgs="$pkgs python3-numpy python3-requests python3-yaml python3-jsonschema"
+[ "${1:-}" = --test ] && pkgs="$pkgs python3-numpy python3-requests python3-yaml python3-jsonschema nodejs"
 echo "ballast: installing missing build dependencies: $pkgs" >&2
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
