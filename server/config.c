@@ -31,7 +31,7 @@ static const option options[] = {
     {"max-items", OPT_SIZE, OFF(limits.max_items), 1, SIZE_MAX / 16, "most items in /sample, classes or labels in /weights"},
     {"max-samples", OPT_SIZE, OFF(limits.max_samples), 1, SIZE_MAX / 16, "most indices one /sample request may draw"},
     {"max-elements", OPT_SIZE, OFF(limits.max_elements), 1, SIZE_MAX / 16, "most input elements in one /loss request"},
-    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds before an idle connection is closed"},
+    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds before an idle connection, or a request still arriving, is cut"},
     {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000, "most simultaneous connections"},
     {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
     {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},

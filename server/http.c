@@ -21,12 +21,38 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server.h"
 
+/*
+ * Slow clients. libmicrohttpd's --timeout closes a connection only after
+ * that long without any byte, so a client trickling one byte a second could
+ * hold a connection (and a worker's attention) for ever. Each connection is
+ * therefore registered here while it is open, with the time its current
+ * request began to arrive (the connection's start, or the end of its
+ * previous request); a watchdog thread shuts down the socket of any
+ * connection still receiving a request --timeout seconds later. A request
+ * being computed or answered is never cut. The registry's lock orders the
+ * watchdog's shutdown() before libmicrohttpd closes and reuses the fd.
+ */
+typedef struct conn_state {
+    int fd;
+    int receiving;          /* the request is still arriving */
+    int cut;                /* already shut down by the watchdog */
+    struct timespec since;  /* when the current request began to arrive */
+    struct conn_state *prev, *next;
+} conn_state;
+
 struct server {
     server_config cfg;
+    pthread_mutex_t conns_lock;
+    conn_state *conns;      /* open connections, under conns_lock */
+    pthread_t watchdog;
+    int watchdog_running;
+    atomic_int stopping;
     bl_api_config api;
     struct MHD_Daemon *daemon;
     atomic_int draining;
@@ -103,6 +129,90 @@ typedef struct {
     uint64_t received;
     bl_api_format format;
 } request;
+
+/* ---- connections ----------------------------------------------------------- */
+
+static conn_state *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (conn_state *)ci->socket_context : NULL;
+}
+
+/* A request has fully arrived (receiving 0), or a new one may start (1). */
+static void conn_mark(server *s, struct MHD_Connection *c, int receiving)
+{
+    conn_state *cs = conn_of(c);
+    if (!cs)
+        return;
+    pthread_mutex_lock(&s->conns_lock);
+    cs->receiving = receiving;
+    clock_gettime(CLOCK_MONOTONIC, &cs->since);
+    pthread_mutex_unlock(&s->conns_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_state *cs = calloc(1, sizeof *cs);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!cs || !ci) { /* untracked: only libmicrohttpd's idle timeout applies */
+            free(cs);
+            *socket_context = NULL;
+            return;
+        }
+        cs->fd = ci->connect_fd;
+        cs->receiving = 1;
+        clock_gettime(CLOCK_MONOTONIC, &cs->since);
+        pthread_mutex_lock(&s->conns_lock);
+        cs->next = s->conns;
+        if (s->conns)
+            s->conns->prev = cs;
+        s->conns = cs;
+        pthread_mutex_unlock(&s->conns_lock);
+        *socket_context = cs;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_state *cs = *socket_context;
+        if (!cs)
+            return;
+        pthread_mutex_lock(&s->conns_lock);
+        if (cs->prev)
+            cs->prev->next = cs->next;
+        else
+            s->conns = cs->next;
+        if (cs->next)
+            cs->next->prev = cs->prev;
+        pthread_mutex_unlock(&s->conns_lock);
+        free(cs);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    server *s = arg;
+    const struct timespec nap = {0, 200 * 1000 * 1000};
+    while (!atomic_load(&s->stopping)) {
+        nanosleep(&nap, NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&s->conns_lock);
+        for (conn_state *cs = s->conns; cs; cs = cs->next) {
+            double age = (double)(now.tv_sec - cs->since.tv_sec) +
+                         (double)(now.tv_nsec - cs->since.tv_nsec) / 1e9;
+            if (cs->receiving && !cs->cut && age > (double)s->cfg.timeout) {
+                shutdown(cs->fd, SHUT_RDWR);
+                cs->cut = 1;
+                metrics_slow_client(s->metrics);
+            }
+        }
+        pthread_mutex_unlock(&s->conns_lock);
+    }
+    return NULL;
+}
 
 /* ---- responses -------------------------------------------------------- */
 
@@ -572,8 +682,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         metrics_inflight(s->metrics, 1);
         set_request_id(s, c, r);
         begin(s, c, r, url, method);
-        if (r->err_status && has_body(c))
+        if (r->err_status && has_body(c)) {
+            conn_mark(s, c, 0);
             return answer_refusal(c, r);
+        }
         return MHD_YES;
     }
     if (r->responded) { /* refused early: drop whatever body still comes */
@@ -588,6 +700,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_data_size = 0;
         return MHD_YES;
     }
+    conn_mark(s, c, 0); /* the request is in: no longer a slow client's */
     if (r->err_status)
         return answer_refusal(c, r);
     if (!routes[r->route].post)
@@ -681,7 +794,6 @@ static void log_request(server *s, request *r, double seconds, enum MHD_RequestT
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     server *s = cls;
     request *r = *con_cls;
     if (!r)
@@ -689,6 +801,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double seconds = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    conn_mark(s, c, 1);
     metrics_record(s->metrics, r->route, r->status, seconds, r->bytes_in, r->bytes_out);
     metrics_inflight(s->metrics, -1);
     log_request(s, r, seconds, toe);
@@ -716,6 +829,7 @@ server *server_start(const server_config *cfg)
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         rnd = (uint32_t)time(NULL);
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
+    pthread_mutex_init(&s->conns_lock, NULL);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     s->metrics = metrics_new(route_names, NROUTES, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
@@ -749,7 +863,8 @@ server *server_start(const server_config *cfg)
         flags |= MHD_USE_POLL;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
@@ -760,6 +875,9 @@ server *server_start(const server_config *cfg)
         free(s);
         return NULL;
     }
+    s->watchdog_running = pthread_create(&s->watchdog, NULL, watchdog, s) == 0;
+    if (!s->watchdog_running)
+        fprintf(stderr, "ballastd: no watchdog thread: slow clients are cut only when idle\n");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
         s->cfg.port = info->port;
@@ -780,7 +898,11 @@ unsigned server_inflight(const server *s) { return atomic_load(&((server *)s)->i
 
 void server_stop(server *s)
 {
+    atomic_store(&s->stopping, 1);
+    if (s->watchdog_running)
+        pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->conns_lock);
     metrics_free(s->metrics);
     free(s);
 }

@@ -29,6 +29,7 @@ struct metrics {
     atomic_ullong *latency_count, *latency_sum_us;
     atomic_ullong bytes_in, bytes_out;
     atomic_llong inflight;
+    atomic_ullong slow_clients;
 };
 
 metrics *metrics_new(const char *const *route_names, size_t nroutes, double start_time)
@@ -62,6 +63,8 @@ void metrics_free(metrics *m)
 }
 
 void metrics_inflight(metrics *m, int delta) { atomic_fetch_add(&m->inflight, delta); }
+
+void metrics_slow_client(metrics *m) { atomic_fetch_add(&m->slow_clients, 1); }
 
 void metrics_record(metrics *m, int route, unsigned status, double seconds, uint64_t in,
                     uint64_t out)
@@ -164,12 +167,15 @@ char *metrics_render(metrics *m, size_t *out_len)
                "# HELP ballast_requests_in_flight Requests being handled now.\n"
                "# TYPE ballast_requests_in_flight gauge\n"
                "ballast_requests_in_flight %lld\n"
+               "# HELP ballast_slow_clients_total Connections cut because a request was still arriving after --timeout seconds.\n"
+               "# TYPE ballast_slow_clients_total counter\n"
+               "ballast_slow_clients_total %llu\n"
                "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
                "# TYPE process_start_time_seconds gauge\n"
                "process_start_time_seconds %.3f\n",
                (unsigned long long)atomic_load(&m->bytes_in),
                (unsigned long long)atomic_load(&m->bytes_out), (long long)atomic_load(&m->inflight),
-               m->start_time);
+               (unsigned long long)atomic_load(&m->slow_clients), m->start_time);
     if (bad) {
         free(b);
         return NULL;

@@ -55,6 +55,8 @@ void metrics_free(metrics *m);
 void metrics_record(metrics *m, int route, unsigned status, double seconds, uint64_t bytes_in,
                     uint64_t bytes_out);
 void metrics_inflight(metrics *m, int delta);
+/* Counts a connection cut for being too slow to send its request. */
+void metrics_slow_client(metrics *m);
 /* The Prometheus text exposition (format 0.0.4), malloc'd; NULL without memory. */
 char *metrics_render(metrics *m, size_t *len);
 
