@@ -4,6 +4,14 @@
  *
  *   build/bench_core            all benchmarks
  *   build/bench_core NAME...    only those
+ *   --reps N                    timed runs per benchmark (default: 11 core, 5 api), each
+ *                               after one untimed warm-up run
+ *   --dump-loss-json FILE       also write the api_loss_json_4096x1000 body to FILE (the
+ *                               exact bytes bench/run.py sends over HTTP)
+ *   --interactive               for bench/run.py, which alternates these runs with HTTP requests
+ *                               and PyTorch: after the setup, each line read from stdin runs the
+ *                               benchmark once and prints that run's ms; EOF ends it (name one
+ *                               benchmark)
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,11 +37,27 @@ static int cmp(const void *a, const void *b)
 
 typedef void (*bench_fn)(void *ctx);
 
+static int reps_override; /* --reps N; 0: each benchmark's default */
+static int interactive;   /* --interactive */
+
 static double median_ms(bench_fn f, void *ctx, int reps)
 {
     double t[64];
+    if (interactive) {
+        char line[64];
+        while (fgets(line, sizeof line, stdin)) {
+            double a = now();
+            f(ctx);
+            printf("%.6f\n", (now() - a) * 1e3);
+            fflush(stdout);
+        }
+        return NAN;
+    }
+    if (reps_override > 0)
+        reps = reps_override;
     if (reps > 64)
         reps = 64;
+    f(ctx); /* warm-up: page faults, caches; not timed */
     for (int i = 0; i < reps; i++) {
         double a = now();
         f(ctx);
@@ -137,6 +161,20 @@ static int wanted(int argc, char **argv, const char *name)
 
 int main(int argc, char **argv)
 {
+    const char *dump = NULL;
+    /* Options first; what remains are benchmark names. */
+    int k = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            reps_override = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--dump-loss-json") == 0 && i + 1 < argc)
+            dump = argv[++i];
+        else if (strcmp(argv[i], "--interactive") == 0)
+            interactive = 1;
+        else
+            argv[k++] = argv[i];
+    }
+    argc = k;
     size_t n = 1000000;
     double *w = malloc(n * sizeof *w);
     int64_t *out = malloc(n * sizeof *out);
@@ -192,6 +230,13 @@ int main(int argc, char **argv)
     if (wanted(argc, argv, "api_loss_json_4096x1000")) {
         api_ctx c = {"loss", NULL, 0};
         c.body = loss_json(4096, 1000, &c.len);
+        if (dump) {
+            FILE *f = fopen(dump, "wb");
+            if (!f || fwrite(c.body, 1, c.len, f) != c.len || fclose(f) != 0) {
+                perror(dump);
+                return 1;
+            }
+        }
         printf("api_loss_json_4096x1000 %.3f\n", median_ms(run_api, &c, 5));
         free(c.body);
     }

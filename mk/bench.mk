@@ -1,0 +1,24 @@
+# mk/bench.mk — benchmarks (never part of `make test`).
+#   make bench   build everything and bench/run.sh: ballastd (HTTP/JSON and .npy), the core and api
+#                in-process (build/bench_core), Python + PyTorch in one process (one thread) and
+#                nginx returning a fixed body, side by side in one run; writes bench/RESULTS.md.
+#                A few minutes; waits (up to BENCH_MAX_WAIT s, default 180) for the load to drop.
+#                Knobs: BENCH_REPS (9), BENCH_WRK_REPS (5), BENCH_WRK_SECONDS (10), BENCH_OUT.
+# Missing tools (wrk, nginx, Debian's python3-torch and python3-numpy) are installed from Debian
+# by `make bench-deps` (bench/install-deps.sh), which `make bench` runs first.
+
+.PHONY: bench bench-deps
+
+BENCH_PYTHON ?= /usr/bin/python3
+
+bench-deps:
+	@{ command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; } && \
+	   $(BENCH_PYTHON) -c 'import torch, numpy'; } >/dev/null 2>&1 || bench/install-deps.sh
+
+$(BUILD)/bench_core: bench/bench_core.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ilib -Iapi -o $@ $< \
+		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
+
+bench: all $(BUILD)/ballastd $(BUILD)/libballast_api.a $(BUILD)/bench_core | bench-deps
+	BENCH_PYTHON=$(BENCH_PYTHON) bench/run.sh $(BUILD)
