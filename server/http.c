@@ -96,13 +96,6 @@ static const char *const route_names[] = {"weights", "sample", "loss", "healthz"
 /* Per-request state, owned by libmicrohttpd's *con_cls slot. */
 #define MAX_PARTS 16
 
-/* A part of a multipart/form-data body, accumulated as it arrives. */
-typedef struct {
-    char name[48];
-    char *data;
-    size_t len, cap;
-} part;
-
 typedef struct {
     int route; /* index into routes, or -1 */
     char *body;
@@ -120,13 +113,13 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     char method[12];
     char path[96];
-    /* multipart/form-data bodies: libmicrohttpd's post processor splits
-     * them into parts, which go to the api layer as .npy arrays. */
-    struct MHD_PostProcessor *pp;
-    part parts[MAX_PARTS];
-    size_t nparts;
-    int bad_multipart; /* 1: malformed; 2: duplicate part; 3: too many parts */
-    uint64_t received;
+    /* A multipart/form-data body is accumulated like any other and split
+     * into parts in place (multipart.c); the parts go to the api layer as
+     * .npy arrays. */
+    int multipart;
+    char boundary[72];
+    uint64_t expect; /* Content-Length, when sent: the body buffer's size */
+    char part_names[MAX_PARTS][MP_NAME_MAX];
     bl_api_format format;
 } request;
 
@@ -424,69 +417,6 @@ static bl_api_format wanted_format(struct MHD_Connection *c)
     return best;
 }
 
-static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *filename, const char *content_type,
-                                 const char *transfer_encoding, const char *data, uint64_t off,
-                                 size_t size)
-{
-    (void)kind;
-    (void)filename;
-    (void)content_type;
-    (void)transfer_encoding;
-    request *r = cls;
-    part *p = NULL;
-    if (!key) { /* a part without a name */
-        r->bad_multipart = 4;
-        return MHD_NO;
-    }
-    for (size_t i = 0; i < r->nparts; i++)
-        if (strcmp(r->parts[i].name, key) == 0)
-            p = &r->parts[i];
-    /* libmicrohttpd starts every part at offset 0 (an empty part too, with
-     * size 0), so a known name at offset 0 is a second part of that name. */
-    if (off == 0 && p) {
-        r->bad_multipart = 2;
-        snprintf(r->err_msg, sizeof r->err_msg, "%.40s", key);
-        return MHD_NO;
-    }
-    if (!p) {
-        if (r->nparts == MAX_PARTS || strlen(key) >= sizeof p->name) {
-            r->bad_multipart = 3;
-            return MHD_NO;
-        }
-        p = &r->parts[r->nparts++];
-        memset(p, 0, sizeof *p);
-        strcpy(p->name, key);
-    }
-    if (size + 1 > p->cap - p->len) { /* room for the data and a NUL */
-        size_t cap = p->cap ? p->cap : 4096;
-        while (cap - p->len < size + 1)
-            cap *= 2;
-        char *b = realloc(p->data, cap);
-        if (!b) {
-            r->too_large = -1;
-            return MHD_NO;
-        }
-        p->data = b;
-        p->cap = cap;
-    }
-    memcpy(p->data + p->len, data, size);
-    p->len += size;
-    p->data[p->len] = '\0';
-    return MHD_YES;
-}
-
-static void free_parts(request *r)
-{
-    if (r->pp) {
-        MHD_destroy_post_processor(r->pp);
-        r->pp = NULL;
-    }
-    for (size_t i = 0; i < r->nparts; i++)
-        free(r->parts[i].data);
-    r->nparts = 0;
-}
-
 /* ---- GET routes ---------------------------------------------------------------------- */
 
 static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)
@@ -600,6 +530,8 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     if (cl) {
         errno = 0;
         unsigned long long n = strtoull(cl, NULL, 10);
+        if (errno != ERANGE && n <= s->cfg.max_body)
+            r->expect = n;
         if (errno == ERANGE || n > s->cfg.max_body)
             return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                                "the body (%.24s bytes) is larger than the server's max-body "
@@ -607,10 +539,11 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
                                cl, (unsigned long long)s->cfg.max_body);
     }
     if (is_multipart(type)) {
-        r->pp = MHD_create_post_processor(c, 64 * 1024, post_part, r);
-        if (!r->pp)
+        r->multipart = 1;
+        if (multipart_boundary(type, r->boundary, sizeof r->boundary) != 0)
             return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
-                          "a multipart/form-data body needs a boundary parameter");
+                          "a multipart/form-data body needs a boundary parameter (1 to 70 "
+                          "characters)");
     }
     r->format = wanted_format(c);
     atomic_fetch_add(&s->inflight, 1);
@@ -624,17 +557,7 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
     r->bytes_in += n;
     if (r->too_large)
         return;
-    if (r->pp) {
-        r->received += n;
-        if (r->received > s->cfg.max_body) {
-            r->too_large = 1;
-            free_parts(r);
-            return;
-        }
-        if (!r->bad_multipart && MHD_post_process(r->pp, data, n) != MHD_YES && !r->bad_multipart)
-            r->bad_multipart = 1;
-        return;
-    }
+
     if (n > s->cfg.max_body - r->len) {
         r->too_large = 1;
         free(r->body);
@@ -643,7 +566,9 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
         return;
     }
     if (r->cap - r->len < n) {
-        size_t cap = r->cap ? r->cap : 4096;
+        /* The announced length exactly (it is within max-body), else
+         * doubling from 4 KiB. */
+        size_t cap = r->cap ? r->cap : r->expect >= n ? (size_t)r->expect : 4096;
         while (cap - r->len < n)
             cap *= 2;
         if (cap > s->cfg.max_body)
@@ -712,41 +637,49 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->too_large < 0)
         return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                            "out of memory while reading the body");
-    if (r->bad_multipart) {
-        int why = r->bad_multipart;
-        free_parts(r);
-        if (why == 2)
-            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", r->err_msg,
-                               "part \"%s\" is given twice", r->err_msg);
-        if (why == 3)
-            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                               "too many parts (at most %d) or a part name of 48 bytes or more",
-                               MAX_PARTS);
-        if (why == 4)
-            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                               "a part has no name (Content-Disposition: form-data; name=...)");
-        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                           "malformed multipart/form-data body");
-    }
-    if (r->pp && r->nparts == 0) {
-        free_parts(r);
-        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                           "the multipart/form-data body has no parts (is its boundary the one "
-                           "in Content-Type?)");
-    }
     bl_api_part parts[MAX_PARTS];
-    for (size_t i = 0; i < r->nparts; i++) {
-        parts[i].name = r->parts[i].name;
-        parts[i].data = r->parts[i].data ? r->parts[i].data : "";
-        parts[i].len = r->parts[i].len;
+    size_t nparts = 0;
+    if (r->multipart) {
+        multipart_part mp[MAX_PARTS];
+        char bad[64] = "";
+        multipart_status st = multipart_parse(r->body ? r->body : "", r->len, r->boundary, mp,
+                                              MAX_PARTS, &nparts, bad, sizeof bad);
+        if (st != MP_OK) {
+            free(r->body);
+            r->body = NULL;
+            switch (st) {
+            case MP_DUPLICATE:
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", bad,
+                                   "part \"%s\" is given twice", bad);
+            case MP_TOO_MANY:
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                                   "too many parts (at most %d) or a part name of %d bytes or more",
+                                   MAX_PARTS, MP_NAME_MAX);
+            case MP_NAMELESS:
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                                   "a part has no name (Content-Disposition: form-data; name=...)");
+            case MP_NO_PARTS:
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                                   "the multipart/form-data body has no parts (is its boundary "
+                                   "the one in Content-Type?)");
+            default:
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
+                                   "malformed multipart/form-data body");
+            }
+        }
+        for (size_t i = 0; i < nparts; i++) {
+            strcpy(r->part_names[i], mp[i].name);
+            parts[i].name = r->part_names[i];
+            parts[i].data = mp[i].data;
+            parts[i].len = mp[i].len;
+        }
     }
-    bl_api_request req = {r->pp ? NULL : (r->body ? r->body : ""), r->pp ? 0 : r->len, parts,
-                          r->nparts, r->format};
+    bl_api_request req = {r->multipart ? NULL : (r->body ? r->body : ""),
+                          r->multipart ? 0 : r->len, parts, nparts, r->format};
     bl_api_result res;
     bl_api_handle(&s->api, routes[r->route].endpoint, &req, &res);
     free(r->body);
     r->body = NULL;
-    free_parts(r);
     if (!res.body)
         return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                            "out of memory");
@@ -808,7 +741,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->counted)
         atomic_fetch_sub(&s->inflight, 1);
     free(r->body);
-    free_parts(r);
     free(r);
     *con_cls = NULL;
 }

@@ -44,6 +44,34 @@ unsigned server_inflight(const server *s);
 /* Closes every connection and frees s. */
 void server_stop(server *s);
 
+/* ---- multipart.c: multipart/form-data bodies, parsed in place ---- */
+
+#define MP_NAME_MAX 48
+
+typedef struct {
+    char name[MP_NAME_MAX];
+    const char *data; /* into the body */
+    size_t len;
+} multipart_part;
+
+typedef enum {
+    MP_OK = 0,
+    MP_MALFORMED, /* no delimiter after a part, or headers without an end */
+    MP_NO_PARTS,  /* the boundary never occurs, or no part before the close */
+    MP_NAMELESS,  /* a part without name= */
+    MP_DUPLICATE, /* two parts of one name (bad_name says which) */
+    MP_TOO_MANY,  /* more than max_parts parts, or a name of MP_NAME_MAX bytes or more */
+} multipart_status;
+
+/* The boundary parameter of a multipart Content-Type (quoted or not, 1 to
+ * 70 characters) into out. 0 on success, -1 if there is none. */
+int multipart_boundary(const char *content_type, char *out, size_t size);
+
+/* Splits body into its parts (pointers into body). */
+multipart_status multipart_parse(const char *body, size_t len, const char *boundary,
+                                 multipart_part *parts, size_t max_parts, size_t *nparts,
+                                 char *bad_name, size_t bad_size);
+
 /* ---- metrics.c: counters for GET /metrics ---- */
 
 typedef struct metrics metrics;
