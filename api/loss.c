@@ -205,6 +205,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
             idx[i] = tg.data[i] >= 0x1p63 ? INT64_MAX
                      : tg.data[i] < -0x1p63 ? INT64_MIN
                                             : (int64_t)tg.data[i];
+        api_tensor_free(&tg); /* the indices replace it: peak memory */
     } else {
         shape_text(ts, sizeof ts, tg.shape, tg.ndim);
         shape_text(xs, sizeof xs, in.shape, in.ndim);
