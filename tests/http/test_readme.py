@@ -73,6 +73,25 @@ def cli_and_c_examples():
 
 
 @test
+def js_examples():
+    """Every js block runs under node against the live server and prints."""
+    import shutil
+    node = shutil.which("node")
+    check(node, "node not found: the README's JS example needs Node.js 18+ (apt-get install nodejs)")
+    n = 0
+    for code in blocks("js"):
+        code = code.replace("127.0.0.1:8080", "127.0.0.1:%d" % srv.port)
+        out = subprocess.run([node, "--input-type=module", "-e", code], capture_output=True,
+                             text=True, timeout=20)
+        eq(out.returncode, 0, out.stderr)
+        printed = out.stdout.strip()
+        check(printed and "// " + printed + "," in code,
+              "the JS example printed %r, not what its comment says" % printed)
+        n += 1
+    check(n >= 1, "no JS example found")
+
+
+@test
 def python_examples():
     n = 0
     for block in blocks("python"):
