@@ -407,7 +407,7 @@ json_t *api_parse(const char *body, size_t len, api_err *e) { return parse_doc(b
 static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e)
 {
     const size_t flags = JSON_REJECT_DUPLICATES;
-    json_error_t je;
+    json_error_t je = {0}; /* jansson leaves the code byte unset when it fails early */
     if (len == 0) {
         api_fail(e, BL_API_INVALID_JSON, NULL,
                  "invalid JSON at line 1, column 0: the body is empty; send a JSON object");

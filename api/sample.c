@@ -84,9 +84,9 @@ static bl_api_code weights_from_labels(const sample_req *r, int has_cw, size_t m
         /* Default class weights: 1 / count, over classes 0..max label. */
         if (max && (uint64_t)top >= max) {
             code = api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
-                            "label %lld means %lld classes, more than the server's max-items "
+                            "label %lld means %llu classes, more than the server's max-items "
                             "limit of %zu",
-                            (long long)top, (long long)top + 1, max);
+                            (long long)top, (unsigned long long)top + 1, max);
             goto done;
         }
         ncw = (size_t)top + 1;
@@ -167,7 +167,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
             goto done;
         }
     }
-    draw = malloc((k ? k : 1) * sizeof *draw);
+    draw = calloc(k ? k : 1, sizeof *draw); /* calloc: k * 8 may overflow (no limit) */
     if (!draw) {
         code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
         goto done;

@@ -140,7 +140,7 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
                             "%zu classes is more than the server's max-items limit of %zu", n, max);
             goto done;
         }
-        counts = malloc(n * sizeof *counts);
+        counts = calloc(n, sizeof *counts); /* calloc: n * 8 may overflow (no limit) */
         if (!counts) {
             code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", n);
             goto done;

@@ -1,0 +1,34 @@
+/*
+ * fuzz_api.h — the checks of the api fuzz target, shared by the libFuzzer
+ * build (build/fuzz/fuzz_api) and the replay of tests/fuzz-regressions/
+ * (build/tests/test_fuzz_regressions).
+ */
+#ifndef BALLAST_FUZZ_API_H
+#define BALLAST_FUZZ_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+
+/* The configuration every fuzz input runs with: limits of 4096, a fixed
+ * seed from the entropy hook. Can't fail. */
+bl_api_config fuzz_api_config(void);
+
+/* The endpoint an input is for: its first byte % 3. Can't fail. */
+const char *fuzz_api_endpoint(const uint8_t *data, size_t size);
+
+/* Runs one input (first byte: endpoint; the rest: body) through
+ * bl_api_call and checks the invariants listed in fuzz_api.c. Returns 0
+ * when they hold, else 1 with the reason in why. */
+int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen);
+
+/* 1 (the default): the differential test (padded bodies) compares errors
+ * by code and field; 0: only whether both are OK, and OK answers byte for
+ * byte. The fuzzer sets it from the environment, FUZZ_DIFF_STRICT=0, to
+ * look past reported bugs in the errors of the fast number-array path
+ * (tests/fuzz-regressions/pending/). */
+extern int fuzz_api_diff_strict;
+
+
+#endif
