@@ -265,7 +265,7 @@ static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t
 static size_t take_array(const char *p, const char *end, api_arrays *fa)
 {
     const char *q = p + 1;
-    size_t start = fa->nvals, count = 0;
+    size_t start = fa->nvals, count = 0, first_real = 0;
     int all_int = 1;
     while (q < end && is_ws(*q))
         q++;
@@ -282,6 +282,8 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa)
             return 0;
         }
         fa->vals[fa->nvals++] = v;
+        if (all_int && !is_int)
+            first_real = count;
         all_int &= is_int;
         count++;
         q += n;
@@ -313,6 +315,7 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa)
     fa->arr[fa->narr].off = start;
     fa->arr[fa->narr].len = count;
     fa->arr[fa->narr].all_integers = all_int;
+    fa->arr[fa->narr].first_real = first_real;
     fa->narr++;
     return (size_t)(q + 1 - p);
 }
@@ -326,6 +329,7 @@ static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t
         return NULL;
     size_t o = 0;
     int in_string = 0;
+    size_t depth = 0; /* of objects and arrays: the document itself is never taken */
     const char *end = body + len;
     for (const char *p = body; p < end;) {
         char ch = *p;
@@ -343,13 +347,18 @@ static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t
         }
         if (ch == '"')
             in_string = 1;
-        if (ch == '[') {
+        else if (ch == '{' || (ch == '[' && depth == 0))
+            depth++;
+        else if ((ch == '}' || ch == ']') && depth > 0)
+            depth--;
+        else if (ch == '[') {
             size_t n = take_array(p, end, fa);
             if (n) {
                 o += (size_t)sprintf(out + o, "\"" FAST_PREFIX "%zu\"", fa->narr - 1);
                 p += n;
                 continue;
             }
+            depth++;
         }
         out[o++] = ch;
         p++;
@@ -384,11 +393,34 @@ static json_t *parse_error(const json_error_t *je, api_err *e)
     return NULL;
 }
 
-static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e);
+static json_t *parse_doc(const char *body, size_t len, size_t extra, int user_nul, api_err *e);
+
+/* True when a string of the body holds a \u0000 escape. Placeholders are
+ * strings starting with NUL, so a body that spells one itself is parsed
+ * without them, with NULs refused as usual. */
+static int has_nul_escape(const char *body, size_t len)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = body[i];
+        if (!in_string) {
+            in_string = ch == '"';
+            continue;
+        }
+        if (ch == '"') {
+            in_string = 0;
+        } else if (ch == '\\' && i + 1 < len) {
+            if (body[i + 1] == 'u' && len - i >= 6 && memcmp(body + i + 2, "0000", 4) == 0)
+                return 1;
+            i++; /* the escaped character */
+        }
+    }
+    return 0;
+}
 
 json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e)
 {
-    if (len < 4096)
+    if (len < 4096 || has_nul_escape(body, len))
         return api_parse(body, len, e);
     size_t n;
     char *text = extract_arrays(body, len, fa, &n);
@@ -396,15 +428,19 @@ json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err 
         api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
         return NULL;
     }
-    json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, e) : parse_doc(body, len, 0, e);
+    json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, 0, e) : parse_doc(body, len, 0, 0, e);
     free(text);
     return doc;
 }
 
-json_t *api_parse(const char *body, size_t len, api_err *e) { return parse_doc(body, len, 0, e); }
+json_t *api_parse(const char *body, size_t len, api_err *e)
+{
+    return parse_doc(body, len, 0, has_nul_escape(body, len), e);
+}
 
-/* extra: JSON_ALLOW_NUL when the text holds placeholders. */
-static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e)
+/* extra: JSON_ALLOW_NUL when the text holds placeholders; user_nul: the
+ * client's own text has a NUL escape (then no placeholders at all). */
+static json_t *parse_doc(const char *body, size_t len, size_t extra, int user_nul, api_err *e)
 {
     const size_t flags = JSON_REJECT_DUPLICATES;
     json_error_t je = {0}; /* jansson leaves the code byte unset when it fails early */
@@ -414,7 +450,8 @@ static json_t *parse_doc(const char *body, size_t len, size_t extra, api_err *e)
         return NULL;
     }
     json_t *doc = json_loadb(body, len, flags | extra, &je);
-    if (!doc && json_error_code(&je) == json_error_numeric_overflow && strstr(je.text, "integer")) {
+    if (!doc && json_error_code(&je) == json_error_numeric_overflow && strstr(je.text, "integer") &&
+        !user_nul) {
         size_t qlen;
         char *q = quote_big_integers(body, len, &qlen);
         if (!q) {
@@ -821,9 +858,9 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
                             "%s must hold integers: send an int64, int32 or uint8 .npy", name);
         }
         size_t i = 0;
-        if (fast_of(av->fa, av->json)) {
-            while (i + 1 < *n && v[i] == floor(v[i]))
-                i++;
+        const struct fast_array *fast = fast_of(av->fa, av->json);
+        if (fast) {
+            i = fast->first_real;
         } else {
             while (i + 1 < *n && api_integer(json_array_get(av->json, i), &(int64_t){0}))
                 i++;

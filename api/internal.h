@@ -102,6 +102,7 @@ typedef struct {
     struct fast_array {
         size_t off, len;
         int all_integers;
+        size_t first_real; /* index of the first non-integer literal, if any */
     } *arr;
     size_t narr, arr_cap;
 } api_arrays;

@@ -236,6 +236,16 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
     a.alpha = r.alpha;
 
     size_t positions = bl_loss_positions(&a), elements = bl_loss_elements(&a);
+    /* An empty input (a zero dimension) can still name a huge number of
+     * positions, e.g. a .npy of shape (1, 0, 10^11): bound what is allocated. */
+    if (max && positions > max) {
+        code = api_fail(e, BL_API_LIMIT_EXCEEDED, in_name,
+                        "%s of shape %s has %zu loss positions, more than the server's "
+                        "max-elements limit of %zu",
+                        in_name, (shape_text(xs, sizeof xs, in.shape, in.ndim), xs), positions,
+                        max);
+        goto done;
+    }
     bl_loss_result res = {0, 0, NULL, NULL};
     if (a.reduction == BL_REDUCTION_NONE) {
         per = malloc((positions ? positions : 1) * sizeof *per);

@@ -261,6 +261,17 @@ ok("fast_tricky_numbers", "sample",
 err("fast_sum_overflow_named", "sample",
     '{"weights": [' + ",".join(["1.7976931348623157e308"] * 20) + ']}' + pad, contains="overflows")
 
+# Found by the fuzzer's differential check (fast path vs jansson):
+err("fast_nul_escape_refused", "sample",
+    '{"weights": [' + ",".join(["1"] * 20) + '], "generator": "torch\\u0000x"}' + pad, "invalid_json")
+err("fast_nul_key_refused", "sample",
+    '{"weights": [' + ",".join(["1"] * 20) + '], "seed\\u0000": 1, "seed": 2}' + pad, "invalid_json")
+err("fast_first_real_label_named", "weights",
+    '{"labels": [0, 1, 2, 3, 4, 5, 2.0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1e2]}' + pad,
+    field="labels[6]", contains="integer")
+err("fast_top_level_array", "sample", "[" + ",".join(["1"] * 20) + "]" + pad,
+    contains="JSON object")
+
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "api_cases.json"), "w") as f:
     f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n "cases": [\n')

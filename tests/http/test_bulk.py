@@ -337,6 +337,11 @@ def multipart_edge_cases_regressions():
 
 @test
 def binary_sizes_count_against_limits():
+    # an empty array whose shape names 10^11 positions (found by the fuzzer)
+    status, h, b = post_parts("/loss", [("logits", npy([], [1, 0, 10**11]), True),
+                                        ("targets", npy([], [1, 0, 10**11]), True),
+                                        ("request", b'{"reduction": "none"}', False)])
+    eq((status, json.loads(b)["error"]["code"]), (400, "limit_exceeded"), "empty but huge shape")
     with Server("--max-elements", "10", "--max-items", "5", "--max-body", "4K", "--log-format", "none") as s:
         status, h, b = post_parts("/loss", [("logits", npy([0.0] * 12, [4, 3]), True),
                                             ("targets", npy([0, 1, 2, 0], [4], "<i8"), True)], s=s)
