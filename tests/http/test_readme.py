@@ -64,7 +64,9 @@ def cli_and_c_examples():
             src, exe = os.path.join(d, "ex.c"), os.path.join(d, "ex")
             open(src, "w").write(prog % ("\n".join(head), "\n".join(body)))
             build = os.path.dirname(os.path.abspath(os.environ.get("BALLASTD", "build/ballastd")))
-            cc = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "lib"),
+            sanitize = (os.environ.get("BALLAST_SANITIZE_FLAGS", "").split()
+                        if os.environ.get("BALLAST_SANITIZE") == "1" else [])
+            cc = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", *sanitize, "-I", os.path.join(ROOT, "lib"),
                                  src, os.path.join(build, "libballast.a"), "-lmvec", "-lm", "-o", exe],
                                 capture_output=True, text=True)
             eq(cc.returncode, 0, cc.stderr)
