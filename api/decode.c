@@ -384,7 +384,9 @@ static const struct fast_array *fast_of(const api_arrays *fa, json_t *v)
 
 static json_t *parse_error(const json_error_t *je, api_err *e)
 {
-    if (json_error_code(je) == json_error_out_of_memory) {
+    /* jansson 2.14 reports some allocation failures only as an error
+     * without a position (its lexer's buffers fail before line 1). */
+    if (json_error_code(je) == json_error_out_of_memory || je->line < 0) {
         api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
         return NULL;
     }
