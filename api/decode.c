@@ -563,6 +563,20 @@ static const char *json_type_name(json_t *v)
     return "value";
 }
 
+/* "a"/"an" for json_type_name(v). */
+static const char *article(json_t *v)
+{
+    return strchr("aeiou", json_type_name(v)[0]) ? "n" : "";
+}
+
+/* A placeholder of ours (a big integer or a fast array), not a client's
+ * string. */
+static int is_placeholder(json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 2 && json_string_value(v)[0] == '\0' &&
+           (json_string_value(v)[1] == '#' || json_string_value(v)[1] == '@');
+}
+
 static void range_text(const field_spec *f, char *buf, size_t size)
 {
     if (isinf(f->max))
@@ -592,15 +606,19 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         if (!json_is_boolean(v))
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
                             "%s must be true or false, not a%s %s", f->name,
-                            json_is_integer(v) || json_is_array(v) ? "n" : "", json_type_name(v));
+                            article(v), json_type_name(v));
         *(int *)p = json_is_true(v);
         return BL_API_OK;
     case FT_INT: {
         int64_t i;
         if (!api_integer(v, &i))
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
-                            f->name, json_is_real(v) ? "the real " : "a ",
+                            f->name, json_is_real(v) ? "the real " : article(v)[0] ? "an " : "a ",
                             json_is_real(v) ? "number" : json_type_name(v));
+        if (is_big_placeholder(v) && !f->ranged)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
+                            "%s must be a 64-bit integer; got %.40s", f->name,
+                            json_string_value(v) + 2);
         if (f->ranged && (is_big_placeholder(v) || !in_range(f, (double)i))) {
             range_text(f, range, sizeof range);
             if (is_big_placeholder(v))
@@ -618,7 +636,7 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         int r = api_uint64(v, &u);
         if (r == 0)
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not a%s %s",
-                            f->name, json_is_integer(v) || json_is_array(v) ? "n" : "",
+                            f->name, article(v),
                             json_type_name(v));
         if (r < 0)
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
@@ -630,7 +648,7 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         double d;
         if (!api_number(v, &d))
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number, not a%s %s",
-                            f->name, json_is_integer(v) || json_is_array(v) ? "n" : "",
+                            f->name, article(v),
                             json_type_name(v));
         if (!isfinite(d) || !in_range(f, d)) {
             range_text(f, range, sizeof range);
@@ -641,7 +659,7 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         return BL_API_OK;
     }
     case FT_ENUM: {
-        if (json_is_string(v) && !is_big_placeholder(v))
+        if (json_is_string(v) && !is_placeholder(v))
             for (int i = 0; f->choices[i]; i++)
                 if (strcmp(json_string_value(v), f->choices[i]) == 0 &&
                     json_string_length(v) == strlen(f->choices[i])) {
@@ -653,7 +671,7 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         for (int i = 0; f->choices[i] && n < sizeof list; i++)
             n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "",
                                   f->choices[i]);
-        if (json_is_string(v) && !is_big_placeholder(v))
+        if (json_is_string(v) && !is_placeholder(v))
             return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
                             "%s \"%.60s\" is not one of %s", f->name, json_string_value(v), list);
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a string, one of %s",

@@ -352,8 +352,8 @@ static void set_request_id(server *s, struct MHD_Connection *c, request *r)
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = id ? strlen(id) : 0;
     int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = id[i] > 0x20 && id[i] < 0x7f;
+    for (size_t i = 0; ok && i < n; i++) /* visible ASCII, nothing to escape in a log */
+        ok = id[i] > 0x20 && id[i] < 0x7f && id[i] != '"' && id[i] != '\\';
     if (ok)
         memcpy(r->request_id, id, n + 1);
     else
@@ -566,9 +566,15 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
         return;
     }
     if (r->cap - r->len < n) {
-        /* The announced length exactly (it is within max-body), else
-         * doubling from 4 KiB. */
-        size_t cap = r->cap ? r->cap : r->expect >= n ? (size_t)r->expect : 4096;
+        /* The announced length exactly (it is within max-body), but no
+         * more than 1 MiB before that much has arrived, so that clients
+         * announcing large bodies and sending nothing reserve little;
+         * without a length, doubling from 4 KiB. */
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        if (r->expect) {
+            size_t want = (size_t)r->expect;
+            cap = r->cap ? want : (want > (1u << 20) ? (size_t)(1u << 20) : want);
+        }
         while (cap - r->len < n)
             cap *= 2;
         if (cap > s->cfg.max_body)

@@ -13,7 +13,7 @@
 
 #include "server.h"
 
-static const unsigned statuses[] = {200, 400, 401, 404, 405, 413, 415, 500, 503};
+static const unsigned statuses[] = {200, 400, 401, 404, 405, 406, 413, 415, 431, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 #define NSTATUS_SLOTS (NSTATUS + 1) /* the last: any other status */
 /* Latency bucket upper bounds, seconds. */
@@ -25,8 +25,8 @@ struct metrics {
     const char *const *names;
     double start_time;
     atomic_ullong *requests;  /* [route][status slot] */
-    atomic_ullong *latency;   /* [route][bucket], cumulative counts in render */
-    atomic_ullong *latency_count, *latency_sum_us;
+    atomic_ullong *latency;   /* [route][bucket]; bucket NBUCKETS: above the last bound */
+    atomic_ullong *latency_sum_us;
     atomic_ullong bytes_in, bytes_out;
     atomic_llong inflight;
     atomic_ullong slow_clients;
@@ -41,10 +41,9 @@ metrics *metrics_new(const char *const *route_names, size_t nroutes, double star
     m->names = route_names;
     m->start_time = start_time;
     m->requests = calloc(m->nroutes * NSTATUS_SLOTS, sizeof *m->requests);
-    m->latency = calloc(m->nroutes * NBUCKETS, sizeof *m->latency);
-    m->latency_count = calloc(m->nroutes, sizeof *m->latency_count);
+    m->latency = calloc(m->nroutes * (NBUCKETS + 1), sizeof *m->latency);
     m->latency_sum_us = calloc(m->nroutes, sizeof *m->latency_sum_us);
-    if (!m->requests || !m->latency || !m->latency_count || !m->latency_sum_us) {
+    if (!m->requests || !m->latency || !m->latency_sum_us) {
         metrics_free(m);
         return NULL;
     }
@@ -57,7 +56,6 @@ void metrics_free(metrics *m)
         return;
     free(m->requests);
     free(m->latency);
-    free(m->latency_count);
     free(m->latency_sum_us);
     free(m);
 }
@@ -74,12 +72,10 @@ void metrics_record(metrics *m, int route, unsigned status, double seconds, uint
     while (s < NSTATUS && statuses[s] != status)
         s++;
     atomic_fetch_add(&m->requests[r * NSTATUS_SLOTS + s], 1);
-    for (size_t b = 0; b < NBUCKETS; b++)
-        if (seconds <= buckets[b]) {
-            atomic_fetch_add(&m->latency[r * NBUCKETS + b], 1);
-            break;
-        }
-    atomic_fetch_add(&m->latency_count[r], 1);
+    size_t b = 0;
+    while (b < NBUCKETS && seconds > buckets[b])
+        b++;
+    atomic_fetch_add(&m->latency[r * (NBUCKETS + 1) + b], 1); /* b == NBUCKETS: overflow */
     atomic_fetch_add(&m->latency_sum_us[r], (unsigned long long)(seconds * 1e6));
     atomic_fetch_add(&m->bytes_in, in);
     atomic_fetch_add(&m->bytes_out, out);
@@ -141,11 +137,19 @@ char *metrics_render(metrics *m, size_t *out_len)
                "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
                "# TYPE ballast_request_duration_seconds histogram\n");
     for (size_t r = 0; r < m->nroutes; r++) {
-        unsigned long long count = atomic_load(&m->latency_count[r]), cum = 0;
+        /* Every figure of a route's histogram comes from one read of its
+         * buckets, so +Inf and _count always equal the last cumulative
+         * bucket, whatever requests are recorded meanwhile. */
+        unsigned long long cum = 0, counts[NBUCKETS + 1];
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            counts[k] = atomic_load(&m->latency[r * (NBUCKETS + 1) + k]);
+        unsigned long long count = 0;
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            count += counts[k];
         if (!count)
             continue;
         for (size_t k = 0; k < NBUCKETS; k++) {
-            cum += atomic_load(&m->latency[r * NBUCKETS + k]);
+            cum += counts[k];
             bad |= put(&b, &len, &cap,
                        "ballast_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                        route_name(m, r), buckets[k], cum);

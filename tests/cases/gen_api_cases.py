@@ -272,6 +272,16 @@ err("fast_first_real_label_named", "weights",
 err("fast_top_level_array", "sample", "[" + ",".join(["1"] * 20) + "]" + pad,
     contains="JSON object")
 
+# From the review: placeholders never show in messages; a huge ignore_index is refused.
+err("fast_array_for_enum_named_array", "weights",
+    json.dumps({"counts": [1, 2], "scheme": list(range(20))}) + pad, field="scheme", contains="string")
+err("fast_array_for_bool", "weights",
+    json.dumps({"labels": [0, 1], "sample_weights": list(range(20))}) + pad, field="sample_weights",
+    contains="an array")
+err("ignore_index_huge", "loss",
+    '{"logits": [[1, 2]], "targets": [0], "ignore_index": 99999999999999999999999}',
+    field="ignore_index", contains="64-bit")
+
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "api_cases.json"), "w") as f:
     f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n "cases": [\n')

@@ -135,6 +135,9 @@ def request_ids():
     eq(len(ids), 5, "generated ids are unique")
     status, h, _ = srv.request("GET", "/healthz", headers={"X-Request-Id": "x" * 200})
     check(h["x-request-id"] != "x" * 200, "an over-long id is replaced")
+    for bad in ('a","status":999,"x":"', "back\\slash"):
+        status, h, _ = srv.request("GET", "/healthz", headers={"X-Request-Id": bad})
+        check(h["x-request-id"] != bad, "an id that a log would have to escape is replaced")
     status, h, _ = srv.request("GET", "/nope", headers={"X-Request-Id": "err-1"})
     eq(h["x-request-id"], "err-1", "errors carry the id too")
 
