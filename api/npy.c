@@ -152,61 +152,36 @@ int npy_is_integer(const npy_view *v)
     return v->dtype == NPY_I4 || v->dtype == NPY_I8 || v->dtype == NPY_U1;
 }
 
+/* out[i] = (T)value i, each value read with memcpy (the data may be
+ * unaligned in the request body). */
+#define NPY_CONVERT(src_type, v, out)                                 \
+    do {                                                              \
+        const unsigned char *p_ = (v)->data;                          \
+        for (size_t i_ = 0; i_ < (v)->count; i_++) {                  \
+            src_type x_;                                              \
+            memcpy(&x_, p_ + sizeof x_ * i_, sizeof x_);              \
+            (out)[i_] = x_;                                           \
+        }                                                             \
+    } while (0)
+
 void npy_to_doubles(const npy_view *v, double *out)
 {
-    const unsigned char *p = v->data;
     switch (v->dtype) {
-    case NPY_F8:
-        memcpy(out, p, v->count * 8);
-        break;
-    case NPY_F4:
-        for (size_t i = 0; i < v->count; i++) {
-            float x;
-            memcpy(&x, p + 4 * i, 4);
-            out[i] = x;
-        }
-        break;
-    case NPY_I8:
-        for (size_t i = 0; i < v->count; i++) {
-            int64_t x;
-            memcpy(&x, p + 8 * i, 8);
-            out[i] = (double)x;
-        }
-        break;
-    case NPY_I4:
-        for (size_t i = 0; i < v->count; i++) {
-            int32_t x;
-            memcpy(&x, p + 4 * i, 4);
-            out[i] = x;
-        }
-        break;
-    case NPY_U1:
-        for (size_t i = 0; i < v->count; i++)
-            out[i] = p[i];
-        break;
+    case NPY_F8: NPY_CONVERT(double, v, out); break;
+    case NPY_F4: NPY_CONVERT(float, v, out); break;
+    case NPY_I8: NPY_CONVERT(int64_t, v, out); break;
+    case NPY_I4: NPY_CONVERT(int32_t, v, out); break;
+    case NPY_U1: NPY_CONVERT(uint8_t, v, out); break;
     }
 }
 
 void npy_to_int64(const npy_view *v, int64_t *out)
 {
-    const unsigned char *p = v->data;
     switch (v->dtype) {
-    case NPY_I8:
-        memcpy(out, p, v->count * 8);
-        break;
-    case NPY_I4:
-        for (size_t i = 0; i < v->count; i++) {
-            int32_t x;
-            memcpy(&x, p + 4 * i, 4);
-            out[i] = x;
-        }
-        break;
-    case NPY_U1:
-        for (size_t i = 0; i < v->count; i++)
-            out[i] = p[i];
-        break;
-    default: /* callers check npy_is_integer first */
-        break;
+    case NPY_I8: NPY_CONVERT(int64_t, v, out); break;
+    case NPY_I4: NPY_CONVERT(int32_t, v, out); break;
+    case NPY_U1: NPY_CONVERT(uint8_t, v, out); break;
+    default: break; /* callers check npy_is_integer first */
     }
 }
 
