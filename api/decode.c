@@ -78,6 +78,24 @@ static int is_big_placeholder(json_t *v)
            json_string_value(v)[1] == '#';
 }
 
+/* The bytes of the JSON string literal at p (p[0] == '"') through its
+ * closing quote, or to end when it is unterminated (jansson reports that).
+ * *nul, when nul is not NULL, is set if the string holds a \\u0000 escape. */
+static size_t string_span(const char *p, const char *end, int *nul)
+{
+    const char *q = p + 1;
+    while (q < end && *q != '"') {
+        if (*q == '\\' && q + 1 < end) {
+            if (nul && q[1] == 'u' && end - q >= 6 && memcmp(q + 2, "0000", 4) == 0)
+                *nul = 1;
+            q += 2;
+        } else {
+            q++;
+        }
+    }
+    return (size_t)((q < end ? q + 1 : end) - p);
+}
+
 /* Copies body with every integer literal of 19 or more digits quoted as a
  * placeholder. Returns a malloc'd buffer, or NULL without memory. */
 static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
@@ -88,25 +106,13 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
     if (!out)
         return NULL;
     size_t o = 0;
-    int in_string = 0;
     for (size_t i = 0; i < len;) {
         char ch = body[i];
-        if (in_string) {
-            out[o++] = ch;
-            if (ch == '\\' && i + 1 < len) {
-                out[o++] = body[i + 1];
-                i += 2;
-                continue;
-            }
-            if (ch == '"')
-                in_string = 0;
-            i++;
-            continue;
-        }
         if (ch == '"') {
-            in_string = 1;
-            out[o++] = ch;
-            i++;
+            size_t n = string_span(body + i, body + len, NULL);
+            memcpy(out + o, body + i, n);
+            o += n;
+            i += n;
             continue;
         }
         if (ch == '-' || (ch >= '0' && ch <= '9')) {
@@ -328,26 +334,18 @@ static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t
     if (!out)
         return NULL;
     size_t o = 0;
-    int in_string = 0;
     size_t depth = 0; /* of objects and arrays: the document itself is never taken */
     const char *end = body + len;
     for (const char *p = body; p < end;) {
         char ch = *p;
-        if (in_string) {
-            out[o++] = ch;
-            if (ch == '\\' && p + 1 < end) {
-                out[o++] = p[1];
-                p += 2;
-                continue;
-            }
-            if (ch == '"')
-                in_string = 0;
-            p++;
+        if (ch == '"') {
+            size_t n = string_span(p, end, NULL);
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
             continue;
         }
-        if (ch == '"')
-            in_string = 1;
-        else if (ch == '{' || (ch == '[' && depth == 0))
+        if (ch == '{' || (ch == '[' && depth == 0))
             depth++;
         else if ((ch == '}' || ch == ']') && depth > 0)
             depth--;
@@ -402,22 +400,11 @@ static json_t *parse_doc(const char *body, size_t len, size_t extra, int user_nu
  * without them, with NULs refused as usual. */
 static int has_nul_escape(const char *body, size_t len)
 {
-    int in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = body[i];
-        if (!in_string) {
-            in_string = ch == '"';
-            continue;
-        }
-        if (ch == '"') {
-            in_string = 0;
-        } else if (ch == '\\' && i + 1 < len) {
-            if (body[i + 1] == 'u' && len - i >= 6 && memcmp(body + i + 2, "0000", 4) == 0)
-                return 1;
-            i++; /* the escaped character */
-        }
-    }
-    return 0;
+    int nul = 0;
+    const char *end = body + len;
+    for (const char *p = body; p < end && !nul;)
+        p = *p == '"' ? p + string_span(p, end, &nul) : p + 1;
+    return nul;
 }
 
 json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e)
@@ -677,9 +664,6 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a string, one of %s",
                         f->name, list);
     }
-    case FT_JSON:
-        *(json_t **)p = v;
-        return BL_API_OK;
     case FT_ARRAY: /* filled by api_decode_fields */
         break;
     }

@@ -138,7 +138,6 @@ typedef enum {
     FT_UINT64, /* uint64_t, a JSON integer in [0, 2^64) */
     FT_NUMBER, /* double, integer or real, finite, within the range */
     FT_ENUM,   /* int index into choices */
-    FT_JSON,   /* json_t * borrowed from the document, any type */
     FT_ARRAY,  /* api_value: JSON, or a .npy part of the same name */
 } field_type;
 

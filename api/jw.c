@@ -275,13 +275,3 @@ void jw_keyed(jw *w, json_t *keys, const double *v, int counts)
     }
     jw_raw(w, "}", 1);
 }
-
-void api_warn_nonfinite(jw *w, const char *what)
-{
-    if (!w->nonfinite)
-        return;
-    jw_key(w, "warnings");
-    jw_raw(w, "[", 1);
-    jw_str(w, what);
-    jw_raw(w, "]", 1);
-}

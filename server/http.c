@@ -224,21 +224,19 @@ static int status_of(bl_api_code code)
     return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* Queues body (malloc'd, taken over; NULL for an empty body). */
-static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
-                             size_t len, const char *type)
+/* Adds the headers every answer carries (Content-Type, X-Request-Id,
+ * nosniff, no-store unless cacheable, and Allow or WWW-Authenticate where
+ * the status wants them), queues resp and records the answer for the log
+ * and the metrics. Takes resp over. */
+static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned status,
+                             struct MHD_Response *resp, size_t len, const char *type,
+                             int cacheable)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body ? body : (void *)"",
-                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!cacheable)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 routes[r->route].post ? "POST" : "GET, HEAD");
@@ -252,6 +250,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned stat
     return ret;
 }
 
+/* Queues body (malloc'd, taken over; NULL for an empty body). */
+static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
+                             size_t len, const char *type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : (void *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    return queue(c, r, status, resp, len, type, 0);
+}
+
 static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status,
                                   char *body, size_t len)
 {
@@ -262,17 +274,12 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned
  * ("num_samples" becomes Ballast-Num-Samples). */
 static enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res)
 {
-    unsigned status = (unsigned)status_of(res->code);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(res->body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     for (size_t i = 0; i < res->nmeta; i++) {
         char name[64] = "Ballast-";
         size_t n = strlen(name);
@@ -289,12 +296,7 @@ static enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api
         name[n] = '\0';
         MHD_add_response_header(resp, name, res->meta[i].value);
     }
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    r->responded = 1;
-    r->status = status;
-    r->bytes_out = res->len;
-    return ret;
+    return queue(c, r, (unsigned)status_of(res->code), resp, res->len, res->content_type, 0);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
@@ -442,15 +444,7 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
             MHD_create_response_from_buffer(len, (void *)doc, MHD_RESPMEM_PERSISTENT);
         if (!resp)
             return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/yaml");
-        MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-        MHD_destroy_response(resp);
-        r->responded = 1;
-        r->status = MHD_HTTP_OK;
-        r->bytes_out = len;
-        return ret;
+        return queue(c, r, MHD_HTTP_OK, resp, len, "application/yaml", 1);
     }
     case R_METRICS: {
         size_t len;

@@ -134,6 +134,31 @@ class Server:
             self.proc.wait()
 
 
+class LimitServers:
+    """Servers for data-driven cases that name limits ({"max_items": 5}):
+    one started per distinct set, `default` for cases without limits."""
+
+    def __init__(self, default):
+        self.default = default
+        self.started = {}
+
+    def get(self, limits):
+        if not limits:
+            return self.default
+        key = json.dumps(limits, sort_keys=True)
+        if key not in self.started:
+            args = ["--log-format", "none"]
+            for k, v in limits.items():
+                args += ["--" + k.replace("_", "-"), str(v)]
+            self.started[key] = Server(*args)
+        return self.started[key]
+
+    def stop(self):
+        for s in self.started.values():
+            s.stop()
+        self.started = {}
+
+
 _tests = []
 
 

@@ -11,90 +11,20 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import npy_parts  # noqa: E402
 from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
 
 srv = None
 BOUNDARY = "----ballast-test-boundary-7d1f"
 
 
-def npy(values, shape, descr="<f8", version=(1, 0), fortran=False):
-    """A .npy file from a flat list."""
-    fmt = {"<f8": "<%dd", "<f4": "<%df", "<i8": "<%dq", "<i4": "<%di", "|u1": "<%dB",
-           ">f8": ">%dd", "<f2": "<%de"}[descr]
-    data = struct.pack(fmt % len(values), *values)
-    shp = "(%s)" % (", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
-    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shp)
-    lenbytes = 2 if version[0] == 1 else 4
-    pad = (64 - (6 + 2 + lenbytes + len(header) + 1) % 64) % 64
-    header = header + " " * pad + "\n"
-    size = struct.pack("<H" if lenbytes == 2 else "<I", len(header))
-    return b"\x93NUMPY" + bytes(version) + size + header.encode() + data
-
-
-def parse_npy(b):
-    check(b[:6] == b"\x93NUMPY", "not npy: %r" % b[:20])
-    hl = struct.unpack("<H", b[8:10])[0]
-    header = b[10:10 + hl].decode()
-    d = eval(header)  # the test's own parser input: a dict literal from our server
-    n = 1
-    for s in d["shape"]:
-        n *= s
-    code = {"<f8": "d", "<i8": "q"}[d["descr"]]
-    return d, list(struct.unpack("<%d%s" % (n, code), b[10 + hl:10 + hl + 8 * n]))
-
-
-def flat(x):
-    if isinstance(x, list):
-        out = []
-        for y in x:
-            out.extend(flat(y))
-        return out
-    return [x]
-
-
-def shape_of(x):
-    s = []
-    while isinstance(x, list):
-        s.append(len(x))
-        x = x[0] if x else None
-    return s
-
-
-def multipart(parts):
-    """parts: list of (name, bytes, is_file)."""
-    body = b""
-    for name, data, is_file in parts:
-        body += ("--%s\r\n" % BOUNDARY).encode()
-        if is_file:
-            body += ('Content-Disposition: form-data; name="%s"; filename="%s.npy"\r\n'
-                     "Content-Type: application/octet-stream\r\n\r\n" % (name, name)).encode()
-        else:
-            body += ('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode()
-        body += data + b"\r\n"
-    body += ("--%s--\r\n" % BOUNDARY).encode()
-    return body
-
-
 def post_parts(path, parts, accept=None, s=None):
-    h = {"Content-Type": "multipart/form-data; boundary=" + BOUNDARY}
-    if accept:
-        h["Accept"] = accept
-    return (s or srv).request("POST", path, multipart(parts), headers=h)
+    return npy_parts.post_parts(s or srv, path, parts, BOUNDARY, accept)
 
 
 def as_parts(request, arrays, int_fields=("targets", "labels", "counts")):
-    """Moves the named array fields of a JSON request into .npy parts."""
-    rest = dict(request)
-    parts = []
-    for name in arrays:
-        if name not in rest:
-            continue
-        v = rest.pop(name)
-        vals = flat(v)
-        is_int = name in int_fields and all(isinstance(x, int) and not isinstance(x, bool) for x in vals)
-        parts.append((name, npy(vals, shape_of(v), "<i8" if is_int else "<f8"), True))
-    parts.append(("request", json.dumps(rest).encode(), False))
-    return parts
+    return npy_parts.as_parts(request, arrays, int_fields)
 
 
 def fixture_cases(name):

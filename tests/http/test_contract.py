@@ -55,6 +55,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "contract"))
 import harness  # noqa: E402
 from harness import ROOT, Server, check, eq, main, test  # noqa: E402
 from openapi_contract import Contract  # noqa: E402
+import npy_parts  # noqa: E402
+from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
 
 # Whatever the environment says, this suite's own responses go to a log of its
 # own; a log from other suites (BALLAST_CONTRACT_LOG) is only read.
@@ -115,77 +117,22 @@ def check_raw(method, path, status, h, data):
     check(not problems, "\n".join(problems))
 
 
-# ---- .npy and multipart helpers (standard library only) ----
-
-def npy(values, shape, descr="<f8", version=(1, 0)):
-    fmt = {"<f8": "d", "<f4": "f", "<i8": "q", "<i4": "i", "|u1": "B"}[descr]
-    data = struct.pack("<%d%s" % (len(values), fmt), *values)
-    shp = "(%s)" % (", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shp)
-    nlen = 2 if version[0] == 1 else 4
-    pad = (64 - (8 + nlen + len(header) + 1) % 64) % 64
-    header = header + " " * pad + "\n"
-    return (b"\x93NUMPY" + bytes(version) + struct.pack("<H" if nlen == 2 else "<I", len(header))
-            + header.encode() + data)
-
+# ---- .npy and multipart helpers: tests/http/npy_parts.py ----
 
 def read_npy(b):
-    check(b[:6] == b"\x93NUMPY", "not a .npy file: %r" % b[:16])
-    hl = struct.unpack("<H", b[8:10])[0]
-    header = b[10:10 + hl].decode("latin-1")
-    descr = header.split("'descr': '")[1].split("'")[0]
-    shape = tuple(int(x) for x in header.split("'shape': (")[1].split(")")[0].split(",") if x.strip())
-    n = 1
-    for d in shape:
-        n *= d
-    vals = struct.unpack("<%d%s" % (n, {"<f8": "d", "<i8": "q"}[descr]), b[10 + hl:10 + hl + 8 * n])
-    return descr, shape, list(vals)
-
-
-def flat(x):
-    return [z for y in x for z in flat(y)] if isinstance(x, list) else [x]
-
-
-def shape_of(x):
-    s = []
-    while isinstance(x, list):
-        s.append(len(x))
-        x = x[0] if x else None
-    return s
+    d, vals = parse_npy(b)
+    return d["descr"], tuple(d["shape"]), vals
 
 
 def multipart(parts):
-    body = b""
-    for name, data, is_file in parts:
-        body += b"--" + BOUNDARY.encode() + b"\r\n"
-        if is_file:
-            body += ('Content-Disposition: form-data; name="%s"; filename="%s.npy"\r\n'
-                     'Content-Type: application/octet-stream\r\n\r\n' % (name, name)).encode()
-        else:
-            body += ('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode()
-        body += data + b"\r\n"
-    return body + b"--" + BOUNDARY.encode() + b"--\r\n"
+    return npy_parts.multipart(parts, BOUNDARY)
 
 
 def post_parts(path, parts, accept=None, s=None):
-    h = {"Content-Type": "multipart/form-data; boundary=" + BOUNDARY}
-    if accept:
-        h["Accept"] = accept
-    return (s or srv).request("POST", path, multipart(parts), headers=h)
+    return npy_parts.post_parts(s or srv, path, parts, BOUNDARY, accept)
 
 
-def as_parts(request, arrays, ints=("targets", "labels")):
-    rest = dict(request)
-    parts = []
-    for name in arrays:
-        if name in rest and isinstance(rest[name], list):
-            v = rest.pop(name)
-            vals = flat(v)
-            is_int = name in ints and all(isinstance(x, int) and not isinstance(x, bool) for x in vals)
-            parts.append((name, npy([float(x) for x in vals] if not is_int else vals, shape_of(v),
-                                    "<i8" if is_int else "<f8"), True))
-    parts.append(("request", json.dumps(rest).encode(), False))
-    return parts
+as_parts = npy_parts.as_parts
 
 
 ARRAYS = {"weights": ["counts", "labels"], "sample": ["weights", "labels", "class_weights"],
@@ -202,22 +149,13 @@ def load(rel):
 @test
 def api_cases():
     """Every case of tests/cases/api_cases.json, as JSON."""
-    servers = {}
+    servers = harness.LimitServers(srv)
     try:
         for c in load("tests/cases/api_cases.json")["cases"]:
-            lim = c.get("limits")
-            key = json.dumps(lim, sort_keys=True) if lim else ""
-            if key not in servers:
-                args = ["--log-format", "none"]
-                for k, v in (lim or {}).items():
-                    args += ["--" + k.replace("_", "-"), str(v)]
-                servers[key] = Server(*args) if lim else srv
             body = c["body"] if isinstance(c["body"], str) else json.dumps(c["body"])
-            send(servers[key], "POST", "/" + c["endpoint"], body.encode())
+            send(servers.get(c.get("limits")), "POST", "/" + c["endpoint"], body.encode())
     finally:
-        for k, s in servers.items():
-            if k:
-                s.stop()
+        servers.stop()
     print("api cases: %d responses" % validate_new())
 
 

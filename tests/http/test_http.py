@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, Server, check, close, eq, main, test  # noqa: E402
+from harness import BALLASTD, ROOT, LimitServers, Server, check, close, eq, main, test  # noqa: E402
 
 STATUS = {"ok": 200, "invalid_json": 400, "invalid_argument": 400, "limit_exceeded": 400,
           "not_found": 404, "unavailable": 503, "internal": 500}
@@ -223,18 +223,11 @@ def chunked_body_ok():
 def api_cases_over_http():
     with open(os.path.join(ROOT, "tests/cases/api_cases.json")) as f:
         cases = json.load(f)["cases"]
-    servers = {}
+    servers = LimitServers(srv)
     failures = []
     try:
         for c in cases:
-            lim = c.get("limits")
-            key = json.dumps(lim, sort_keys=True) if lim else ""
-            if key not in servers:
-                args = ["--log-format", "none"]
-                for k, v in (lim or {}).items():
-                    args += ["--" + k.replace("_", "-"), str(v)]
-                servers[key] = srv if not lim else Server(*args)
-            s = servers[key]
+            s = servers.get(c.get("limits"))
             body = c["body"] if isinstance(c["body"], str) else json.dumps(c["body"])
             status, h, data = s.request("POST", "/" + c["endpoint"], body.encode())
             exp = c["expect"]
@@ -255,9 +248,7 @@ def api_cases_over_http():
             except Exception as e:
                 failures.append("%s: %s (%s)" % (c["name"], e, data[:200]))
     finally:
-        for k, s in servers.items():
-            if k:
-                s.stop()
+        servers.stop()
     print("api cases over HTTP: %d/%d as expected" % (len(cases) - len(failures), len(cases)))
     check(not failures, "\n".join(failures[:10]))
 
