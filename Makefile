@@ -62,8 +62,11 @@ $(BUILD)/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
 $(BUILD)/libballast_api.a: $(API_OBJ) $(BUILD)/obj/gen/openapi.o
 	rm -f $@ && ar rcs $@ $^
 
+# ballastd counts every allocation of its own code against its memory
+# budget (server/budget.c): malloc and friends are wrapped at link time.
+BUDGET_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free
 $(BUILD)/ballastd: $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a
-	$(CC) $(CFLAGS) -o $@ $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
+	$(CC) $(CFLAGS) $(BUDGET_WRAP) -o $@ $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
 		$(MHD_LIBS) $(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps

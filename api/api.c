@@ -8,11 +8,12 @@
 
 #include "internal.h"
 
-#define DEFAULT_LIMIT ((size_t)1 << 25) /* 33,554,432 */
+#define DEFAULT_LIMIT ((size_t)1 << 25)      /* 33,554,432 */
+#define DEFAULT_MAX_OUTPUT ((size_t)64 << 20) /* 64 MiB: 10^6 indices take 7 MB as JSON */
 
 bl_api_limits bl_api_limits_default(void)
 {
-    bl_api_limits l = {DEFAULT_LIMIT, DEFAULT_LIMIT, DEFAULT_LIMIT};
+    bl_api_limits l = {DEFAULT_LIMIT, DEFAULT_LIMIT, DEFAULT_LIMIT, DEFAULT_MAX_OUTPUT};
     return l;
 }
 
@@ -127,6 +128,7 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
     out.format = req->format;
     out.primary = -1;
     out.res = res;
+    out.max_output = cfg->limits.max_output;
     jw_init(&out.w);
     bl_api_code code = handler(cfg, &r, &out, &e);
     json_decref(r.doc);

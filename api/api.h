@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     BL_API_OK = 0,
     BL_API_INVALID_JSON,      /* 400 */
@@ -28,6 +32,7 @@ typedef struct {
     size_t max_items;    /* /sample items, /weights classes and labels */
     size_t max_samples;  /* /sample num_samples */
     size_t max_elements; /* /loss input elements */
+    size_t max_output;   /* bytes of one response, bounded before it is written */
 } bl_api_limits;
 
 /* Defaults of the limits (see README "Limits"). Can't fail. */
@@ -103,6 +108,20 @@ bl_api_code bl_api_call(const bl_api_config *cfg, const char *endpoint, const ch
 bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const bl_api_request *req,
                           bl_api_result *res);
 
+/*
+ * An upper estimate of the bytes that handling req allocates beyond the
+ * request's own bytes, before its answer (whose size is checked against
+ * limits.max_output when it is known): jansson's tree of the document (a
+ * count of its tokens, priced at what jansson 2.14 allocates for each),
+ * the decoded arrays and the computation's scratch. A server reserves it
+ * from its memory budget before the work starts. *work (may be NULL) gets
+ * a bound of the elements the request can make the core touch: the count
+ * of its numbers, or the largest integer in it (a num_samples, a label),
+ * whichever is larger. Can't fail; linear in the size of req, with no
+ * allocation.
+ */
+size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *work);
+
 /* True when endpoint names a route that bl_api_call serves. Can't fail. */
 int bl_api_has_endpoint(const char *endpoint);
 
@@ -120,5 +139,9 @@ const char *bl_api_openapi(size_t *len);
 /* The versions of the library and of jansson, for /version. */
 const char *bl_api_version(void);
 const char *bl_api_jansson_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* BALLAST_API_H */

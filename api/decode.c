@@ -970,6 +970,16 @@ static bl_api_code tensor_from_npy(const api_value *av, const char *name, size_t
         return c;
     if (max && nv.count > max)
         return over_limit(e, name, nv.count, limit_name, max);
+    /* A zero dimension empties the tensor, not its JSON form: (N, 0) is N
+     * empty arrays. A zero-free shape within the limit writes at most
+     * max values per dimension (npy_nodes), so that is the bound. */
+    size_t dims = nv.ndim ? nv.ndim : 1, nodes = npy_nodes(&nv);
+    size_t cap = max > SIZE_MAX / BL_MAX_DIMS ? SIZE_MAX : max * dims;
+    if (max && nodes > cap)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                        "%s's shape would be written as %zu JSON arrays and numbers, more than "
+                        "the %zu accepted (%zu dimensions times the server's %s limit of %zu)",
+                        name, nodes, cap, dims, limit_name, max);
     t->data = malloc((nv.count ? nv.count : 1) * sizeof *t->data);
     if (!t->data)
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);

@@ -163,8 +163,75 @@ static void meta(api_out *o, const char *name, const char *fmt_value)
     r->nmeta++;
 }
 
+/* ---- the size of an answer, bounded before it is written ---------------------- */
+
+/* Saturating arithmetic: a bound past SIZE_MAX stays SIZE_MAX. */
+static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+static size_t sat_mul(size_t a, size_t b) { return a && b > SIZE_MAX / a ? SIZE_MAX : a * b; }
+
+/* The most bytes a real or an integer takes as JSON with its comma:
+ * "-2.2250738585072014e-308," is 25. */
+#define JSON_NUMBER_MAX 25
+/* A .npy header and a multipart part's headers, at most. */
+#define PART_OVERHEAD 512
+
+/* Bytes of the brackets and commas of a nested array of this shape: each
+ * of the d0 + d0*d1 + ... sub-arrays costs "[]," — counted even when a
+ * later dimension is 0, so that (2^60, 0) is seen as the 2^61 bytes it
+ * would write. */
+static size_t nesting_bytes(const size_t *shape, size_t ndim)
+{
+    size_t nodes = 1, total = 3;
+    for (size_t d = 0; d + 1 < ndim; d++) {
+        nodes = sat_mul(nodes, shape[d]);
+        total = sat_add(total, sat_mul(nodes, 3));
+    }
+    return total;
+}
+
+static size_t sat_elements(const api_field_out *f)
+{
+    size_t n = 1;
+    for (size_t d = 0; d < f->ndim; d++)
+        n = sat_mul(n, f->shape[d]);
+    return n;
+}
+
+/* An upper bound of the bytes api_emit writes for o (saturating). */
+static size_t answer_bound(const api_out *o)
+{
+    size_t total = 1024; /* braces, warnings, the multipart frame */
+    for (size_t i = 0; i < o->n; i++) {
+        const api_field_out *f = &o->f[i];
+        size_t b = sat_add(strlen(f->name) * 2, 64);
+        if (f->kind == OV_STRING)
+            b = sat_add(b, 6 * strlen(f->s)); /* \u00XX escapes at worst */
+        else if (f->kind == OV_KEYED) {
+            size_t n = json_object_size(f->keys);
+            const char *k;
+            json_t *v;
+            json_object_foreach(f->keys, k, v) b = sat_add(b, 6 * strlen(k) + 4);
+            b = sat_add(b, sat_mul(n, JSON_NUMBER_MAX));
+        } else if (is_array(f)) {
+            size_t n = sat_elements(f);
+            size_t as_json = sat_add(nesting_bytes(f->shape, f->ndim), sat_mul(n, JSON_NUMBER_MAX));
+            size_t as_npy = sat_add(sat_mul(n, 8), PART_OVERHEAD);
+            b = sat_add(b, o->format == BL_API_JSON ? as_json : as_npy);
+        }
+        total = sat_add(total, b);
+    }
+    return total;
+}
+
 bl_api_code api_emit(api_out *o, api_err *e)
 {
+    size_t bound = answer_bound(o);
+    if (o->max_output && bound > o->max_output)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, NULL,
+                        "the answer could take up to %zu bytes, more than the server's "
+                        "max-output limit of %zu bytes; ask for less, or for "
+                        "application/x-npy (8 bytes a number)",
+                        bound, o->max_output);
     int nonfinite = has_nonfinite(o);
     switch (o->format) {
     case BL_API_JSON:

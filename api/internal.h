@@ -82,8 +82,16 @@ typedef struct {
 } npy_view;
 
 /* Validates a .npy buffer (versions 1.0-3.0, little-endian f4/f8/i4/i8/u1,
- * C order, data length matching the shape). name is the field, for errors. */
+ * C order, data length matching the shape). The header must be the Python
+ * dict literal numpy writes, with exactly the keys 'descr', 'fortran_order'
+ * and 'shape'. name is the field, for errors. Knows no limit: callers bound
+ * v->count and npy_nodes(v). */
 bl_api_code npy_parse(const void *buf, size_t len, const char *name, npy_view *v, api_err *e);
+/* How many JSON values (nested arrays and numbers, the outermost array not
+ * counted) the array's JSON form holds: d0 + d0*d1 + ... + d0*...*d(n-1),
+ * 1 for a scalar; saturates at SIZE_MAX. A zero dimension makes count 0
+ * but not this: (N, 0) is N empty arrays. Can't fail. */
+size_t npy_nodes(const npy_view *v);
 size_t npy_itemsize(npy_dtype t);
 int npy_is_integer(const npy_view *v);
 void npy_to_doubles(const npy_view *v, double *out);
@@ -222,6 +230,7 @@ typedef struct {
     size_t n;
     int primary;               /* the one array of a BL_API_NPY answer, or -1 */
     const char *warning;       /* said when a real is not finite */
+    size_t max_output;         /* bytes the answer may take, 0: no limit */
     jw w;                      /* the serialised answer */
     bl_api_result *res;        /* where metadata and the content type go */
 } api_out;

@@ -26,13 +26,20 @@ typedef struct {
 static const option options[] = {
     {"port", OPT_UINT, OFF(port), 0, 65535, "TCP port to listen on (0: any free port)"},
     {"bind", OPT_STRING, OFF(bind), 0, 0, "address to bind, IPv4 or IPv6"},
-    {"threads", OPT_UINT, OFF(threads), 1, 1024, "worker threads (default: number of cores)"},
+    {"threads", OPT_UINT, OFF(threads), 1, 1024, "I/O threads that read, route and write (default: number of cores)"},
+    {"workers", OPT_UINT, OFF(workers), 1, 1024, "compute threads (default: number of cores)"},
+    {"queue", OPT_UINT, OFF(queue), 1, 1000000, "requests that may wait for a compute thread; more are answered 503 overloaded"},
+    {"queue-wait", OPT_UINT, OFF(queue_wait), 0, 3600, "seconds a request may wait for memory before 503 overloaded"},
+    {"memory-budget", OPT_SIZE, OFF(memory_budget), 16u << 20, UINT64_MAX / 2, "bytes that requests may hold at once (default: half the cgroup limit, else min(RAM/4, 1G))"},
+    {"max-output", OPT_SIZE, OFF(limits.max_output), 1024, SIZE_MAX / 16, "largest response body in bytes"},
     {"max-body", OPT_SIZE, OFF(max_body), 1, UINT64_MAX / 2, "largest request body in bytes (K, M, G suffixes)"},
     {"max-items", OPT_SIZE, OFF(limits.max_items), 1, SIZE_MAX / 16, "most items in /sample, classes or labels in /weights"},
     {"max-samples", OPT_SIZE, OFF(limits.max_samples), 1, SIZE_MAX / 16, "most indices one /sample request may draw"},
     {"max-elements", OPT_SIZE, OFF(limits.max_elements), 1, SIZE_MAX / 16, "most input elements in one /loss request"},
-    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds before an idle connection, or a request still arriving, is cut"},
-    {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000, "most simultaneous connections"},
+    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds a request may take to arrive in full; also the idle limit of a client that stops reading"},
+    {"header-timeout", OPT_UINT, OFF(header_timeout), 0, 86400, "seconds a request's headers may take to arrive, idle keep-alive time included (0, the default: min(10, --timeout))"},
+    {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000, "most simultaneous connections; more are answered 503"},
+    {"max-connections-per-ip", OPT_UINT, OFF(max_per_ip), 1, 1000000, "most simultaneous connections from one address"},
     {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
     {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},
     {"auth-token", OPT_STRING, OFF(auth_token), 0, 0, "require Authorization: Bearer <token>"},
@@ -95,7 +102,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
         }
         if (o->kind == OPT_UINT)
             *(unsigned *)p = (unsigned)v;
-        else if (o->offset == OFF(max_body))
+        else if (o->offset == OFF(max_body) || o->offset == OFF(memory_budget))
             *(uint64_t *)p = v;
         else
             *(size_t *)p = (size_t)v;
@@ -136,6 +143,12 @@ int config_load(server_config *cfg, int argc, char **argv)
     strcpy(cfg->bind, "127.0.0.1");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (unsigned)cores : 1;
+    cfg->workers = cfg->threads;
+    cfg->queue = 64;
+    cfg->queue_wait = 5;
+    cfg->header_timeout = 0;
+    cfg->max_per_ip = 256;
+    cfg->memory_budget = budget_default(&cfg->cgroup_limit);
     cfg->max_body = 64ull << 20;
     cfg->limits = bl_api_limits_default();
     cfg->timeout = 30;
@@ -193,5 +206,7 @@ int config_load(server_config *cfg, int argc, char **argv)
         if (set_option(cfg, o, value, "command line"))
             return -1;
     }
+    if (cfg->header_timeout == 0)
+        cfg->header_timeout = cfg->timeout < 10 ? cfg->timeout : 10;
     return 0;
 }

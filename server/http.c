@@ -1,129 +1,64 @@
 /*
- * http.c — ballastd's HTTP front on libmicrohttpd.
+ * http.c — ballastd's HTTP front on libmicrohttpd: routing, body intake,
+ * hand-over to the compute pool, and the lifecycle.
  *
- * One internal polling thread per worker (a thread pool of --threads) with
- * epoll. A POST body is accumulated across handler calls into one buffer
- * capped at --max-body: a Content-Length over the cap is refused (413)
- * before any of the body is read, and a chunked body is counted as it
- * arrives. The complete body goes to the api layer, whose JSON answer goes
- * back with the status that its code maps to.
+ * I/O threads never compute. libmicrohttpd's threads (--threads, epoll)
+ * read, route, negotiate and write; GET routes (/healthz, /readyz,
+ * /metrics, /version, /openapi.yaml) are answered on them at once. A POST
+ * whose body is in is suspended and handed to the compute pool (pool.c,
+ * --workers threads behind a queue of --queue); the worker resumes it
+ * with the answer. Every byte is budgeted (budget.c): a body's announced
+ * length is reserved before it is read, a computation's estimate before it
+ * starts, and both are held until the request ends.
+ *
+ * Framing is checked before any of a body is read: Content-Length with
+ * Transfer-Encoding, differing Content-Lengths, a malformed
+ * Content-Length and any Transfer-Encoding but chunked are refused, each
+ * with one JSON error, and the connection is closed after it.
  */
-#define _GNU_SOURCE /* strcasestr */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "front.h"
 
-/*
- * Slow clients. libmicrohttpd's --timeout closes a connection only after
- * that long without any byte, so a client trickling one byte a second could
- * hold a connection (and a worker's attention) for ever. Each connection is
- * therefore registered here while it is open, with the time its current
- * request began to arrive (the connection's start, or the end of its
- * previous request); a watchdog thread shuts down the socket of any
- * connection still receiving a request --timeout seconds later. A request
- * being computed or answered is never cut. The registry's lock orders the
- * watchdog's shutdown() before libmicrohttpd closes and reuses the fd.
- */
-typedef struct conn_state {
-    int fd;
-    int receiving;          /* the request is still arriving */
-    int cut;                /* already shut down by the watchdog */
-    struct timespec since;  /* when the current request began to arrive */
-    struct conn_state *prev, *next;
-} conn_state;
-
-struct server {
-    server_config cfg;
-    pthread_mutex_t conns_lock;
-    conn_state *conns;      /* open connections, under conns_lock */
-    pthread_t watchdog;
-    int watchdog_running;
-    atomic_int stopping;
-    bl_api_config api;
-    struct MHD_Daemon *daemon;
-    atomic_int draining;
-    atomic_uint inflight;
-    atomic_ullong next_id;
-    char id_prefix[9];
-    metrics *metrics;
+const route routes[R_COUNT] = {
+    [R_WEIGHTS] = {"/weights", 1, "weights", 0},
+    [R_SAMPLE] = {"/sample", 1, "sample", 0},
+    [R_LOSS] = {"/loss", 1, "loss", 0},
+    [R_HEALTHZ] = {"/healthz", 0, "healthz", 1},
+    [R_READYZ] = {"/readyz", 0, "readyz", 1},
+    [R_VERSION] = {"/version", 0, "version", 0},
+    [R_OPENAPI] = {"/openapi.yaml", 0, "openapi", 0},
+    [R_METRICS] = {"/metrics", 0, "metrics", 0},
 };
 
-typedef enum {
-    R_NONE = -1,
-    R_WEIGHTS,
-    R_SAMPLE,
-    R_LOSS,
-    R_HEALTHZ,
-    R_READYZ,
-    R_VERSION,
-    R_OPENAPI,
-    R_METRICS,
-} route_id;
+/* libmicrohttpd accepts this many connections beyond --max-connections,
+ * so that those are answered 503 instead of closed unanswered. */
+#define SLOT_HEADROOM 64
+/* libmicrohttpd's per-connection pool: request line, headers, buffers. */
+#define CONNECTION_POOL (64 * 1024)
+/* After a computation that held this much, freed heap pages go back to
+ * the system at once (glibc keeps small freed blocks otherwise). */
+#define TRIM_AFTER ((ptrdiff_t)16 << 20)
+/* Requests answered on the I/O thread (see tiny()). */
+#define TINY_BODY 2048
+#define TINY_WORK 1024
+#define TINY_MEMORY ((size_t)1 << 20)
 
-static const struct {
-    const char *path;
-    route_id id;
-    int post; /* 1: POST; 0: GET (and HEAD) */
-    const char *endpoint;
-} routes[] = {
-    {"/weights", R_WEIGHTS, 1, "weights"},
-    {"/sample", R_SAMPLE, 1, "sample"},
-    {"/loss", R_LOSS, 1, "loss"},
-    {"/healthz", R_HEALTHZ, 0, NULL},
-    {"/readyz", R_READYZ, 0, NULL},
-    {"/version", R_VERSION, 0, NULL},
-    {"/openapi.yaml", R_OPENAPI, 0, NULL},
-    {"/metrics", R_METRICS, 0, NULL},
-};
-static const char *const route_names[] = {"weights", "sample", "loss", "healthz",
-                                          "readyz", "version", "openapi", "metrics"};
-#define NROUTES (sizeof routes / sizeof routes[0])
-
-/* Per-request state, owned by libmicrohttpd's *con_cls slot. */
-#define MAX_PARTS 16
-
-typedef struct {
-    int route; /* index into routes, or -1 */
-    char *body;
-    size_t len, cap;
-    int too_large;  /* the body passed --max-body; the rest is discarded */
-    int responded;  /* a response was queued already */
-    int counted;    /* counted in inflight */
-    unsigned err_status;  /* a refusal decided on the first call, or 0 */
-    const char *err_code;
-    char err_msg[320];
-    char request_id[80];
-    /* For the access log and metrics. */
-    struct timespec start;
-    unsigned status;
-    uint64_t bytes_in, bytes_out;
-    char method[12];
-    char path[96];
-    /* A multipart/form-data body is accumulated like any other and split
-     * into parts in place (multipart.c); the parts go to the api layer as
-     * .npy arrays. */
-    int multipart;
-    char boundary[72];
-    uint64_t expect; /* Content-Length, when sent: the body buffer's size */
-    char part_names[MAX_PARTS][MP_NAME_MAX];
-    bl_api_format format;
-} request;
-
-/* ---- connections ----------------------------------------------------------- */
+static enum MHD_Result refuse(request *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static conn_state *conn_of(struct MHD_Connection *c)
 {
@@ -132,299 +67,84 @@ static conn_state *conn_of(struct MHD_Connection *c)
     return ci ? (conn_state *)ci->socket_context : NULL;
 }
 
-/* A request has fully arrived (receiving 0), or a new one may start (1). */
-static void conn_mark(server *s, struct MHD_Connection *c, int receiving)
-{
-    conn_state *cs = conn_of(c);
-    if (!cs)
-        return;
-    pthread_mutex_lock(&s->conns_lock);
-    cs->receiving = receiving;
-    clock_gettime(CLOCK_MONOTONIC, &cs->since);
-    pthread_mutex_unlock(&s->conns_lock);
-}
-
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode code)
 {
     server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        conn_state *cs = calloc(1, sizeof *cs);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!cs || !ci) { /* untracked: only libmicrohttpd's idle timeout applies */
-            free(cs);
-            *socket_context = NULL;
-            return;
-        }
-        cs->fd = ci->connect_fd;
-        cs->receiving = 1;
-        clock_gettime(CLOCK_MONOTONIC, &cs->since);
-        pthread_mutex_lock(&s->conns_lock);
-        cs->next = s->conns;
-        if (s->conns)
-            s->conns->prev = cs;
-        s->conns = cs;
-        pthread_mutex_unlock(&s->conns_lock);
-        *socket_context = cs;
+        *socket_context = ci ? conns_open(&s->conns, ci->connect_fd) : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        conn_state *cs = *socket_context;
-        if (!cs)
-            return;
-        pthread_mutex_lock(&s->conns_lock);
-        if (cs->prev)
-            cs->prev->next = cs->next;
-        else
-            s->conns = cs->next;
-        if (cs->next)
-            cs->next->prev = cs->prev;
-        pthread_mutex_unlock(&s->conns_lock);
-        free(cs);
+        conns_close(&s->conns, *socket_context);
         *socket_context = NULL;
     }
 }
 
-static void *watchdog(void *arg)
+/*
+ * libmicrohttpd's unescaping of the path and query, done here so that a
+ * %00 is seen: the path would otherwise end at it, and "/weights%00junk"
+ * route to /weights. Decodes %XX in place; a NUL marks the connection's
+ * current request, which begin() refuses.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-    server *s = arg;
-    const struct timespec nap = {0, 200 * 1000 * 1000};
-    while (!atomic_load(&s->stopping)) {
-        nanosleep(&nap, NULL);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        pthread_mutex_lock(&s->conns_lock);
-        for (conn_state *cs = s->conns; cs; cs = cs->next) {
-            double age = (double)(now.tv_sec - cs->since.tv_sec) +
-                         (double)(now.tv_nsec - cs->since.tv_nsec) / 1e9;
-            if (cs->receiving && !cs->cut && age > (double)s->cfg.timeout) {
-                shutdown(cs->fd, SHUT_RDWR);
-                cs->cut = 1;
-                metrics_slow_client(s->metrics);
-            }
+    (void)cls;
+    char *out = s;
+    int nul = 0;
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            char v = (char)strtol(hex, NULL, 16);
+            nul |= v == '\0';
+            *out++ = v ? v : '?';
+            p += 2;
+        } else {
+            *out++ = *p;
         }
-        pthread_mutex_unlock(&s->conns_lock);
     }
-    return NULL;
-}
-
-/* ---- responses -------------------------------------------------------- */
-
-static int status_of(bl_api_code code)
-{
-    switch (code) {
-    case BL_API_OK: return MHD_HTTP_OK;
-    case BL_API_INVALID_JSON:
-    case BL_API_INVALID_ARGUMENT:
-    case BL_API_LIMIT_EXCEEDED: return MHD_HTTP_BAD_REQUEST;
-    case BL_API_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
-    case BL_API_NOT_ACCEPTABLE: return MHD_HTTP_NOT_ACCEPTABLE;
-    case BL_API_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
-    case BL_API_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return MHD_HTTP_INTERNAL_SERVER_ERROR;
-}
-
-/* Adds the headers every answer carries (Content-Type, X-Request-Id,
- * nosniff, no-store unless cacheable, and Allow or WWW-Authenticate where
- * the status wants them), queues resp and records the answer for the log
- * and the metrics. Takes resp over. */
-static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned status,
-                             struct MHD_Response *resp, size_t len, const char *type,
-                             int cacheable)
-{
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (!cacheable)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                routes[r->route].post ? "POST" : "GET, HEAD");
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ballast\"");
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    r->responded = 1;
-    r->status = status;
-    r->bytes_out = len;
-    return ret;
-}
-
-/* Queues body (malloc'd, taken over; NULL for an empty body). */
-static enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
-                             size_t len, const char *type)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body ? body : (void *)"",
-                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    return queue(c, r, status, resp, len, type, 0);
-}
-
-static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status,
-                                  char *body, size_t len)
-{
-    return reply(c, r, status, body, len, "application/json");
-}
-
-/* An api result: its content type, and its metadata as Ballast-* headers
- * ("num_samples" becomes Ballast-Num-Samples). */
-static enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(res->body);
-        return MHD_NO;
-    }
-    for (size_t i = 0; i < res->nmeta; i++) {
-        char name[64] = "Ballast-";
-        size_t n = strlen(name);
-        int up = 1;
-        for (const char *p = res->meta[i].name; *p && n < sizeof name - 1; p++) {
-            if (*p == '_') {
-                name[n++] = '-';
-                up = 1;
-            } else {
-                name[n++] = up ? (char)toupper((unsigned char)*p) : *p;
-                up = 0;
-            }
-        }
-        name[n] = '\0';
-        MHD_add_response_header(resp, name, res->meta[i].value);
-    }
-    return queue(c, r, (unsigned)status_of(res->code), resp, res->len, res->content_type, 0);
-}
-
-static enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
-                                   const char *code, const char *field, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    size_t len = 0;
-    char *body = bl_api_error_body(code, msg, field, &len);
-    return reply_json(c, r, status, body, len);
-}
-
-static enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
-                                  const char *text, const char *type)
-{
-    size_t len = strlen(text);
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return MHD_NO;
-    memcpy(copy, text, len + 1);
-    return reply(c, r, status, copy, len, type);
-}
-
-/* ---- request checks ---------------------------------------------------------------- */
-
-static int is_multipart(const char *type)
-{
-    return type && strncasecmp(type, "multipart/form-data", 19) == 0 &&
-           (type[19] == '\0' || type[19] == ';' || type[19] == ' ');
-}
-
-/* application/json, no type, or application/x-www-form-urlencoded (what
- * curl -d sends), each with any parameters; multipart/form-data for .npy
- * parts (see README, "Bulk data"). */
-static int acceptable_type(const char *type)
-{
-    if (!type || !*type || is_multipart(type))
-        return 1;
-    static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
-    for (size_t i = 0; i < 2; i++) {
-        size_t n = strlen(ok[i]);
-        if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
-            return 1;
-    }
-    return 0;
-}
-
-/* A client's X-Request-Id is echoed when it is 1..64 visible ASCII
- * characters; otherwise one is made up. */
-static void set_request_id(server *s, struct MHD_Connection *c, request *r)
-{
-    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
-    size_t n = id ? strlen(id) : 0;
-    int ok = n > 0 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++) /* visible ASCII, nothing to escape in a log */
-        ok = id[i] > 0x20 && id[i] < 0x7f && id[i] != '"' && id[i] != '\\';
-    if (ok)
-        memcpy(r->request_id, id, n + 1);
-    else
-        snprintf(r->request_id, sizeof r->request_id, "%s-%012llx", s->id_prefix,
-                 (unsigned long long)atomic_fetch_add(&s->next_id, 1));
-}
-
-/* Constant-time comparison of the bearer token. */
-static int authorized(server *s, struct MHD_Connection *c)
-{
-    if (!s->cfg.auth_token[0])
-        return 1;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *got = h + 7;
-    const char *want = s->cfg.auth_token;
-    size_t gl = strlen(got), wl = strlen(want);
-    unsigned char diff = (unsigned char)(gl != wl);
-    for (size_t i = 0; i < wl; i++)
-        diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
-    return diff == 0;
-}
-
-/* The response format from Accept: of application/json,
- * application/x-npy and multipart/form-data, the one with the highest
- * q-value (the first named on a tie); media ranges with q=0 are refused
- * ones, and anything else (*\/\*, no Accept) means JSON. */
-static bl_api_format wanted_format(struct MHD_Connection *c)
-{
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    static const struct {
-        const char *type;
-        bl_api_format f;
-    } kinds[] = {{"application/json", BL_API_JSON},
-                 {"application/x-npy", BL_API_NPY},
-                 {"multipart/form-data", BL_API_MULTIPART}};
-    bl_api_format best = BL_API_JSON;
-    double best_q = 0;
-    while (a && *a) {
-        const char *end = strchr(a, ',');
-        size_t len = end ? (size_t)(end - a) : strlen(a);
-        while (len && (*a == ' ' || *a == '\t'))
-            a++, len--;
-        size_t tlen = 0;
-        while (tlen < len && a[tlen] != ';' && a[tlen] != ' ' && a[tlen] != '\t')
-            tlen++;
-        double q = 1;
-        for (size_t i = tlen; i + 2 < len; i++)
-            if ((a[i] == 'q' || a[i] == 'Q') && a[i + 1] == '=' &&
-                (i == 0 || a[i - 1] == ';' || a[i - 1] == ' '))
-                q = strtod(a + i + 2, NULL);
-        for (size_t k = 0; k < 3; k++)
-            if (tlen == strlen(kinds[k].type) && strncasecmp(a, kinds[k].type, tlen) == 0 &&
-                q > best_q) {
-                best = kinds[k].f;
-                best_q = q;
-            }
-        a = end ? end + 1 : NULL;
-    }
-    return best;
+    *out = '\0';
+    conn_state *cs = conn_of(c);
+    if (cs && nul)
+        cs->bad_path = 1;
+    return (size_t)(out - s);
 }
 
 /* ---- GET routes ---------------------------------------------------------------------- */
 
+/* The gauges of the pool and the budget, for /metrics. */
+static void gauges(server *s, char *buf, size_t size)
+{
+    budget_stats b = budget_get_stats();
+    snprintf(buf, size,
+             "# HELP ballast_queue_depth Requests waiting for a compute thread.\n"
+             "# TYPE ballast_queue_depth gauge\nballast_queue_depth %u\n"
+             "# HELP ballast_workers_busy Compute threads running a request.\n"
+             "# TYPE ballast_workers_busy gauge\nballast_workers_busy %u\n"
+             "# HELP ballast_workers Compute threads (--workers).\n"
+             "# TYPE ballast_workers gauge\nballast_workers %u\n"
+             "# HELP ballast_memory_budget_bytes The memory budget (--memory-budget).\n"
+             "# TYPE ballast_memory_budget_bytes gauge\nballast_memory_budget_bytes %llu\n"
+             "# HELP ballast_memory_reserved_bytes Budget reserved by bodies being read and work admitted.\n"
+             "# TYPE ballast_memory_reserved_bytes gauge\nballast_memory_reserved_bytes %llu\n"
+             "# HELP ballast_memory_used_bytes Bytes allocated by ballastd's own code now.\n"
+             "# TYPE ballast_memory_used_bytes gauge\nballast_memory_used_bytes %llu\n"
+             "# HELP ballast_memory_used_peak_bytes The most ballast_memory_used_bytes has been.\n"
+             "# TYPE ballast_memory_used_peak_bytes gauge\nballast_memory_used_peak_bytes %llu\n"
+             "# HELP ballast_allocations_refused_total Allocations refused because the budget was spent.\n"
+             "# TYPE ballast_allocations_refused_total counter\nballast_allocations_refused_total %llu\n"
+             "# HELP ballast_connections_open Connections open now.\n"
+             "# TYPE ballast_connections_open gauge\nballast_connections_open %u\n",
+             pool_queued(s->pool), pool_busy(s->pool), s->cfg.workers,
+             (unsigned long long)b.limit, (unsigned long long)b.reserved,
+             (unsigned long long)b.used, (unsigned long long)b.peak, b.refused,
+             conns_open_count(&s->conns));
+}
+
 static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)
 {
-    char buf[256];
-    switch (routes[r->route].id) {
+    char buf[2048];
+    switch ((route_id)r->route) {
     case R_HEALTHZ:
         return reply_text(c, r, MHD_HTTP_OK, "{\"status\":\"ok\"}\n", "application/json");
     case R_READYZ:
@@ -440,15 +160,12 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
     case R_OPENAPI: {
         size_t len;
         const char *doc = bl_api_openapi(&len);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(len, (void *)doc, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        return queue(c, r, MHD_HTTP_OK, resp, len, "application/yaml", 1);
+        return reply_static(c, r, MHD_HTTP_OK, doc, len, "application/yaml", 1);
     }
     case R_METRICS: {
         size_t len;
-        char *text = metrics_render(s->metrics, &len);
+        gauges(s, buf, sizeof buf);
+        char *text = metrics_render(s->metrics, buf, &len);
         if (!text)
             return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                                "out of memory");
@@ -458,6 +175,79 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
         break;
     }
     return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "unrouted GET");
+}
+
+/* ---- framing ------------------------------------------------------------------------- */
+
+typedef struct {
+    int bad_name;           /* a header name with whitespace (RFC 9112 5.1) */
+    unsigned cl, te;        /* Content-Length and Transfer-Encoding headers seen */
+    const char *cl_first;   /* the first Content-Length */
+    int cl_differ;          /* a later one differs from it */
+    const char *te_value;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!*key || strpbrk(key, " \t"))
+        f->bad_name = 1;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->cl++ == 0)
+            f->cl_first = value ? value : "";
+        else if (strcmp(f->cl_first, value ? value : "") != 0)
+            f->cl_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te++;
+        f->te_value = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* 1..19 digits and nothing else (RFC 9110 8.6: Content-Length = 1*DIGIT). */
+static int valid_length(const char *v, uint64_t *n)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len > 19)
+        return 0;
+    uint64_t x = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    *n = x;
+    return 1;
+}
+
+/* Refuses framings a proxy and ballastd could read differently (RFC 9112
+ * 6.1, 6.3): the request smuggling family. */
+static int check_framing(request *r, struct MHD_Connection *c)
+{
+    framing f = {0, 0, 0, NULL, 0, NULL};
+    r->close = 1; /* until the framing is known good */
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.bad_name)
+        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                      "a header name contains whitespace (\"Name : value\" is refused)"), 1;
+    if (f.cl && f.te)
+        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                      "Content-Length and Transfer-Encoding together are refused; send one"), 1;
+    if (f.te > 1 || (f.te && strcasecmp(f.te_value, "chunked") != 0))
+        return refuse(r, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+                      "Transfer-Encoding %.40s is not supported; send Content-Length or "
+                      "Transfer-Encoding: chunked",
+                      f.te_value), 1;
+    if (f.cl_differ)
+        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                      "the request has differing Content-Length headers"), 1;
+    if (f.cl && !valid_length(f.cl_first, &r->expect))
+        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                      "Content-Length must be a decimal number of at most 19 digits"), 1;
+    r->close = 0;
+    return 0;
 }
 
 /* ---- the access handler ------------------------------------------------------------------------ */
@@ -476,6 +266,8 @@ static enum MHD_Result refuse(request *r, unsigned status, const char *code, con
 
 static enum MHD_Result answer_refusal(struct MHD_Connection *c, request *r)
 {
+    if (r->err_status == MHD_HTTP_SERVICE_UNAVAILABLE && strcmp(r->err_code, "overloaded") == 0)
+        metrics_event(r->s->metrics, METRIC_OVERLOADED);
     return reply_error(c, r, r->err_status, r->err_code, NULL, "%s", r->err_msg);
 }
 
@@ -489,48 +281,63 @@ static int has_body(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
-/* First call for a request: route it and decide what can be refused before
- * the body is read (recorded in r->err_*). */
-static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const char *url,
-                             const char *method)
+/*
+ * Whether a refused request with a body is answered before its body is
+ * read, or after it has been read and dropped. A client that sent
+ * "Expect: 100-continue" waits for the answer (and sends nothing more); a
+ * body past --max-body or with untrusted framing is not worth reading (the
+ * connection closes after the answer). Any other body is read and dropped
+ * as it comes — nothing of it is kept — so that a client that writes its
+ * whole body before it reads, as most do, gets the answer instead of a
+ * reset (nginx's lingering close, bounded here by --timeout).
+ */
+static int answer_before_body(struct MHD_Connection *c, const request *r)
 {
-    r->route = -1;
-    for (size_t i = 0; i < NROUTES; i++)
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return 1;
+    return r->close || r->err_status == MHD_HTTP_CONTENT_TOO_LARGE;
+}
+
+static int find_route(const char *url)
+{
+    for (int i = 0; i < R_COUNT; i++)
         if (strcmp(url, routes[i].path) == 0)
-            r->route = (int)i;
-    if (r->route < 0)
-        return refuse(r, MHD_HTTP_NOT_FOUND, "not_found",
-                           "no route %.100s; see GET /openapi.yaml", url);
-    int post = routes[r->route].post;
-    int method_ok = post ? strcmp(method, "POST") == 0
-                         : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
-    if (!method_ok)
-        return refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                           "%s takes %s, not %.20s", url, post ? "POST" : "GET", method);
-    route_id id = routes[r->route].id;
-    if (id != R_HEALTHZ && id != R_READYZ && !authorized(s, c))
-        return refuse(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                           "this server needs the header Authorization: Bearer <token>");
-    if (!post)
-        return MHD_YES;
+            return i;
+    return -1;
+}
+
+/* Admission of a POST before its body is read: the queue, the budget. */
+static enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
+{
     if (atomic_load(&s->draining))
         return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                           "the server is draining for shutdown; retry on another replica");
+                      "the server is draining for shutdown; retry on another replica");
+    if (pool_queued(s->pool) >= s->cfg.queue)
+        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                      "every compute thread is busy and %u requests wait; retry later",
+                      s->cfg.queue);
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!acceptable_type(type))
         return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                           "Content-Type %.80s is not accepted; send application/json", type);
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        errno = 0;
-        unsigned long long n = strtoull(cl, NULL, 10);
-        if (errno != ERANGE && n <= s->cfg.max_body)
-            r->expect = n;
-        if (errno == ERANGE || n > s->cfg.max_body)
+                      "Content-Type %.80s is not accepted; send application/json", type);
+    if (r->expect > s->cfg.max_body)
+        return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                      "the body (%llu bytes) is larger than the server's max-body limit of %llu "
+                      "bytes",
+                      (unsigned long long)r->expect, (unsigned long long)s->cfg.max_body);
+    if (r->expect) {
+        budget_status st = budget_reserve((size_t)r->expect);
+        if (st == BUDGET_NEVER)
             return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
-                               "the body (%.24s bytes) is larger than the server's max-body "
-                               "limit of %llu bytes",
-                               cl, (unsigned long long)s->cfg.max_body);
+                          "the body (%llu bytes) is larger than the server's memory budget of "
+                          "%llu bytes",
+                          (unsigned long long)r->expect,
+                          (unsigned long long)s->cfg.memory_budget);
+        if (st == BUDGET_BUSY)
+            return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                          "the server's memory budget is taken by other requests; retry later");
+        r->body_reserved = (size_t)r->expect;
     }
     if (is_multipart(type)) {
         r->multipart = 1;
@@ -545,41 +352,92 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     return MHD_YES;
 }
 
-/* Appends a piece of the body; past --max-body the rest is discarded. */
+/* First call for a request: route it and decide what can be refused before
+ * the body is read (recorded in r->err_*). */
+static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const char *url,
+                             const char *method)
+{
+    conn_state *cs = conn_of(c);
+    if (cs && cs->over_limit) {
+        metrics_event(s->metrics, METRIC_SLOTS_FULL);
+        r->close = 1;
+        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                      "every connection slot (%u) is taken; retry later", s->cfg.max_connections);
+    }
+    if (check_framing(r, c))
+        return MHD_YES;
+    if (cs && cs->bad_path) {
+        cs->bad_path = 0;
+        r->close = 1;
+        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                      "the path contains an encoded NUL (%%00)");
+    }
+    r->route = find_route(url);
+    if (r->route < 0)
+        return refuse(r, MHD_HTTP_NOT_FOUND, "not_found", "no route %.100s; see GET /openapi.yaml",
+                      url);
+    int post = routes[r->route].post;
+    int method_ok = post ? strcmp(method, "POST") == 0
+                         : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+    if (!method_ok)
+        return refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s, not %.20s",
+                      url, post ? "POST" : "GET", method);
+    if (!routes[r->route].open && !authorized(s, c))
+        return refuse(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                      "this server needs the header Authorization: Bearer <token>");
+    return post ? admit_post(s, c, r) : MHD_YES;
+}
+
+/* ---- body intake ------------------------------------------------------------------------ */
+
+static void free_body(request *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    budget_release(r->body_reserved);
+    r->body_reserved = 0;
+}
+
+/* Stops keeping the body: the rest is counted and dropped. */
+static void discard(request *r, body_state why)
+{
+    free_body(r);
+    r->body_state = why;
+}
+
+/* Appends a piece of the body. Invariant: len <= cap <= body_reserved
+ * (when the budget is on), and len <= --max-body. With Content-Length the
+ * buffer is that size (reserved in admit_post) from the first piece on;
+ * a chunked body doubles from 4 KiB, each step reserved first. */
 static void accumulate(server *s, request *r, const char *data, size_t n)
 {
     r->bytes_in += n;
-    if (r->too_large)
+    if (r->body_state != BODY_OK)
         return;
-
+    assert(r->len <= r->cap);
     if (n > s->cfg.max_body - r->len) {
-        r->too_large = 1;
-        free(r->body);
-        r->body = NULL;
-        r->len = r->cap = 0;
+        discard(r, BODY_TOO_LARGE);
         return;
     }
-    if (r->cap - r->len < n) {
-        /* The announced length exactly (it is within max-body), but no
-         * more than 1 MiB before that much has arrived, so that clients
-         * announcing large bodies and sending nothing reserve little;
-         * without a length, doubling from 4 KiB. */
-        size_t cap = r->cap ? r->cap * 2 : 4096;
-        if (r->expect) {
-            size_t want = (size_t)r->expect;
-            cap = r->cap ? want : (want > (1u << 20) ? (size_t)(1u << 20) : want);
-        }
-        while (cap - r->len < n)
-            cap *= 2;
+    size_t need = r->len + n;
+    if (need > r->cap) {
+        size_t cap = r->expect > need ? (size_t)r->expect : (r->cap ? r->cap : 4096);
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
         if (cap > s->cfg.max_body)
-            cap = (size_t)s->cfg.max_body;
+            cap = (size_t)s->cfg.max_body; /* >= need: checked above */
+        if (cap > r->body_reserved) {
+            budget_status st = budget_reserve(cap - r->body_reserved);
+            if (st != BUDGET_OK) {
+                discard(r, st == BUDGET_NEVER ? BODY_TOO_LARGE : BODY_BUSY);
+                return;
+            }
+            r->body_reserved = cap;
+        }
         char *b = realloc(r->body, cap);
         if (!b) {
-            /* Out of memory: answered 503 at the end of the body. */
-            r->too_large = -1;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
+            discard(r, BODY_BUSY);
             return;
         }
         r->body = b;
@@ -587,6 +445,221 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
     }
     memcpy(r->body + r->len, data, n);
     r->len += n;
+    assert(r->len <= r->cap);
+}
+
+/* ---- computation ------------------------------------------------------------------------ */
+
+/* The api request of a complete body: the document, or its parts. 0 on
+ * success; otherwise the error is in r->res. */
+static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
+{
+    *nparts = 0;
+    if (!r->multipart)
+        return 0;
+    multipart_part mp[MAX_PARTS];
+    char bad[64] = "";
+    multipart_status st = multipart_parse(r->body ? r->body : "", r->len, r->boundary, mp,
+                                          MAX_PARTS, nparts, bad, sizeof bad);
+    const char *msg = NULL;
+    char buf[256];
+    switch (st) {
+    case MP_OK:
+        break;
+    case MP_DUPLICATE:
+        snprintf(buf, sizeof buf, "part \"%s\" is given twice", bad);
+        msg = buf;
+        break;
+    case MP_TOO_MANY:
+        snprintf(buf, sizeof buf, "too many parts (at most %d) or a part name of %d bytes or more",
+                 MAX_PARTS, MP_NAME_MAX);
+        msg = buf;
+        break;
+    case MP_NAMELESS:
+        msg = "a part has no name (Content-Disposition: form-data; name=...)";
+        break;
+    case MP_BAD_DISPOSITION:
+        snprintf(buf, sizeof buf,
+                 "bad Content-Disposition in a part (%s); send Content-Disposition: form-data; "
+                 "name=\"<field>\" (RFC 7578 4.2)",
+                 bad);
+        msg = buf;
+        break;
+    case MP_NO_PARTS:
+        msg = "the multipart/form-data body has no parts (is its boundary the one in Content-Type?)";
+        break;
+    default:
+        msg = "malformed multipart/form-data body";
+        break;
+    }
+    if (msg) {
+        r->res.code = BL_API_INVALID_ARGUMENT;
+        r->res.body = bl_api_error_body("invalid_argument", msg,
+                                        st == MP_DUPLICATE ? bad : NULL, &r->res.len);
+        snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
+        return -1;
+    }
+    for (size_t i = 0; i < *nparts; i++) {
+        strcpy(r->part_names[i], mp[i].name);
+        parts[i].name = r->part_names[i];
+        parts[i].data = mp[i].data;
+        parts[i].len = mp[i].len;
+    }
+    return 0;
+}
+
+static void fail(request *r, bl_api_code code, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(request *r, bl_api_code code, const char *name, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(r->res.body);
+    memset(&r->res, 0, sizeof r->res);
+    r->res.code = code;
+    r->res.body = bl_api_error_body(name, msg, NULL, &r->res.len);
+    snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
+}
+
+/* Computes the answer into r->res: reserves the work's estimate (waiting
+ * up to `wait` seconds for it), then calls the api with this thread's
+ * allocations bound to the budget. Frees the body. */
+static void compute_now(request *r, double wait)
+{
+    server *s = r->s;
+    bl_api_part parts[MAX_PARTS];
+    size_t nparts = 0;
+    if (split_parts(r, parts, &nparts) == 0) {
+        bl_api_request req = {r->multipart ? NULL : (r->body ? r->body : ""),
+                              r->multipart ? 0 : r->len, parts, nparts, r->format};
+        const char *endpoint = routes[r->route].endpoint;
+        size_t need = bl_api_estimate(endpoint, &req, NULL);
+        budget_status st = budget_reserve_wait(need, wait);
+        if (st == BUDGET_NEVER)
+            fail(r, BL_API_LIMIT_EXCEEDED, "limit_exceeded",
+                 "this request needs about %zu bytes of memory, more than the server's "
+                 "memory budget of %llu bytes (--memory-budget); send less at once",
+                 need, (unsigned long long)s->cfg.memory_budget);
+        else if (st == BUDGET_BUSY)
+            fail(r, BL_API_UNAVAILABLE, "overloaded",
+                 "the server's memory budget is taken by other requests; retry later");
+        else {
+            r->work_reserved = need;
+            budget_account acct;
+            budget_bind(&acct);
+            bl_api_handle(&s->api, endpoint, &req, &r->res);
+            budget_unbind();
+            if (acct.never_fits)
+                fail(r, BL_API_LIMIT_EXCEEDED, "limit_exceeded",
+                     "this request needs more memory than the server's memory budget of %llu "
+                     "bytes (--memory-budget); send less at once",
+                     (unsigned long long)s->cfg.memory_budget);
+            else if (acct.refused && r->res.code == BL_API_UNAVAILABLE)
+                fail(r, BL_API_UNAVAILABLE, "overloaded",
+                     "the server's memory budget is taken by other requests; retry later");
+            if (acct.peak > TRIM_AFTER) {
+                free_body(r);
+                budget_trim();
+            }
+        }
+    }
+    free_body(r);
+}
+
+/* A compute thread's job: compute, then resume the connection. */
+static void compute(void *arg)
+{
+    request *r = arg;
+    compute_now(r, (double)r->s->cfg.queue_wait);
+    r->done = 1;
+    MHD_resume_connection(r->conn);
+}
+
+/* True when the request's work is provably tiny: a small JSON body whose
+ * every number is small, so no count in it can ask for much (api.h,
+ * bl_api_estimate). Such a request costs less than a hand-over to a
+ * compute thread and back (a suspend, two thread wake-ups and a resume),
+ * so it is answered on the I/O thread; it cannot hold that thread longer
+ * than a few microseconds. */
+static int tiny(const request *r)
+{
+    if (r->multipart || r->len > TINY_BODY)
+        return 0;
+    bl_api_request req = {r->body ? r->body : "", r->len, NULL, 0, r->format};
+    size_t work = 0;
+    size_t need = bl_api_estimate(routes[r->route].endpoint, &req, &work);
+    return work <= TINY_WORK && need <= TINY_MEMORY;
+}
+
+/* The worker is done: answer with its result. */
+static enum MHD_Result answer_computed(struct MHD_Connection *c, request *r)
+{
+    r->suspended = 0;
+    if (!r->res.body)
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+                           "out of memory");
+    if (r->res.code == BL_API_UNAVAILABLE)
+        metrics_event(r->s->metrics, METRIC_OVERLOADED);
+    /* "overloaded" answers carry that code; other 503s are "unavailable". */
+    enum MHD_Result ret = reply_result(c, r, &r->res);
+    r->res.body = NULL;
+    return ret;
+}
+
+/* The body is in: hand the request to the pool, suspended until done. */
+static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
+{
+    if (r->body_state == BODY_TOO_LARGE)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
+                           "the body is larger than the server's max-body limit of %llu bytes "
+                           "or its memory budget of %llu bytes",
+                           (unsigned long long)s->cfg.max_body,
+                           (unsigned long long)s->cfg.memory_budget);
+    if (r->body_state == BODY_BUSY) {
+        metrics_event(s->metrics, METRIC_OVERLOADED);
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+                           "the server's memory budget is taken by other requests; retry later");
+    }
+    if (tiny(r)) {
+        compute_now(r, 0);
+        return answer_computed(c, r);
+    }
+    r->suspended = 1;
+    MHD_suspend_connection(c);
+    if (pool_submit(s->pool, compute, r) != 0) {
+        r->suspended = 0;
+        MHD_resume_connection(c);
+        free_body(r);
+        metrics_event(s->metrics, METRIC_OVERLOADED);
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+                           "every compute thread is busy and %u requests wait; retry later",
+                           s->cfg.queue);
+    }
+    return MHD_YES;
+}
+
+static request *new_request(server *s, struct MHD_Connection *c)
+{
+    request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->s = s;
+    r->conn = c;
+    r->route = -1;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    return r;
+}
+
+/* Called by libmicrohttpd with a request's line, before its headers: the
+ * record made here reaches completed() even when libmicrohttpd refuses
+ * the request itself and handle() never sees it. */
+static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)uri;
+    return new_request(cls, c);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -596,24 +669,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     server *s = cls;
     request *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
+    if (!r) { /* uri_logged() could not allocate */
+        r = new_request(s, c);
         if (!r)
             return MHD_NO;
         *con_cls = r;
-        clock_gettime(CLOCK_MONOTONIC, &r->start);
+    }
+    if (!r->handled) {
+        r->handled = 1;
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
         metrics_inflight(s->metrics, 1);
         set_request_id(s, c, r);
+        conns_phase(&s->conns, conn_of(c), PHASE_BODY);
         begin(s, c, r, url, method);
-        if (r->err_status && has_body(c)) {
-            conn_mark(s, c, 0);
+        if (r->err_status && has_body(c) && answer_before_body(c, r)) {
+            conns_phase(&s->conns, conn_of(c), PHASE_BUSY);
             return answer_refusal(c, r);
         }
         return MHD_YES;
     }
+    if (r->done)
+        return answer_computed(c, r);
     if (r->responded) { /* refused early: drop whatever body still comes */
+        r->bytes_in += *upload_data_size;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -625,65 +704,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_data_size = 0;
         return MHD_YES;
     }
-    conn_mark(s, c, 0); /* the request is in: no longer a slow client's */
+    if (r->suspended)
+        return MHD_YES;
+    conns_phase(&s->conns, conn_of(c), PHASE_BUSY); /* no longer a slow client's */
     if (r->err_status)
         return answer_refusal(c, r);
     if (!routes[r->route].post)
         return serve_get(s, c, r);
-    if (r->too_large > 0)
-        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
-                           "the body is larger than the server's max-body limit of %llu bytes",
-                           (unsigned long long)s->cfg.max_body);
-    if (r->too_large < 0)
-        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
-                           "out of memory while reading the body");
-    bl_api_part parts[MAX_PARTS];
-    size_t nparts = 0;
-    if (r->multipart) {
-        multipart_part mp[MAX_PARTS];
-        char bad[64] = "";
-        multipart_status st = multipart_parse(r->body ? r->body : "", r->len, r->boundary, mp,
-                                              MAX_PARTS, &nparts, bad, sizeof bad);
-        if (st != MP_OK) {
-            free(r->body);
-            r->body = NULL;
-            switch (st) {
-            case MP_DUPLICATE:
-                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", bad,
-                                   "part \"%s\" is given twice", bad);
-            case MP_TOO_MANY:
-                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                                   "too many parts (at most %d) or a part name of %d bytes or more",
-                                   MAX_PARTS, MP_NAME_MAX);
-            case MP_NAMELESS:
-                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                                   "a part has no name (Content-Disposition: form-data; name=...)");
-            case MP_NO_PARTS:
-                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                                   "the multipart/form-data body has no parts (is its boundary "
-                                   "the one in Content-Type?)");
-            default:
-                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", NULL,
-                                   "malformed multipart/form-data body");
-            }
-        }
-        for (size_t i = 0; i < nparts; i++) {
-            strcpy(r->part_names[i], mp[i].name);
-            parts[i].name = r->part_names[i];
-            parts[i].data = mp[i].data;
-            parts[i].len = mp[i].len;
-        }
-    }
-    bl_api_request req = {r->multipart ? NULL : (r->body ? r->body : ""),
-                          r->multipart ? 0 : r->len, parts, nparts, r->format};
-    bl_api_result res;
-    bl_api_handle(&s->api, routes[r->route].endpoint, &req, &res);
-    free(r->body);
-    r->body = NULL;
-    if (!res.body)
-        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
-                           "out of memory");
-    return reply_result(c, r, &res);
+    return dispatch(s, c, r);
 }
 
 /* Log-safe copy: printable ASCII, no quotes or backslashes. */
@@ -731,21 +759,103 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     request *r = *con_cls;
     if (!r)
         return;
+    if (!r->handled) {
+        /* libmicrohttpd answered (or dropped) a request it did not hand
+         * to handle(): a malformed request line or headers, headers past
+         * its pool (431), a URI too long (414), an unknown version (505),
+         * a malformed Content-Length (400). */
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || toe == MHD_REQUEST_TERMINATED_WITH_ERROR)
+            metrics_event(s->metrics, METRIC_MHD_ANSWERED);
+        free(r);
+        *con_cls = NULL;
+        return;
+    }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double seconds = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
-    conn_mark(s, c, 1);
+    conns_phase(&s->conns, conn_of(c), PHASE_HEADERS);
     metrics_record(s->metrics, r->route, r->status, seconds, r->bytes_in, r->bytes_out);
     metrics_inflight(s->metrics, -1);
     log_request(s, r, seconds, toe);
     if (r->counted)
         atomic_fetch_sub(&s->inflight, 1);
-    free(r->body);
+    free_body(r);
+    free(r->res.body);
+    budget_release(r->work_reserved);
     free(r);
     *con_cls = NULL;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------------ */
+
+static int listen_address(const server_config *cfg, struct sockaddr_storage *ss, unsigned *flags)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    fprintf(stderr, "ballastd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
+    return -1;
+}
+
+static struct MHD_Daemon *start_daemon(server *s, const server_config *cfg)
+{
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (listen_address(cfg, &ss, &flags))
+        return NULL;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logged, s},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, s},
+        /* Idle seconds: what closes a client that stops reading an answer. */
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections + SLOT_HEADROOM, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_per_ip, NULL},
+        /* Refuse what RFC 9112 lets a server refuse: whitespace before a
+         * header's colon, bare CR or LF line ends, and the like. */
+        {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+        /* Per connection, libmicrohttpd's own buffers (request line,
+         * headers, read and write buffers) live in a pool of this size; the
+         * body is ours, bounded by --max-body and the budget. */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_POOL, NULL},
+        /* One thread needs no pool (and libmicrohttpd warns about one of 1). */
+        {cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)cfg->threads,
+         NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: a port in use is an error, not
+     * a second server silently sharing it. */
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handle, s,
+                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d)
+        fprintf(stderr,
+                "ballastd: cannot listen on %s port %u (is another server using the port?)\n",
+                cfg->bind, cfg->port);
+    return d;
+}
+
+static void free_server(server *s)
+{
+    if (s->pool)
+        pool_stop(s->pool, 0);
+    conns_destroy(&s->conns);
+    metrics_free(s->metrics);
+    free(s);
+}
 
 server *server_start(const server_config *cfg)
 {
@@ -761,71 +871,43 @@ server *server_start(const server_config *cfg)
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         rnd = (uint32_t)time(NULL);
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
-    pthread_mutex_init(&s->conns_lock, NULL);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    s->metrics = metrics_new(route_names, NROUTES, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
-    if (!s->metrics) {
-        fprintf(stderr, "ballastd: out of memory\n");
-        free(s);
-        return NULL;
-    }
-
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)cfg->port);
-    } else if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)cfg->port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        fprintf(stderr, "ballastd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
-        metrics_free(s->metrics);
-        free(s);
-        return NULL;
-    }
-    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-        flags |= MHD_USE_EPOLL;
-    else
-        flags |= MHD_USE_POLL;
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
-        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-        /* Per connection, libmicrohttpd's own buffers (request line,
-         * headers, read and write buffers) live in a pool of this size; the
-         * body is ours, bounded by --max-body. */
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-        /* One worker needs no pool (and libmicrohttpd warns about one of 1). */
-        {cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-         (intptr_t)cfg->threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
+    static const char *const route_names[R_COUNT] = {
+        [R_WEIGHTS] = "weights", [R_SAMPLE] = "sample",   [R_LOSS] = "loss",
+        [R_HEALTHZ] = "healthz", [R_READYZ] = "readyz",   [R_VERSION] = "version",
+        [R_OPENAPI] = "openapi", [R_METRICS] = "metrics",
     };
-    s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handle, s,
-                                 MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (!s->daemon) {
-        fprintf(stderr, "ballastd: cannot listen on %s port %u: %s\n", cfg->bind, cfg->port,
-                strerror(errno));
+    s->metrics = metrics_new(route_names, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+    if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
+                                  cfg->timeout, s->metrics) != 0) {
+        fprintf(stderr, "ballastd: out of memory\n");
         metrics_free(s->metrics);
         free(s);
         return NULL;
     }
-    s->watchdog_running = pthread_create(&s->watchdog, NULL, watchdog, s) == 0;
-    if (!s->watchdog_running)
+    s->pool = pool_new(cfg->workers, cfg->queue);
+    if (!s->pool) {
+        fprintf(stderr, "ballastd: cannot start %u compute threads\n", cfg->workers);
+        free_server(s);
+        return NULL;
+    }
+    s->daemon = start_daemon(s, cfg);
+    if (!s->daemon) {
+        free_server(s);
+        return NULL;
+    }
+    if (conns_watch(&s->conns) != 0)
         fprintf(stderr, "ballastd: no watchdog thread: slow clients are cut only when idle\n");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
         s->cfg.port = info->port;
-    fprintf(stderr, "ballastd %s listening on %s port %u (%u threads)\n", bl_api_version(),
-            cfg->bind, s->cfg.port, cfg->threads);
+    fprintf(stderr,
+            "ballastd %s listening on %s port %u (%u I/O threads, %u workers, memory budget %llu "
+            "bytes%s)\n",
+            bl_api_version(), cfg->bind, s->cfg.port, cfg->threads, cfg->workers,
+            (unsigned long long)cfg->memory_budget,
+            cfg->cgroup_limit ? ", half the cgroup limit" : "");
     return s;
 }
 
@@ -839,13 +921,15 @@ void server_drain(server *s)
 
 unsigned server_inflight(const server *s) { return atomic_load(&((server *)s)->inflight); }
 
-void server_stop(server *s)
+int server_stop(server *s, double seconds)
 {
-    atomic_store(&s->stopping, 1);
-    if (s->watchdog_running)
-        pthread_join(s->watchdog, NULL);
+    /* Workers first: each resumes its connection, which libmicrohttpd
+     * must see before it stops. A computation still running after the
+     * drain's time is left to die with the process. */
+    if (pool_stop(s->pool, seconds) != 0)
+        return -1;
+    s->pool = NULL;
     MHD_stop_daemon(s->daemon);
-    pthread_mutex_destroy(&s->conns_lock);
-    metrics_free(s->metrics);
-    free(s);
+    free_server(s);
+    return 0;
 }

@@ -13,7 +13,7 @@
 
 #include "server.h"
 
-static const unsigned statuses[] = {200, 400, 401, 404, 405, 406, 413, 415, 431, 500, 503};
+static const unsigned statuses[] = {200, 400, 401, 404, 405, 406, 413, 414, 415, 431, 500, 501, 503, 505};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 #define NSTATUS_SLOTS (NSTATUS + 1) /* the last: any other status */
 /* Latency bucket upper bounds, seconds. */
@@ -29,7 +29,21 @@ struct metrics {
     atomic_ullong *latency_sum_us;
     atomic_ullong bytes_in, bytes_out;
     atomic_llong inflight;
-    atomic_ullong slow_clients;
+    atomic_ullong slow_clients, slow_headers;
+    atomic_ullong events[METRIC_EVENTS];
+};
+
+static const struct {
+    const char *name, *help;
+} event_info[METRIC_EVENTS] = {
+    [METRIC_OVERLOADED] = {"ballast_overloaded_total",
+                           "Requests answered 503 overloaded (queue full, or memory budget busy)."},
+    [METRIC_SLOTS_FULL] = {"ballast_connections_refused_total",
+                           "Connections answered 503 because every connection slot was taken."},
+    [METRIC_MHD_ANSWERED] = {"ballast_protocol_errors_total",
+                             "Requests that libmicrohttpd refused itself before ballastd saw them "
+                             "(malformed request line or headers, headers too large: 400, 413, 414, "
+                             "431, 505)."},
 };
 
 metrics *metrics_new(const char *const *route_names, size_t nroutes, double start_time)
@@ -62,7 +76,12 @@ void metrics_free(metrics *m)
 
 void metrics_inflight(metrics *m, int delta) { atomic_fetch_add(&m->inflight, delta); }
 
-void metrics_slow_client(metrics *m) { atomic_fetch_add(&m->slow_clients, 1); }
+void metrics_slow_client(metrics *m, int in_headers)
+{
+    atomic_fetch_add(in_headers ? &m->slow_headers : &m->slow_clients, 1);
+}
+
+void metrics_event(metrics *m, metric_event e) { atomic_fetch_add(&m->events[e], 1); }
 
 void metrics_record(metrics *m, int route, unsigned status, double seconds, uint64_t in,
                     uint64_t out)
@@ -110,7 +129,7 @@ static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
-char *metrics_render(metrics *m, size_t *out_len)
+char *metrics_render(metrics *m, const char *extra, size_t *out_len)
 {
     size_t len = 0, cap = 8192;
     char *b = malloc(cap);
@@ -174,12 +193,22 @@ char *metrics_render(metrics *m, size_t *out_len)
                "# HELP ballast_slow_clients_total Connections cut because a request was still arriving after --timeout seconds.\n"
                "# TYPE ballast_slow_clients_total counter\n"
                "ballast_slow_clients_total %llu\n"
+               "# HELP ballast_header_timeouts_total Connections cut because no complete request headers came within --header-timeout seconds (idle keep-alive connections included).\n"
+               "# TYPE ballast_header_timeouts_total counter\n"
+               "ballast_header_timeouts_total %llu\n"
                "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
                "# TYPE process_start_time_seconds gauge\n"
                "process_start_time_seconds %.3f\n",
                (unsigned long long)atomic_load(&m->bytes_in),
                (unsigned long long)atomic_load(&m->bytes_out), (long long)atomic_load(&m->inflight),
-               (unsigned long long)atomic_load(&m->slow_clients), m->start_time);
+               (unsigned long long)atomic_load(&m->slow_clients),
+               (unsigned long long)atomic_load(&m->slow_headers), m->start_time);
+    for (size_t e = 0; e < METRIC_EVENTS; e++)
+        bad |= put(&b, &len, &cap, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", event_info[e].name,
+                   event_info[e].help, event_info[e].name, event_info[e].name,
+                   (unsigned long long)atomic_load(&m->events[e]));
+    if (extra)
+        bad |= put(&b, &len, &cap, "%s", extra);
     if (bad) {
         free(b);
         return NULL;

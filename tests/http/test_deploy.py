@@ -392,6 +392,37 @@ def k8s_objects_fit_together():
     eq(sorted(kust["resources"] + ["kustomization.yaml"]), files, "kustomization resources")
 
 
+def memory_fits(env, limit_bytes, what):
+    """--memory-budget plus its documented margin (README, "Memory budget") stays under the
+    container's memory limit, so that legal requests cannot get it OOM-killed."""
+    budget = size(env.get("BALLAST_MEMORY_BUDGET", "0"))
+    check(budget > 0, "%s sets BALLAST_MEMORY_BUDGET" % what)
+    conns = int(env.get("BALLAST_MAX_CONNECTIONS", default_of("max-connections")))
+    margin = 64 * 1024 * (conns + 64) + (64 << 20)
+    check(budget + margin <= limit_bytes,
+          "%s: budget %d + margin %d > memory limit %d" % (what, budget, margin, limit_bytes))
+    srv = server_with(env)
+    status, _, body = srv.request("GET", "/metrics")
+    check(("ballast_memory_budget_bytes %d" % budget) in body.decode(), "the budget is applied")
+    srv.stop()
+
+
+@test
+def k8s_memory_budget_fits_the_limit():
+    _, ctr = container()
+    limit = ctr["resources"]["limits"]["memory"]
+    m = re.match(r"^(\d+)(Mi|Gi)$", limit)
+    check(m, "memory limit %r" % limit)
+    memory_fits(env_list(ctr["env"]), int(m.group(1)) << (20 if m.group(2) == "Mi" else 30),
+                "the Deployment")
+
+
+@test
+def compose_memory_budget_fits_the_limit():
+    for n, s in replicas_of(compose()).items():
+        memory_fits(env_list(s.get("environment")), size(s["mem_limit"]), n)
+
+
 # ---- compose and nginx --------------------------------------------------------------------
 
 @test

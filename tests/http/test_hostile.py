@@ -208,9 +208,10 @@ def raw_socket_abuse():
             continue
         for line in status_lines(out):
             code = int(line.split()[1])
-            # MHD's own refusals (400, 413, 414, 431, 505) and ours; never a 5xx
-            # that means "server broken" (500, 502, 503).
-            if not (400 <= code < 500 or code == 505 or code == 100):
+            # MHD's own refusals (400, 413, 414, 431, 505) and ours (501 for a
+            # Transfer-Encoding other than chunked); never a 5xx that means
+            # "server broken" (500, 502, 503).
+            if not (400 <= code < 500 or code in (501, 505, 100)):
                 bad.append("%s: %r" % (name, line))
         # What ballastd itself answers (it sets X-Request-Id) must be JSON.
         if b"X-Request-Id" in out and b"HTTP/1.1 200" not in out:

@@ -469,30 +469,37 @@ def sigterm_drains_in_flight_requests():
 
 @test
 def slow_clients_are_cut_at_timeout():
-    """A request trickling in (headers or body, one byte a second) is cut
-    --timeout seconds after it began; an idle connection too; a request
-    that has fully arrived is never cut, however long it takes."""
+    """Headers trickling in are cut --header-timeout seconds after the
+    connection (or its previous request) began; a body trickling in is cut
+    --timeout seconds after its request began; a request that has fully
+    arrived is never cut, however long it takes (server/conns.c)."""
     import select
-    with Server("--timeout", "2", "--log-format", "none") as s:
-        def trickle(data):
+    with Server("--timeout", "3", "--header-timeout", "1", "--log-format", "none") as s:
+        def trickle(first, data):
             sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
             t0 = time.monotonic()
+            sock.sendall(first)
             for b in data:
                 try:
                     sock.send(bytes([b]))
                 except OSError:
                     break
-                r, _, _ = select.select([sock], [], [], 0.5)
+                r, _, _ = select.select([sock], [], [], 0.25)
                 if r and not sock.recv(100):
                     break
                 if time.monotonic() - t0 > 8:
                     break
             sock.close()
             return time.monotonic() - t0
-        headers = trickle(b"POST /weights HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n" + b" " * 20)
-        check(2 <= headers < 3.5, "a trickled request was cut after %.1fs, not about 2s" % headers)
+        head = b"POST /weights HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"
+        headers = trickle(b"", head)
+        check(1 <= headers < 2.5, "trickled headers were cut after %.1fs, not about 1s" % headers)
+        body = trickle(head, b" " * 40)
+        check(3 <= body < 4.5, "a trickled body was cut after %.1fs, not about 3s" % body)
         status, h, b = s.request("GET", "/metrics")
         check(re.search(r"^ballast_slow_clients_total 1$", b.decode(), re.M), "slow client metric")
+        check(re.search(r"^ballast_header_timeouts_total [1-9]", b.decode(), re.M),
+              "header timeout metric")
         # A slow computation is not a slow client: /loss with a large body, sent at once.
         n, k = 20000, 50
         logits = [[(i * 7 + j) % 13 / 3.0 for j in range(k)] for i in range(n)]

@@ -1,0 +1,121 @@
+/*
+ * front.h — the HTTP front's private types: the server, its route table
+ * and the per-request record, shared by http.c (the access handler and the
+ * lifecycle) and reply.c (responses and header parsing).
+ */
+#ifndef BALLAST_FRONT_H
+#define BALLAST_FRONT_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conns.h"
+#include "server.h"
+
+typedef enum {
+    R_WEIGHTS,
+    R_SAMPLE,
+    R_LOSS,
+    R_HEALTHZ,
+    R_READYZ,
+    R_VERSION,
+    R_OPENAPI,
+    R_METRICS,
+    R_COUNT
+} route_id;
+
+/* One row a route: its path, its method, the api endpoint it calls (POST
+ * routes) and whether it needs the bearer token. */
+typedef struct {
+    const char *path;
+    int post;             /* 1: POST; 0: GET (and HEAD) */
+    const char *endpoint; /* POST routes: bl_api_handle's endpoint; the metrics name */
+    int open;             /* answered without the bearer token (probes) */
+} route;
+
+extern const route routes[R_COUNT];
+
+struct server {
+    server_config cfg;
+    bl_api_config api;
+    struct MHD_Daemon *daemon;
+    pool *pool;
+    conns conns;
+    atomic_int draining;
+    atomic_uint inflight;
+    atomic_ullong next_id;
+    char id_prefix[9];
+    metrics *metrics;
+};
+
+#define MAX_PARTS 16
+#define PATH_LOG_MAX 96   /* bytes of the path kept for the access log */
+#define REQUEST_ID_MAX 80
+
+typedef enum {
+    BODY_OK,        /* accumulating */
+    BODY_TOO_LARGE, /* past --max-body, or more than the whole budget: 413 */
+    BODY_BUSY,      /* the budget could not hold it now: 503 overloaded */
+} body_state;
+
+/* Per-request state, owned by libmicrohttpd's *con_cls slot. */
+typedef struct {
+    server *s;
+    struct MHD_Connection *conn;
+    int handled; /* handle() has seen it (else libmicrohttpd refused it alone) */
+    int route;   /* index into routes, or -1 */
+    /* The body: len <= cap <= body_reserved (the budget's share). */
+    char *body;
+    size_t len, cap;
+    size_t body_reserved;
+    body_state body_state;
+    uint64_t expect; /* Content-Length, when sent */
+    int responded;   /* a response was queued already */
+    int close;       /* answer with Connection: close (the framing is not trusted) */
+    int counted;     /* counted in inflight */
+    unsigned err_status; /* a refusal decided on the first call, or 0 */
+    const char *err_code;
+    char err_msg[320];
+    char request_id[REQUEST_ID_MAX];
+    /* The computation (pool.c), handed over while the connection is
+     * suspended: done is set by the worker before it resumes it. */
+    int suspended;
+    int done;
+    bl_api_result res;
+    size_t work_reserved; /* the estimate, held until the request ends */
+    /* For the access log and metrics. */
+    struct timespec start;
+    unsigned status;
+    uint64_t bytes_in, bytes_out;
+    char method[12];
+    char path[PATH_LOG_MAX];
+    /* multipart/form-data: the body is split into parts in place. */
+    int multipart;
+    char boundary[72];
+    char part_names[MAX_PARTS][MP_NAME_MAX];
+    bl_api_format format;
+} request;
+
+/* ---- reply.c ---- */
+
+int status_of(bl_api_code code);
+/* Queue an answer (the body malloc'd and taken over; NULL for empty). */
+enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
+                      size_t len, const char *type);
+enum MHD_Result reply_static(struct MHD_Connection *c, request *r, unsigned status,
+                             const char *body, size_t len, const char *type, int cacheable);
+enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
+                            const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
+                           const char *text, const char *type);
+enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res);
+int is_multipart(const char *type);
+int acceptable_type(const char *type);
+void set_request_id(server *s, struct MHD_Connection *c, request *r);
+int authorized(server *s, struct MHD_Connection *c);
+bl_api_format wanted_format(struct MHD_Connection *c);
+
+#endif

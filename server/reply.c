@@ -1,0 +1,244 @@
+/*
+ * reply.c — the HTTP front's answers and the request headers it reads:
+ * every response gets the same headers here (content type, request id,
+ * nosniff, no-store, Allow, WWW-Authenticate, Retry-After), and Accept,
+ * Content-Type, X-Request-Id and Authorization are parsed here.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "front.h"
+
+/* ---- responses -------------------------------------------------------- */
+
+int status_of(bl_api_code code)
+{
+    switch (code) {
+    case BL_API_OK: return MHD_HTTP_OK;
+    case BL_API_INVALID_JSON:
+    case BL_API_INVALID_ARGUMENT:
+    case BL_API_LIMIT_EXCEEDED: return MHD_HTTP_BAD_REQUEST;
+    case BL_API_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case BL_API_NOT_ACCEPTABLE: return MHD_HTTP_NOT_ACCEPTABLE;
+    case BL_API_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case BL_API_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Adds the headers every answer carries (Content-Type, X-Request-Id,
+ * nosniff, no-store unless cacheable, and Allow or WWW-Authenticate where
+ * the status wants them), queues resp and records the answer for the log
+ * and the metrics. Takes resp over. */
+static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned status,
+                             struct MHD_Response *resp, size_t len, const char *type,
+                             int cacheable)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!cacheable)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                routes[r->route].post ? "POST" : "GET, HEAD");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ballast\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    r->status = status;
+    r->bytes_out = len;
+    return ret;
+}
+
+/* Queues body (malloc'd, taken over; NULL for an empty body). */
+enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
+                             size_t len, const char *type)
+{
+    /* free is ballastd's counting free (budget.c): libmicrohttpd's own
+     * MHD_RESPMEM_MUST_FREE would free past the counter. */
+    struct MHD_Response *resp =
+        body ? MHD_create_response_from_buffer_with_free_callback(len, body, free)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    return queue(c, r, status, resp, len, type, 0);
+}
+
+enum MHD_Result reply_static(struct MHD_Connection *c, request *r, unsigned status,
+                             const char *body, size_t len, const char *type, int cacheable)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    return queue(c, r, status, resp, len, type, cacheable);
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status,
+                                  char *body, size_t len)
+{
+    return reply(c, r, status, body, len, "application/json");
+}
+
+/* An api result: its content type, and its metadata as Ballast-* headers
+ * ("num_samples" becomes Ballast-Num-Samples). */
+enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(res->len, res->body, free);
+    if (!resp) {
+        free(res->body);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < res->nmeta; i++) {
+        char name[64] = "Ballast-";
+        size_t n = strlen(name);
+        int up = 1;
+        for (const char *p = res->meta[i].name; *p && n < sizeof name - 1; p++) {
+            if (*p == '_') {
+                name[n++] = '-';
+                up = 1;
+            } else {
+                name[n++] = up ? (char)toupper((unsigned char)*p) : *p;
+                up = 0;
+            }
+        }
+        name[n] = '\0';
+        MHD_add_response_header(resp, name, res->meta[i].value);
+    }
+    return queue(c, r, (unsigned)status_of(res->code), resp, res->len, res->content_type, 0);
+}
+
+enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
+                                   const char *code, const char *field, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = 0;
+    char *body = bl_api_error_body(code, msg, field, &len);
+    return reply_json(c, r, status, body, len);
+}
+
+enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
+                                  const char *text, const char *type)
+{
+    size_t len = strlen(text);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return MHD_NO;
+    memcpy(copy, text, len + 1);
+    return reply(c, r, status, copy, len, type);
+}
+
+/* ---- request checks ---------------------------------------------------------------- */
+
+int is_multipart(const char *type)
+{
+    return type && strncasecmp(type, "multipart/form-data", 19) == 0 &&
+           (type[19] == '\0' || type[19] == ';' || type[19] == ' ');
+}
+
+/* application/json, no type, or application/x-www-form-urlencoded (what
+ * curl -d sends), each with any parameters; multipart/form-data for .npy
+ * parts (see README, "Bulk data"). */
+int acceptable_type(const char *type)
+{
+    if (!type || !*type || is_multipart(type))
+        return 1;
+    static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(ok[i]);
+        if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* A client's X-Request-Id is echoed when it is 1..64 visible ASCII
+ * characters; otherwise one is made up. */
+void set_request_id(server *s, struct MHD_Connection *c, request *r)
+{
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+    int ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) /* visible ASCII, nothing to escape in a log */
+        ok = id[i] > 0x20 && id[i] < 0x7f && id[i] != '"' && id[i] != '\\';
+    if (ok)
+        memcpy(r->request_id, id, n + 1);
+    else
+        snprintf(r->request_id, sizeof r->request_id, "%s-%012llx", s->id_prefix,
+                 (unsigned long long)atomic_fetch_add(&s->next_id, 1));
+}
+
+/* Constant-time comparison of the bearer token. */
+int authorized(server *s, struct MHD_Connection *c)
+{
+    if (!s->cfg.auth_token[0])
+        return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    const char *got = h + 7;
+    const char *want = s->cfg.auth_token;
+    size_t gl = strlen(got), wl = strlen(want);
+    unsigned char diff = (unsigned char)(gl != wl);
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
+    return diff == 0;
+}
+
+/* The response format from Accept: of application/json,
+ * application/x-npy and multipart/form-data, the one with the highest
+ * q-value (the first named on a tie); media ranges with q=0 are refused
+ * ones, and anything else (*\/\*, no Accept) means JSON. */
+bl_api_format wanted_format(struct MHD_Connection *c)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    static const struct {
+        const char *type;
+        bl_api_format f;
+    } kinds[] = {{"application/json", BL_API_JSON},
+                 {"application/x-npy", BL_API_NPY},
+                 {"multipart/form-data", BL_API_MULTIPART}};
+    bl_api_format best = BL_API_JSON;
+    double best_q = 0;
+    while (a && *a) {
+        const char *end = strchr(a, ',');
+        size_t len = end ? (size_t)(end - a) : strlen(a);
+        while (len && (*a == ' ' || *a == '\t'))
+            a++, len--;
+        size_t tlen = 0;
+        while (tlen < len && a[tlen] != ';' && a[tlen] != ' ' && a[tlen] != '\t')
+            tlen++;
+        double q = 1;
+        for (size_t i = tlen; i + 2 < len; i++)
+            if ((a[i] == 'q' || a[i] == 'Q') && a[i + 1] == '=' &&
+                (i == 0 || a[i - 1] == ';' || a[i - 1] == ' '))
+                q = strtod(a + i + 2, NULL);
+        for (size_t k = 0; k < 3; k++)
+            if (tlen == strlen(kinds[k].type) && strncasecmp(a, kinds[k].type, tlen) == 0 &&
+                q > best_q) {
+                best = kinds[k].f;
+                best_q = q;
+            }
+        a = end ? end + 1 : NULL;
+    }
+    return best;
+}
+
