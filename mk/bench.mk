@@ -22,3 +22,10 @@ $(BUILD)/bench_core: bench/bench_core.c $(BUILD)/libballast_api.a $(BUILD)/libba
 
 bench: all $(BUILD)/ballastd $(BUILD)/libballast_api.a $(BUILD)/bench_core | bench-deps
 	BENCH_PYTHON=$(BENCH_PYTHON) bench/run.sh $(BUILD)
+
+# The long overload run (bench/overload.py → bench/OVERLOAD.md): the mix of
+# tests/http/test_overload.py for BENCH_OVERLOAD_SECONDS (default 120).
+.PHONY: bench-overload
+BENCH_OVERLOAD_SECONDS ?= 120
+bench-overload: $(BUILD)/ballastd
+	$(BENCH_PYTHON) bench/overload.py --build $(BUILD) --seconds $(BENCH_OVERLOAD_SECONDS)

@@ -56,6 +56,8 @@ const route routes[R_COUNT] = {
 #define TINY_BODY 2048
 #define TINY_WORK 1024
 #define TINY_MEMORY ((size_t)1 << 20)
+/* Requests that take the pool's small-jobs lane (pool.c). */
+#define SMALL_BODY (16 * 1024)
 
 static enum MHD_Result refuse(request *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -135,7 +137,7 @@ static void gauges(server *s, char *buf, size_t size)
              "# TYPE ballast_allocations_refused_total counter\nballast_allocations_refused_total %llu\n"
              "# HELP ballast_connections_open Connections open now.\n"
              "# TYPE ballast_connections_open gauge\nballast_connections_open %u\n",
-             pool_queued(s->pool), pool_busy(s->pool), s->cfg.workers,
+             pool_queued(s->pool, -1), pool_busy(s->pool), s->cfg.workers,
              (unsigned long long)b.limit, (unsigned long long)b.reserved,
              (unsigned long long)b.used, (unsigned long long)b.peak, b.refused,
              conns_open_count(&s->conns));
@@ -313,11 +315,13 @@ static enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *
     if (atomic_load(&s->draining))
         return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the server is draining for shutdown; retry on another replica");
-    if (pool_queued(s->pool) >= s->cfg.queue)
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    /* The lane it will take (pool.c); a chunked body counts as large. */
+    int large = !(r->expect && r->expect <= SMALL_BODY && !is_multipart(type));
+    if (pool_queued(s->pool, large) >= s->cfg.queue)
         return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
                       "every compute thread is busy and %u requests wait; retry later",
                       s->cfg.queue);
-    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!acceptable_type(type))
         return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                       "Content-Type %.80s is not accepted; send application/json", type);
@@ -629,7 +633,7 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
     }
     r->suspended = 1;
     MHD_suspend_connection(c);
-    if (pool_submit(s->pool, compute, r) != 0) {
+    if (pool_submit(s->pool, compute, r, !r->multipart && r->len <= SMALL_BODY) != 0) {
         r->suspended = 0;
         MHD_resume_connection(c);
         free_body(r);

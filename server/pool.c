@@ -7,6 +7,11 @@
  * /metrics are answered at once however long a computation takes. The
  * queue is bounded: a full one is answered 503 `overloaded` by the caller,
  * never by a silently growing backlog.
+ *
+ * Two lanes, each bounded by queue_max: small jobs (a few KiB of request) are taken
+ * before large ones, so that a light request does not wait behind a
+ * queue of heavy ones; after FAIR_SKIPS small jobs in a row have passed a
+ * waiting large one, the large one goes next, so neither lane starves.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,18 +19,26 @@
 
 #include "server.h"
 
+#define FAIR_SKIPS 8
+
 typedef struct job {
     pool_fn fn;
     void *arg;
     struct job *next;
 } job;
 
+typedef struct {
+    job *head, *tail; /* FIFO */
+    unsigned n;       /* jobs in it, <= queue_max */
+} lane;
+
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t work;  /* a job was queued, or stopping */
     pthread_cond_t idle;  /* a worker finished a job */
-    job *head, *tail;     /* FIFO, queued jobs only */
-    unsigned queued;      /* jobs in the FIFO, <= queue_max */
+    lane lanes[2];        /* [0] small jobs, [1] large; queued jobs only */
+    unsigned skips;       /* small jobs taken in a row while a large one waited */
+    unsigned queued;      /* jobs in both lanes */
     unsigned busy;        /* workers running a job */
     unsigned queue_max;
     unsigned nthreads;    /* started threads in threads[] */
@@ -33,19 +46,37 @@ struct pool {
     pthread_t *threads;
 };
 
+/* The next job, under the lock; NULL when both lanes are empty. */
+static job *take(pool *p)
+{
+    lane *small = &p->lanes[0], *large = &p->lanes[1];
+    lane *from = small->head ? small : large;
+    if (small->head && large->head && p->skips >= FAIR_SKIPS)
+        from = large;
+    if (!from->head)
+        return NULL;
+    if (from == small && large->head)
+        p->skips++;
+    else
+        p->skips = 0;
+    job *j = from->head;
+    from->n--;
+    from->head = j->next;
+    if (!from->head)
+        from->tail = NULL;
+    return j;
+}
+
 static void *worker(void *arg)
 {
     pool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->head && !p->stopping)
+        job *j;
+        while (!(j = take(p)) && !p->stopping)
             pthread_cond_wait(&p->work, &p->lock);
-        if (!p->head)
+        if (!j)
             break; /* stopping, and nothing left */
-        job *j = p->head;
-        p->head = j->next;
-        if (!p->head)
-            p->tail = NULL;
         p->queued--;
         p->busy++;
         pthread_mutex_unlock(&p->lock);
@@ -83,7 +114,7 @@ pool *pool_new(unsigned workers, unsigned queue_max)
     return p;
 }
 
-int pool_submit(pool *p, pool_fn fn, void *arg)
+int pool_submit(pool *p, pool_fn fn, void *arg, int small)
 {
     job *j = malloc(sizeof *j);
     if (!j)
@@ -91,27 +122,29 @@ int pool_submit(pool *p, pool_fn fn, void *arg)
     j->fn = fn;
     j->arg = arg;
     j->next = NULL;
+    lane *l = &p->lanes[small ? 0 : 1];
     pthread_mutex_lock(&p->lock);
-    if (p->stopping || p->queued >= p->queue_max) {
+    if (p->stopping || l->n >= p->queue_max) {
         pthread_mutex_unlock(&p->lock);
         free(j);
         return -1;
     }
-    if (p->tail)
-        p->tail->next = j;
+    if (l->tail)
+        l->tail->next = j;
     else
-        p->head = j;
-    p->tail = j;
+        l->head = j;
+    l->tail = j;
+    l->n++;
     p->queued++;
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
 
-unsigned pool_queued(pool *p)
+unsigned pool_queued(pool *p, int lane)
 {
     pthread_mutex_lock(&p->lock);
-    unsigned n = p->queued;
+    unsigned n = lane < 0 ? p->queued : p->lanes[lane ? 1 : 0].n;
     pthread_mutex_unlock(&p->lock);
     return n;
 }
@@ -132,10 +165,10 @@ int pool_stop(pool *p, double seconds)
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;
     pthread_cond_broadcast(&p->work);
-    while (p->head || p->busy)
+    while (p->queued || p->busy)
         if (pthread_cond_timedwait(&p->idle, &p->lock, &until) != 0)
             break;
-    int stuck = p->head || p->busy;
+    int stuck = p->queued || p->busy;
     pthread_mutex_unlock(&p->lock);
     if (stuck)
         return -1;

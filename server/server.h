@@ -99,13 +99,15 @@ void budget_trim(void);
 typedef struct pool pool;
 typedef void (*pool_fn)(void *arg);
 
-/* workers threads serving a FIFO of at most queue_max waiting jobs. NULL
- * on failure. */
+/* workers threads serving two FIFOs (small and large jobs) of at most
+ * queue_max waiting jobs each. NULL on failure. */
 pool *pool_new(unsigned workers, unsigned queue_max);
-/* Queues fn(arg); -1 when the queue is full or the pool is stopping. */
-int pool_submit(pool *p, pool_fn fn, void *arg);
-/* Waiting jobs, and workers running one. */
-unsigned pool_queued(pool *p);
+/* Queues fn(arg), in the small jobs' lane when small (taken first, see
+ * pool.c); -1 when the queue is full or the pool is stopping. */
+int pool_submit(pool *p, pool_fn fn, void *arg, int small);
+/* Waiting jobs: in the small lane (lane 0), the large one (1), or both
+ * (-1); and workers running one. */
+unsigned pool_queued(pool *p, int lane);
 unsigned pool_busy(pool *p);
 /* Stops the workers once the queue is empty and joins them; returns -1
  * without joining when a job is still running after `seconds` (the caller
