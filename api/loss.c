@@ -12,9 +12,8 @@
 
 #include "internal.h"
 
-static const char *const losses[] = {"cross_entropy", "nll", "focal", "bce_with_logits",
-                                     "sigmoid_focal", NULL};
-static const char *const reductions[] = {"mean", "sum", "none", NULL};
+/* loss and reduction take libballast's name tables (bl_loss_names,
+ * bl_reduction_names): the index decoded is the enum value. */
 
 typedef struct {
     int loss, reduction, grad;
@@ -28,13 +27,13 @@ enum { F_LOSS, F_LOGITS, F_LOG_PROBS, F_TARGETS, F_WEIGHTS, F_POS_WEIGHT, F_REDU
 
 #define OFF(m) offsetof(loss_req, m)
 static const field_spec fields[] = {
-    [F_LOSS] = {"loss", FT_ENUM, OFF(loss), 0, 0, 0, 0, 0, losses},
+    [F_LOSS] = {"loss", FT_ENUM, OFF(loss), 0, 0, 0, 0, 0, bl_loss_names},
     [F_LOGITS] = {"logits", FT_ARRAY, OFF(logits), 0, 0, 0, 0, 0, NULL},
     [F_LOG_PROBS] = {"log_probs", FT_ARRAY, OFF(log_probs), 0, 0, 0, 0, 0, NULL},
     [F_TARGETS] = {"targets", FT_ARRAY, OFF(targets), 0, 0, 0, 0, 0, NULL},
     [F_WEIGHTS] = {"weights", FT_ARRAY, OFF(weights), 0, 0, 0, 0, 0, NULL},
     [F_POS_WEIGHT] = {"pos_weight", FT_ARRAY, OFF(pos_weight), 0, 0, 0, 0, 0, NULL},
-    [F_REDUCTION] = {"reduction", FT_ENUM, OFF(reduction), 0, 0, 0, 0, 0, reductions},
+    [F_REDUCTION] = {"reduction", FT_ENUM, OFF(reduction), 0, 0, 0, 0, 0, bl_reduction_names},
     [F_IGNORE_INDEX] = {"ignore_index", FT_INT, OFF(ignore_index), 0, 0, 0, 0, 0, NULL},
     [F_LABEL_SMOOTHING] = {"label_smoothing", FT_NUMBER, OFF(label_smoothing), 0, 1, 0, 0, 1, NULL},
     [F_GAMMA] = {"gamma", FT_NUMBER, OFF(gamma), 0, INFINITY, 0, 0, 1, NULL},
@@ -108,7 +107,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
         if (((seen >> field_losses[i].field) & 1) && !(field_losses[i].losses & L(r.loss)))
             return api_fail(e, BL_API_INVALID_ARGUMENT, fields[field_losses[i].field].name,
                             "%s does not apply to loss \"%s\"", fields[field_losses[i].field].name,
-                            losses[r.loss]);
+                            bl_loss_name((bl_loss_kind)r.loss));
     if (r.alpha < 0 && r.alpha != -1)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "alpha",
                         "alpha = %.17g must be in [0, 1], or -1 for no weighting", r.alpha);
@@ -122,7 +121,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
     if (!nll && ((seen >> F_LOG_PROBS) & 1))
         return api_fail(e, BL_API_INVALID_ARGUMENT, "log_probs",
                         "log_probs is the input of loss \"nll\"; loss \"%s\" takes \"logits\"",
-                        losses[r.loss]);
+                        bl_loss_name((bl_loss_kind)r.loss));
     if (!((seen >> (nll ? F_LOG_PROBS : F_LOGITS)) & 1))
         return api_fail(e, BL_API_INVALID_ARGUMENT, in_name, "%s is required", in_name);
     if (!((seen >> F_TARGETS) & 1))
@@ -172,7 +171,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
             code = api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
                             "targets has the shape of %s, i.e. class probabilities, which only "
                             "loss \"cross_entropy\" takes; loss \"%s\" needs class indices",
-                            in_name, losses[r.loss]);
+                            in_name, bl_loss_name((bl_loss_kind)r.loss));
             goto done;
         }
         if (!binary && ((seen >> F_IGNORE_INDEX) & 1) && r.ignore_index >= 0) {
@@ -186,7 +185,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
             shape_text(xs, sizeof xs, in.shape, in.ndim);
             code = api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
                             "targets has shape %s; loss \"%s\" needs the logits' shape %s", ts,
-                            losses[r.loss], xs);
+                            bl_loss_name((bl_loss_kind)r.loss), xs);
             goto done;
         }
     } else if (same_shape(tg.shape, tg.ndim, ishape, indim)) {
@@ -281,7 +280,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
     } else {
         out_double(out, "loss", res.value);
     }
-    out_string(out, "reduction", reductions[r.reduction]);
+    out_string(out, "reduction", bl_reduction_name((bl_reduction)r.reduction));
     out_double(out, "total_weight", res.total_weight);
     if (r.grad)
         out_tensor(out, "grad", grad, in.shape, in.ndim);

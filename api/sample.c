@@ -11,8 +11,6 @@
 
 #include "internal.h"
 
-static const char *const generators[] = {"fast", "torch", NULL};
-
 typedef struct {
     api_value weights, labels, class_weights;
     int64_t num_samples, world_size, rank;
@@ -32,7 +30,7 @@ static const field_spec fields[] = {
     [F_REPLACEMENT] = {"replacement", FT_BOOL, OFF(replacement), 0, 0, 0, 0, 0, NULL},
     [F_SEED] = {"seed", FT_UINT64, OFF(seed), 0, 0, 0, 0, 0, NULL},
     [F_EPOCH] = {"epoch", FT_UINT64, OFF(epoch), 0, 0, 0, 0, 0, NULL},
-    [F_GENERATOR] = {"generator", FT_ENUM, OFF(generator), 0, 0, 0, 0, 0, generators},
+    [F_GENERATOR] = {"generator", FT_ENUM, OFF(generator), 0, 0, 0, 0, 0, bl_generator_names},
     [F_WORLD_SIZE] = {"world_size", FT_INT, OFF(world_size), 1, INFINITY, 0, 0, 1, NULL},
     [F_RANK] = {"rank", FT_INT, OFF(rank), 0, INFINITY, 0, 0, 1, NULL},
     FIELD_END,
@@ -44,14 +42,16 @@ static int os_entropy(void *ctx, uint64_t *out)
     return getrandom(out, sizeof *out, 0) == (ssize_t)sizeof *out ? 0 : -1;
 }
 
-/* Per-item weights from labels: class_weights[label], by default 1/count
- * of the label's class, so that every class present is equally likely. */
+/* Per-item weights from labels: class_weights[label], by default libballast's
+ * "inverse" class weights (1 / the label's count, over classes 0..max
+ * label), so that every class present is equally likely. */
 static bl_api_code weights_from_labels(const sample_req *r, int has_cw, size_t max, double **out,
                                        size_t *n, api_err *e)
 {
     int64_t *labels = NULL;
     double *cw = NULL, *w = NULL;
-    size_t nl = 0, ncw = 0;
+    size_t nl = 0, ncw = 0, classes = 0;
+    bl_error le;
     bl_api_code code = api_int64s(&r->labels, "labels", max, "max-items", &labels, &nl, e);
     if (code != BL_API_OK)
         return code;
@@ -60,45 +60,39 @@ static bl_api_code weights_from_labels(const sample_req *r, int has_cw, size_t m
         if (code != BL_API_OK)
             goto done;
     }
-    int64_t top = -1;
-    for (size_t i = 0; i < nl; i++) {
+    if (bl_label_classes(labels, nl, ncw, &classes, &le) != BL_OK) {
         char path[64];
-        snprintf(path, sizeof path, "labels[%zu]", i);
-        if (labels[i] < 0) {
+        api_path(path, sizeof path, "labels", le.index, NULL, 0);
+        if (has_cw && le.index >= 0 && labels[le.index] >= 0) /* beyond class_weights */
             code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                            "labels[%zu] = %lld: labels must be integers >= 0", i,
-                            (long long)labels[i]);
-            goto done;
-        }
-        if (has_cw && (uint64_t)labels[i] >= ncw) {
-            code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                            "labels[%zu] = %lld has no class weight: class_weights has %zu "
-                            "entries",
-                            i, (long long)labels[i], ncw);
-            goto done;
-        }
-        if (labels[i] > top)
-            top = labels[i];
+                            "%s: it has no class weight, as class_weights has %zu entries",
+                            le.message, ncw);
+        else
+            code = api_from_lib(e, &le, NULL, 0);
+        goto done;
     }
-    if (!has_cw && nl) {
-        /* Default class weights: 1 / count, over classes 0..max label. */
-        if (max && (uint64_t)top >= max) {
+    if (!has_cw) {
+        if (max && classes > max) {
             code = api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
-                            "label %lld means %llu classes, more than the server's max-items "
+                            "label %zu means %zu classes, more than the server's max-items "
                             "limit of %zu",
-                            (long long)top, (unsigned long long)top + 1, max);
+                            classes - 1, classes, max);
             goto done;
         }
-        ncw = (size_t)top + 1;
+        ncw = classes;
         cw = calloc(ncw, sizeof *cw);
+        bl_weights_opts o = bl_weights_opts_default();
+        o.scheme = BL_SCHEME_INVERSE;
+        o.zero_counts_allowed = 1;
         if (!cw) {
             code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for class weights");
             goto done;
         }
-        for (size_t i = 0; i < nl; i++)
-            cw[labels[i]] += 1;
-        for (size_t c = 0; c < ncw; c++)
-            cw[c] = cw[c] > 0 ? 1 / cw[c] : 0;
+        if (bl_count_labels(labels, nl, ncw, cw, &le) != BL_OK ||
+            bl_class_weights(cw, ncw, &o, cw, &le) != BL_OK) {
+            code = api_from_lib(e, &le, NULL, 0);
+            goto done;
+        }
     }
     w = malloc((nl ? nl : 1) * sizeof *w);
     if (!w) {
@@ -136,10 +130,6 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     if (has_cw && !has_l)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "class_weights",
                         "class_weights goes with labels: item i gets class_weights[labels[i]]");
-    if (r.rank >= r.world_size)
-        return api_fail(e, BL_API_INVALID_ARGUMENT, "rank",
-                        "rank = %lld must be in [0, world_size = %lld)", (long long)r.rank,
-                        (long long)r.world_size);
 
     const bl_api_limits *lim = &cfg->limits;
     double *w = NULL;
@@ -153,6 +143,12 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         goto done;
 
     size_t k = (seen >> F_NUM_SAMPLES) & 1 ? (size_t)r.num_samples : n;
+    size_t ws = (size_t)r.world_size, m = k; /* m: this rank's share of the k */
+    bl_error le;
+    if (bl_shard_size(k, ws, (size_t)r.rank, &m, &le) != BL_OK) {
+        code = api_from_lib(e, &le, NULL, 0);
+        goto done;
+    }
     if (lim->max_samples && k > lim->max_samples) {
         code = api_fail(e, BL_API_LIMIT_EXCEEDED, "num_samples",
                         "num_samples = %zu is more than the server's max-samples limit of %zu",
@@ -172,7 +168,6 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
         goto done;
     }
-    bl_error le;
     if (bl_sample(w, n, k, r.replacement, (bl_generator)r.generator, r.seed, r.epoch, draw, &le) !=
         BL_OK) {
         if (le.arg && strcmp(le.arg, "weights") == 0 && has_l) {
@@ -187,15 +182,17 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         }
         goto done;
     }
-    size_t ws = (size_t)r.world_size, m = k;
     const int64_t *result = draw;
     if (ws > 1) {
-        share = malloc(((k + ws - 1) / ws) * sizeof *share + 1);
+        share = malloc(m * sizeof *share + 1);
         if (!share) {
             code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
             goto done;
         }
-        m = bl_shard(draw, k, ws, (size_t)r.rank, share);
+        if (bl_shard(draw, k, ws, (size_t)r.rank, share, &m, &le) != BL_OK) {
+            code = api_from_lib(e, &le, NULL, 0);
+            goto done;
+        }
         result = share;
     }
     out_int64s(out, "indices", result, m);
@@ -203,7 +200,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     out_uint(out, "num_samples", k);
     out_uint(out, "seed", r.seed);
     out_uint(out, "epoch", r.epoch);
-    out_string(out, "generator", generators[r.generator]);
+    out_string(out, "generator", bl_generator_name((bl_generator)r.generator));
     if (ws > 1) {
         out_uint(out, "rank", (uint64_t)r.rank);
         out_uint(out, "world_size", ws);

@@ -10,9 +10,8 @@
 
 #include "internal.h"
 
-static const char *const schemes[] = {"max_over_count", "inverse", "balanced", "inverse_sqrt",
-                                      "effective_number", "median_frequency", "enet", NULL};
-static const char *const normalizations[] = {"none", "sum", "mean", "max", NULL};
+/* scheme and normalize take libballast's name tables (bl_scheme_names,
+ * bl_normalize_names): the index decoded is the enum value. */
 static const char *const zero_policies[] = {"error", "zero", NULL};
 
 typedef struct {
@@ -29,10 +28,10 @@ static const field_spec fields[] = {
     [F_COUNTS] = {"counts", FT_ARRAY, OFF(counts), 0, 0, 0, 0, 0, NULL},
     [F_LABELS] = {"labels", FT_ARRAY, OFF(labels), 0, 0, 0, 0, 0, NULL},
     [F_NUM_CLASSES] = {"num_classes", FT_INT, OFF(num_classes), 1, INFINITY, 0, 0, 1, NULL},
-    [F_SCHEME] = {"scheme", FT_ENUM, OFF(scheme), 0, 0, 0, 0, 0, schemes},
+    [F_SCHEME] = {"scheme", FT_ENUM, OFF(scheme), 0, 0, 0, 0, 0, bl_scheme_names},
     [F_BETA] = {"beta", FT_NUMBER, OFF(beta), 0, 1, 0, 1, 1, NULL},
     [F_C] = {"c", FT_NUMBER, OFF(c), 1, INFINITY, 1, 0, 1, NULL},
-    [F_NORMALIZE] = {"normalize", FT_ENUM, OFF(normalize), 0, 0, 0, 0, 0, normalizations},
+    [F_NORMALIZE] = {"normalize", FT_ENUM, OFF(normalize), 0, 0, 0, 0, 0, bl_normalize_names},
     [F_ZERO] = {"zero_counts", FT_ENUM, OFF(zero_counts), 0, 0, 0, 0, 0, zero_policies},
     [F_SW] = {"sample_weights", FT_BOOL, OFF(sample_weights), 0, 0, 0, 0, 0, NULL},
     FIELD_END,
@@ -115,25 +114,11 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
         if ((seen >> F_NUM_CLASSES) & 1) {
             n = (size_t)r.num_classes;
         } else {
-            int64_t top = -1;
-            for (size_t i = 0; i < nlabels; i++) {
-                if (labels[i] < 0) {
-                    char path[64];
-                    snprintf(path, sizeof path, "labels[%zu]", i);
-                    code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                                    "labels[%zu] = %lld: labels must be integers >= 0", i,
-                                    (long long)labels[i]);
-                    goto done;
-                }
-                if (labels[i] > top)
-                    top = labels[i];
-            }
-            if (nlabels == 0) {
-                code = api_fail(e, BL_API_INVALID_ARGUMENT, "labels",
-                                "labels is empty: give at least one label");
+            bl_error le;
+            if (bl_label_classes(labels, nlabels, 0, &n, &le) != BL_OK) {
+                code = api_from_lib(e, &le, NULL, 0);
                 goto done;
             }
-            n = (uint64_t)top >= SIZE_MAX ? SIZE_MAX : (size_t)top + 1;
         }
         if (max && (uint64_t)n > max) {
             code = api_fail(e, BL_API_LIMIT_EXCEEDED, (seen >> F_NUM_CLASSES) & 1 ? "num_classes" : "labels",
@@ -191,8 +176,8 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
         out_counts(out, "counts", counts, n);
     }
     out_uint(out, "num_classes", n);
-    out_string(out, "scheme", schemes[r.scheme]);
-    out_string(out, "normalize", normalizations[r.normalize]);
+    out_string(out, "scheme", bl_scheme_name(o.scheme));
+    out_string(out, "normalize", bl_normalize_name(o.normalize));
     if (r.sample_weights) {
         sw = malloc((nlabels ? nlabels : 1) * sizeof *sw);
         if (!sw) {

@@ -13,12 +13,23 @@
  *     is not NULL) with a message a user can act on, the name of the argument
  *     at fault and, where there is one, the flat index of the offending
  *     element. On error the output arrays are left in an unspecified state.
+ *     A value outside its enum, a NULL array that should hold data and an
+ *     out-of-range argument are all BL_EINVAL; only the functions documented
+ *     "Can't fail" have no error to return;
+ *   - every enum has BL_<ENUM>_COUNT values, numbered from 0, and a name
+ *     table (the names of the HTTP API): bl_<enum>_names[] (indexed by the
+ *     value, NULL-terminated), bl_<enum>_name(value) and
+ *     bl_<enum>_from_name(name, &value, err).
  */
 #ifndef BALLAST_H
 #define BALLAST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define BL_VERSION "0.1.0"
 
@@ -60,6 +71,16 @@ typedef enum {
     BL_SCHEME_MEDIAN_FREQUENCY,   /* median(f) / f_c, f_c = n_c / N      */
     BL_SCHEME_ENET,               /* 1 / ln(c + n_c / N)                 */
 } bl_scheme;
+#define BL_SCHEME_COUNT 7
+
+/* "max_over_count", "inverse", "balanced", "inverse_sqrt",
+ * "effective_number", "median_frequency", "enet"; then NULL. */
+extern const char *const bl_scheme_names[BL_SCHEME_COUNT + 1];
+/* The name of s, or NULL when s is not a bl_scheme. Can't fail. */
+const char *bl_scheme_name(bl_scheme s);
+/* The scheme called name (exact, case-sensitive). An unknown name (or NULL)
+ * is BL_EINVAL naming "scheme", with the list of names. */
+bl_status bl_scheme_from_name(const char *name, bl_scheme *out, bl_error *err);
 
 typedef enum {
     BL_NORMALIZE_NONE = 0,
@@ -67,6 +88,12 @@ typedef enum {
     BL_NORMALIZE_MEAN, /* mean w = 1, i.e. sum w = C */
     BL_NORMALIZE_MAX,  /* max w = 1 */
 } bl_normalize;
+#define BL_NORMALIZE_COUNT 4
+
+/* "none", "sum", "mean", "max"; then NULL. */
+extern const char *const bl_normalize_names[BL_NORMALIZE_COUNT + 1];
+const char *bl_normalize_name(bl_normalize v);
+bl_status bl_normalize_from_name(const char *name, bl_normalize *out, bl_error *err);
 
 typedef struct {
     bl_scheme scheme;
@@ -84,8 +111,14 @@ bl_weights_opts bl_weights_opts_default(void);
  * Class weights from class counts: out[c] for c in [0, n).
  * counts must be finite and >= 0, with at least one > 0. With
  * zero_counts_allowed, classes of count 0 get weight 0 and are left out of
- * C, N, medians, maxima and normalisation. Errors name "counts", "beta" or
- * "c". out may alias counts.
+ * C, N, medians, maxima and normalisation. Errors name "counts", "scheme",
+ * "normalize", "beta" or "c" (BL_ENOMEM: median_frequency's scratch copy).
+ * out may alias counts.
+ * Every weight is the exact value of its formula on the double inputs up to
+ * a few roundings (a few ulp): no intermediate value (N, C n_c, a
+ * frequency, n_c ln beta, a sum of weights) overflows or underflows, so a
+ * weight is inf only when its exact value is beyond DBL_MAX, and
+ * normalisation never fails.
  */
 bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts,
                            double *out, bl_error *err);
@@ -97,6 +130,15 @@ bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts
  */
 bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, double *counts,
                           bl_error *err);
+
+/*
+ * Checks labels (one class id per sample) and gives the number of classes
+ * they span: *classes = max(labels) + 1. labels must be non-empty and every
+ * label >= 0; with num_classes > 0, also < num_classes (num_classes 0: no
+ * upper bound). Errors name "labels" and the index of the first bad label.
+ */
+bl_status bl_label_classes(const int64_t *labels, size_t n, size_t num_classes, size_t *classes,
+                           bl_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Random numbers                                                      */
@@ -137,26 +179,47 @@ typedef enum {
     BL_GENERATOR_FAST = 0,  /* alias table / exponential keys, xoshiro */
     BL_GENERATOR_TORCH = 1, /* torch.multinomial on CPU, PyTorch 1.13  */
 } bl_generator;
+#define BL_GENERATOR_COUNT 2
+
+/* "fast", "torch"; then NULL. */
+extern const char *const bl_generator_names[BL_GENERATOR_COUNT + 1];
+const char *bl_generator_name(bl_generator g);
+bl_status bl_generator_from_name(const char *name, bl_generator *out, bl_error *err);
 
 /*
  * Draws k indices in [0, n) with probability proportional to w.
  * w: finite, >= 0, sum > 0. Without replacement k must not exceed the number
  * of non-zero weights. The torch generator uses the seed (seed + epoch) mod
  * 2^64 like torch.Generator().manual_seed; the fast one seeds from (seed,
- * epoch). out must hold k indices. Errors name "weights" or "num_samples".
+ * epoch). out must hold k indices. Errors name "weights", "num_samples" or
+ * "generator" (a value outside bl_generator).
+ * torch, without replacement: keys w_i / q_i that underflow to 0 (subnormal
+ * weights) tie with the zero weights' keys, and the tie is broken as
+ * PyTorch's topk breaks it (libstdc++'s nth_element and sort), so that the
+ * indices are PyTorch's even then.
  */
 bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_generator gen,
                     uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err);
+
+/*
+ * The size of one rank's share of a draw of k indices (see bl_shard):
+ * *per_rank = ceil(k / world_size). world_size must be >= 1 and rank in
+ * [0, world_size); errors name "world_size" or "rank".
+ */
+bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank,
+                        bl_error *err);
 
 /*
  * The share of a draw of k indices that rank `rank` of world_size receives,
  * following torch's DistributedSampler (drop_last = false): the draw is
  * padded by wrapping round from its start to total = ceil(k / world_size) *
  * world_size, and rank r takes elements r, r + world_size, ...
- * Returns the number of indices written to out (total / world_size), which
- * needs that many entries. draw must be non-empty. Can't fail.
+ * Writes *count = total / world_size indices to out, which needs that many
+ * entries (bl_shard_size); k = 0 gives an empty share. Errors as
+ * bl_shard_size's, or naming "draw" / "out" when NULL with k > 0.
  */
-size_t bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out);
+bl_status bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out,
+                   size_t *count, bl_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Losses                                                              */
@@ -169,12 +232,25 @@ typedef enum {
     BL_LOSS_BCE_WITH_LOGITS,
     BL_LOSS_SIGMOID_FOCAL,
 } bl_loss_kind;
+#define BL_LOSS_COUNT 5
+
+/* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal";
+ * then NULL. */
+extern const char *const bl_loss_names[BL_LOSS_COUNT + 1];
+const char *bl_loss_name(bl_loss_kind k);
+bl_status bl_loss_from_name(const char *name, bl_loss_kind *out, bl_error *err);
 
 typedef enum {
     BL_REDUCTION_MEAN = 0,
     BL_REDUCTION_SUM,
     BL_REDUCTION_NONE,
 } bl_reduction;
+#define BL_REDUCTION_COUNT 3
+
+/* "mean", "sum", "none"; then NULL. */
+extern const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1];
+const char *bl_reduction_name(bl_reduction r);
+bl_status bl_reduction_from_name(const char *name, bl_reduction *out, bl_error *err);
 
 #define BL_MAX_DIMS 16
 
@@ -229,10 +305,15 @@ typedef struct {
  * The caller sets res->per (needed for reduction none, else may be NULL) and
  * res->grad (NULL for no gradient). Errors name "logits" ("log_probs" for
  * nll), "targets", "weights", "pos_weight", "label_smoothing", "gamma",
- * "alpha" or "ignore_index", with the flat index of a bad target or weight.
+ * "alpha" or "ignore_index", with the flat index of a bad target or weight;
+ * a loss or reduction outside its enum is an error with no argument name.
  * Nothing is allocated, and nothing is written on error. Non-finite inputs
  * are accepted and give NaN or inf as in PyTorch.
  */
 bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* BALLAST_H */

@@ -41,12 +41,6 @@
 #include "ballast.h"
 #include "vmath.h"
 
-static const char *const loss_names[] = {
-    [BL_LOSS_CROSS_ENTROPY] = "cross_entropy", [BL_LOSS_NLL] = "nll",
-    [BL_LOSS_FOCAL] = "focal",                 [BL_LOSS_BCE_WITH_LOGITS] = "bce_with_logits",
-    [BL_LOSS_SIGMOID_FOCAL] = "sigmoid_focal",
-};
-
 bl_loss_args bl_loss_args_default(void)
 {
     bl_loss_args a;
@@ -147,7 +141,7 @@ static const char *input_name(const bl_loss_args *a)
 static bl_status layout_of(const bl_loss_args *a, blp_layout *L, bl_error *err)
 {
     const char *in = input_name(a);
-    const char *name = loss_names[a->loss];
+    const char *name = bl_loss_names[a->loss];
     memset(L, 0, sizeof *L);
     if (a->ndim > BL_MAX_DIMS)
         return bl_error_set(err, BL_EINVAL, in, -1, "%s has %zu dimensions; at most %d are supported",
@@ -189,7 +183,7 @@ static bl_status layout_of(const bl_loss_args *a, blp_layout *L, bl_error *err)
  * would be silently ignored. */
 static bl_status check_options(const bl_loss_args *a, bl_error *err)
 {
-    const char *name = loss_names[a->loss];
+    const char *name = bl_loss_names[a->loss];
     double eps = a->label_smoothing;
     if (eps != 0 && a->loss != BL_LOSS_CROSS_ENTROPY)
         return bl_error_set(err, BL_EINVAL, "label_smoothing", -1,
@@ -271,11 +265,15 @@ static bl_status check_all(const bl_loss_args *a, const bl_loss_result *res, blp
                            double *den, bl_error *err)
 {
     bl_status rc;
-    if ((unsigned)a->loss > BL_LOSS_SIGMOID_FOCAL)
-        return bl_error_set(err, BL_EINVAL, NULL, -1, "unknown loss kind %d", (int)a->loss);
-    if ((unsigned)a->reduction > BL_REDUCTION_NONE)
-        return bl_error_set(err, BL_EINVAL, NULL, -1, "unknown reduction %d", (int)a->reduction);
-    const char *name = loss_names[a->loss];
+    if (!bl_loss_name(a->loss))
+        return bl_error_set(err, BL_EINVAL, NULL, -1,
+                            "unknown loss kind %d: a bl_loss_kind is 0 to %d", (int)a->loss,
+                            BL_LOSS_COUNT - 1);
+    if (!bl_reduction_name(a->reduction))
+        return bl_error_set(err, BL_EINVAL, NULL, -1,
+                            "unknown reduction %d: a bl_reduction is 0 to %d", (int)a->reduction,
+                            BL_REDUCTION_COUNT - 1);
+    const char *name = bl_loss_names[a->loss];
     const char *in = input_name(a);
     if ((rc = layout_of(a, L, err)) != BL_OK)
         return rc;
@@ -539,48 +537,63 @@ static void index_block(const blp_class *k, const double *z, const int64_t *y, s
 /*
  * One position of cross_entropy with probability targets t (torch's
  * cross_entropy_loss_prob_target):
- *     t'_c = (1-eps) t_c + eps/C
- *     l = -Σ_c w_c t'_c p_c = log S Σ_c w_c t'_c - Σ_c w_c t'_c d_c
- *     dl/dp_c = -w_c t'_c, so dl/dz_c = -w_c t'_c + softmax_c Σ_k w_k t'_k.
- * k->ky carries the reduction's scale (1, or 1/positions for mean).
+ *     t'_c = (1-eps) t_c + eps/C,  W_c = w_c t'_c,  T = Σ_c W_c
+ *     l = -Σ_c W_c p_c = log S T - Σ_c W_c d_c
+ *     dl/dp_c = -W_c, so dl/dz_c = softmax_c T - W_c      (times k->ky)
+ * torch checks nothing about the targets: they may be of either sign and
+ * any size, and T may be a small difference of large terms, which a plain
+ * sum gets wrong in all but its last few digits (1e-8 relative with
+ * targets of 1e8 and -1e8). So the two sums of W are Neumaier's,
+ * T is kept as a double-double (Th + Tl) and each gradient entry is formed
+ * as fma(softmax_c, Th, -W_c) + softmax_c Tl: one rounding of a difference
+ * that may cancel. For C = 1 (softmax 1, T = W_0) that gives exactly 0,
+ * the derivative of a constant loss.
  */
+static inline double prob_weight(const blp_class *k, const double *t, size_t c)
+{
+    double tc = k->eps > 0 ? t[c * k->s] * (1 - k->eps) + k->eps_c : t[c * k->s];
+    return tc * (k->w ? k->w[c] : 1.0);
+}
+
 static double prob_position(const blp_class *k, const double *z, const double *t, double *g)
 {
     const size_t C = k->C, s = k->s;
-    const double keep = 1 - k->eps;
     size_t am = argmax_of(z, C, s);
     double m = z[am * s];
-    double R = rest_init(m), T = 0, D = 0; /* S - 1, Σ w_c t'_c, Σ w_c t'_c d_c */
+    double R = rest_init(m);            /* S - 1: terms > 0, as index_position */
+    blp_sum T = {0, 0}, D = {0, 0};     /* Σ W_c, Σ W_c d_c: of either sign */
     for (size_t c = 0; c < C; c++) {
-        double d = z[c * s] - m, e = exp(d);
-        double tc = k->eps > 0 ? t[c * s] * keep + k->eps_c : t[c * s];
-        double wt = tc * (k->w ? k->w[c] : 1.0);
+        double d = z[c * s] - m, e = exp(d), wt = prob_weight(k, t, c);
         R += c != am ? e : 0.0;
-        T += wt;
-        D += wt * d;
+        sum_add(&T, wt);
+        sum_add(&D, wt * d);
         if (g)
             g[c * s] = e;
     }
     double S = 1 + R, logS = log1p(R);
-    if (g) {
-        double invS = 1 / S, G = -k->ky * T;
-        for (size_t c = 0; c < C; c++) {
-            double tc = k->eps > 0 ? t[c * s] * keep + k->eps_c : t[c * s];
-            g[c * s] = -k->ky * (k->w ? k->w[c] : 1.0) * tc - g[c * s] * invS * G;
-        }
+    double Th = sum_get(&T), Tl = 0; /* T = Th + Tl: two-sum of T.s and T.c */
+    if (isfinite(Th)) {
+        double bb = Th - T.s;
+        Tl = (T.s - (Th - bb)) + (T.c - bb);
     }
-    return logS * T - D;
+    if (g)
+        for (size_t c = 0; c < C; c++) {
+            double sm = g[c * s] / S;
+            g[c * s] = k->ky * (fma(sm, Th, -prob_weight(k, t, c)) + sm * Tl);
+        }
+    return fma(logS, Th, -sum_get(&D)) + logS * Tl;
 }
 
-static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
-                       bl_loss_result *res, blp_sum *total)
+/* What every position of the class loss shares: the options, Σ_c w_c, and
+ * the reduction's scale of each term. */
+static blp_class class_shared(const bl_loss_args *a, const blp_layout *L, double den)
 {
     const int mean = a->reduction == BL_REDUCTION_MEAN;
-    const size_t C = L->classes, inner = L->inner, row = C * inner;
+    const size_t C = L->classes;
     blp_class k = {
         .loss = a->loss,
         .C = C,
-        .s = inner,
+        .s = L->inner,
         .w = a->weights,
         .ignore = a->ignore_index,
         .eps = a->label_smoothing,
@@ -602,7 +615,41 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
     k.ks = mean ? k.eps_c / den : k.eps_c;
     if (a->target_prob) /* torch's mean divides by positions, no (1-eps) */
         k.ky = mean ? 1 / den : 1.0;
+    return k;
+}
 
+/* Contiguous rows (inner size 1) of class-index cross_entropy or focal
+ * through the vector path, in blocks of about 4096 elements. Returns the
+ * number of rows done: all of them, or 0 when its scratch memory is
+ * unavailable and the scalar path must do the same work. */
+static size_t vector_rows(const bl_loss_args *a, const blp_layout *L, const blp_class *k,
+                          double *per, double *grad, blp_sum *total)
+{
+    const size_t C = L->classes, B = C >= 4096 ? 1 : 4096 / C;
+    double *scratch = malloc((grad ? 0 : B * C) * sizeof(double) + 6 * B * sizeof(double));
+    if (!scratch)
+        return 0;
+    double *st = scratch, *lb = scratch + 5 * B, *buf = scratch + 6 * B;
+    for (size_t start = 0; start < L->outer; start += B) {
+        size_t rows = L->outer - start < B ? L->outer - start : B;
+        double *e = grad ? grad + start * C : buf;
+        index_block(k, a->input + start * C, a->target_index + start, rows, e, st, lb,
+                    grad != NULL);
+        for (size_t r = 0; r < rows; r++) {
+            if (per)
+                per[start + r] = lb[r];
+            sum_add(total, lb[r]);
+        }
+    }
+    free(scratch);
+    return L->outer;
+}
+
+static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
+                       bl_loss_result *res, blp_sum *total)
+{
+    const size_t inner = L->inner, row = L->classes * inner;
+    const blp_class k = class_shared(a, L, den);
     if (L->positions == 0)
         return; /* input may be NULL: no pointer arithmetic on it */
     double *per = a->reduction == BL_REDUCTION_NONE ? res->per : NULL;
@@ -610,29 +657,9 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
     if (grad && a->loss == BL_LOSS_NLL)
         memset(grad, 0, L->elements * sizeof *grad); /* IEEE: all-zero bits are +0.0 */
 
-    /* Contiguous rows of class-index cross_entropy or focal go through the
-     * vector path in blocks of about 4096 elements; should its scratch
-     * memory be unavailable, the scalar path below does the same work. */
     size_t start = 0;
-    if (inner == 1 && !a->target_prob && a->loss != BL_LOSS_NLL && L->outer > 1) {
-        size_t B = C >= 4096 ? 1 : 4096 / C;
-        double *scratch = malloc((grad ? 0 : B * C) * sizeof(double) + 6 * B * sizeof(double));
-        if (scratch) {
-            double *st = scratch, *lb = scratch + 5 * B, *buf = scratch + 6 * B;
-            for (; start < L->outer; start += B) {
-                size_t rows = L->outer - start < B ? L->outer - start : B;
-                double *e = grad ? grad + start * C : buf;
-                index_block(&k, a->input + start * C, a->target_index + start, rows, e, st, lb,
-                            grad != NULL);
-                for (size_t r = 0; r < rows; r++) {
-                    if (per)
-                        per[start + r] = lb[r];
-                    sum_add(total, lb[r]);
-                }
-            }
-            free(scratch);
-        }
-    }
+    if (inner == 1 && !a->target_prob && a->loss != BL_LOSS_NLL && L->outer > 1)
+        start = vector_rows(a, L, &k, per, grad, total);
     for (size_t n0 = start; n0 < L->outer; n0++) {
         const double *z = a->input + n0 * row;
         double *g = grad ? grad + n0 * row : NULL;

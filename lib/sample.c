@@ -9,8 +9,10 @@
  *   divided by the total, the last one forced to 1, and for every draw one
  *   uniform u and the first j with c_j >= u (binary search, O(log n)).
  *   Without replacement, one exponential q_i = -log(1 - u_i) per item in
- *   index order, keys w_i / q_i, and the k largest keys in descending order
- *   (ties: lower index first).
+ *   index order and keys w_i / q_i; one draw is the argmax (the first of
+ *   equal keys), k > 1 draws are topk's k largest in its own order, ties
+ *   included (topk.c): a subnormal weight's key can underflow to 0 and tie
+ *   with the zero weights'.
  *
  * fast: ballast's own stream (README, "The fast stream"), xoshiro256**.
  *   With replacement, Vose's alias table: O(n) to build, then per draw one
@@ -26,14 +28,13 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "topk.h"
 
-typedef struct {
-    double key;
-    int64_t index;
-} keyed;
+typedef blp_keyed keyed;
 
-/* Descending key, then ascending index: a total order, so the selection is
- * deterministic whatever the sort algorithm. */
+/* The fast generator's order: descending key, then ascending index. A total
+ * order, so the selection is deterministic whatever the sort algorithm (the
+ * torch generator follows PyTorch's topk instead: topk.c). */
 static int keyed_before(const keyed *a, const keyed *b)
 {
     if (a->key != b->key)
@@ -85,7 +86,7 @@ static void select_first(keyed *v, size_t n, size_t k)
     }
 }
 
-/* The k largest keys of v[0..n) in order, written as indices to out. */
+/* The k largest keys of v[0..n) in keyed order, written as indices to out. */
 static void top_k(keyed *v, size_t n, size_t k, int64_t *out)
 {
     if (k < n)
@@ -127,6 +128,8 @@ static bl_status torch_with_replacement(const double *w, size_t n, size_t k, uin
     return BL_OK;
 }
 
+/* torch.multinomial(w, k, replacement=False) of PyTorch 1.13: keys w_i / q_i
+ * with q_i ~ Exp(1), then at::argmax for k = 1 and at::topk for k > 1. */
 static bl_status torch_without_replacement(const double *w, size_t n, size_t k, uint64_t seed,
                                            int64_t *out, bl_error *err)
 {
@@ -135,14 +138,23 @@ static bl_status torch_without_replacement(const double *w, size_t n, size_t k, 
         return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
     bl_mt19937 mt;
     bl_mt19937_seed(&mt, seed);
+    size_t best = 0;
     for (size_t i = 0; i < n; i++) {
         double q = -log(1.0 - bl_mt19937_uniform(&mt));
         v[i].key = w[i] / q;
         v[i].index = (int64_t)i;
         if (isnan(v[i].key)) /* 0 / 0 (probability 2^-53): never chosen */
             v[i].key = -1;
+        if (v[i].key > v[best].key) /* argmax: the first of equal maxima */
+            best = i;
     }
-    top_k(v, n, k, out);
+    if (k == 1)
+        out[0] = (int64_t)best;
+    else {
+        blp_torch_topk(v, n, k);
+        for (size_t i = 0; i < k; i++)
+            out[i] = v[i].index;
+    }
     free(v);
     return BL_OK;
 }
@@ -263,10 +275,17 @@ bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_gen
                     uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err)
 {
     bl_error_clear(err);
+    if ((unsigned)gen >= BL_GENERATOR_COUNT)
+        return bl_error_set(err, BL_EINVAL, "generator", -1,
+                            "generator %d is not a bl_generator (0 to %d)", (int)gen,
+                            BL_GENERATOR_COUNT - 1);
     if (n == 0)
         return bl_error_set(err, BL_EINVAL, "weights", -1, "weights is empty: give at least one item");
     if (k == 0)
         return bl_error_set(err, BL_EINVAL, "num_samples", -1, "num_samples must be at least 1");
+    if (!w || !out)
+        return bl_error_set(err, BL_EINVAL, w ? "out" : "weights", -1, "%s is NULL",
+                            w ? "out" : "weights");
     double sum = 0;
     size_t nonzero = 0;
     for (size_t i = 0; i < n; i++) {
@@ -296,10 +315,42 @@ bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_gen
                        : fast_without_replacement(w, n, k, nonzero, seed, epoch, out, err);
 }
 
-size_t bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out)
+bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank,
+                        bl_error *err)
 {
-    size_t per_rank = (k + world_size - 1) / world_size;
-    for (size_t j = 0; j < per_rank; j++)
-        out[j] = draw[(rank + j * world_size) % k];
-    return per_rank;
+    bl_error_clear(err);
+    if (world_size == 0)
+        return bl_error_set(err, BL_EINVAL, "world_size", -1, "world_size must be at least 1");
+    if (rank >= world_size)
+        return bl_error_set(err, BL_EINVAL, "rank", -1,
+                            "rank = %zu must be in [0, world_size = %zu)", rank, world_size);
+    if (!per_rank)
+        return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_shard_size needs a place for the size");
+    /* ceil(k / world_size), without the overflow of k + world_size - 1 */
+    *per_rank = k / world_size + (k % world_size != 0);
+    return BL_OK;
+}
+
+bl_status bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out,
+                   size_t *count, bl_error *err)
+{
+    size_t per_rank = 0;
+    bl_status rc = bl_shard_size(k, world_size, rank, &per_rank, err);
+    if (rc != BL_OK)
+        return rc;
+    if (!count)
+        return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_shard needs a place for the count");
+    if (k && (!draw || !out))
+        return bl_error_set(err, BL_EINVAL, draw ? "out" : "draw", -1, "%s is NULL",
+                            draw ? "out" : "draw");
+    /* Element (rank + j world_size) mod k of the draw. j world_size < k and
+     * r = rank mod k < k, so the sum is below 2k: one subtraction, written
+     * so that it cannot overflow either. */
+    size_t r = k ? rank % k : 0;
+    for (size_t j = 0; j < per_rank; j++) {
+        size_t i = j * world_size;
+        out[j] = draw[i >= k - r ? i - (k - r) : i + r];
+    }
+    *count = per_rank;
+    return BL_OK;
 }

@@ -21,6 +21,8 @@
 
 #include "ballast.h"
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* log(1 + e) and log(1 + e^-2): the seed example's two losses. */
 #define L1 1.3132616875182228
 #define L2 0.12692801104297263
@@ -294,6 +296,97 @@ START_TEST(test_prob_targets_by_hand)
     a.target_prob = onehot;
     r = run_ok(&a, NULL, NULL);
     ASSERT_CLOSE(r.value, ri.value);
+}
+END_TEST
+
+/*
+ * Probability targets: the gradient's sum over classes, T = Σ_c w_c t'_c,
+ * against exact values (mpmath, 50 digits, on the exact double inputs;
+ * softmax_c T - w_c t'_c per entry, the loss -Σ w_c t'_c p_c). The
+ * remaining error is the softmax's own rounding, a few ulp of its terms;
+ * a plain sum of T added its error to every entry. Values before the
+ * compensated sums (exact -> then):
+ *   A: g[1] 0.0004999999999999999 -> 0.0004999999999999449 (1.1e-13),
+ *      loss 6.907755278982137 -> 6.907755278981757 (5.5e-14);
+ *   B: g[3] 0.075 -> 0.07499999925494194 (9.9e-9), g[1] -0.22499999999999998
+ *      -> -0.22500000074505805, loss 0.4158883083359672 -> 0.415888304204488;
+ *   C: g[3] -1.8405257496867373 -> -1.8405257502595471 (3.1e-10).
+ */
+static void check_prob_case(const double *z, const double *t, const double *w, size_t C,
+                            double loss, const size_t *at, const double *want, size_t nat)
+{
+    double *g = malloc(C * sizeof *g);
+    ck_assert(g);
+    bl_loss_args a = args_2d(BL_LOSS_CROSS_ENTROPY, z, 1, C);
+    a.target_prob = t;
+    a.weights = w;
+    a.weights_len = w ? C : 0;
+    a.reduction = BL_REDUCTION_SUM;
+    bl_loss_result r = run_ok(&a, NULL, g);
+    ASSERT_CLOSE_TOL(r.value, loss, 2.3e-16, 0);
+    for (size_t i = 0; i < nat; i++)
+        ck_assert_msg(close_to(g[at[i]], want[i], 4.5e-16, 0), "g[%zu] = %.17g, exact %.17g",
+                      at[i], g[at[i]], want[i]);
+    free(g);
+}
+
+START_TEST(test_prob_gradient_exact)
+{
+    /* A: 1000 classes, uniform softmax; t = [1 - 999 x, x, ..., x] with
+     * x = 0.0005: adding x to a sum near 1 rounds the same way 999 times. */
+    enum { C = 1000 };
+    static double zA[C], tA[C];
+    for (size_t c = 0; c < C; c++) {
+        zA[c] = 0;
+        tA[c] = c ? 0.0005 : 1 - 999 * 0.0005;
+    }
+    static const size_t atA[] = {0, 1, 500, 999};
+    static const double gA[] = {-0.49949999999999994, 0.0004999999999999999,
+                                0.0004999999999999999, 0.0004999999999999999};
+    check_prob_case(zA, tA, NULL, C, 6.907755278982137, atA, gA, 4);
+
+    /* B: targets of either sign (torch does not check them), 1e8 and -1e8
+     * cancelling in T; with equal logits g[3] = T / 4. */
+    static const double zB[] = {0, 0, 0, 0}, tB[] = {1e8, 0.3, -1e8, 0};
+    static const size_t atB[] = {0, 1, 2, 3};
+    static const double gB[] = {-99999999.925, -0.22499999999999998, 100000000.075, 0.075};
+    check_prob_case(zB, tB, NULL, 4, 0.4158883083359672, atB, gB, 4);
+
+    /* C: the same with logits and class weights. */
+    static const double zC[] = {0.5, -1, 2, 0}, tC[] = {1e8, 0.3, -1e8, 0.7};
+    static const double wC[] = {1, 2, 1, 3};
+    static const double gC[] = {-99999999.57219929, -0.5045447577963781, 100000001.9172698,
+                                -1.8405257496867373};
+    check_prob_case(zC, tC, wC, 4, 150000006.92434388, atB, gC, 4);
+}
+END_TEST
+
+/* One class: log_softmax is 0 whatever the logit, the loss is constant and
+ * its gradient exactly 0, for every reduction, weight, smoothing and target
+ * (torch's formula, softmax T - w t', is w t' - w t' there). */
+START_TEST(test_prob_one_class_zero_gradient)
+{
+    static const double z[] = {3.5, -1e4, 0.25};
+    static const double t[] = {0.3, -2.5, 1e8};
+    static const double w[] = {0.7};
+    const double eps[] = {0, 0.1, 1};
+    for (int red = 0; red < BL_REDUCTION_COUNT; red++)
+        for (size_t e = 0; e < NELEM(eps); e++)
+            for (int weighted = 0; weighted < 2; weighted++) {
+                bl_loss_args a = args_2d(BL_LOSS_CROSS_ENTROPY, z, 3, 1);
+                a.target_prob = t;
+                a.weights = weighted ? w : NULL;
+                a.weights_len = weighted ? 1 : 0;
+                a.label_smoothing = eps[e];
+                a.reduction = (bl_reduction)red;
+                double g[3] = {1, 1, 1}, per[3];
+                bl_loss_result r = run_ok(&a, per, g);
+                for (int i = 0; i < 3; i++)
+                    ck_assert_msg(g[i] == 0, "%s, eps %g, weights %d: g[%d] = %g",
+                                  bl_reduction_name((bl_reduction)red), eps[e], weighted, i,
+                                  g[i]);
+                ck_assert_msg(r.value == 0, "loss %g", r.value);
+            }
 }
 END_TEST
 
@@ -1488,6 +1581,8 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_seed_gradient);
     tcase_add_test(tc, test_label_smoothing_by_hand);
     tcase_add_test(tc, test_prob_targets_by_hand);
+    tcase_add_test(tc, test_prob_gradient_exact);
+    tcase_add_test(tc, test_prob_one_class_zero_gradient);
     tcase_add_test(tc, test_focal_by_hand);
     tcase_add_test(tc, test_focal_gamma0_is_cross_entropy);
     tcase_add_test(tc, test_bce_by_hand);

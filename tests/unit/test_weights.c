@@ -11,7 +11,11 @@
  * The last test replays tests/conformance/weights_cases.json (NumPy/sklearn
  * generated) through the library, the way the api layer would: labels are
  * counted with bl_count_labels, then weighted with bl_class_weights, with the
- * defaults of API.md for every absent field.
+ * defaults of API.md for every absent field. Those fixtures carry NumPy's
+ * own roundings (up to 5.6e-15 in enet's log(c + f)); the library is within
+ * 4.4e-16 of the exact values on every one of them, so the printed "max
+ * relative error" is the fixtures', and test_exact_extreme_counts compares
+ * with exact values instead.
  *
  * Run from the repository root, or set BALLAST_FIXTURES to the folder that
  * holds weights_cases.json.
@@ -345,6 +349,166 @@ START_TEST(test_extreme_counts)
 }
 END_TEST
 
+/* Within `ulps` units in the last place of want (exactly equal for inf and
+ * 0, which have no neighbourhood worth the name here). */
+static int within_ulps(double got, double want, int ulps)
+{
+    if (got == want)
+        return 1;
+    if (!isfinite(want) || want == 0 || !isfinite(got))
+        return 0;
+    double lo = want, hi = want;
+    for (int i = 0; i < ulps; i++) {
+        lo = nextafter(lo, -INFINITY);
+        hi = nextafter(hi, INFINITY);
+    }
+    return got >= lo && got <= hi;
+}
+
+/*
+ * Counts across the whole double range, where N, C n_c, a frequency, n ln
+ * beta or a sum of weights overflows or underflows although the weights are
+ * ordinary numbers. Expected: the exact value (mpmath, 60 digits, on the
+ * exact double inputs) rounded to double; the implementation may be one
+ * rounding away (log1p, expm1). What each gave before "Beyond the seed":
+ *   balanced [1e308, 1]: w0 0 (C n_0 = inf); [1.7e308 x3]: "the counts'
+ *   total overflows"; median_frequency [1e-200, 1, 1e200]: w0 inf (null),
+ *   [1e-320, 1e-320, 1e300] sum: "their sum is -nan" (0/0); effective_number
+ *   beta 1 - 1e-12, n 1e-300: 1.0000000000015366e300 (2e-12 off, n ln beta
+ *   subnormal); enet c = 1 + 1e-12: 499955553660.635 (4.4e-5 off, ln near 1),
+ *   c = 1.02: 50.49834979184112 (5.5e-15 off); inverse [1e-320, 1] sum and
+ *   [5e-324, 1e308] max, max_over_count [1e308, 1e308] mean, balanced
+ *   [1e-300, 1e300, 1] mean: "cannot be normalised" or "total overflows".
+ */
+START_TEST(test_exact_extreme_counts)
+{
+    static const struct {
+        bl_scheme scheme;
+        bl_normalize normalize;
+        double beta, c;
+        size_t n;
+        double counts[4], exact[4];
+    } cases[] = {
+        {BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e308, 1}, {0.5, 5e307}},
+        {BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, 0.999, 1.02, 3, {1.7e308, 1.7e308, 1.7e308},
+         {1, 1, 1}},
+        {BL_SCHEME_BALANCED, BL_NORMALIZE_MEAN, 0.999, 1.02, 3, {1e-300, 1e300, 1},
+         {3.0, 0.0, 3e-300}},
+        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 3, {1e-200, 1, 1e200},
+         {1e200, 1, 1e-200}},
+        /* median 5e199 over 1e-200 is beyond DBL_MAX: inf is the exact answer */
+        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e-200, 1e200},
+         {INFINITY, 0.5}},
+        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_MAX, 0.999, 1.02, 2, {1e-200, 1e200}, {1, 0}},
+        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_SUM, 0.999, 1.02, 3, {1e-320, 1e-320, 1e300},
+         {0.5, 0.5, 0}},
+        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 4, {1e308, 1.7e308, 1, 1},
+         {0.5, 0.29411764705882354, 5e307, 5e307}},
+        {BL_SCHEME_EFFECTIVE_NUMBER, BL_NORMALIZE_NONE, 0.999999999999, 1.02, 2, {1e-300, 1},
+         {9.999999999995e299, 1}},
+        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.000000000001, 2, {1e-12, 1},
+         {499977775843.03503, 1.4426950408889634}},
+        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1, 1e15},
+         {50.4983497918414, 1.4222778260019167}},
+        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e-300, 1e300},
+         {50.4983497918439, 1.4222778260019155}},
+        {BL_SCHEME_INVERSE, BL_NORMALIZE_SUM, 0.999, 1.02, 2, {1e-320, 1}, {1, 1e-320}},
+        {BL_SCHEME_INVERSE, BL_NORMALIZE_MAX, 0.999, 1.02, 2, {5e-324, 1e308}, {1, 0}},
+        {BL_SCHEME_MAX_OVER_COUNT, BL_NORMALIZE_MEAN, 0.999, 1.02, 2, {1e308, 1e308}, {1, 1}},
+        {BL_SCHEME_INVERSE_SQRT, BL_NORMALIZE_SUM, 0.999, 1.02, 2, {5e-324, 1e308},
+         {1, 2.22275875e-316}},
+    };
+    for (size_t i = 0; i < NELEM(cases); i++) {
+        bl_weights_opts o = bl_weights_opts_default();
+        o.scheme = cases[i].scheme;
+        o.normalize = cases[i].normalize;
+        o.beta = cases[i].beta;
+        o.c = cases[i].c;
+        double w[4];
+        bl_error err;
+        bl_status rc = bl_class_weights(cases[i].counts, cases[i].n, &o, w, &err);
+        ck_assert_msg(rc == BL_OK, "case %zu (%s/%s): %s", i, bl_scheme_name(o.scheme),
+                      bl_normalize_name(o.normalize), err.message);
+        for (size_t j = 0; j < cases[i].n; j++)
+            ck_assert_msg(within_ulps(w[j], cases[i].exact[j], 1),
+                          "case %zu (%s/%s): w[%zu] = %.17g, exact %.17g", i,
+                          bl_scheme_name(o.scheme), bl_normalize_name(o.normalize), j, w[j],
+                          cases[i].exact[j]);
+    }
+}
+END_TEST
+
+/* Counts multiplied by 2^k (k = +-300, beyond the range computed in plain
+ * doubles, so through the scaled pairs instead) give the same weights bit
+ * for bit: exactly the same for the schemes of ratios (max_over_count,
+ * balanced, median_frequency, enet) and for every normalised weight, and
+ * times 2^-k (2^(-k/2)) for inverse (inverse_sqrt). effective_number
+ * depends on the counts themselves and is left out. */
+START_TEST(test_scaled_counts_same_bits)
+{
+    const double base[] = {120, 7, 33.5, 1, 980, 64, 0.3};
+    const size_t n = NELEM(base);
+    const int ks[] = {300, -300, 600};
+    for (size_t s = 0; s < NELEM(ALL_SCHEMES); s++) {
+        if (ALL_SCHEMES[s] == BL_SCHEME_EFFECTIVE_NUMBER)
+            continue;
+        for (size_t m = 0; m < NELEM(ALL_NORMALIZE); m++)
+            for (size_t j = 0; j < NELEM(ks); j++) {
+                double c[7], ref[7], w[7];
+                for (size_t i = 0; i < n; i++)
+                    c[i] = ldexp(base[i], ks[j]);
+                weights_ok(base, n, ALL_SCHEMES[s], ALL_NORMALIZE[m], ref);
+                weights_ok(c, n, ALL_SCHEMES[s], ALL_NORMALIZE[m], w);
+                int k = 0;
+                if (ALL_NORMALIZE[m] == BL_NORMALIZE_NONE)
+                    k = ALL_SCHEMES[s] == BL_SCHEME_INVERSE        ? -ks[j]
+                        : ALL_SCHEMES[s] == BL_SCHEME_INVERSE_SQRT ? -ks[j] / 2
+                                                                   : 0;
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_msg(w[i] == ldexp(ref[i], k),
+                                  "%s/%s, counts x 2^%d: w[%zu] = %a, not %a", SCHEME_NAMES[s],
+                                  NORMALIZE_NAMES[m], ks[j], i, w[i], ldexp(ref[i], k));
+            }
+    }
+}
+END_TEST
+
+/* Every scheme and normalisation over counts drawn from the whole double
+ * range: normalisation never fails, every weight of a positive count is
+ * > 0, and normalised weights are finite and sum (or max) to 1. */
+START_TEST(test_wide_range_never_fails)
+{
+    static const double pool[] = {5e-324, 1e-320, 2.2250738585072014e-308, 1e-300, 1e-200,
+                                  0.5, 1, 3, 1e200, 1e300, 1e308, 1.7976931348623157e308};
+    for (size_t s = 0; s < NELEM(ALL_SCHEMES); s++)
+        for (size_t m = 0; m < NELEM(ALL_NORMALIZE); m++)
+            for (size_t a = 0; a < NELEM(pool); a++)
+                for (size_t b = a; b < NELEM(pool); b += 3) {
+                    double c[3] = {pool[a], pool[b], pool[(a + b) % NELEM(pool)]}, w[3];
+                    bl_weights_opts o = bl_weights_opts_default();
+                    o.scheme = ALL_SCHEMES[s];
+                    o.normalize = ALL_NORMALIZE[m];
+                    bl_error err;
+                    ck_assert_msg(bl_class_weights(c, 3, &o, w, &err) == BL_OK, "%s/%s: %s",
+                                  SCHEME_NAMES[s], NORMALIZE_NAMES[m], err.message);
+                    if (ALL_NORMALIZE[m] == BL_NORMALIZE_NONE)
+                        continue;
+                    double sum = 0, max = 0;
+                    for (int i = 0; i < 3; i++) {
+                        ck_assert(isfinite(w[i]) && w[i] >= 0);
+                        sum += w[i];
+                        max = fmax(max, w[i]);
+                    }
+                    if (ALL_NORMALIZE[m] == BL_NORMALIZE_MAX)
+                        ck_assert(max == 1);
+                    else
+                        ck_assert_msg(close_to(sum, ALL_NORMALIZE[m] == BL_NORMALIZE_SUM ? 1 : 3,
+                                               1e-15, 0),
+                                      "%s/%s: sum %.17g", SCHEME_NAMES[s], NORMALIZE_NAMES[m], sum);
+                }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* normalisation                                                       */
 /* ------------------------------------------------------------------ */
@@ -633,6 +797,30 @@ START_TEST(test_error_c)
 }
 END_TEST
 
+/* Values outside the enums and missing arrays are refused, naming the
+ * option (before: scheme 99 gave BL_OK and weights of 0). */
+START_TEST(test_error_bad_arguments)
+{
+    double c[] = {10, 20}, w[2] = {7, 7};
+    bl_weights_opts o = bl_weights_opts_default();
+    bl_error err;
+    o.scheme = (bl_scheme)99;
+    check_error(bl_class_weights(c, 2, &o, w, &err), &err, BL_EINVAL, "scheme", -1, "scheme 99");
+    o.scheme = (bl_scheme)-1;
+    check_error(bl_class_weights(c, 2, &o, w, &err), &err, BL_EINVAL, "scheme", -1, "scheme -1");
+    o = bl_weights_opts_default();
+    o.normalize = (bl_normalize)BL_NORMALIZE_COUNT;
+    check_error(bl_class_weights(c, 2, &o, w, &err), &err, BL_EINVAL, "normalize", -1,
+                "normalize 4");
+    o = bl_weights_opts_default();
+    check_error(bl_class_weights(NULL, 2, &o, w, &err), &err, BL_EINVAL, "counts", -1, "NULL");
+    check_error(bl_class_weights(c, 2, &o, NULL, &err), &err, BL_EINVAL, "out", -1, "NULL");
+    ck_assert_int_eq(bl_class_weights(c, 2, NULL, w, &err), BL_EINVAL);
+    ck_assert_msg(strstr(err.message, "options") != NULL, "%s", err.message);
+    ck_assert(w[0] == 7 && w[1] == 7); /* nothing written */
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* aliasing and size                                                   */
 /* ------------------------------------------------------------------ */
@@ -741,6 +929,41 @@ START_TEST(test_count_labels_out_of_range)
     /* num_classes 0: every label is out of range */
     int64_t zero[] = {0};
     check_error(bl_count_labels(zero, 1, 0, c, &err), &err, BL_EINVAL, "labels", 0, "label 0");
+}
+END_TEST
+
+START_TEST(test_count_labels_null)
+{
+    double c[2];
+    bl_error err;
+    check_error(bl_count_labels(NULL, 3, 2, c, &err), &err, BL_EINVAL, "labels", -1, "NULL");
+    int64_t y[] = {0, 1};
+    check_error(bl_count_labels(y, 2, 2, NULL, &err), &err, BL_EINVAL, "counts", -1, "NULL");
+}
+END_TEST
+
+/* The one check of labels that /weights and /sample share. */
+START_TEST(test_label_classes)
+{
+    bl_error err;
+    size_t k = 0;
+    int64_t y[] = {2, 0, 5, 5, 1};
+    ck_assert_int_eq(bl_label_classes(y, 5, 0, &k, &err), BL_OK);
+    ck_assert_uint_eq(k, 6);
+    ck_assert_int_eq(err.code, BL_OK);
+    ck_assert_int_eq(bl_label_classes(y, 5, 6, &k, &err), BL_OK); /* within a bound */
+    ck_assert_uint_eq(k, 6);
+    check_error(bl_label_classes(y, 5, 5, &k, &err), &err, BL_EINVAL, "labels", 2,
+                "labels[2] = 5 is out of range for 5 classes");
+    int64_t neg[] = {0, 3, -7};
+    check_error(bl_label_classes(neg, 3, 0, &k, &err), &err, BL_EINVAL, "labels", 2,
+                "labels[2] = -7: labels must be integers >= 0");
+    check_error(bl_label_classes(neg, 0, 0, &k, &err), &err, BL_EINVAL, "labels", -1, "empty");
+    check_error(bl_label_classes(NULL, 2, 0, &k, &err), &err, BL_EINVAL, "labels", -1, "NULL");
+    /* the largest label: INT64_MAX + 1 classes, no overflow */
+    int64_t top[] = {INT64_MAX, 0};
+    ck_assert_int_eq(bl_label_classes(top, 2, 0, &k, &err), BL_OK);
+    ck_assert_msg((uint64_t)k == (uint64_t)INT64_MAX + 1, "%zu", k);
 }
 END_TEST
 
@@ -951,6 +1174,9 @@ static Suite *weights_suite(void)
     tcase_add_test(tc, test_median_frequency_even);
     tcase_add_test(tc, test_enet);
     tcase_add_test(tc, test_extreme_counts);
+    tcase_add_test(tc, test_exact_extreme_counts);
+    tcase_add_test(tc, test_wide_range_never_fails);
+    tcase_add_test(tc, test_scaled_counts_same_bits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("normalize");
@@ -970,6 +1196,7 @@ static Suite *weights_suite(void)
     tcase_add_test(tc, test_error_all_zero);
     tcase_add_test(tc, test_error_beta);
     tcase_add_test(tc, test_error_c);
+    tcase_add_test(tc, test_error_bad_arguments);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("memory");
@@ -981,6 +1208,8 @@ static Suite *weights_suite(void)
     tc = tcase_create("labels");
     tcase_add_test(tc, test_count_labels);
     tcase_add_test(tc, test_count_labels_out_of_range);
+    tcase_add_test(tc, test_count_labels_null);
+    tcase_add_test(tc, test_label_classes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("conformance");
