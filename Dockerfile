@@ -1,7 +1,7 @@
 # ballastd container image.
 #
-#   docker build -t ballast:latest .
-#   docker run --rm -p 8080:8080 ballast:latest
+#   docker build -t ballast:0.1.0 .
+#   docker run --rm -p 8080:8080 ballast:0.1.0
 #
 # Stage 1 builds on Debian bookworm and runs the whole test suite (`make test`), so an image
 # is only produced from a tree whose tests pass. Stage 2 is bookworm-slim with the two runtime
@@ -33,6 +33,13 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin ballast
 COPY --from=build /src/build/ballastd /usr/local/bin/ballastd
+# The CLI, for one-off computations inside the container (`docker run --entrypoint ballast`).
+COPY --from=build /src/build/ballast /usr/local/bin/ballast
+# OCI annotations; the version is BL_VERSION of lib/ballast.h (tests/http/test_deploy.py).
+LABEL org.opencontainers.image.title="ballast" \
+      org.opencontainers.image.description="Class weights, weighted sampling and PyTorch-exact losses over HTTP/JSON" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.documentation="README.md and api/openapi.yaml (GET /openapi.yaml)"
 # Numeric, so that Kubernetes' runAsNonRoot can verify it (docker/k8s/deployment.yaml).
 USER 10001:10001
 ENV BALLAST_BIND=0.0.0.0

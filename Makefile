@@ -1,7 +1,9 @@
 # ballast — build, run and test.
 #   make            build build/ballastd, build/libballast.a
-#   make run        build, then serve on 127.0.0.1:8080 in the foreground
+#   make run        build (daemon, CLI, library, man pages), then serve on
+#                   127.0.0.1:8080 in the foreground
 #   make test       every test suite (unit, api, conformance, HTTP)
+#   make help       every target, in one screen
 #   make clean
 # Missing Debian packages (libmicrohttpd, jansson, check, ...) are installed
 # with apt-get by `make deps`, which every other target runs first.
@@ -30,7 +32,7 @@ API_OBJ    := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test test-deps deps clean
+.PHONY: all run test test-deps deps clean help
 all: $(BUILD)/ballastd $(BUILD)/libballast.a
 
 deps:
@@ -79,8 +81,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a
 EXTRA_TEST_BINS :=
 -include $(sort $(wildcard mk/*.mk))
 
-run: $(BUILD)/ballastd
+run: all
 	$(BUILD)/ballastd --port $(PORT)
+
+help:
+	@echo 'ballast — make targets (variables: BUILD=$(BUILD) PORT=$(PORT) PREFIX=$(PREFIX))'
+	@echo '  make                build build/ballastd, build/ballast (CLI), libballast (.a, .so), man pages'
+	@echo '  make run            build, then serve on 127.0.0.1:$$PORT in the foreground'
+	@echo '  make test           every test suite; ends with "total: N passed, M failed"'
+	@echo '  make install        PREFIX=/usr/local DESTDIR= ; make uninstall removes the same files'
+	@echo '  make bench          benchmarks side by side with PyTorch and nginx -> bench/RESULTS.md'
+	@echo '  make bench-overload the long overload run -> bench/OVERLOAD.md'
+	@echo '  make check-sanitize the whole suite under ASan + UBSan (build-sanitize/)'
+	@echo '  make check-valgrind the Check programs under valgrind'
+	@echo '  make fuzz, make fuzz-run FUZZ_SECONDS=N   the libFuzzer target'
+	@echo '  make docker-check   the Dockerfile replayed without Docker'
+	@echo '  make clean          remove $(BUILD)/'
 
 test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS) | test-deps
 	@PYTHON=$(PYTHON) tests/run.sh $(BUILD)

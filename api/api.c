@@ -76,6 +76,8 @@ static bl_api_code finish_error(bl_api_result *res, const api_err *e)
 {
     res->code = e->code;
     snprintf(res->content_type, sizeof res->content_type, "application/json");
+    snprintf(res->error_code, sizeof res->error_code, "%s", bl_api_code_name(e->code));
+    snprintf(res->error_field, sizeof res->error_field, "%s", e->field);
     res->body = bl_api_error_body(bl_api_code_name(e->code), e->message, e->field, &res->len);
     if (!res->body) {
         res->code = BL_API_UNAVAILABLE;

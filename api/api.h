@@ -81,6 +81,9 @@ typedef struct {
     char *body; /* malloc'd response (JSON, .npy or multipart) or JSON error; NUL-terminated */
     size_t len; /* bytes in body, without the terminating NUL */
     char content_type[96];
+    /* An error's code name and field ("" for none), as in the body. */
+    char error_code[32];
+    char error_field[160];
     /* With BL_API_NPY: the answer's scalar fields, name and value as text
      * (e.g. "num_samples", "100"). */
     struct {

@@ -3,8 +3,10 @@
  * Every option is one row of the table below; a flag overrides its
  * environment variable, which overrides the default.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,7 @@ static const option options[] = {
     {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
     {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},
     {"auth-token", OPT_STRING, OFF(auth_token), 0, 0, "require Authorization: Bearer <token>"},
+    {"metrics-open", OPT_FLAG, OFF(metrics_open), 0, 0, "serve /metrics without the bearer token (for a scraper inside the cluster)"},
     {"healthcheck", OPT_FLAG, OFF(healthcheck), 0, 0, "ask the server at --bind:--port for /healthz; exit 0 if healthy"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -136,6 +139,85 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
     return -1;
 }
 
+/* Variables of ballast's clients and test suites, not options: a
+ * BALLAST_* variable that is neither is an error, so that a misspelt
+ * option (BALLAST_MAX_BODDY) is never silently ignored. */
+static const char *const not_options[] = {
+    "BALLAST_URL", "BALLAST_TOKEN", "BALLAST_AUTH_URL", "BALLAST_CONTRACT_LOG",
+    "BALLAST_CONTRACT_REEXEC", "BALLAST_EXAMPLES_REEXEC", "BALLAST_QUICK", "BALLAST_FIXTURES",
+    "BALLAST_SANITIZE", "BALLAST_SANITIZE_FLAGS", "BALLAST_API_CASES", "BALLAST_FUZZ_REGRESSIONS",
+    "BALLAST_TEST_PIDS", NULL,
+};
+
+static void env_name(const char *option, char *env, size_t size)
+{
+    size_t n = (size_t)snprintf(env, size, "BALLAST_");
+    for (const char *s = option; *s && n + 1 < size; s++)
+        env[n++] = *s == '-' ? '_' : (char)toupper((unsigned char)*s);
+    env[n] = '\0';
+}
+
+/* Levenshtein distance of a and b (both short), for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[96];
+    if (la >= 96 || lb >= 96)
+        return (size_t)-1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Refuses a BALLAST_* variable that names no option, naming the nearest. */
+static int check_environment(void)
+{
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "BALLAST_", 8) != 0)
+            continue;
+        char name[96];
+        size_t len = strcspn(*e, "=");
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        int known = 0;
+        for (const char *const *n = not_options; *n && !known; n++)
+            known = strcmp(*n, name) == 0;
+        char env[64], best[64] = "";
+        size_t best_d = (size_t)-1;
+        for (size_t i = 0; i < NOPTIONS && !known; i++) {
+            env_name(options[i].name, env, sizeof env);
+            size_t d = distance(name, env);
+            known = d == 0;
+            if (d < best_d) {
+                best_d = d;
+                snprintf(best, sizeof best, "%s", env);
+            }
+        }
+        if (!known) {
+            fprintf(stderr, "ballastd: unknown environment variable %s; did you mean %s? (see --help)\n",
+                    name, best);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_load(server_config *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -156,11 +238,8 @@ int config_load(server_config *cfg, int argc, char **argv)
     cfg->drain_timeout = 30;
 
     for (size_t i = 0; i < NOPTIONS; i++) {
-        char env[64] = "BALLAST_";
-        size_t n = strlen(env);
-        for (const char *s = options[i].name; *s && n < sizeof env - 1; s++)
-            env[n++] = *s == '-' ? '_' : (char)toupper((unsigned char)*s);
-        env[n] = '\0';
+        char env[64];
+        env_name(options[i].name, env, sizeof env);
         const char *v = getenv(env);
         if (v && *v && set_option(cfg, &options[i], v, env))
             return -1;
@@ -208,5 +287,48 @@ int config_load(server_config *cfg, int argc, char **argv)
     }
     if (cfg->header_timeout == 0)
         cfg->header_timeout = cfg->timeout < 10 ? cfg->timeout : 10;
+    if (!cfg->healthcheck && check_environment() != 0)
+        return -1;
     return 0;
+}
+
+int config_address(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *v6;
+        return 0;
+    }
+    /* A name ("localhost"): its first address, IPv4 before IPv6 as the
+     * resolver orders them. */
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -1;
+    int rc = -1;
+    for (struct addrinfo *a = res; a && rc != 0; a = a->ai_next) {
+        if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+            continue;
+        memcpy(ss, a->ai_addr, a->ai_addrlen);
+        *len = (socklen_t)a->ai_addrlen;
+        if (a->ai_family == AF_INET)
+            v4->sin_port = htons((uint16_t)port);
+        else
+            v6->sin6_port = htons((uint16_t)port);
+        rc = 0;
+    }
+    freeaddrinfo(res);
+    return rc;
 }

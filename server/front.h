@@ -91,6 +91,8 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     char method[12];
     char path[PATH_LOG_MAX];
+    char log_code[32];   /* an error answer's code, for the access log */
+    char log_field[160]; /* and its field */
     /* multipart/form-data: the body is split into parts in place. */
     int multipart;
     char boundary[72];

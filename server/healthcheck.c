@@ -19,24 +19,13 @@ int healthcheck(const server_config *cfg);
 int healthcheck(const server_config *cfg)
 {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     socklen_t len;
     const char *host = cfg->bind;
     if (strcmp(host, "0.0.0.0") == 0)
         host = "127.0.0.1";
     if (strcmp(host, "::") == 0)
         host = "::1";
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)cfg->port);
-        len = sizeof *v4;
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)cfg->port);
-        len = sizeof *v6;
-    } else {
+    if (config_address(host, cfg->port, &ss, &len) != 0) {
         fprintf(stderr, "ballastd: healthcheck: bad address %s\n", host);
         return 1;
     }

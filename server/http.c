@@ -119,6 +119,9 @@ static void gauges(server *s, char *buf, size_t size)
 {
     budget_stats b = budget_get_stats();
     snprintf(buf, size,
+             "# HELP ballast_build_info The versions of ballast and its libraries.\n"
+             "# TYPE ballast_build_info gauge\n"
+             "ballast_build_info{version=\"%s\",libmicrohttpd=\"%s\",jansson=\"%s\"} 1\n"
              "# HELP ballast_queue_depth Requests waiting for a compute thread.\n"
              "# TYPE ballast_queue_depth gauge\nballast_queue_depth %u\n"
              "# HELP ballast_workers_busy Compute threads running a request.\n"
@@ -137,6 +140,7 @@ static void gauges(server *s, char *buf, size_t size)
              "# TYPE ballast_allocations_refused_total counter\nballast_allocations_refused_total %llu\n"
              "# HELP ballast_connections_open Connections open now.\n"
              "# TYPE ballast_connections_open gauge\nballast_connections_open %u\n",
+             bl_api_version(), MHD_get_version(), bl_api_jansson_version(),
              pool_queued(s->pool, -1), pool_busy(s->pool), s->cfg.workers,
              (unsigned long long)b.limit, (unsigned long long)b.reserved,
              (unsigned long long)b.used, (unsigned long long)b.peak, b.refused,
@@ -386,7 +390,8 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     if (!method_ok)
         return refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s, not %.20s",
                       url, post ? "POST" : "GET", method);
-    if (!routes[r->route].open && !authorized(s, c))
+    int open = routes[r->route].open || (r->route == R_METRICS && s->cfg.metrics_open);
+    if (!open && !authorized(s, c))
         return refuse(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                       "this server needs the header Authorization: Bearer <token>");
     return post ? admit_post(s, c, r) : MHD_YES;
@@ -500,6 +505,9 @@ static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
         r->res.code = BL_API_INVALID_ARGUMENT;
         r->res.body = bl_api_error_body("invalid_argument", msg,
                                         st == MP_DUPLICATE ? bad : NULL, &r->res.len);
+        snprintf(r->res.error_code, sizeof r->res.error_code, "invalid_argument");
+        snprintf(r->res.error_field, sizeof r->res.error_field, "%s",
+                 st == MP_DUPLICATE ? bad : "");
         snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
         return -1;
     }
@@ -525,6 +533,7 @@ static void fail(request *r, bl_api_code code, const char *name, const char *fmt
     memset(&r->res, 0, sizeof r->res);
     r->res.code = code;
     r->res.body = bl_api_error_body(name, msg, NULL, &r->res.len);
+    snprintf(r->res.error_code, sizeof r->res.error_code, "%s", name);
     snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
 }
 
@@ -727,33 +736,36 @@ static void sanitize(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
-/* One access-log line per request, to stderr. */
+/* One access-log line per request, to stderr; answers of 400 and above
+ * carry their error code and field. */
 static void log_request(server *s, request *r, double seconds, enum MHD_RequestTerminationCode toe)
 {
     if (s->cfg.log_off)
         return;
-    char path[96], method[12], when[32];
+    char path[96], method[12], when[40], code[32], field[160], err[224] = "";
     sanitize(path, sizeof path, r->path);
     sanitize(method, sizeof method, r->method);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    sanitize(code, sizeof code, r->log_code);
+    sanitize(field, sizeof field, r->log_field);
+    log_time(when, sizeof when);
     const char *outcome = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted";
-    if (s->cfg.log_json)
+    if (s->cfg.log_json) {
+        if (r->status >= 400 && code[0])
+            snprintf(err, sizeof err, ",\"code\":\"%s\"%s%s%s", code, field[0] ? ",\"field\":\"" : "",
+                     field, field[0] ? "\"" : "");
         fprintf(stderr,
-                "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
                 "\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f,"
-                "\"outcome\":\"%s\"}\n",
-                when, now.tv_nsec / 1000000, r->request_id, method, path, r->status,
-                (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, seconds * 1e3,
-                outcome);
-    else
-        fprintf(stderr, "%s.%03ldZ %s %s %s %u in=%llu out=%llu %.3fms %s\n", when,
-                now.tv_nsec / 1000000, r->request_id, method, path, r->status,
-                (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, seconds * 1e3,
-                outcome);
+                "\"outcome\":\"%s\"%s}\n",
+                when, r->request_id, method, path, r->status, (unsigned long long)r->bytes_in,
+                (unsigned long long)r->bytes_out, seconds * 1e3, outcome, err);
+    } else {
+        if (r->status >= 400 && code[0])
+            snprintf(err, sizeof err, " code=%s%s%s", code, field[0] ? " field=" : "", field);
+        fprintf(stderr, "%s %s %s %s %u in=%llu out=%llu %.3fms %s%s\n", when, r->request_id,
+                method, path, r->status, (unsigned long long)r->bytes_in,
+                (unsigned long long)r->bytes_out, seconds * 1e3, outcome, err);
+    }
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -794,22 +806,22 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static int listen_address(const server_config *cfg, struct sockaddr_storage *ss, unsigned *flags)
 {
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)cfg->port);
-        return 0;
+    socklen_t len;
+    if (config_address(cfg->bind, cfg->port, ss, &len) != 0) {
+        slog(LOG_ERROR, "--bind %s is not an IPv4 or IPv6 address or a name that resolves",
+             cfg->bind);
+        return -1;
     }
-    if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)cfg->port);
+    if (ss->ss_family == AF_INET6)
         *flags |= MHD_USE_IPv6;
-        return 0;
-    }
-    fprintf(stderr, "ballastd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
-    return -1;
+    return 0;
+}
+
+/* libmicrohttpd's own messages, in ballastd's log format. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    vslog(LOG_WARN, fmt, ap);
 }
 
 static struct MHD_Daemon *start_daemon(server *s, const server_config *cfg)
@@ -824,6 +836,7 @@ static struct MHD_Daemon *start_daemon(server *s, const server_config *cfg)
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, s},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logged, s},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, s},
         /* Idle seconds: what closes a client that stops reading an answer. */
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout, NULL},
@@ -846,9 +859,8 @@ static struct MHD_Daemon *start_daemon(server *s, const server_config *cfg)
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handle, s,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d)
-        fprintf(stderr,
-                "ballastd: cannot listen on %s port %u (is another server using the port?)\n",
-                cfg->bind, cfg->port);
+        slog(LOG_ERROR, "cannot listen on %s port %u (is another server using the port?)",
+             cfg->bind, cfg->port);
     return d;
 }
 
@@ -865,7 +877,7 @@ server *server_start(const server_config *cfg)
 {
     server *s = calloc(1, sizeof *s);
     if (!s) {
-        fprintf(stderr, "ballastd: out of memory\n");
+        slog(LOG_ERROR, "out of memory");
         return NULL;
     }
     s->cfg = *cfg;
@@ -885,14 +897,14 @@ server *server_start(const server_config *cfg)
     s->metrics = metrics_new(route_names, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
     if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
                                   cfg->timeout, s->metrics) != 0) {
-        fprintf(stderr, "ballastd: out of memory\n");
+        slog(LOG_ERROR, "out of memory");
         metrics_free(s->metrics);
         free(s);
         return NULL;
     }
     s->pool = pool_new(cfg->workers, cfg->queue);
     if (!s->pool) {
-        fprintf(stderr, "ballastd: cannot start %u compute threads\n", cfg->workers);
+        slog(LOG_ERROR, "cannot start %u compute threads", cfg->workers);
         free_server(s);
         return NULL;
     }
@@ -902,16 +914,14 @@ server *server_start(const server_config *cfg)
         return NULL;
     }
     if (conns_watch(&s->conns) != 0)
-        fprintf(stderr, "ballastd: no watchdog thread: slow clients are cut only when idle\n");
+        slog(LOG_WARN, "no watchdog thread: slow clients are cut only when idle");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
         s->cfg.port = info->port;
-    fprintf(stderr,
-            "ballastd %s listening on %s port %u (%u I/O threads, %u workers, memory budget %llu "
-            "bytes%s)\n",
-            bl_api_version(), cfg->bind, s->cfg.port, cfg->threads, cfg->workers,
-            (unsigned long long)cfg->memory_budget,
-            cfg->cgroup_limit ? ", half the cgroup limit" : "");
+    slog(LOG_INFO,
+         "%s listening on %s port %u (%u I/O threads, %u workers, memory budget %llu bytes%s)",
+         bl_api_version(), cfg->bind, s->cfg.port, cfg->threads, cfg->workers,
+         (unsigned long long)cfg->memory_budget, cfg->cgroup_limit ? ", half the cgroup limit" : "");
     return s;
 }
 

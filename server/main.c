@@ -37,11 +37,10 @@ static void drain(server *s, const server_config *cfg)
     while ((busy = server_inflight(s)) != 0 && elapsed(&start) < (double)cfg->drain_timeout)
         nanosleep(&nap, NULL);
     if (busy)
-        fprintf(stderr, "ballastd: %u requests still running after %us; stopping\n", busy,
-                cfg->drain_timeout);
+        slog(LOG_WARN, "%u requests still running after %us; stopping", busy, cfg->drain_timeout);
     double left = (double)cfg->drain_timeout - elapsed(&start);
     if (server_stop(s, left > 0 ? left : 0) != 0) {
-        fprintf(stderr, "ballastd: a computation is still running; exiting without it\n");
+        slog(LOG_WARN, "a computation is still running; exiting without it");
         fflush(stderr);
         _exit(0);
     }
@@ -56,6 +55,7 @@ int main(int argc, char **argv)
     if (cfg.healthcheck)
         return healthcheck(&cfg);
     budget_init(cfg.memory_budget);
+    log_use_json(cfg.log_json);
 
     sigset_t set;
     sigemptyset(&set);
@@ -74,10 +74,10 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        fprintf(stderr, "ballastd: %s ignored\n", strsignal(sig));
+        slog(LOG_INFO, "%s ignored", strsignal(sig));
     }
-    fprintf(stderr, "ballastd: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    slog(LOG_INFO, "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     drain(s, &cfg);
-    fprintf(stderr, "ballastd: stopped\n");
+    slog(LOG_INFO, "stopped");
     return 0;
 }

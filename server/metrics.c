@@ -5,11 +5,13 @@
  * so recording a request takes no lock and no allocation. Unknown paths
  * count under the route label "other".
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -27,7 +29,7 @@ struct metrics {
     atomic_ullong *requests;  /* [route][status slot] */
     atomic_ullong *latency;   /* [route][bucket]; bucket NBUCKETS: above the last bound */
     atomic_ullong *latency_sum_us;
-    atomic_ullong bytes_in, bytes_out;
+    atomic_ullong *bytes_in, *bytes_out; /* [route] */
     atomic_llong inflight;
     atomic_ullong slow_clients, slow_headers;
     atomic_ullong events[METRIC_EVENTS];
@@ -57,7 +59,9 @@ metrics *metrics_new(const char *const *route_names, size_t nroutes, double star
     m->requests = calloc(m->nroutes * NSTATUS_SLOTS, sizeof *m->requests);
     m->latency = calloc(m->nroutes * (NBUCKETS + 1), sizeof *m->latency);
     m->latency_sum_us = calloc(m->nroutes, sizeof *m->latency_sum_us);
-    if (!m->requests || !m->latency || !m->latency_sum_us) {
+    m->bytes_in = calloc(m->nroutes, sizeof *m->bytes_in);
+    m->bytes_out = calloc(m->nroutes, sizeof *m->bytes_out);
+    if (!m->requests || !m->latency || !m->latency_sum_us || !m->bytes_in || !m->bytes_out) {
         metrics_free(m);
         return NULL;
     }
@@ -71,6 +75,8 @@ void metrics_free(metrics *m)
     free(m->requests);
     free(m->latency);
     free(m->latency_sum_us);
+    free(m->bytes_in);
+    free(m->bytes_out);
     free(m);
 }
 
@@ -96,8 +102,8 @@ void metrics_record(metrics *m, int route, unsigned status, double seconds, uint
         b++;
     atomic_fetch_add(&m->latency[r * (NBUCKETS + 1) + b], 1); /* b == NBUCKETS: overflow */
     atomic_fetch_add(&m->latency_sum_us[r], (unsigned long long)(seconds * 1e6));
-    atomic_fetch_add(&m->bytes_in, in);
-    atomic_fetch_add(&m->bytes_out, out);
+    atomic_fetch_add(&m->bytes_in[r], in);
+    atomic_fetch_add(&m->bytes_out[r], out);
 }
 
 static const char *route_name(const metrics *m, size_t r)
@@ -129,6 +135,67 @@ static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
+/* Body bytes in and out, by route. */
+static int bytes_block(metrics *m, char **b, size_t *len, size_t *cap)
+{
+    static const char *const what[2][2] = {
+        {"ballast_request_bytes_total", "Request body bytes received, by route."},
+        {"ballast_response_bytes_total", "Response body bytes sent, by route."}};
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+        bad |= put(b, len, cap, "# HELP %s %s\n# TYPE %s counter\n", what[k][0], what[k][1],
+                   what[k][0]);
+        for (size_t r = 0; r < m->nroutes; r++) {
+            unsigned long long v = atomic_load(k ? &m->bytes_out[r] : &m->bytes_in[r]);
+            if (v)
+                bad |= put(b, len, cap, "%s{route=\"%s\"} %llu\n", what[k][0], route_name(m, r), v);
+        }
+    }
+    return bad;
+}
+
+/* The standard process metrics of Prometheus' client libraries, from
+ * /proc/self: CPU seconds, resident memory, open file descriptors. */
+static int process_block(char **b, size_t *len, size_t *cap)
+{
+    double cpu = 0, rss = 0;
+    unsigned long fds = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        unsigned long utime = 0, stime = 0;
+        long pages = 0;
+        /* Fields 14, 15 (utime, stime in ticks) and 24 (rss in pages);
+         * the command name (field 2) is skipped up to its last ')'. */
+        char line[1024];
+        if (fgets(line, sizeof line, f)) {
+            char *p = strrchr(line, ')');
+            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
+                                   "%*d %*d %*d %*d %*u %*u %ld",
+                            &utime, &stime, &pages) == 3) {
+                long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+                cpu = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+                rss = (double)pages * (double)(page > 0 ? page : 4096);
+            }
+        }
+        fclose(f);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));)
+            fds += e->d_name[0] != '.';
+        fds = fds ? fds - 1 : 0; /* the directory's own descriptor */
+        closedir(d);
+    }
+    return put(b, len, cap,
+               "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+               "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %.0f\n"
+               "# HELP process_open_fds Number of open file descriptors.\n"
+               "# TYPE process_open_fds gauge\nprocess_open_fds %lu\n",
+               cpu, rss, fds);
+}
+
 char *metrics_render(metrics *m, const char *extra, size_t *out_len)
 {
     size_t len = 0, cap = 8192;
@@ -138,7 +205,7 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
     b[0] = '\0';
     int bad = 0;
     bad |= put(&b, &len, &cap,
-               "# HELP ballast_requests_total HTTP requests answered, by route and status.\n"
+               "# HELP ballast_requests_total HTTP requests answered, by route and status code.\n"
                "# TYPE ballast_requests_total counter\n");
     for (size_t r = 0; r < m->nroutes; r++)
         for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
@@ -146,10 +213,10 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
             if (!v)
                 continue;
             if (s < NSTATUS)
-                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
                            route_name(m, r), statuses[s], v);
             else
-                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",code=\"other\"} %llu\n",
                            route_name(m, r), v);
         }
     bad |= put(&b, &len, &cap,
@@ -181,12 +248,6 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
                    (double)atomic_load(&m->latency_sum_us[r]) / 1e6, route_name(m, r), count);
     }
     bad |= put(&b, &len, &cap,
-               "# HELP ballast_request_bytes_total Request body bytes received.\n"
-               "# TYPE ballast_request_bytes_total counter\n"
-               "ballast_request_bytes_total %llu\n"
-               "# HELP ballast_response_bytes_total Response body bytes sent.\n"
-               "# TYPE ballast_response_bytes_total counter\n"
-               "ballast_response_bytes_total %llu\n"
                "# HELP ballast_requests_in_flight Requests being handled now.\n"
                "# TYPE ballast_requests_in_flight gauge\n"
                "ballast_requests_in_flight %lld\n"
@@ -199,10 +260,11 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
                "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
                "# TYPE process_start_time_seconds gauge\n"
                "process_start_time_seconds %.3f\n",
-               (unsigned long long)atomic_load(&m->bytes_in),
-               (unsigned long long)atomic_load(&m->bytes_out), (long long)atomic_load(&m->inflight),
+               (long long)atomic_load(&m->inflight),
                (unsigned long long)atomic_load(&m->slow_clients),
                (unsigned long long)atomic_load(&m->slow_headers), m->start_time);
+    bad |= bytes_block(m, &b, &len, &cap);
+    bad |= process_block(&b, &len, &cap);
     for (size_t e = 0; e < METRIC_EVENTS; e++)
         bad |= put(&b, &len, &cap, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", event_info[e].name,
                    event_info[e].help, event_info[e].name, event_info[e].name,

@@ -97,6 +97,10 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned
  * ("num_samples" becomes Ballast-Num-Samples). */
 enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res)
 {
+    if (res->code != BL_API_OK) {
+        snprintf(r->log_code, sizeof r->log_code, "%s", res->error_code);
+        snprintf(r->log_field, sizeof r->log_field, "%s", res->error_field);
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback(res->len, res->body, free);
     if (!resp) {
@@ -132,6 +136,8 @@ enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned statu
     va_end(ap);
     size_t len = 0;
     char *body = bl_api_error_body(code, msg, field, &len);
+    snprintf(r->log_code, sizeof r->log_code, "%s", code);
+    snprintf(r->log_field, sizeof r->log_field, "%s", field ? field : "");
     return reply_json(c, r, status, body, len);
 }
 

@@ -6,8 +6,10 @@
 #ifndef BALLAST_SERVER_H
 #define BALLAST_SERVER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "api.h"
 
@@ -30,6 +32,7 @@ typedef struct {
     int log_json;             /* --log-format json */
     int log_off;              /* --log-format none */
     char auth_token[256];     /* empty: no authentication */
+    int metrics_open;         /* /metrics needs no token */
     int healthcheck;          /* --healthcheck: client mode */
 } server_config;
 
@@ -37,6 +40,11 @@ typedef struct {
  * to run, 1 when it printed help or the version (exit 0), -1 on a usage
  * error (printed to stderr; exit 2). */
 int config_load(server_config *cfg, int argc, char **argv);
+
+/* host (an IPv4 or IPv6 address, or a name such as localhost: its first
+ * address) and port as a socket address. 0 on success, -1 if host is
+ * neither. */
+int config_address(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
 
 typedef struct server server;
 
@@ -52,6 +60,18 @@ unsigned server_inflight(const server *s);
  * computation), closes every connection and frees s. -1, with nothing
  * freed, when a computation was still running: the caller exits anyway. */
 int server_stop(server *s, double seconds);
+
+/* ---- log.c: ballastd's own log lines, text or JSON (see log.c) ---- */
+
+typedef enum { LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+/* Under --log-format json every line is a JSON object; call before
+ * starting threads. */
+void log_use_json(int on);
+void slog(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vslog(log_level level, const char *fmt, va_list ap);
+/* "2026-12-02T08:04:41.123Z", now. */
+void log_time(char *buf, size_t size);
 
 /* ---- budget.c: the memory budget (see the comment at its top) ---- */
 

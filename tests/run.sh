@@ -9,7 +9,10 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The servers the suites start (tests/http/harness.py appends their pids).
+BALLAST_TEST_PIDS=$(mktemp)
+export BALLAST_TEST_PIDS
+trap 'rm -f "$log" "$BALLAST_TEST_PIDS"' EXIT
 
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -54,10 +57,11 @@ for t in tests/http/test_*.py; do
     fi
 done
 
-# Every server the suites started must be gone: any process still running
-# this build's ballastd binary (others, e.g. a chroot's, are not ours).
+# Every server the suites started must be gone — those only: a `make run`
+# server in another terminal is not ours. A pid still running this build's
+# ballastd is one of ours that outlived its suite.
 ours=$(readlink -f "$build/ballastd" 2>/dev/null)
-for pid in $(pgrep -x ballastd 2>/dev/null); do
+for pid in $(sort -u "$BALLAST_TEST_PIDS"); do
     if [ -n "$ours" ] && [ "$(readlink -f /proc/"$pid"/exe 2>/dev/null)" = "$ours" ]; then
         echo "FAILED: ballastd (pid $pid) outlived the tests"
         status=1

@@ -49,6 +49,12 @@ class Server:
         self.proc = subprocess.Popen(
             [BALLASTD, "--port", "0", *args], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        # tests/run.sh checks that every server the suites started is gone
+        # at the end, and only those (a `make run` server may be running).
+        pids = os.environ.get("BALLAST_TEST_PIDS")
+        if pids:
+            with open(pids, "a") as f:
+                f.write("%d\n" % self.proc.pid)
         self.lines = []
         self.port = None
         ready = threading.Event()

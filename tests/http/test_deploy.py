@@ -98,6 +98,11 @@ def ballastd_options():
     return names
 
 
+def bl_version():
+    with open(os.path.join(ROOT, "lib", "ballast.h")) as f:
+        return re.search(r'#define BL_VERSION "([^"]+)"', f.read()).group(1)
+
+
 def env_name(option):
     return "BALLAST_" + option.upper().replace("-", "_")
 
@@ -172,8 +177,13 @@ def dockerfile_image():
     runs = " ".join(" ".join(st[1:]) for st in stages[0]["steps"] if st[0] == "run")
     check("make test" in runs, "the build stage runs make test")
     copies = [st for st in img["steps"] if st[0] == "copy"]
-    eq([c[1:] for c in copies], [("0", "", "", "/src/build/ballastd", "/usr/local/bin/ballastd")],
-       "the runtime stage copies only the binary")
+    eq([c[1:] for c in copies], [("0", "", "", "/src/build/ballastd", "/usr/local/bin/ballastd"),
+                                 ("0", "", "", "/src/build/ballast", "/usr/local/bin/ballast")],
+       "the runtime stage copies only the daemon and the CLI")
+    labels = img["labels"]
+    eq(labels.get("org.opencontainers.image.version"), bl_version(), "OCI version label")
+    for k in ("title", "description", "documentation"):
+        check(labels.get("org.opencontainers.image." + k), "OCI label " + k)
     # Every package the build installs is one tools/install-deps.sh would (or a test's).
     with open(os.path.join(ROOT, "tools", "install-deps.sh")) as f:
         m = re.search(r'^pkgs="([^"]*)"', f.read(), re.M)
@@ -387,9 +397,22 @@ def k8s_objects_fit_together():
     for kind in ("requests", "limits"):
         check({"cpu", "memory"} <= set(ctr["resources"][kind]), "resources." + kind)
 
+    # The image tag is the version, and so are the recommended labels.
+    eq(ctr["image"], "ballast:" + bl_version(), "image tag = version")
+    for meta in (dep["metadata"], dep["spec"]["template"]["metadata"]):
+        for k in ("name", "instance", "version", "component", "part-of"):
+            check("app.kubernetes.io/" + k in meta["labels"], "recommended label " + k)
+        eq(meta["labels"]["app.kubernetes.io/version"], bl_version(), "version label")
+    spread = dep["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    eq(sorted(c["topologyKey"] for c in spread),
+       ["kubernetes.io/hostname", "topology.kubernetes.io/zone"], "topology spread keys")
+    for c in spread:
+        check(c["labelSelector"]["matchLabels"].items() <= labels.items(), "spread selects the pods")
+
     kust = docs["Kustomization"]
     files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(K8S, "*.yaml")))
     eq(sorted(kust["resources"] + ["kustomization.yaml"]), files, "kustomization resources")
+    eq([str(i.get("newTag")) for i in kust.get("images", [])], [bl_version()], "kustomize image tag")
 
 
 def memory_fits(env, limit_bytes, what):

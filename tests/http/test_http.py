@@ -391,23 +391,36 @@ def metrics_and_access_log():
         # after its answer went out: wait for the third to be counted.
         for _ in range(100):
             status, h, body = s.request("GET", "/metrics")
-            if b'status="404"' in body:
+            if b'code="404"' in body:
                 break
             time.sleep(0.01)
         eq(status, 200, "status")
         check(h["content-type"].startswith("text/plain; version=0.0.4"), h["content-type"])
         text = body.decode()
-        check('ballast_requests_total{route="weights",status="200"} 1' in text, text)
-        check('ballast_requests_total{route="weights",status="400"} 1' in text, text)
-        check('ballast_requests_total{route="other",status="404"} 1' in text, text)
+        check('ballast_requests_total{route="weights",code="200"} 1' in text, text)
+        check('ballast_requests_total{route="weights",code="400"} 1' in text, text)
+        check('ballast_requests_total{route="other",code="404"} 1' in text, text)
+        check(re.search(r'^ballast_request_bytes_total\{route="weights"\} \d+$', text, re.M), text)
+        check(re.search(r'^ballast_build_info\{version="[0-9.]+",libmicrohttpd="[^"]+",'
+                        r'jansson="[^"]+"\} 1$', text, re.M), text)
+        for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                     "process_open_fds"):
+            check(re.search(r"^%s [0-9.]+$" % name, text, re.M), name)
         check('ballast_request_duration_seconds_count{route="weights"} 2' in text, text)
         m = re.search(r"^ballast_requests_in_flight (\d+)$", text, re.M)
         check(m and int(m.group(1)) >= 1, "the in-flight gauge counts /metrics itself")
         check(re.search(r"^process_start_time_seconds \d+", text, re.M), text)
-        check(re.search(r"^ballast_request_bytes_total \d+", text, re.M), text)
         s.stop()
-        logs = [json.loads(l) for l in s.lines if l.startswith("{")]
+        # Under --log-format json every line is JSON: start-up and drain too.
+        lines = [json.loads(l) for l in s.lines]
+        check(any("listening on" in l.get("message", "") for l in lines), "start-up line")
+        check(any("draining" in l.get("message", "") for l in lines), "drain line")
+        logs = [l for l in lines if "request_id" in l]
         check(len(logs) >= 4, "one log line per request")
+        # Error answers carry their code and field.
+        errs = sorted((l["status"], l.get("code"), l.get("field")) for l in logs if l["status"] >= 400)
+        eq(errs, [(400, "invalid_argument", "counts[1]"), (404, "not_found", None)],
+           "error lines")
         # Each line is written when libmicrohttpd reports its request done, on
         # the I/O thread that served it: lines of requests served one after
         # the other on different threads may come in either order.
