@@ -82,6 +82,7 @@ typedef struct {
     /* The computation (pool.c), handed over while the connection is
      * suspended: done is set by the worker before it resumes it. */
     int suspended;
+    int deferred; /* dispatch() passed once without suspending (see there) */
     int done;
     bl_api_result res;
     size_t work_reserved; /* the estimate, held until the request ends */

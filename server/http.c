@@ -2,7 +2,7 @@
  * http.c — ballastd's HTTP front on libmicrohttpd: routing, body intake,
  * hand-over to the compute pool, and the lifecycle.
  *
- * I/O threads never compute. libmicrohttpd's threads (--threads, epoll)
+ * I/O threads never compute. libmicrohttpd's threads (--threads, poll)
  * read, route, negotiate and write; GET routes (/healthz, /readyz,
  * /metrics, /version, /openapi.yaml) are answered on them at once. A POST
  * whose body is in is suspended and handed to the compute pool (pool.c,
@@ -622,9 +622,22 @@ static enum MHD_Result answer_computed(struct MHD_Connection *c, request *r)
     return ret;
 }
 
-/* The body is in: hand the request to the pool, suspended until done. */
+/*
+ * The body is in: hand the request to the pool, suspended until done.
+ *
+ * Not on the first final call, but on the next: libmicrohttpd 0.9.75 keeps
+ * a suspended connection's event-loop state as it was (READ, for the first
+ * request of a connection), and after the resume it reads the socket
+ * before it calls handle() again; a client that half-closed after sending
+ * (shutdown(SHUT_WR), or the last of pipelined requests) then reads as
+ * gone, and the connection is closed unanswered. Returning once without a
+ * response moves the state to BLOCK first; the next loop pass (no waiting)
+ * calls handle() again, and only then is the connection suspended.
+ */
 static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
 {
+    if (r->deferred)
+        goto suspend;
     if (r->body_state == BODY_TOO_LARGE)
         return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
                            "the body is larger than the server's max-body limit of %llu bytes "
@@ -640,6 +653,9 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         compute_now(r, 0);
         return answer_computed(c, r);
     }
+    r->deferred = 1;
+    return MHD_YES;
+suspend:
     r->suspended = 1;
     MHD_suspend_connection(c);
     if (pool_submit(s->pool, compute, r, !r->multipart && r->len <= SMALL_BODY) != 0) {
@@ -830,7 +846,12 @@ static struct MHD_Daemon *start_daemon(server *s, const server_config *cfg)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (listen_address(cfg, &ss, &flags))
         return NULL;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    /* poll, not epoll: libmicrohttpd 0.9.75's epoll is edge-triggered and
+     * reads a request once, so a FIN that came with it (a client that
+     * half-closed after sending) is never seen, and the connection stays
+     * open until a timeout; poll sees it and closes after the answer. The
+     * cost is a scan of each thread's connections per wake-up. */
+    flags |= MHD_USE_POLL;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s},
