@@ -64,6 +64,9 @@ $(BUILD)/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
 $(BUILD)/libballast_api.a: $(API_OBJ) $(BUILD)/obj/gen/openapi.o
 	rm -f $@ && ar rcs $@ $^
 
+# server/docs.c assembles the /docs files in (.incbin): rebuild when they change.
+$(BUILD)/obj/server/docs.o: $(wildcard server/docs/*.* server/docs/swagger-ui/*)
+
 # ballastd counts every allocation of its own code against its memory
 # budget (server/budget.c): malloc and friends are wrapped at link time.
 BUDGET_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free

@@ -45,6 +45,7 @@ static const option options[] = {
     {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
     {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},
     {"auth-token", OPT_STRING, OFF(auth_token), 0, 0, "require Authorization: Bearer <token>"},
+    {"cors-origin", OPT_STRING, OFF(cors_origin), 0, 0, "let browser pages from this origin (or *) call the API; OPTIONS preflights are answered"},
     {"metrics-open", OPT_FLAG, OFF(metrics_open), 0, 0, "serve /metrics without the bearer token (for a scraper inside the cluster)"},
     {"healthcheck", OPT_FLAG, OFF(healthcheck), 0, 0, "ask the server at --bind:--port for /healthz; exit 0 if healthy"},
 };
@@ -111,7 +112,9 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
             *(size_t *)p = (size_t)v;
         return 0;
     case OPT_STRING:
-        if (strlen(value) >= (o->offset == OFF(bind) ? sizeof cfg->bind : sizeof cfg->auth_token)) {
+        if (strlen(value) >= (o->offset == OFF(bind) ? sizeof cfg->bind
+                              : o->offset == OFF(cors_origin) ? sizeof cfg->cors_origin
+                                                              : sizeof cfg->auth_token)) {
             fprintf(stderr, "ballastd: %s: --%s is too long\n", from, o->name);
             return -1;
         }

@@ -23,16 +23,20 @@ typedef enum {
     R_VERSION,
     R_OPENAPI,
     R_METRICS,
+    R_DOCS, /* /docs and /docs/... */
+    R_ROOT, /* / : points to /docs */
     R_COUNT
 } route_id;
 
 /* One row a route: its path, its method, the api endpoint it calls (POST
- * routes) and whether it needs the bearer token. */
+ * routes, and the metrics label of every route) and whether it needs the
+ * bearer token. The one list of routes. */
 typedef struct {
     const char *path;
     int post;             /* 1: POST; 0: GET (and HEAD) */
     const char *endpoint; /* POST routes: bl_api_handle's endpoint; the metrics name */
-    int open;             /* answered without the bearer token (probes) */
+    int open;             /* answered without the bearer token (probes, static pages) */
+    int prefix;           /* path and everything under path/ */
 } route;
 
 extern const route routes[R_COUNT];
@@ -74,6 +78,7 @@ typedef struct {
     uint64_t expect; /* Content-Length, when sent */
     int responded;   /* a response was queued already */
     int close;       /* answer with Connection: close (the framing is not trusted) */
+    int preflight;   /* a CORS preflight (OPTIONS with --cors-origin) */
     int counted;     /* counted in inflight */
     unsigned err_status; /* a refusal decided on the first call, or 0 */
     const char *err_code;

@@ -42,6 +42,8 @@ const route routes[R_COUNT] = {
     [R_VERSION] = {"/version", 0, "version", 0},
     [R_OPENAPI] = {"/openapi.yaml", 0, "openapi", 0},
     [R_METRICS] = {"/metrics", 0, "metrics", 0},
+    [R_DOCS] = {"/docs", 0, "docs", 1, 1},
+    [R_ROOT] = {"/", 0, "root", 1},
 };
 
 /* libmicrohttpd accepts this many connections beyond --max-connections,
@@ -168,6 +170,18 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
         const char *doc = bl_api_openapi(&len);
         return reply_static(c, r, MHD_HTTP_OK, doc, len, "application/yaml", 1);
     }
+    case R_DOCS: {
+        const char *data, *type;
+        size_t len;
+        if (!docs_find(r->path, &data, &len, &type))
+            return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", NULL,
+                               "no page %.80s under /docs", r->path);
+        return reply_static(c, r, MHD_HTTP_OK, data, len, type, 1);
+    }
+    case R_ROOT:
+        return reply_text(c, r, MHD_HTTP_FOUND,
+                          "{\"docs\":\"/docs\",\"openapi\":\"/openapi.yaml\"}\n",
+                          "application/json");
     case R_METRICS: {
         size_t len;
         gauges(s, buf, sizeof buf);
@@ -307,9 +321,12 @@ static int answer_before_body(struct MHD_Connection *c, const request *r)
 
 static int find_route(const char *url)
 {
-    for (int i = 0; i < R_COUNT; i++)
-        if (strcmp(url, routes[i].path) == 0)
+    for (int i = 0; i < R_COUNT; i++) {
+        size_t n = strlen(routes[i].path);
+        if (strcmp(url, routes[i].path) == 0 ||
+            (routes[i].prefix && strncmp(url, routes[i].path, n) == 0 && url[n] == '/'))
             return i;
+    }
     return -1;
 }
 
@@ -385,6 +402,10 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
         return refuse(r, MHD_HTTP_NOT_FOUND, "not_found", "no route %.100s; see GET /openapi.yaml",
                       url);
     int post = routes[r->route].post;
+    if (s->cfg.cors_origin[0] && strcmp(method, "OPTIONS") == 0) {
+        r->preflight = 1; /* answered 204 with the CORS headers, no token needed */
+        return MHD_YES;
+    }
     int method_ok = post ? strcmp(method, "POST") == 0
                          : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
     if (!method_ok)
@@ -738,6 +759,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     conns_phase(&s->conns, conn_of(c), PHASE_BUSY); /* no longer a slow client's */
     if (r->err_status)
         return answer_refusal(c, r);
+    if (r->preflight)
+        return reply_static(c, r, MHD_HTTP_NO_CONTENT, "", 0, "text/plain", 0);
     if (!routes[r->route].post)
         return serve_get(s, c, r);
     return dispatch(s, c, r);
@@ -910,11 +933,9 @@ server *server_start(const server_config *cfg)
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    static const char *const route_names[R_COUNT] = {
-        [R_WEIGHTS] = "weights", [R_SAMPLE] = "sample",   [R_LOSS] = "loss",
-        [R_HEALTHZ] = "healthz", [R_READYZ] = "readyz",   [R_VERSION] = "version",
-        [R_OPENAPI] = "openapi", [R_METRICS] = "metrics",
-    };
+    static const char *route_names[R_COUNT];
+    for (int i = 0; i < R_COUNT; i++)
+        route_names[i] = routes[i].endpoint;
     s->metrics = metrics_new(route_names, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
     if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
                                   cfg->timeout, s->metrics) != 0) {

@@ -31,6 +31,31 @@ int status_of(bl_api_code code)
     return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/*
+ * CORS (--cors-origin): a request whose Origin is the configured one (or
+ * any, with "*") may read the answer in a browser; a preflight (OPTIONS)
+ * learns the route's methods and the headers a client may send. Other
+ * origins get no CORS header, so their browser keeps the answer from them.
+ */
+static void cors(struct MHD_Connection *c, const request *r, struct MHD_Response *resp)
+{
+    const char *allowed = r->s->cfg.cors_origin;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!allowed[0] || !origin || (strcmp(allowed, "*") != 0 && strcmp(allowed, origin) != 0))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", strcmp(allowed, "*") ? origin : "*");
+    MHD_add_response_header(resp, "Vary", "Origin");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "*");
+    if (!r->preflight)
+        return;
+    int post = r->route >= 0 && routes[r->route].post;
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                            post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Content-Type, Authorization, Accept, X-Request-Id");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+}
+
 /* Adds the headers every answer carries (Content-Type, X-Request-Id,
  * nosniff, no-store unless cacheable, and Allow or WWW-Authenticate where
  * the status wants them), queues resp and records the answer for the log
@@ -46,6 +71,14 @@ static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned stat
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (status == MHD_HTTP_FOUND)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/docs");
+    if (r->route == R_DOCS)
+        /* Everything the page needs is served here; nothing else may load. */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    cors(c, r, resp);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)

@@ -33,6 +33,7 @@ typedef struct {
     int log_off;              /* --log-format none */
     char auth_token[256];     /* empty: no authentication */
     int metrics_open;         /* /metrics needs no token */
+    char cors_origin[256];    /* empty: no CORS headers */
     int healthcheck;          /* --healthcheck: client mode */
 } server_config;
 
@@ -133,6 +134,12 @@ unsigned pool_busy(pool *p);
  * without joining when a job is still running after `seconds` (the caller
  * then exits without freeing). */
 int pool_stop(pool *p, double seconds);
+
+/* ---- docs.c: the files of GET /docs, compiled in ---- */
+
+/* The page or asset at path ("/docs", "/docs/swagger-ui.css", ...): 1 and
+ * its bytes and media type, or 0. Can't fail otherwise. */
+int docs_find(const char *path, const char **data, size_t *len, const char **type);
 
 /* ---- multipart.c: multipart/form-data bodies, parsed in place ---- */
 

@@ -369,8 +369,10 @@ for path in ("/healthz", "/readyz", "/version", "/openapi.yaml", "/metrics"):
         body="{}")
     add("method_delete" + path.replace("/", "_").replace(".", "_"), "method_not_allowed", path,
         method="DELETE")
+# GET / redirects to /docs, so POST / is a known path with the wrong method.
+add("path_root", "method_not_allowed", "/", body=VALID["weights"])
 for name, path in [
-    ("root", "/"), ("trailing_slash", "/weights/"), ("upper_case", "/WEIGHTS"),
+    ("trailing_slash", "/weights/"), ("upper_case", "/WEIGHTS"),
     ("mixed_case", "/Sample"), ("double_slash", "//weights"), ("dot_segment", "/./weights"),
     ("dotdot_etc_passwd", "/../etc/passwd"), ("encoded_dotdot", "/%2e%2e/etc/passwd"),
     ("encoded_slash", "/weights%2f"), ("dotdot_inside", "/sample/../weights"),
