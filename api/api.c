@@ -123,6 +123,8 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
                      req->parts, req->nparts, &fa};
     if (!r.doc) {
         api_arrays_free(&fa);
+        if (e.code == BL_API_INVALID_JSON) /* a form or a .npy file: say what to send */
+            api_explain_body(json ? json : "", json ? json_len : 0, &e);
         return finish_error(res, &e);
     }
     api_out out;

@@ -8,10 +8,10 @@
  * turned into a placeholder string, "\u0000#<digits>", which api_number()
  * and api_integer() read back exactly. Ordinary requests never pay for this.
  *
- * Fields are decoded from a table (field_spec), so that unknown-field
- * rejection, type and range checks and the error's `field` come from one
- * place and a new option is one new row.
+ * The scalar fields of a request are decoded by its endpoint's form in
+ * fields.c; the arrays (flat, nested, .npy) here.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -506,30 +506,6 @@ int api_integer(json_t *v, int64_t *out)
     return 0;
 }
 
-/* Exactly an unsigned 64-bit integer: 1 ok, 0 not an integer, -1 out of range. */
-static int api_uint64(json_t *v, uint64_t *out)
-{
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 0)
-            return -1;
-        *out = (uint64_t)i;
-        return 1;
-    }
-    if (is_big_placeholder(v) && big_digits(v)) {
-        const char *s = big_digits(v);
-        if (*s == '-')
-            return -1;
-        errno = 0;
-        unsigned long long u = strtoull(s, NULL, 10);
-        if (errno == ERANGE)
-            return -1;
-        *out = (uint64_t)u;
-        return 1;
-    }
-    return 0;
-}
-
 static const char *json_type_name(json_t *v)
 {
     if (is_big_placeholder(v))
@@ -550,181 +526,17 @@ static const char *json_type_name(json_t *v)
     return "value";
 }
 
-/* "a"/"an" for json_type_name(v). */
-static const char *article(json_t *v)
-{
-    return strchr("aeiou", json_type_name(v)[0]) ? "n" : "";
-}
+/* For the field decoder (fields.c), which knows values but not placeholders. */
+const char *api_type_name(json_t *v) { return json_type_name(v); }
+
+const char *api_big_integer(json_t *v) { return is_big_placeholder(v) ? big_digits(v) : NULL; }
 
 /* A placeholder of ours (a big integer or a fast array), not a client's
  * string. */
-static int is_placeholder(json_t *v)
+int api_is_placeholder(json_t *v)
 {
     return json_is_string(v) && json_string_length(v) > 2 && json_string_value(v)[0] == '\0' &&
            (json_string_value(v)[1] == '#' || json_string_value(v)[1] == '@');
-}
-
-static void range_text(const field_spec *f, char *buf, size_t size)
-{
-    if (isinf(f->max))
-        snprintf(buf, size, "%s %.17g", f->min_open ? ">" : ">=", f->min);
-    else
-        snprintf(buf, size, "in %c%.17g, %.17g%c", f->min_open ? '(' : '[', f->min, f->max,
-                 f->max_open ? ')' : ']');
-}
-
-static int in_range(const field_spec *f, double v)
-{
-    if (!f->ranged)
-        return 1;
-    if (f->min_open ? !(v > f->min) : !(v >= f->min))
-        return 0;
-    if (f->max_open ? !(v < f->max) : !(v <= f->max))
-        return 0;
-    return 1;
-}
-
-static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, api_err *e)
-{
-    char *p = (char *)dst + f->offset;
-    char range[96];
-    switch (f->type) {
-    case FT_BOOL:
-        if (!json_is_boolean(v))
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                            "%s must be true or false, not a%s %s", f->name,
-                            article(v), json_type_name(v));
-        *(int *)p = json_is_true(v);
-        return BL_API_OK;
-    case FT_INT: {
-        int64_t i;
-        if (!api_integer(v, &i))
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
-                            f->name, json_is_real(v) ? "the real " : article(v)[0] ? "an " : "a ",
-                            json_is_real(v) ? "number" : json_type_name(v));
-        if (is_big_placeholder(v) && !f->ranged)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                            "%s must be a 64-bit integer; got %.40s", f->name,
-                            json_string_value(v) + 2);
-        if (f->ranged && (is_big_placeholder(v) || !in_range(f, (double)i))) {
-            range_text(f, range, sizeof range);
-            if (is_big_placeholder(v))
-                return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                                "%s must be an integer %s; got %.40s", f->name, range,
-                                json_string_value(v) + 2);
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                            "%s must be an integer %s; got %" PRId64, f->name, range, i);
-        }
-        *(int64_t *)p = i;
-        return BL_API_OK;
-    }
-    case FT_UINT64: {
-        uint64_t u;
-        int r = api_uint64(v, &u);
-        if (r == 0)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not a%s %s",
-                            f->name, article(v),
-                            json_type_name(v));
-        if (r < 0)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                            "%s must be an integer in [0, 2^64)", f->name);
-        *(uint64_t *)p = u;
-        return BL_API_OK;
-    }
-    case FT_NUMBER: {
-        double d;
-        if (!api_number(v, &d))
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number, not a%s %s",
-                            f->name, article(v),
-                            json_type_name(v));
-        if (!isfinite(d) || !in_range(f, d)) {
-            range_text(f, range, sizeof range);
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number %s; got %.17g",
-                            f->name, f->ranged ? range : "that is finite", d);
-        }
-        *(double *)p = d;
-        return BL_API_OK;
-    }
-    case FT_ENUM: {
-        if (json_is_string(v) && !is_placeholder(v))
-            for (int i = 0; f->choices[i]; i++)
-                if (strcmp(json_string_value(v), f->choices[i]) == 0 &&
-                    json_string_length(v) == strlen(f->choices[i])) {
-                    *(int *)p = i;
-                    return BL_API_OK;
-                }
-        char list[256] = "";
-        size_t n = 0;
-        for (int i = 0; f->choices[i] && n < sizeof list; i++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "",
-                                  f->choices[i]);
-        if (json_is_string(v) && !is_placeholder(v))
-            return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
-                            "%s \"%.60s\" is not one of %s", f->name, json_string_value(v), list);
-        return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a string, one of %s",
-                        f->name, list);
-    }
-    case FT_ARRAY: /* filled by api_decode_fields */
-        break;
-    }
-    return api_fail(e, BL_API_INTERNAL, f->name, "field table entry of unknown type");
-}
-
-bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, void *dst,
-                              uint64_t *seen, api_err *e)
-{
-    const char *key;
-    json_t *v;
-    *seen = 0;
-    json_object_foreach(req->doc, key, v)
-    {
-        size_t i = 0;
-        while (spec[i].name && strcmp(spec[i].name, key) != 0)
-            i++;
-        if (!spec[i].name) {
-            char list[400] = "";
-            size_t n = 0;
-            for (size_t j = 0; spec[j].name && n < sizeof list; j++)
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "",
-                                      spec[j].name);
-            return api_fail(e, BL_API_INVALID_ARGUMENT, key, "unknown field \"%.80s\"; expected %s",
-                            key, list);
-        }
-        if (spec[i].type == FT_ARRAY) {
-            api_value *a = (api_value *)((char *)dst + spec[i].offset);
-            a->json = v;
-            a->part = NULL;
-            a->fa = req->fa;
-        } else {
-            bl_api_code c = decode_one(&spec[i], v, dst, e);
-            if (c != BL_API_OK)
-                return c;
-        }
-        *seen |= (uint64_t)1 << i;
-    }
-    for (size_t p = 0; p < req->nparts; p++) {
-        const char *name = req->parts[p].name;
-        if (strcmp(name, "request") == 0)
-            continue;
-        size_t i = 0;
-        while (spec[i].name && strcmp(spec[i].name, name) != 0)
-            i++;
-        if (!spec[i].name || spec[i].type != FT_ARRAY)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
-                            spec[i].name ? "%s cannot be sent as a .npy part; put it in the "
-                                           "\"request\" JSON part"
-                                         : "unknown part \"%.80s\"",
-                            name);
-        if ((*seen >> i) & 1)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
-                            "%s is given twice (as JSON and as a part, or in two parts)", name);
-        api_value *a = (api_value *)((char *)dst + spec[i].offset);
-        a->json = NULL;
-        a->part = &req->parts[p];
-        a->fa = NULL;
-        *seen |= (uint64_t)1 << i;
-    }
-    return BL_API_OK;
 }
 
 /* ---- arrays ------------------------------------------------------------------ */

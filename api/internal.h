@@ -140,33 +140,6 @@ json_t *api_parse(const char *body, size_t len, api_err *e);
  * zeroed; free it with api_arrays_free after the document). */
 json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e);
 
-typedef enum {
-    FT_BOOL,   /* int destination, 0 or 1 */
-    FT_INT,    /* int64_t, a JSON integer within [min, max] */
-    FT_UINT64, /* uint64_t, a JSON integer in [0, 2^64) */
-    FT_NUMBER, /* double, integer or real, finite, within the range */
-    FT_ENUM,   /* int index into choices */
-    FT_ARRAY,  /* api_value: JSON, or a .npy part of the same name */
-} field_type;
-
-typedef struct {
-    const char *name;
-    field_type type;
-    size_t offset; /* destination within the request struct */
-    double min, max;
-    unsigned char min_open, max_open, ranged;
-    const char *const *choices; /* FT_ENUM: NULL-terminated names */
-} field_spec;
-
-#define FIELD_END {NULL, FT_BOOL, 0, 0, 0, 0, 0, 0, NULL}
-
-/* Decodes the request by the table: rejects unknown fields and parts, wrong
- * types and ranges, an array sent twice; sets bit i of *seen for every
- * spec[i] present. Absent fields keep the destination's value (the
- * caller's default). */
-bl_api_code api_decode_fields(const api_request *req, const field_spec *spec, void *dst,
-                              uint64_t *seen, api_err *e);
-
 /* A JSON number (or a big-integer placeholder) as a double. 0 if not one. */
 int api_number(json_t *v, double *out);
 /* A JSON integer as int64 (saturating beyond 64 bits). 0 if not an integer. */
@@ -193,6 +166,137 @@ typedef struct {
 bl_api_code api_tensor_decode(const api_value *v, const char *name, size_t max,
                               const char *limit_name, api_tensor *t, api_err *e);
 void api_tensor_free(api_tensor *t);
+
+/* ---- request fields (fields.c, suggest.c) ---------------------------------- */
+
+/* Every endpoint declares its request as a form: a table of fields, one row
+ * each, and a table of rules between fields. api_decode_fields decodes a
+ * request by it, so that a handler reads decoded values only: it sets no
+ * default and checks no presence or combination itself. A new option is a
+ * new row; tests/http/test_fields.py checks every row and rule against
+ * api/openapi.yaml. */
+
+typedef enum {
+    FT_BOOL,   /* int, 0 or 1 */
+    FT_INT,    /* int64_t, a JSON integer (within the range, if any) */
+    FT_UINT64, /* uint64_t, a JSON integer in [0, 2^64) (or see decimal_string) */
+    FT_NUMBER, /* double, integer or real, finite, within the range (if any) */
+    FT_ENUM,   /* int, the index of the name in choices */
+    FT_ARRAY,  /* api_value: JSON, or a .npy part of the same name */
+} field_type;
+
+/* What a field's `given` flag holds once decoded. */
+enum { FIELD_ABSENT = 0, FIELD_GIVEN = 1, FIELD_GIVEN_AS_STRING = 2 };
+
+typedef struct {
+    double min, max;                  /* max INFINITY: no upper bound */
+    unsigned char min_open, max_open; /* (min, ...) and (..., max) */
+    unsigned char ranged;             /* 0: any value of the type */
+    unsigned char has_also;           /* also, outside [min, max], is allowed too */
+    double also;                      /* (alpha's -1: no weighting) */
+} field_range;
+
+#define RANGE(lo, hi) {.min = (lo), .max = (hi), .ranged = 1} /* [lo, hi] */
+#define RANGE_BELOW(lo, hi) {.min = (lo), .max = (hi), .max_open = 1, .ranged = 1} /* [lo, hi) */
+#define AT_LEAST(lo) {.min = (lo), .max = INFINITY, .ranged = 1}                   /* [lo, inf) */
+#define ABOVE(lo) {.min = (lo), .max = INFINITY, .min_open = 1, .ranged = 1}        /* (lo, inf) */
+
+/* Defaults, written before decoding: DEFAULT_INT for FT_BOOL, FT_INT and
+ * FT_ENUM (the index), DEFAULT_UINT for FT_UINT64, DEFAULT_NUMBER. A row
+ * without one gets 0 (and the handler a `given` flag when it must know). */
+typedef union {
+    int64_t i;
+    uint64_t u;
+    double d;
+} field_value;
+#define DEFAULT_INT(v) .def = {.i = (v)}, .has_default = 1
+#define DEFAULT_UINT(v) .def = {.u = (v)}, .has_default = 1
+#define DEFAULT_NUMBER(v) .def = {.d = (v)}, .has_default = 1
+
+/* The enum value v in an "only with" set. */
+#define CHOICE(v) (UINT32_C(1) << (v))
+
+/* `given`: where the handler learns whether the field was sent, an int of
+ * the request struct (1 + its offset; 0 for none). */
+#define FIELD_GIVEN_AT(type, member) (offsetof(type, member) + 1)
+
+typedef struct {
+    const char *name;             /* NULL ends the table */
+    field_type type;
+    size_t offset;                /* of the destination in the request struct */
+    field_value def;              /* see DEFAULT_INT */
+    unsigned char has_default;    /* def is the contract's default */
+    unsigned char required;       /* must be sent, whenever it applies (see only) */
+    unsigned char decimal_string; /* FT_UINT64: a string of digits too, exact to 2^64 - 1 */
+    field_range range;            /* FT_INT, FT_NUMBER */
+    const char *const *choices;   /* FT_ENUM: names, NULL-terminated (libballast's tables) */
+    struct {
+        const char *field; /* an FT_ENUM field of the table; NULL: applies always */
+        uint32_t values;   /* CHOICE(v) for every value of it this field applies to */
+        const char *hint;  /* said after the refusal, or NULL */
+    } only;
+    size_t given;    /* FIELD_GIVEN_AT(...), or 0 */
+    const char *doc; /* one line */
+} field_spec;
+
+#define FIELD_END {.name = NULL}
+
+/* A field is set when it is sent (a boolean: sent as true). */
+typedef enum {
+    RULE_ONE_OF,   /* exactly one of a and b: message when both (field b), message_none
+                      when neither (no field) */
+    RULE_NEEDS,    /* a set needs b set: message, field a */
+    RULE_EXCLUDES, /* a and b are not both set: message, field b */
+} rule_kind;
+
+typedef struct {
+    rule_kind kind;
+    const char *a, *b; /* names of fields of the table; a NULL ends it */
+    const char *message, *message_none;
+} field_rule;
+
+#define RULE_END {.a = NULL}
+
+typedef struct {
+    const char *endpoint;     /* "weights", ... (also the scope of api_suggest's aliases) */
+    const field_spec *fields; /* at most 64 */
+    const field_rule *rules;
+} api_form;
+
+/* The forms of the endpoints (weights.c, sample.c, loss.c). */
+extern const api_form api_weights_form, api_sample_form, api_loss_form;
+
+/* Decodes the request into dst by the form: writes every default, then
+ * decodes each member and part by its row (unknown names, with the nearest
+ * valid one, wrong types and ranges, an array sent twice are errors), sets
+ * the `given` flags, then checks, each in table order, the rules, that
+ * every field sent applies to the values of the enum field it depends on,
+ * and that every required field that applies was sent. Fills *e and
+ * returns its code on the first failure. */
+bl_api_code api_decode_fields(const api_request *req, const api_form *form, void *dst,
+                              api_err *e);
+
+/* Whether an array field was sent (as JSON or as a part). */
+static inline int api_sent(const api_value *v) { return v->json != NULL || v->part != NULL; }
+
+/* The name of names[0..n) nearest to got (folded case and separators, the
+ * aliases of PyTorch, Keras, NumPy and scikit-learn names in scope, an
+ * edit distance), or NULL when none is near. scope: the endpoint for field
+ * names, the field for enum values. Can't fail. */
+const char *api_suggest(const char *got, const char *const *names, size_t n, const char *scope);
+
+/* When body is not JSON but recognisably something else (a form-encoded
+ * body, a raw .npy file), replaces *e with a message that says what to
+ * send instead; otherwise leaves it. */
+void api_explain_body(const char *body, size_t len, api_err *e);
+
+/* decode.c's view of a parsed value, for fields.c: its JSON type's name
+ * ("integer" for a big integer, "array" for a long number array); the
+ * digits of an integer beyond 64 bits, or NULL; whether it is one of those
+ * placeholders (not a client's string). */
+const char *api_type_name(json_t *v);
+const char *api_big_integer(json_t *v);
+int api_is_placeholder(json_t *v);
 
 /* ---- responses (emit.c) --------------------------------------------------- */
 

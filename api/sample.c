@@ -2,6 +2,7 @@
  * sample.c — POST /sample: per-item weights (or labels with class weights)
  * in, sampled indices out, optionally one rank's share of the draw.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,25 +17,46 @@ typedef struct {
     int64_t num_samples, world_size, rank;
     uint64_t seed, epoch;
     int replacement, generator;
+    int num_samples_given, seed_given; /* FIELD_* */
 } sample_req;
-
-enum { F_WEIGHTS, F_LABELS, F_CLASS_WEIGHTS, F_NUM_SAMPLES, F_REPLACEMENT, F_SEED, F_EPOCH,
-       F_GENERATOR, F_WORLD_SIZE, F_RANK };
 
 #define OFF(m) offsetof(sample_req, m)
 static const field_spec fields[] = {
-    [F_WEIGHTS] = {"weights", FT_ARRAY, OFF(weights), 0, 0, 0, 0, 0, NULL},
-    [F_LABELS] = {"labels", FT_ARRAY, OFF(labels), 0, 0, 0, 0, 0, NULL},
-    [F_CLASS_WEIGHTS] = {"class_weights", FT_ARRAY, OFF(class_weights), 0, 0, 0, 0, 0, NULL},
-    [F_NUM_SAMPLES] = {"num_samples", FT_INT, OFF(num_samples), 1, INFINITY, 0, 0, 1, NULL},
-    [F_REPLACEMENT] = {"replacement", FT_BOOL, OFF(replacement), 0, 0, 0, 0, 0, NULL},
-    [F_SEED] = {"seed", FT_UINT64, OFF(seed), 0, 0, 0, 0, 0, NULL},
-    [F_EPOCH] = {"epoch", FT_UINT64, OFF(epoch), 0, 0, 0, 0, 0, NULL},
-    [F_GENERATOR] = {"generator", FT_ENUM, OFF(generator), 0, 0, 0, 0, 0, bl_generator_names},
-    [F_WORLD_SIZE] = {"world_size", FT_INT, OFF(world_size), 1, INFINITY, 0, 0, 1, NULL},
-    [F_RANK] = {"rank", FT_INT, OFF(rank), 0, INFINITY, 0, 0, 1, NULL},
+    {.name = "weights", .type = FT_ARRAY, .offset = OFF(weights),
+     .doc = "one weight >= 0 per item, sum > 0"},
+    {.name = "labels", .type = FT_ARRAY, .offset = OFF(labels),
+     .doc = "instead of weights: one class id per item"},
+    {.name = "class_weights", .type = FT_ARRAY, .offset = OFF(class_weights),
+     .doc = "with labels: item i gets class_weights[labels[i]] (default 1 / class count)"},
+    {.name = "num_samples", .type = FT_INT, .offset = OFF(num_samples), .range = AT_LEAST(1),
+     .given = FIELD_GIVEN_AT(sample_req, num_samples_given),
+     .doc = "indices to draw (default: the number of items)"},
+    {.name = "replacement", .type = FT_BOOL, .offset = OFF(replacement), DEFAULT_INT(1),
+     .doc = "draw with replacement, as in PyTorch"},
+    {.name = "seed", .type = FT_UINT64, .offset = OFF(seed), .decimal_string = 1,
+     .given = FIELD_GIVEN_AT(sample_req, seed_given),
+     .doc = "an integer in [0, 2^64), or its decimal string (default: drawn, and returned)"},
+    {.name = "epoch", .type = FT_UINT64, .offset = OFF(epoch), DEFAULT_UINT(0),
+     .doc = "a fresh, reproducible draw per epoch from one seed"},
+    {.name = "generator", .type = FT_ENUM, .offset = OFF(generator),
+     .choices = bl_generator_names, DEFAULT_INT(BL_GENERATOR_FAST),
+     .doc = "fast, or torch (bit-exact torch.multinomial)"},
+    {.name = "world_size", .type = FT_INT, .offset = OFF(world_size), .range = AT_LEAST(1),
+     DEFAULT_INT(1), .doc = "distributed training: the number of ranks"},
+    {.name = "rank", .type = FT_INT, .offset = OFF(rank), .range = AT_LEAST(0), DEFAULT_INT(0),
+     .doc = "this rank's share of the draw, in [0, world_size)"},
     FIELD_END,
 };
+
+static const field_rule rules[] = {
+    {RULE_ONE_OF, "weights", "labels", "send either weights or labels, not both",
+     "send one weight per item as \"weights\" (or one label per item as \"labels\")"},
+    {RULE_NEEDS, "class_weights", "labels",
+     "class_weights goes with labels: item i gets class_weights[labels[i]]", NULL},
+    RULE_END,
+};
+
+const api_form api_sample_form = {"sample", fields, rules};
 
 static int os_entropy(void *ctx, uint64_t *out)
 {
@@ -45,9 +67,10 @@ static int os_entropy(void *ctx, uint64_t *out)
 /* Per-item weights from labels: class_weights[label], by default libballast's
  * "inverse" class weights (1 / the label's count, over classes 0..max
  * label), so that every class present is equally likely. */
-static bl_api_code weights_from_labels(const sample_req *r, int has_cw, size_t max, double **out,
-                                       size_t *n, api_err *e)
+static bl_api_code weights_from_labels(const sample_req *r, size_t max, double **out, size_t *n,
+                                       api_err *e)
 {
+    int has_cw = api_sent(&r->class_weights);
     int64_t *labels = NULL;
     double *cw = NULL, *w = NULL;
     size_t nl = 0, ncw = 0, classes = 0;
@@ -110,39 +133,71 @@ done:
     return code;
 }
 
+/* The draw, mapping a refusal of weights derived from labels to the label. */
+static bl_api_code draw_indices(const sample_req *r, const double *w, size_t n, size_t k,
+                                int64_t *draw, api_err *e)
+{
+    bl_error le;
+    if (bl_sample(w, n, k, r->replacement, (bl_generator)r->generator, r->seed, r->epoch, draw,
+                  &le) == BL_OK)
+        return BL_API_OK;
+    if (le.arg && strcmp(le.arg, "weights") == 0 && api_sent(&r->labels)) {
+        char path[64] = "labels";
+        if (le.index >= 0)
+            snprintf(path, sizeof path, "labels[%lld]", (long long)le.index);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (from labels and class_weights)",
+                        le.message);
+    }
+    return api_from_lib(e, &le, NULL, 0);
+}
+
+#define SEED_DIGITS 24 /* 2^64 - 1 has 20 */
+
+/* The answer's scalar fields. The seed comes back as it came: a string
+ * when sent as one; a seed drawn here also as "seed_string", exact where
+ * JavaScript's numbers are not (.npy answers carry it exactly in their
+ * Ballast-Seed header already). digits: SEED_DIGITS bytes for its text,
+ * kept until the answer is written. */
+static void put_fields(const sample_req *r, size_t k, size_t m, size_t ws, api_out *out,
+                       char *digits)
+{
+    out_uint(out, "num_samples", k);
+    snprintf(digits, SEED_DIGITS, "%" PRIu64, r->seed);
+    if (r->seed_given == FIELD_GIVEN_AS_STRING) {
+        out_string(out, "seed", digits);
+    } else {
+        out_uint(out, "seed", r->seed);
+        if (r->seed_given == FIELD_ABSENT && out->format != BL_API_NPY)
+            out_string(out, "seed_string", digits);
+    }
+    out_uint(out, "epoch", r->epoch);
+    out_string(out, "generator", bl_generator_name((bl_generator)r->generator));
+    if (ws > 1) {
+        out_uint(out, "rank", (uint64_t)r->rank);
+        out_uint(out, "world_size", ws);
+        out_uint(out, "total_size", m * ws);
+    }
+}
+
 bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     sample_req r;
-    memset(&r, 0, sizeof r);
-    r.replacement = 1;
-    r.world_size = 1;
-    uint64_t seen;
-    bl_api_code code = api_decode_fields(req, fields, &r, &seen, e);
+    bl_api_code code = api_decode_fields(req, &api_sample_form, &r, e);
     if (code != BL_API_OK)
         return code;
-    int has_w = (seen >> F_WEIGHTS) & 1, has_l = (seen >> F_LABELS) & 1;
-    int has_cw = (seen >> F_CLASS_WEIGHTS) & 1;
-    if (has_w == has_l)
-        return api_fail(e, BL_API_INVALID_ARGUMENT, has_w ? "labels" : NULL,
-                        has_w ? "send either weights or labels, not both"
-                              : "send one weight per item as \"weights\" (or one label per item "
-                                "as \"labels\")");
-    if (has_cw && !has_l)
-        return api_fail(e, BL_API_INVALID_ARGUMENT, "class_weights",
-                        "class_weights goes with labels: item i gets class_weights[labels[i]]");
-
     const bl_api_limits *lim = &cfg->limits;
     double *w = NULL;
     int64_t *draw = NULL, *share = NULL;
     size_t n = 0;
-    if (has_w)
+    char digits[SEED_DIGITS];
+    if (api_sent(&r.weights))
         code = api_doubles(&r.weights, "weights", 1, lim->max_items, "max-items", &w, &n, e);
     else
-        code = weights_from_labels(&r, has_cw, lim->max_items, &w, &n, e);
+        code = weights_from_labels(&r, lim->max_items, &w, &n, e);
     if (code != BL_API_OK)
         goto done;
 
-    size_t k = (seen >> F_NUM_SAMPLES) & 1 ? (size_t)r.num_samples : n;
+    size_t k = r.num_samples_given ? (size_t)r.num_samples : n;
     size_t ws = (size_t)r.world_size, m = k; /* m: this rank's share of the k */
     bl_error le;
     if (bl_shard_size(k, ws, (size_t)r.rank, &m, &le) != BL_OK) {
@@ -155,7 +210,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
                         k, lim->max_samples);
         goto done;
     }
-    if (!((seen >> F_SEED) & 1)) {
+    if (!r.seed_given) {
         int (*entropy)(void *, uint64_t *) = cfg->entropy ? cfg->entropy : os_entropy;
         if (entropy(cfg->entropy_ctx, &r.seed) != 0) {
             code = api_fail(e, BL_API_UNAVAILABLE, "seed",
@@ -168,20 +223,9 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
         goto done;
     }
-    if (bl_sample(w, n, k, r.replacement, (bl_generator)r.generator, r.seed, r.epoch, draw, &le) !=
-        BL_OK) {
-        if (le.arg && strcmp(le.arg, "weights") == 0 && has_l) {
-            /* The weights were derived from labels: point at the label. */
-            char path[64] = "labels";
-            if (le.index >= 0)
-                snprintf(path, sizeof path, "labels[%lld]", (long long)le.index);
-            code = api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (from labels and class_weights)",
-                            le.message);
-        } else {
-            code = api_from_lib(e, &le, NULL, 0);
-        }
+    code = draw_indices(&r, w, n, k, draw, e);
+    if (code != BL_API_OK)
         goto done;
-    }
     const int64_t *result = draw;
     if (ws > 1) {
         share = malloc(m * sizeof *share + 1);
@@ -197,15 +241,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     }
     out_int64s(out, "indices", result, m);
     out_primary(out);
-    out_uint(out, "num_samples", k);
-    out_uint(out, "seed", r.seed);
-    out_uint(out, "epoch", r.epoch);
-    out_string(out, "generator", bl_generator_name((bl_generator)r.generator));
-    if (ws > 1) {
-        out_uint(out, "rank", (uint64_t)r.rank);
-        out_uint(out, "world_size", ws);
-        out_uint(out, "total_size", m * ws);
-    }
+    put_fields(&r, k, m, ws, out, digits);
     code = api_emit(out, e);
 done:
     free(w);

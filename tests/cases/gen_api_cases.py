@@ -20,13 +20,20 @@ def ok(name, endpoint, body, response=None, absent=None):
     cases.append(c)
 
 
-def err(name, endpoint, body, code="invalid_argument", field=None, contains=None, limits=None):
+def err(name, endpoint, body, code="invalid_argument", field=None, contains=None, limits=None,
+        content_type=None):
+    """body: an object, a text sent verbatim, or bytes (kept as body_hex, and
+    as text in body for the readers of "body" alone)."""
     e = {"code": code}
     if field is not None:
         e["field"] = field
     if contains is not None:
         e["message_contains"] = contains
     c = {"name": name, "endpoint": endpoint, "body": body, "expect": e}
+    if isinstance(body, bytes):  # (without NULs in the text: \u0000 would spoil the file for api_parse)
+        c["body"], c["body_hex"] = body.decode("latin-1").replace("\0", " "), body.hex()
+    if content_type:
+        c["content_type"] = content_type  # over HTTP
     if limits:
         c["limits"] = limits
     cases.append(c)
@@ -97,7 +104,8 @@ err("weights_bad_scheme", "weights", {"counts": [1], "scheme": "sqrt"}, field="s
 err("weights_scheme_type", "weights", {"counts": [1], "scheme": 3}, field="scheme")
 err("weights_beta_range", "weights", {"counts": [1], "scheme": "effective_number", "beta": 1}, field="beta", contains="[0, 1)")
 err("weights_beta_negative", "weights", {"counts": [1], "scheme": "effective_number", "beta": -0.1}, field="beta")
-err("weights_beta_wrong_scheme", "weights", {"counts": [1], "beta": 0.9}, field="beta", contains="effective_number")
+err("weights_beta_wrong_scheme", "weights", {"counts": [1], "beta": 0.9}, field="beta",
+    contains='beta applies only to scheme "effective_number", not to scheme "max_over_count" (the default)')
 err("weights_c_range", "weights", {"counts": [1], "scheme": "enet", "c": 1}, field="c", contains="> 1")
 err("weights_c_wrong_scheme", "weights", {"counts": [1], "c": 1.5}, field="c")
 err("weights_normalize_bad", "weights", {"counts": [1], "normalize": "l2"}, field="normalize")
@@ -154,7 +162,26 @@ err("sample_world_size_zero", "sample", {"weights": [1], "world_size": 0}, field
 err("sample_seed_negative", "sample", {"weights": [1], "seed": -1}, field="seed", contains="2^64")
 err("sample_seed_too_big", "sample", '{"weights": [1], "seed": 18446744073709551616}', field="seed")
 err("sample_seed_real", "sample", {"weights": [1], "seed": 1.5}, field="seed")
-err("sample_seed_string", "sample", {"weights": [1], "seed": "42"}, field="seed")
+# A seed may be a string of decimal digits (JavaScript's numbers stop at 2^53); it comes back as one.
+ok("sample_seed_string", "sample", {"weights": [1], "seed": "42"}, {"seed": "42", "indices": [0]},
+   absent=["seed_string"])
+ok("sample_seed_string_max", "sample", {"weights": [1, 2], "seed": "18446744073709551615"},
+   {"seed": "18446744073709551615"}, absent=["seed_string"])
+ok("sample_seed_string_leading_zeros", "sample", {"weights": [1, 2], "seed": "007"}, {"seed": "7"})
+ok("sample_seed_integer_no_seed_string", "sample", {"weights": [1, 2], "seed": 7}, {"seed": 7},
+   absent=["seed_string"])
+err("sample_seed_string_2_64", "sample", {"weights": [1], "seed": "18446744073709551616"}, field="seed",
+    contains="must be an integer in [0, 2^64)")
+err("sample_seed_string_negative", "sample", {"weights": [1], "seed": "-1"}, field="seed",
+    contains="decimal digits only")
+err("sample_seed_string_empty", "sample", {"weights": [1], "seed": ""}, field="seed", contains="decimal digits")
+err("sample_seed_string_real", "sample", {"weights": [1], "seed": "1.5"}, field="seed", contains="decimal digits")
+err("sample_seed_string_space", "sample", {"weights": [1], "seed": " 42"}, field="seed", contains="decimal digits")
+err("sample_seed_string_hex", "sample", {"weights": [1], "seed": "0x2a"}, field="seed", contains="decimal digits")
+err("sample_seed_bool", "sample", {"weights": [1], "seed": True}, field="seed",
+    contains="seed must be an integer (or a string of decimal digits), not a boolean")
+err("sample_epoch_string", "sample", {"weights": [1], "seed": 1, "epoch": "1"}, field="epoch",
+    contains="epoch must be an integer, not a string")
 err("sample_generator_bad", "sample", {"weights": [1], "generator": "numpy"}, field="generator")
 err("sample_replacement_type", "sample", {"weights": [1], "replacement": "yes"}, field="replacement")
 err("sample_label_no_class_weight", "sample", {"labels": [0, 2], "class_weights": [1, 1]},
@@ -203,10 +230,21 @@ err("loss_ce_log_probs", "loss", {"log_probs": L, "targets": [0, 1, 1]}, field="
 err("loss_bad_loss", "loss", {"loss": "hinge", "logits": L, "targets": [0, 1, 1]}, field="loss")
 err("loss_bad_reduction", "loss", {"logits": L, "targets": [0, 1, 1], "reduction": "avg"}, field="reduction")
 err("loss_gamma_negative", "loss", {"loss": "focal", "logits": L, "targets": [0, 1, 1], "gamma": -1}, field="gamma")
-err("loss_gamma_ce", "loss", {"logits": L, "targets": [0, 1, 1], "gamma": 2}, field="gamma")
-err("loss_alpha_range", "loss", {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "alpha": 2}, field="alpha")
+err("loss_gamma_ce", "loss", {"logits": L, "targets": [0, 1, 1], "gamma": 2}, field="gamma",
+    contains='gamma applies only to loss "focal" or "sigmoid_focal", not to loss "cross_entropy"')
+err("loss_alpha_range", "loss", {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "alpha": 2}, field="alpha",
+    contains="alpha must be a number in [0, 1] or -1; got 2")
 err("loss_alpha_negative", "loss", {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "alpha": -0.5},
-    field="alpha")
+    field="alpha", contains="in [0, 1] or -1")
+ok("loss_alpha_minus_one", "loss", {"loss": "sigmoid_focal", "logits": [0.0], "targets": [1], "alpha": -1,
+                                       "gamma": 0},
+   {"loss": math.log(2)})
+err("loss_alpha_focal_points_to_weights", "loss",
+    {"loss": "focal", "logits": L, "targets": [0, 1, 1], "alpha": 0.25}, field="alpha",
+    contains='send per-class "weights" (for loss "focal", weights[c] is the alpha of class c)')
+err("loss_ignore_index_binary_lists_losses", "loss",
+    {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "ignore_index": -100}, field="ignore_index",
+    contains='ignore_index applies only to loss "cross_entropy", "nll" or "focal", not to loss "sigmoid_focal"')
 err("loss_pos_weight_ce", "loss", {"logits": L, "targets": [0, 1, 1], "pos_weight": [1, 1]}, field="pos_weight")
 err("loss_pos_weight_length", "loss", {"loss": "bce_with_logits", "logits": [[0.5, 1]], "targets": [[1, 0]],
                                        "pos_weight": [1, 2, 3]}, field="pos_weight")
@@ -222,6 +260,63 @@ err("loss_too_many_elements", "loss", {"logits": [[0.0] * 4] * 3, "targets": [0,
     field="logits", contains="max-elements", limits={"max_elements": 10})
 err("loss_nan_literal", "loss", '{"logits": [[NaN, 1]], "targets": [0]}', "invalid_json")
 err("loss_deep_nesting", "loss", '{"logits": ' + "[" * 100000 + "]" * 100000 + ', "targets": 0}', "invalid_json")
+
+# ---- errors that teach: the nearest valid name, PyTorch's and Keras's names --------
+err("suggest_field_weight", "sample", {"weight": [1, 2]}, field="weight",
+    contains='unknown field "weight"; did you mean "weights"?')
+err("suggest_field_target", "loss", {"logits": L, "target": [0, 1, 1]}, field="target",
+    contains='did you mean "targets"?')
+err("suggest_field_input_is_logits", "loss", {"input": L, "targets": [0, 1, 1]}, field="input",
+    contains='did you mean "logits"?')
+err("suggest_field_weight_of_cross_entropy", "loss", {"logits": L, "targets": [0, 1, 1], "weight": [1, 2]},
+    field="weight", contains='did you mean "weights"?')
+err("suggest_field_pos_weights", "loss", {"loss": "bce_with_logits", "logits": [0.5], "targets": [1],
+                                          "pos_weights": [2]}, field="pos_weights",
+    contains='did you mean "pos_weight"?')
+err("suggest_field_labels_of_loss", "loss", {"logits": L, "labels": [0, 1, 1]}, field="labels",
+    contains='did you mean "targets"?')
+err("suggest_field_case", "sample", {"weights": [1], "Seed": 1}, field="Seed", contains='did you mean "seed"?')
+err("suggest_field_numpy_replace", "sample", {"weights": [1, 2], "replace": False}, field="replace",
+    contains='did you mean "replacement"?')
+err("suggest_field_num_replicas", "sample", {"weights": [1, 2], "num_replicas": 2}, field="num_replicas",
+    contains='did you mean "world_size"?')
+err("suggest_field_random_state", "sample", {"weights": [1, 2], "random_state": 2}, field="random_state",
+    contains='did you mean "seed"?')
+err("suggest_field_sklearn_class_weight", "weights", {"counts": [1, 2], "class_weight": "balanced"},
+    field="class_weight", contains='did you mean "scheme"?')
+err("suggest_field_typo", "loss", {"logits": L, "targets": [0, 1, 1], "reducton": "sum"}, field="reducton",
+    contains='did you mean "reduction"?')
+err("suggest_none_when_far", "weights", {"counts": [1], "gama": 1}, field="gama",
+    contains='unknown field "gama"; expected counts, labels')
+err("suggest_loss_CrossEntropyLoss", "loss", {"loss": "CrossEntropyLoss", "logits": L, "targets": [0, 1, 1]},
+    field="loss", contains='did you mean "cross_entropy"?')
+err("suggest_loss_NLLLoss", "loss", {"loss": "NLLLoss", "log_probs": L, "targets": [0, 1, 1]},
+    field="loss", contains='did you mean "nll"?')
+err("suggest_loss_BCEWithLogitsLoss", "loss", {"loss": "BCEWithLogitsLoss", "logits": [0.5], "targets": [1]},
+    field="loss", contains='did you mean "bce_with_logits"?')
+err("suggest_loss_keras_name", "loss", {"loss": "sparse_categorical_crossentropy", "logits": L,
+                                        "targets": [0, 1, 1]}, field="loss", contains='did you mean "cross_entropy"?')
+err("suggest_scheme_balanse", "weights", {"counts": [1, 2], "scheme": "balanse"}, field="scheme",
+    contains='not one of "max_over_count", "inverse", "balanced", "inverse_sqrt", "effective_number", '
+             '"median_frequency", "enet"; did you mean "balanced"?')
+err("suggest_reduction_elementwise_mean", "loss", {"logits": L, "targets": [0, 1, 1],
+                                                   "reduction": "elementwise_mean"},
+    field="reduction", contains='did you mean "mean"?')
+err("suggest_generator_pytorch", "sample", {"weights": [1], "generator": "pytorch"}, field="generator",
+    contains='did you mean "torch"?')
+err("suggest_none_for_world", "sample", {"weights": [1], "seed": 1, "world": 2}, field="world",
+    contains='unknown field "world"; expected')
+
+# A body that is not JSON but something recognisable: say what to send.
+err("form_encoded_body", "weights", "counts=1&counts=2", "invalid_json",
+    contains="not JSON: send the fields as one JSON object, e.g. {\"counts\": ...}; with Python requests "
+             "use json={...}, not data={...}",
+    content_type="application/x-www-form-urlencoded")
+err("form_encoded_body_default_type", "sample", "weights=1&weights=2&seed=3\n", "invalid_json",
+    contains='the body is form-encoded ("weights=1&weights=2&seed=3")')
+err("npy_body", "sample", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+    "invalid_json", contains="send arrays as .npy parts of a multipart/form-data request")
+err("json_error_unchanged", "weights", "counts: [1, 2]", "invalid_json", contains="invalid JSON at line 1")
 
 # ---- long arrays: parsed by the fast number-array path (16+ plain numbers) --
 pad = " " * 4096  # bodies under 4 KiB skip the fast path

@@ -16,8 +16,10 @@ the operation by path and method, the response object by status (or
   <field>.npy with Content-Type application/x-npy;
 - any other media type (text/plain, application/yaml): it must be documented.
 
-A path that is not in the document must be 404 (components.responses.NotFound);
-a method that the path does not take must be 405 (the path's own 405).
+A path that is not in the document must be 404 (components.responses.DefaultError,
+the `default` of every operation); a method that the path does not take must be
+405 (the path's own 405). A status that an operation does not list matches its
+`default` only for the error codes that DefaultError's description names.
 
 Needs PyYAML and jsonschema (Debian: python3-yaml, python3-jsonschema); works
 with jsonschema 4.10 (Debian bookworm) and later. Also a command:
@@ -36,6 +38,9 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, "api", "openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Request media types that ballastd reads as JSON text, documented in prose
+# (requestBody descriptions) rather than as `content`: "" is no Content-Type.
+JSON_TEXT_ALIASES = ("", "application/x-www-form-urlencoded")
 # OpenAPI keywords that JSON Schema draft 4 does not have (and that do not
 # constrain a value).
 DROP = {"nullable", "example", "examples", "discriminator", "readOnly", "writeOnly", "xml",
@@ -140,7 +145,7 @@ class Contract:
         if how == "no-path":
             if status != 404:
                 return None, "%s: path not in the document, so the answer must be 404" % what
-            return self.deref(self.doc["components"]["responses"]["NotFound"]), what
+            return self.deref(self.doc["components"]["responses"]["DefaultError"]), what
         if how == "no-method":
             if status != 405:
                 return None, "%s: the path has no %s operation, so the answer must be 405" % (
@@ -150,13 +155,20 @@ class Contract:
                     return self.deref(item[m]["responses"]["405"]), what
             return None, "%s: 405 is not documented for any operation of %s" % (what, path)
         responses = op.get("responses", {})
-        resp = responses.get(str(status))
-        if resp is None:
-            resp = responses.get("%dXX" % (status // 100)) or responses.get("default")
+        resp = responses.get(str(status)) or responses.get("%dXX" % (status // 100))
+        if resp is None and "default" in responses:
+            return self.deref(responses["default"]), what + " (default)"
         if resp is None:
             return None, "%s: status %s is not documented (documented: %s)" % (
                 what, status, ", ".join(sorted(responses)))
         return self.deref(resp), what
+
+    def default_codes(self, resp):
+        """The error codes that a `default` response names in its description
+        (`invalid_request`, ...): the only ones it may stand for."""
+        enum = self.doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"][
+            "code"]["enum"]
+        return {c for c in re.findall(r"`([a-z_]+)`", resp.get("description", "")) if c in enum}
 
     # ---- responses ----
 
@@ -173,6 +185,13 @@ class Contract:
         if resp is None:
             return [what]
         problems = []
+        if what.endswith(" (default)") and isinstance(body, dict) and \
+                isinstance(body.get("error"), dict):
+            code = body["error"].get("code")
+            if code not in self.default_codes(resp):
+                return ["%s: status %s (%s) is not documented for this operation, and `default` "
+                        "stands only for %s" % (what, status, code,
+                                                ", ".join(sorted(self.default_codes(resp))))]
         what = "%s [%s]" % (what, content_type)
         ballast = {k: v for k, v in headers.items() if k.lower().startswith("ballast-")}
         if method.upper() == "HEAD":
@@ -265,8 +284,19 @@ class Contract:
         item, op, how = self.operation(method, path)
         if how != "op" or "requestBody" not in op:
             return ["%s %s: no request body is documented" % (method, path)]
-        content = self.deref(op["requestBody"]).get("content", {})
-        key = media(content_type) if content_type else "application/json"
+        rb = self.deref(op["requestBody"])
+        content = rb.get("content", {})
+        key = media(content_type)
+        if key in JSON_TEXT_ALIASES and key not in [media(k) for k in content]:
+            # JSON text sent without a Content-Type or as a form (curl -d):
+            # accepted as application/json, which the requestBody's
+            # description must say (a form type in `content` would mean
+            # key=value fields).
+            if (key or "application/x-www-form-urlencoded") not in rb.get("description", "") or \
+                    "no Content-Type" not in rb.get("description", ""):
+                return ["%s %s: the server takes JSON text as %s, but the requestBody's description "
+                        "does not say so" % (method, path, key or "no Content-Type")]
+            key = "application/json"
         for k, mt in content.items():
             if media(k) == key:
                 return self.schema_problems(mt.get("schema", {}), body,

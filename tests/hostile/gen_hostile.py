@@ -166,6 +166,9 @@ UINT64_BAD = [None, True, "1", 1.5, 1.0, -1, [], {}, 18446744073709551616,
 ENUM_BAD = [None, True, 1, [], {}, "", "nope", "INVERSE", " inverse"]
 BOOL_BAD = [None, 0, 1, "true", "false", [], {}, [True]]
 NUMBER_BAD = [None, True, "0.5", [], {}, [0.5]]
+# A seed may also be a string of decimal digits ("1" is a seed): only other strings are bad.
+SEED_BAD = [v for v in UINT64_BAD if v != "1"] + ["", "x", "-1", "1 ", "1.5", "1e3", "0x10",
+                                                  "18446744073709551616"]
 
 
 def tname(v):
@@ -202,7 +205,7 @@ FIELDS = {
         ("class_weights", {"labels": [0, 1], "seed": 1}, NUM_ARRAY_BAD),
         ("num_samples", {"weights": [1, 2], "seed": 1}, INT_BAD + [0, -1]),
         ("replacement", {"weights": [1, 2], "seed": 1}, BOOL_BAD),
-        ("seed", {"weights": [1, 2]}, UINT64_BAD),
+        ("seed", {"weights": [1, 2]}, SEED_BAD),
         ("epoch", {"weights": [1, 2], "seed": 1}, UINT64_BAD),
         ("generator", {"weights": [1, 2], "seed": 1}, ENUM_BAD),
         ("world_size", {"weights": [1, 2], "seed": 1}, INT_BAD + [0, -1]),

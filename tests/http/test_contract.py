@@ -9,7 +9,11 @@ Replays tests/cases/api_cases.json, every 10th conformance fixture, the GET
 routes, the HTTP-level errors (401, 404, 405, 413, 415, 503), multipart
 requests with .npy parts and .npy / multipart responses. With
 BALLAST_CONTRACT_LOG=<file> set, tests/http/harness.py logs every response
-that the other suites get, and this suite validates those lines too.
+that the other suites get, and this suite validates those lines too. The
+document itself is checked with jsonschema as well: every example fits its
+schema, and no request body lists application/x-www-form-urlencoded (JSON text
+sent that way, or without a Content-Type, is checked as application/json, as
+the requestBody descriptions say).
 
 Needs PyYAML and jsonschema: when the python3 running it lacks them it re-runs
 itself under /usr/bin/python3 (Debian's python3-yaml, python3-jsonschema);
@@ -42,8 +46,10 @@ except ImportError as exc:
 
 if os.environ.get("BALLAST_CONTRACT_REEXEC"):
     print("(running under %s, which has PyYAML and jsonschema)" % sys.executable)
+import copy  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
@@ -54,7 +60,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "contract"))
 import harness  # noqa: E402
 from harness import ROOT, Server, check, eq, main, test  # noqa: E402
-from openapi_contract import Contract  # noqa: E402
+from openapi_contract import Contract, media  # noqa: E402
 import npy_parts  # noqa: E402
 from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
 
@@ -472,7 +478,6 @@ def other_suites_log():
 @test
 def validator_catches_drift():
     """The checker itself: a document that disagrees with the server must fail."""
-    import copy
     doc = copy.deepcopy(raw_checker.doc)
     doc["components"]["schemas"]["WeightsResponse"]["properties"]["weights"]["oneOf"][0]["items"] = {"type": "string"}
     del doc["paths"]["/sample"]["post"]["responses"]["406"]
@@ -500,6 +505,99 @@ def validator_catches_drift():
     check(good.check("DELETE", "/weights", 200, "application/json", {}), "200 for a wrong method")
     check(good.check("POST", "/weights", 400, "application/json", {"error": {"code": "oops", "message": "m"}}),
           "an undocumented error code")
+    # `default` stands only for the codes DefaultError names
+    check(good.check("GET", "/healthz", 400, "application/json",
+                     {"error": {"code": "invalid_request", "message": "m"}}) == [], "default: invalid_request")
+    check(good.check("GET", "/healthz", 413, "application/json",
+                     {"error": {"code": "payload_too_large", "message": "m"}}), "default: another code")
+    # JSON text without a Content-Type or as a form counts as application/json
+    body = {"counts": [1, 2]}
+    for ctype in ("", "application/x-www-form-urlencoded"):
+        check(good.check_request("POST", "/weights", ctype, body) == [], "request as %r" % ctype)
+    check(good.check_request("POST", "/weights", "text/plain", body), "request as text/plain")
+    silent = copy.deepcopy(raw_checker.doc)
+    silent["paths"]["/weights"]["post"]["requestBody"]["description"] = "JSON."
+    check(Contract(doc=silent).check_request("POST", "/weights", "", body),
+          "JSON text without a Content-Type, undocumented")
+
+
+@test
+def document_examples_fit_schemas():
+    """The document itself, with jsonschema: every example (request and
+    response, named or single, the shared responses', parameters' and
+    headers') fits its schema; the `request` part of a multipart request
+    example fits the endpoint's JSON request schema and every other part is a
+    `np.array(...)` (see tests/http/test_examples_replay.py); no request body
+    lists application/x-www-form-urlencoded, and each says in prose that its
+    JSON text is also taken that way and without a Content-Type."""
+    c = raw_checker
+    problems = []
+    n = 0
+
+    def examples(mt):
+        if "example" in mt:
+            yield "example", mt["example"]
+        for name, ex in (mt.get("examples") or {}).items():
+            yield name, c.deref(ex)["value"]
+
+    def fit(schema, value, what):
+        problems.extend(c.schema_problems(schema, value, what))
+
+    for path, item in c.doc["paths"].items():
+        for method, op in c.deref(item).items():
+            if method not in ("get", "head", "post", "put", "delete", "patch"):
+                continue
+            where = "%s %s" % (method.upper(), path)
+            if "requestBody" in op:
+                rb = c.deref(op["requestBody"])
+                content = rb["content"]
+                if "application/x-www-form-urlencoded" in content:
+                    problems.append("%s: requestBody lists application/x-www-form-urlencoded, "
+                                    "which in OpenAPI means key=value fields" % where)
+                for words in ("application/x-www-form-urlencoded", "no Content-Type"):
+                    if words not in rb.get("description", ""):
+                        problems.append("%s: the requestBody description does not mention %s"
+                                        % (where, words))
+                for mtype, mt in content.items():
+                    for name, value in examples(mt):
+                        n += 1
+                        what = "%s request example %r (%s)" % (where, name, mtype)
+                        if mtype == "multipart/form-data":
+                            fit(mt["schema"], value, what)
+                            for part, v in value.items():
+                                if part == "request":
+                                    # the other fields: the JSON schema, no field required
+                                    rest = dict(c.deref(content["application/json"]["schema"]))
+                                    rest.pop("required", None)
+                                    fit(rest, json.loads(v), what + " part 'request'")
+                                elif not re.fullmatch(r"np\.array\(.*, dtype='[<|][fiu][1248]'\)", v, re.S):
+                                    problems.append("%s: part %r is not np.array(..., dtype=...)"
+                                                    % (what, part))
+                        else:
+                            fit(mt["schema"], value, what)
+            for status, resp in op.get("responses", {}).items():
+                resp = c.deref(resp)
+                for mtype, mt in (resp.get("content") or {}).items():
+                    for name, value in examples(mt):
+                        n += 1
+                        if media(mtype) == "application/json":
+                            fit(mt["schema"], value, "%s %s example %r" % (where, status, name))
+    for name, resp in c.doc["components"]["responses"].items():
+        for mtype, mt in (resp.get("content") or {}).items():
+            for ex, value in examples(mt):
+                n += 1
+                fit(mt["schema"], value, "components.responses.%s %s" % (name, ex))
+    for kind in ("parameters", "headers"):
+        for name, obj in c.doc["components"].get(kind, {}).items():
+            if "example" in obj:
+                n += 1
+                fit(obj["schema"], obj["example"], "components.%s.%s example" % (kind, name))
+    for name, schema in c.doc["components"]["schemas"].items():
+        if "example" in schema:
+            n += 1
+            fit(schema, schema["example"], "components.schemas.%s example" % name)
+    check(not problems, "%d problems:\n  %s" % (len(problems), "\n  ".join(problems[:20])))
+    print("%d examples fit their schemas" % n)
 
 
 @test

@@ -228,8 +228,12 @@ def api_cases_over_http():
     try:
         for c in cases:
             s = servers.get(c.get("limits"))
-            body = c["body"] if isinstance(c["body"], str) else json.dumps(c["body"])
-            status, h, data = s.request("POST", "/" + c["endpoint"], body.encode())
+            if "body_hex" in c:
+                body = bytes.fromhex(c["body_hex"])
+            else:
+                body = (c["body"] if isinstance(c["body"], str) else json.dumps(c["body"])).encode()
+            headers = {"Content-Type": c["content_type"]} if "content_type" in c else None
+            status, h, data = s.request("POST", "/" + c["endpoint"], body, headers=headers)
             exp = c["expect"]
             try:
                 doc = json.loads(data)

@@ -208,6 +208,22 @@ END_TEST
 
 static json_t *api_cases_root, *api_cases;
 
+/* A case's body given as hex ("body_hex"): bytes that no JSON string holds,
+ * e.g. the 0x93 that starts a .npy file. NUL-terminated. */
+static char *from_hex(const char *hex)
+{
+    size_t n = strlen(hex) / 2;
+    char *b = malloc(n + 1);
+    for (size_t i = 0; b && i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        b[i] = (char)v;
+    }
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
 START_TEST(api_case)
 {
     json_t *c = json_array_get(api_cases, (size_t)_i);
@@ -215,8 +231,10 @@ START_TEST(api_case)
     const char *endpoint = json_string_value(json_object_get(c, "endpoint"));
     json_t *body = json_object_get(c, "body");
     json_t *expect = json_object_get(c, "expect");
-    char *text = json_is_string(body) ? strdup(json_string_value(body))
-                                      : json_dumps(body, JSON_COMPACT);
+    const char *hex = json_string_value(json_object_get(c, "body_hex")); /* bytes, not text */
+    char *text = hex                  ? from_hex(hex)
+                 : json_is_string(body) ? strdup(json_string_value(body))
+                                        : json_dumps(body, JSON_COMPACT);
     bl_api_config cfg = bl_api_config_default();
     json_t *limits = json_object_get(c, "limits");
     if (limits) {
@@ -229,7 +247,8 @@ START_TEST(api_case)
             cfg.limits.max_elements = (size_t)v;
     }
     bl_api_result res;
-    bl_api_code code = bl_api_call(&cfg, endpoint, text, strlen(text), &res);
+    size_t len = hex ? strlen(hex) / 2 : strlen(text);
+    bl_api_code code = bl_api_call(&cfg, endpoint, text, len, &res);
     free(text);
     ck_assert_ptr_nonnull(res.body);
     ck_assert_uint_eq(strlen(res.body), res.len);
@@ -299,11 +318,26 @@ START_TEST(seed_from_entropy)
     const char *req = "{\"weights\": [1, 2, 3], \"num_samples\": 5}";
     bl_api_result a, b;
     ck_assert_int_eq(bl_api_call(&cfg, "sample", req, strlen(req), &a), BL_API_OK);
-    ck_assert_msg(strstr(a.body, "\"seed\":18446744073709551615"), "%s", a.body);
-    /* The returned seed replays the draw. */
-    const char *again = "{\"weights\": [1, 2, 3], \"num_samples\": 5, \"seed\": 18446744073709551615}";
+    /* A drawn seed comes back as an integer and, for JavaScript, as a string. */
+    const char *extra = ",\"seed_string\":\"18446744073709551615\"";
+    char *cut = strstr(a.body, "\"seed\":18446744073709551615,\"seed_string\"");
+    ck_assert_msg(cut && strstr(cut, extra), "%s", a.body);
+    cut = strstr(cut, extra);
+    memmove(cut, cut + strlen(extra), strlen(cut + strlen(extra)) + 1);
+    /* The returned seed replays the draw: the same answer, without seed_string. */
+    const char *again =
+        "{\"weights\": [1, 2, 3], \"num_samples\": 5, \"seed\": 18446744073709551615}";
     ck_assert_int_eq(bl_api_call(&cfg, "sample", again, strlen(again), &b), BL_API_OK);
     ck_assert_str_eq(a.body, b.body);
+    free(b.body);
+    /* As a string the seed replays it too, and comes back as a string. */
+    const char *quoted =
+        "{\"weights\": [1, 2, 3], \"num_samples\": 5, \"seed\": \"18446744073709551615\"}";
+    ck_assert_int_eq(bl_api_call(&cfg, "sample", quoted, strlen(quoted), &b), BL_API_OK);
+    const char *at = strstr(a.body, "\"seed\":");
+    ck_assert_msg(strstr(b.body, "\"seed\":\"18446744073709551615\",\"epoch\""), "%s", b.body);
+    ck_assert_msg(strncmp(a.body, b.body, (size_t)(at - a.body)) == 0, "%s vs %s", a.body,
+                  b.body);
     free(a.body);
     free(b.body);
     cfg.entropy = failing_entropy;
@@ -412,6 +446,46 @@ START_TEST(fast_arrays_read_exactly)
 }
 END_TEST
 
+/* The forms' defaults are libballast's (bl_weights_opts_default,
+ * bl_loss_args_default); their rules and "only with" rows name fields of
+ * their own table. */
+static const field_spec *row(const api_form *form, const char *name)
+{
+    for (const field_spec *f = form->fields; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    ck_abort_msg("%s has no field %s", form->endpoint, name);
+    return NULL;
+}
+
+START_TEST(form_defaults_are_the_library_defaults)
+{
+    bl_weights_opts o = bl_weights_opts_default();
+    ck_assert_int_eq(row(&api_weights_form, "scheme")->def.i, o.scheme);
+    ck_assert(row(&api_weights_form, "beta")->def.d == o.beta);
+    ck_assert(row(&api_weights_form, "c")->def.d == o.c);
+    ck_assert_int_eq(row(&api_weights_form, "normalize")->def.i, o.normalize);
+    ck_assert_int_eq(row(&api_weights_form, "zero_counts")->def.i, o.zero_counts_allowed);
+    bl_loss_args a = bl_loss_args_default();
+    ck_assert_int_eq(row(&api_loss_form, "loss")->def.i, a.loss);
+    ck_assert_int_eq(row(&api_loss_form, "reduction")->def.i, a.reduction);
+    ck_assert_int_eq(row(&api_loss_form, "ignore_index")->def.i, a.ignore_index);
+    ck_assert(row(&api_loss_form, "label_smoothing")->def.d == a.label_smoothing);
+    ck_assert(row(&api_loss_form, "gamma")->def.d == a.gamma);
+    ck_assert(row(&api_loss_form, "alpha")->def.d == a.alpha);
+    const api_form *forms[] = {&api_weights_form, &api_sample_form, &api_loss_form};
+    for (size_t k = 0; k < 3; k++) {
+        for (const field_spec *f = forms[k]->fields; f->name; f++)
+            if (f->only.field)
+                ck_assert_int_eq(row(forms[k], f->only.field)->type, FT_ENUM);
+        for (const field_rule *r = forms[k]->rules; r && r->a; r++) {
+            row(forms[k], r->a);
+            row(forms[k], r->b);
+        }
+    }
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -422,6 +496,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, doubles_round_trip);
     tcase_add_test(tc, error_body_escapes);
     tcase_add_test(tc, fast_arrays_read_exactly);
+    tcase_add_test(tc, form_defaults_are_the_library_defaults);
     suite_add_tcase(s, tc);
     TCase *fx = tcase_create("fixtures");
     tcase_set_timeout(fx, 300);
