@@ -36,20 +36,46 @@ bl_api_code api_from_lib(api_err *e, const bl_error *le, const size_t *shape, si
 void api_path(char *buf, size_t size, const char *name, int64_t flat, const size_t *shape,
               size_t ndim);
 
+/* ---- numbers to text (dtoa.c) ------------------------------------------------ */
+
+/* Room that dtoa_shortest, dtoa_u64 and dtoa_i64 need at out: they may use
+ * all of it as scratch, and the text they return is at most 24 bytes (no
+ * NUL). None of them can fail. */
+#define DTOA_BUF 40
+
+/* Writes v as Python's repr(float) does and returns the length: the shortest
+ * decimal that reads back as v (among the shortest, the closest to v; ties to
+ * an even last digit), in fixed notation when the decimal exponent is in
+ * -4..15, with ".0" after an integral value ("1000000000000000.0", "0.0001",
+ * "-0.0"), scientific otherwise ("1e-05", "1e+16", "1.5e+300", "5e-324");
+ * "nan", "inf" and "-inf" when v is not finite. */
+size_t dtoa_shortest(char *out, double v);
+/* The decimal behind dtoa_shortest for a finite v: |v| is the double nearest
+ * to digits * 10^exp10; digits < 10^17 has no trailing zero (0 for ±0). */
+void dtoa_decimal(double v, uint64_t *digits, int *exp10);
+/* v in decimal; returns the length. */
+size_t dtoa_u64(char *out, uint64_t v);
+size_t dtoa_i64(char *out, int64_t v);
+
 /* ---- the JSON writer ----------------------------------------------------- */
 
 /* A growable output buffer. Once an allocation fails, every later call is a
- * no-op and oom stays set, so callers check once at the end. */
+ * no-op and oom stays set, so callers check once at the end. The same holds
+ * for an optional limit on the output: a write that would take len past it
+ * writes nothing and sets over, and nothing is written after it. */
 typedef struct {
     char *buf;
-    size_t len, cap;
+    size_t len, cap; /* len <= cap; len <= limit when limit != 0 */
     int oom;
     size_t nonfinite; /* non-finite reals written as null */
+    size_t limit;     /* output bytes allowed (the final NUL not counted); 0: no limit */
+    int over;         /* a write was refused by limit; jw_take then returns NULL */
 } jw;
 
 void jw_init(jw *w);
 void jw_free(jw *w);
-/* Hands the buffer over (NUL-terminated) and resets w; NULL after oom. */
+/* Hands the buffer over (NUL-terminated) and resets w; NULL after oom or
+ * over. */
 char *jw_take(jw *w, size_t *len);
 void jw_raw(jw *w, const char *s, size_t n);
 void jw_lit(jw *w, const char *s);

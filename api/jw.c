@@ -4,11 +4,14 @@
  * Responses are mostly long arrays of numbers; writing them here instead of
  * through one json_t per number keeps encoding cheap and memory at the size
  * of the text. Reals are printed in the shortest form that parses back to
- * the same double (at most 17 significant digits), so a client gets exactly
- * the double the core computed.
+ * the same double, laid out as Python's repr(float) (dtoa.c), so a client gets
+ * exactly the double the core computed. A number is printed straight into the
+ * buffer: room for DTOA_BUF bytes is made once, then the bytes written are
+ * taken (jw_commit), which is also where the optional output limit is applied.
  */
+#include <assert.h>
 #include <math.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,29 +25,10 @@ void jw_free(jw *w)
     jw_init(w);
 }
 
-char *jw_take(jw *w, size_t *len)
+/* jw_grow when the buffer must grow: doubles the capacity until n more bytes
+ * fit; 0 and oom set if that fails. */
+static int jw_grow_slow(jw *w, size_t n)
 {
-    char *b = NULL;
-    if (!w->oom) {
-        jw_raw(w, "", 1); /* the terminating NUL */
-        if (!w->oom) {
-            b = w->buf;
-            if (len)
-                *len = w->len - 1;
-            w->buf = NULL;
-        }
-    }
-    jw_free(w);
-    return b;
-}
-
-/* Makes room for n more bytes; 0 on failure (and oom set). */
-static int jw_reserve(jw *w, size_t n)
-{
-    if (w->oom)
-        return 0;
-    if (w->cap - w->len >= n)
-        return 1;
     size_t cap = w->cap ? w->cap : 256;
     while (cap - w->len < n) {
         if (cap > SIZE_MAX / 2) {
@@ -63,9 +47,60 @@ static int jw_reserve(jw *w, size_t n)
     return 1;
 }
 
+/* Makes capacity for n more bytes without writing them; 0 after oom or over
+ * (oom set if the allocation fails). The limit is applied when bytes are
+ * taken, by jw_room or jw_commit. Inline: once per number. */
+static inline int jw_grow(jw *w, size_t n)
+{
+    if (w->oom || w->over)
+        return 0;
+    assert(w->len <= w->cap);
+    return w->cap - w->len >= n ? 1 : jw_grow_slow(w, n);
+}
+
+/* Room for n bytes that will all be written: 0 (and over set) if they would
+ * pass the limit, checked before any allocation. */
+static int jw_room(jw *w, size_t n)
+{
+    if (w->oom || w->over)
+        return 0;
+    assert(!w->limit || w->len <= w->limit);
+    if (w->limit && n > w->limit - w->len) {
+        w->over = 1;
+        return 0;
+    }
+    return jw_grow(w, n);
+}
+
+/* Takes the n bytes already written at buf + len (within the capacity that
+ * jw_grow made) into the output, unless they would pass the limit. */
+static void jw_commit(jw *w, size_t n)
+{
+    assert(n <= w->cap - w->len);
+    if (w->limit && n > w->limit - w->len) {
+        w->over = 1;
+        return;
+    }
+    w->len += n;
+}
+
+char *jw_take(jw *w, size_t *len)
+{
+    char *b = NULL;
+    if (jw_grow(w, 1)) { /* the terminating NUL, outside the limit */
+        w->buf[w->len] = '\0';
+        b = w->buf;
+        if (len)
+            *len = w->len;
+        w->buf = NULL;
+    }
+    jw_free(w);
+    return b;
+}
+
 void jw_raw(jw *w, const char *s, size_t n)
 {
-    if (!jw_reserve(w, n))
+    if (!jw_room(w, n))
         return;
     memcpy(w->buf + w->len, s, n);
     w->len += n;
@@ -147,53 +182,33 @@ void jw_key(jw *w, const char *key)
     jw_raw(w, ":", 1);
 }
 
-/* Shortest of %.15g, %.16g, %.17g that reads back as v; 17 digits always
- * do. A result that looks like an integer gets ".0" so it stays a real. */
-static size_t format_double(char *buf, double v)
+/* Writes v at p (room for DTOA_BUF bytes): the shortest decimal, or null
+ * (counted) when v is not finite. Returns the length. */
+static size_t put_double(jw *w, char *p, double v)
 {
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, 32, "%.*g", prec, v);
-        if (prec == 17 || strtod(buf, NULL) == v)
-            break;
-    }
-    if (!strpbrk(buf, ".en")) {
-        memcpy(buf + n, ".0", 3);
-        n += 2;
-    }
-    return (size_t)n;
+    if (isfinite(v))
+        return dtoa_shortest(p, v);
+    w->nonfinite++;
+    memcpy(p, "null", 4);
+    return 4;
 }
 
 void jw_double(jw *w, double v)
 {
-    if (!isfinite(v)) {
-        w->nonfinite++;
-        jw_raw(w, "null", 4);
-        return;
-    }
-    char buf[40];
-    jw_raw(w, buf, format_double(buf, v));
+    if (jw_grow(w, DTOA_BUF))
+        jw_commit(w, put_double(w, w->buf + w->len, v));
 }
 
 void jw_uint(jw *w, uint64_t v)
 {
-    char buf[24];
-    char *p = buf + sizeof buf;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    jw_raw(w, p, (size_t)(buf + sizeof buf - p));
+    if (jw_grow(w, DTOA_BUF))
+        jw_commit(w, dtoa_u64(w->buf + w->len, v));
 }
 
 void jw_int(jw *w, int64_t v)
 {
-    if (v < 0) {
-        jw_raw(w, "-", 1);
-        jw_uint(w, (uint64_t)0 - (uint64_t)v);
-    } else {
-        jw_uint(w, (uint64_t)v);
-    }
+    if (jw_grow(w, DTOA_BUF))
+        jw_commit(w, dtoa_i64(w->buf + w->len, v));
 }
 
 void jw_count(jw *w, double v)
@@ -204,26 +219,45 @@ void jw_count(jw *w, double v)
         jw_double(w, v);
 }
 
+/* v[0], v[1], ... separated by commas: one capacity check per number. */
+static void put_doubles(jw *w, const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!jw_grow(w, DTOA_BUF + 1))
+            return;
+        char *p = w->buf + w->len;
+        size_t k = 0;
+        if (i)
+            p[k++] = ',';
+        jw_commit(w, k + put_double(w, p + k, v[i]));
+    }
+}
+
 void jw_doubles(jw *w, const double *v, size_t n)
 {
     jw_raw(w, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            jw_raw(w, ",", 1);
-        jw_double(w, v[i]);
-    }
+    put_doubles(w, v, n);
     jw_raw(w, "]", 1);
 }
 
 void jw_int64s(jw *w, const int64_t *v, size_t n)
 {
-    if (!jw_reserve(w, n * 21 + 2))
+    /* One allocation for the common case (short integers), never more than
+     * the limit allows. */
+    size_t hint = n <= (SIZE_MAX - 2) / 21 ? n * 21 + 2 : SIZE_MAX;
+    if (w->limit && !w->over && hint > w->limit - w->len)
+        hint = w->limit - w->len;
+    if (!jw_grow(w, hint))
         return;
     jw_raw(w, "[", 1);
     for (size_t i = 0; i < n; i++) {
+        if (!jw_grow(w, DTOA_BUF + 1))
+            return;
+        char *p = w->buf + w->len;
+        size_t k = 0;
         if (i)
-            jw_raw(w, ",", 1);
-        jw_int(w, v[i]);
+            p[k++] = ',';
+        jw_commit(w, k + dtoa_i64(p + k, v[i]));
     }
     jw_raw(w, "]", 1);
 }
@@ -237,13 +271,13 @@ static size_t jw_tensor_at(jw *w, const double *v, const size_t *shape, size_t n
     }
     size_t used = 0;
     jw_raw(w, "[", 1);
-    for (size_t i = 0; i < shape[0]; i++) {
-        if (i)
-            jw_raw(w, ",", 1);
-        if (ndim == 1) {
-            jw_double(w, v[used]);
-            used++;
-        } else {
+    if (ndim == 1) {
+        put_doubles(w, v, shape[0]);
+        used = shape[0];
+    } else {
+        for (size_t i = 0; i < shape[0]; i++) {
+            if (i)
+                jw_raw(w, ",", 1);
             used += jw_tensor_at(w, v + used, shape + 1, ndim - 1);
         }
     }
