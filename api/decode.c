@@ -150,13 +150,26 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
 
    jansson makes one json_t per number, which dominates the cost of a large
    request. So before jansson sees the text, every array of at least
-   FAST_MIN plain numbers is parsed here into one buffer of doubles and
-   replaced by a placeholder string "\u0000@<index>". Only what is
+   FAST_MIN plain numbers is parsed here (numparse.c) into one buffer of
+   doubles and replaced by a placeholder string "\u0000@<index>": a flat
+   array, or a nested one up to BL_MAX_DIMS deep when it is rectangular (its
+   shape checked as it is read), so that logits (N, C, d1, ...) and
+   probability targets take one pass and no jansson tree. Only what is
    certainly valid JSON is taken: a number must match the JSON grammar, and
    a real that overflows (1e400) is left for jansson to refuse. Integers
    are read as doubles, exact up to 2^53: integer fields (labels, targets)
-   that large are out of range whatever their last digits. Anything else leaves the array to jansson,
-   so errors and their positions are jansson's as before. */
+   that large are out of range whatever their last digits.
+
+   Anything else (ragged, empty, a non-number inside) leaves the array to
+   jansson, and inside it only flat arrays are taken, as before nested ones
+   were: there the decoder sees the same JSON as ever, so errors and their
+   paths are unchanged. A nested array taken whole reads as the JSON it
+   replaces would have (flat_values, api_tensor_decode): its rows shorter
+   than FAST_MIN, which jansson used to read, give an integer "-0" as 0
+   (jansson's integers have no sign of zero; rows of FAST_MIN or more keep
+   -0.0, as they always did), and one with an integer beyond int64 is not
+   taken (see take_array). A text that fails to parse is parsed again with
+   flat arrays only, for the error and position of before. */
 
 #define FAST_MIN 16
 #define FAST_PREFIX "\\u0000@"
@@ -165,88 +178,56 @@ void api_arrays_free(api_arrays *fa)
 {
     free(fa->vals);
     free(fa->arr);
+    free(fa->dims);
     memset(fa, 0, sizeof *fa);
 }
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+/* Whether the scanner before numparse.c took the literal [p, p + n) by
+ * Clinger's path: at most 19 digits (a fraction's leading zeros counted)
+ * worth less than 2^53, and a power of ten within 10^±22 (the exponent read
+ * up to 100000). That was its only way to take a literal of 64 bytes or
+ * more (the others went through a 64-byte strtod buffer); kept, so that
+ * the arrays taken here are exactly those taken before. */
+static int was_clinger(const char *p, size_t n)
+{
+    const char *q = p + (*p == '-'), *end = p + n;
+    uint64_t mant = 0;
+    int digits = 0, exp = 0;
+    if (*q == '0')
+        q++;
+    else
+        for (; q < end && *q >= '0' && *q <= '9'; q++, digits++)
+            mant = digits < 19 ? mant * 10 + (uint64_t)(*q - '0') : mant;
+    if (q < end && *q == '.')
+        for (q++; q < end && *q >= '0' && *q <= '9'; q++, digits++, exp--)
+            mant = digits < 19 ? mant * 10 + (uint64_t)(*q - '0') : mant;
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        int eneg = q < end && *q == '-', e = 0;
+        q += q < end && (*q == '+' || *q == '-');
+        for (; q < end && *q >= '0' && *q <= '9'; q++)
+            if (e < 100000)
+                e = e * 10 + (*q - '0');
+        exp += eneg ? -e : e;
+    }
+    return digits <= 19 && mant < (UINT64_C(1) << 53) && exp >= -22 && exp <= 22;
+}
 
 /* Scans one JSON number at p (< end). Returns the bytes used, 0 if there
- * is none or it is one for jansson. *is_int tells integer literals. */
-static size_t scan_number(const char *p, const char *end, double *out, int *is_int)
+ * is none or it is one for jansson. *is_int tells integer literals, *big
+ * those beyond int64 (jansson's integers). The value is correctly rounded
+ * (numparse.c), as jansson's strtod would have it. */
+static size_t scan_number(const char *p, const char *end, double *out, int *is_int, int *big)
 {
-    const char *q = p;
-    int neg = 0;
-    uint64_t mant = 0;
-    int digits = 0, frac_digits = 0, exp = 0;
-    if (q < end && *q == '-') {
-        neg = 1;
-        q++;
-    }
-    if (q >= end || *q < '0' || *q > '9')
+    num_value v;
+    size_t n = num_parse(p, end, &v);
+    /* A real that overflows is jansson's to refuse; see was_clinger. */
+    if (!n || isinf(v.value) || (n >= 64 && !was_clinger(p, n)))
         return 0;
-    if (*q == '0') {
-        q++;
-    } else {
-        while (q < end && *q >= '0' && *q <= '9') {
-            if (digits < 19)
-                mant = mant * 10 + (uint64_t)(*q - '0');
-            digits++;
-            q++;
-        }
-    }
-    *is_int = 1;
-    if (q < end && *q == '.') {
-        *is_int = 0;
-        q++;
-        if (q >= end || *q < '0' || *q > '9')
-            return 0;
-        while (q < end && *q >= '0' && *q <= '9') {
-            if (digits + frac_digits < 19 && (digits || mant || *q != '0' || 1))
-                mant = mant * 10 + (uint64_t)(*q - '0');
-            frac_digits++;
-            q++;
-        }
-    }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        *is_int = 0;
-        q++;
-        int eneg = 0;
-        if (q < end && (*q == '+' || *q == '-'))
-            eneg = *q++ == '-';
-        if (q >= end || *q < '0' || *q > '9')
-            return 0;
-        while (q < end && *q >= '0' && *q <= '9') {
-            if (exp < 100000)
-                exp = exp * 10 + (*q - '0');
-            q++;
-        }
-        if (eneg)
-            exp = -exp;
-    }
-    /* Clinger's fast path: a mantissa below 2^53 and a power of ten below
-     * 10^23 are exact doubles, so one correctly rounded operation gives the
-     * correctly rounded result. Otherwise strtod. */
-    int total_digits = digits + frac_digits;
-    int e10 = exp - frac_digits;
-    double v;
-    if (total_digits <= 19 && mant < (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22)
-        v = e10 < 0 ? (double)mant / pow10_exact[-e10] : (double)mant * pow10_exact[e10];
-    else {
-        char buf[64];
-        size_t n = (size_t)(q - p);
-        if (n >= sizeof buf)
-            return 0;
-        memcpy(buf, p, n);
-        buf[n] = '\0';
-        v = strtod(buf, NULL);
-        neg = 0; /* strtod read the sign */
-        if (isinf(v))
-            return 0;
-    }
-    *out = neg ? -v : v;
-    return (size_t)(q - p);
+    *out = v.value;
+    *is_int = v.integral;
+    *big = v.integral && !num_int64(&v, &(int64_t){0});
+    return n;
 }
 
 static int fa_reserve(api_arrays *fa, size_t more)
@@ -266,64 +247,122 @@ static int fa_reserve(api_arrays *fa, size_t more)
 
 static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
-/* Tries to take the array starting at p ('['). Returns the bytes it spans
- * and records it in fa, or 0 to leave it to jansson (or without memory). */
-static size_t take_array(const char *p, const char *end, api_arrays *fa)
+/* Tries to take the array starting at p ('['), flat or nested up to
+ * max_ndim deep: numbers at one depth only, every array at a depth as long
+ * as the first there, none empty, FAST_MIN numbers or more. Returns the
+ * bytes it spans and records it in fa, or 0 to leave it to jansson (also
+ * without memory), fa then as it was. */
+static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t max_ndim)
 {
     const char *q = p + 1;
-    size_t start = fa->nvals, count = 0, first_real = 0;
+    size_t start = fa->nvals, first_real = 0;
+    size_t shape[BL_MAX_DIMS]; /* shape[d]: 0 until an array at depth d closed */
+    size_t count[BL_MAX_DIMS]; /* elements so far of the open array at depth d */
+    size_t ndim = 0;           /* once a number is seen: its depth + 1 */
+    size_t d = 0, deepest = 0; /* the innermost open array's depth; the deepest yet */
+    unsigned negzero = 0;      /* bit i: the open row's element i is an integer -0 */
+    int bigint = 0;            /* the open row holds an integer beyond int64 */
     int all_int = 1;
-    while (q < end && is_ws(*q))
-        q++;
-    if (q < end && *q == ']')
-        return 0;
-    for (;;) {
+    assert(max_ndim >= 1 && max_ndim <= BL_MAX_DIMS);
+    shape[0] = count[0] = 0;
+    for (;;) { /* at a value */
         while (q < end && is_ws(*q))
             q++;
-        double v;
-        int is_int;
-        size_t n = q < end ? scan_number(q, end, &v, &is_int) : 0;
-        if (!n || !fa_reserve(fa, 1)) {
-            fa->nvals = start;
-            return 0;
-        }
-        fa->vals[fa->nvals++] = v;
-        if (all_int && !is_int)
-            first_real = count;
-        all_int &= is_int;
-        count++;
-        q += n;
-        while (q < end && is_ws(*q))
-            q++;
-        if (q < end && *q == ',') {
+        if (q < end && *q == '[') {
+            if (d + 1 >= max_ndim || (ndim && d + 1 >= ndim))
+                goto leave;
+            if (++d > deepest)
+                shape[deepest = d] = 0;
+            count[d] = 0;
+            negzero = 0;
+            bigint = 0;
             q++;
             continue;
         }
-        if (q < end && *q == ']')
-            break;
-        fa->nvals = start;
-        return 0;
+        if (ndim == 0)
+            ndim = d + 1;
+        else if (d + 1 != ndim)
+            goto leave;
+        double v;
+        int is_int, big;
+        size_t n = q < end ? scan_number(q, end, &v, &is_int, &big) : 0;
+        if (!n || (fa->nvals == fa->cap && !fa_reserve(fa, 1)))
+            goto leave;
+        bigint |= big;
+        if (is_int && v == 0 && signbit(v) && count[d] < FAST_MIN)
+            negzero |= 1u << count[d];
+        if (all_int && !is_int)
+            first_real = fa->nvals - start;
+        all_int &= is_int;
+        fa->vals[fa->nvals++] = v;
+        q += n;
+        for (;;) { /* after a value: a comma, or the end of arrays */
+            count[d]++;
+            while (q < end && is_ws(*q))
+                q++;
+            if (q < end && *q == ',') {
+                q++;
+                break;
+            }
+            if (q == end || *q != ']')
+                goto leave;
+            q++;
+            if (!shape[d])
+                shape[d] = count[d];
+            else if (shape[d] != count[d])
+                goto leave;
+            if (d + 1 == ndim && count[d] < FAST_MIN) {
+                /* A row jansson read before: see above. An integer beyond
+                 * int64 made it reparse the whole text with big integers
+                 * quoted (parse_doc), other fields' too: leave it that. */
+                if (bigint)
+                    goto leave;
+                for (size_t i = 0; negzero && i < count[d]; i++)
+                    if ((negzero >> i) & 1)
+                        fa->vals[fa->nvals - count[d] + i] = 0;
+                negzero = 0;
+            }
+            if (d == 0)
+                goto taken;
+            d--;
+        }
     }
-    if (count < FAST_MIN) {
-        fa->nvals = start;
-        return 0;
-    }
+taken:;
+    size_t len = fa->nvals - start;
+    if (len < FAST_MIN)
+        goto leave;
     if (fa->narr == fa->arr_cap) {
         size_t cap = fa->arr_cap ? fa->arr_cap * 2 : 16;
         struct fast_array *a = realloc(fa->arr, cap * sizeof *a);
-        if (!a) {
-            fa->nvals = start;
-            return 0;
-        }
+        if (!a)
+            goto leave;
         fa->arr = a;
         fa->arr_cap = cap;
     }
-    fa->arr[fa->narr].off = start;
-    fa->arr[fa->narr].len = count;
-    fa->arr[fa->narr].all_integers = all_int;
-    fa->arr[fa->narr].first_real = first_real;
-    fa->narr++;
-    return (size_t)(q + 1 - p);
+    if (ndim > 1 && fa->dims_cap - fa->ndims < ndim) {
+        size_t cap = fa->dims_cap ? fa->dims_cap * 2 : 64;
+        size_t *dims = realloc(fa->dims, cap * sizeof *dims);
+        if (!dims)
+            goto leave;
+        fa->dims = dims;
+        fa->dims_cap = cap;
+    }
+    struct fast_array *a = &fa->arr[fa->narr++];
+    a->off = start;
+    a->len = len;
+    a->all_integers = all_int;
+    a->first_real = first_real;
+    a->ndim = ndim;
+    a->dims = 0;
+    if (ndim > 1) {
+        a->dims = fa->ndims;
+        memcpy(fa->dims + fa->ndims, shape, ndim * sizeof *shape);
+        fa->ndims += ndim;
+    }
+    return (size_t)(q - p);
+leave:
+    fa->nvals = start;
+    return 0;
 }
 
 /* The body with long number arrays replaced by placeholders; NULL without
@@ -335,6 +374,7 @@ static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t
         return NULL;
     size_t o = 0;
     size_t depth = 0; /* of objects and arrays: the document itself is never taken */
+    size_t left = 0;  /* > 0: inside an array left to jansson, opened at this depth */
     const char *end = body + len;
     for (const char *p = body; p < end;) {
         char ch = *p;
@@ -345,18 +385,22 @@ static char *extract_arrays(const char *body, size_t len, api_arrays *fa, size_t
             p += n;
             continue;
         }
-        if (ch == '{' || (ch == '[' && depth == 0))
+        if (ch == '{' || (ch == '[' && depth == 0)) {
             depth++;
-        else if ((ch == '}' || ch == ']') && depth > 0)
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            if (depth == left)
+                left = 0;
             depth--;
-        else if (ch == '[') {
-            size_t n = take_array(p, end, fa);
+        } else if (ch == '[') {
+            size_t n = take_array(p, end, fa, left || fa->flat_only ? 1 : BL_MAX_DIMS);
             if (n) {
                 o += (size_t)sprintf(out + o, "\"" FAST_PREFIX "%zu\"", fa->narr - 1);
                 p += n;
                 continue;
             }
             depth++;
+            if (!left)
+                left = depth;
         }
         out[o++] = ch;
         p++;
@@ -378,6 +422,12 @@ static const struct fast_array *fast_of(const api_arrays *fa, json_t *v)
     if (*endp || i >= fa->narr)
         return NULL;
     return &fa->arr[i];
+}
+
+/* A fast array's shape: its length, or its nested shape (ndim entries). */
+static const size_t *fast_shape(const api_arrays *fa, const struct fast_array *f)
+{
+    return f->ndim > 1 ? fa->dims + f->dims : &f->len;
 }
 
 static json_t *parse_error(const json_error_t *je, api_err *e)
@@ -419,6 +469,14 @@ json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err 
     }
     json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, 0, e) : parse_doc(body, len, 0, 0, e);
     free(text);
+    if (!doc && fa->ndims && e->code == BL_API_INVALID_JSON) {
+        /* Positions in the message count the text jansson saw: give those
+         * of the text with flat arrays only, as before nested ones. */
+        api_arrays_free(fa);
+        fa->flat_only = 1;
+        doc = api_parse_request(body, len, fa, e);
+        fa->flat_only = 0;
+    }
     return doc;
 }
 
@@ -596,7 +654,7 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
             return c;
         len = nv.count;
     } else if (fast) {
-        len = fast->len;
+        len = fast_shape(av->fa, fast)[0];
     } else {
         if (!json_is_array(av->json))
             return bad_element(e, name, av->json,
@@ -606,6 +664,17 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
     }
     if (max && len > max)
         return over_limit(e, name, len, limit_name, max);
+    if (fast && fast->ndim > 1) {
+        /* Nested where a flat array belongs: the JSON it replaced fails at
+         * its first element, an array, or a flat fast array of its own (a
+         * row of FAST_MIN numbers or more), which bad_element called "a
+         * array". */
+        char path[160];
+        snprintf(path, sizeof path, "%s[0]", name);
+        int row_was_fast = fast->ndim == 2 && fast_shape(av->fa, fast)[1] >= FAST_MIN;
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s array", path,
+                        what, row_was_fast ? "a" : "an");
+    }
     double *v = malloc((len ? len : 1) * sizeof *v);
     if (!v)
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
@@ -724,19 +793,21 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
                                size_t pathlen, api_tensor *t, const api_arrays *fa, api_err *e)
 {
     const struct fast_array *fast = fast_of(fa, v);
-    if (fast && depth + 1 == t->ndim && fast->len == t->shape[depth]) {
+    if (fast && depth + fast->ndim == t->ndim &&
+        memcmp(fast_shape(fa, fast), t->shape + depth, fast->ndim * sizeof t->shape[0]) == 0) {
         memcpy(t->data + t->count, fa->vals + fast->off, fast->len * sizeof *t->data);
         t->count += fast->len;
         t->all_integers &= fast->all_integers;
         return BL_API_OK;
     }
-    if (fast) {
+    if (fast) { /* (a nested fast array is always a whole field: not here) */
         path[pathlen] = '\0';
         if (depth == t->ndim)
             return api_fail(e, BL_API_INVALID_ARGUMENT, path,
                             "%s must be a finite number, not an array (%s is ragged)", path, name);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                        "%s has length %zu where %s was expected: %s is ragged", path, fast->len,
+                        "%s has length %zu where %s was expected: %s is ragged", path,
+                        fast_shape(fa, fast)[0],
                         depth + 1 == t->ndim ? "another length" : "an array of arrays", name);
     }
     if (depth == t->ndim) {
@@ -828,16 +899,20 @@ bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
     json_t *x = v;
     while (json_is_array(x) || fast_of(fa, x)) {
         const struct fast_array *fast = fast_of(fa, x);
-        if (fast) { /* a row of numbers: the last dimension */
-            if (t->ndim == BL_MAX_DIMS)
-                return api_fail(e, BL_API_INVALID_ARGUMENT, name, "%s has more than %d dimensions",
-                                name, BL_MAX_DIMS);
-            t->shape[t->ndim++] = fast->len;
-            if (count > SIZE_MAX / fast->len)
-                return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
-                                "%s's shape has more elements than the server's %s limit of %zu",
-                                name, limit_name, max);
-            count *= fast->len;
+        if (fast) { /* numbers, flat or nested: the last dimensions */
+            const size_t *fs = fast_shape(fa, fast);
+            for (size_t k = 0; k < fast->ndim; k++) {
+                if (t->ndim == BL_MAX_DIMS)
+                    return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                                    "%s has more than %d dimensions", name, BL_MAX_DIMS);
+                t->shape[t->ndim++] = fs[k];
+                if (count > SIZE_MAX / fs[k])
+                    return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                                    "%s's shape has more elements than the server's %s limit "
+                                    "of %zu",
+                                    name, limit_name, max);
+                count *= fs[k];
+            }
             break;
         }
         if (t->ndim == BL_MAX_DIMS)

@@ -126,19 +126,48 @@ void npy_to_int64(const npy_view *v, int64_t *out);
 /* Writes a version 1.0 .npy of float64 (NPY_F8) or int64 (NPY_I8) data. */
 void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t ndim);
 
+/* ---- numbers (numparse.c) ------------------------------------------------- */
+
+/* A JSON number literal, read by num_parse. */
+typedef struct {
+    double value;           /* nearest double, ties to even (glibc strtod's answer);
+                               +-inf beyond the range; "-0" is -0.0 */
+    uint64_t mag;           /* |literal| exactly, when fits64 */
+    unsigned char neg;      /* it starts with '-' */
+    unsigned char integral; /* no fraction and no exponent part ("2.0", "2e0" are not) */
+    unsigned char fits64;   /* integral and |literal| < 2^64 */
+} num_value;
+
+/* Reads the JSON number -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? that
+ * starts at p (end excluded). Returns the bytes it spans, or 0 when p does
+ * not start one; what follows is not looked at ("01" reads "0", "1.e5"
+ * and "-" read nothing). Any number of digits; no allocation, can't fail. */
+size_t num_parse(const char *p, const char *end, num_value *v);
+/* The literal as an int64: 1 when integral and in [-2^63, 2^63), else 0. */
+int num_int64(const num_value *v, int64_t *out);
+/* The literal as a uint64: 1 when integral and in [0, 2^64), else 0. */
+int num_uint64(const num_value *v, uint64_t *out);
+
 /* ---- decoding -------------------------------------------------------------- */
 
-/* Long arrays of plain numbers, parsed straight into doubles before the
- * rest of the document goes to jansson (see decode.c). */
+/* Long arrays of plain numbers, flat or nested (rectangular), parsed
+ * straight into doubles before the rest of the document goes to jansson
+ * (see decode.c). */
 typedef struct {
     double *vals;
     size_t nvals, cap;
     struct fast_array {
-        size_t off, len;
+        size_t off, len;   /* len: the numbers, all dimensions together */
         int all_integers;
         size_t first_real; /* index of the first non-integer literal, if any */
+        size_t ndim;       /* 1 for a flat array, at most BL_MAX_DIMS */
+        size_t dims;       /* ndim > 1: its shape is ndim entries of the dims below, from here */
     } *arr;
     size_t narr, arr_cap;
+    size_t *dims; /* the shapes of nested arrays */
+    size_t ndims, dims_cap;
+    int flat_only; /* set by the caller: take flat arrays only, as before
+                      nested ones were (tests compare the two) */
 } api_arrays;
 
 void api_arrays_free(api_arrays *fa);

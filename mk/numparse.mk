@@ -1,0 +1,18 @@
+# mk/numparse.mk — the number parser's benchmark (never part of `make test`).
+#   make bench-numparse   build $(BUILD)/bench_numparse and run it: api/numparse.c against
+#                         glibc's strtod and the whole request decoder, MB/s medians side by
+#                         side (10^6 numbers an array, 9 runs). Knobs: NUMPARSE_ARGS
+#                         (e.g. "--n 200000 --reps 5").
+# The correctness test is tests/unit/test_numparse.c, part of `make test`.
+
+.PHONY: bench-numparse
+
+NUMPARSE_ARGS ?=
+
+$(BUILD)/bench_numparse: bench/bench_numparse.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -Ilib -Iapi -o $@ $< \
+		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
+
+bench-numparse: $(BUILD)/bench_numparse
+	$(BUILD)/bench_numparse $(NUMPARSE_ARGS)
