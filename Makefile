@@ -32,7 +32,7 @@ API_OBJ    := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test test-deps deps clean help
+.PHONY: all run test test-deps test-deps-clients deps clean help
 all: $(BUILD)/ballastd $(BUILD)/libballast.a
 
 deps:
@@ -109,6 +109,13 @@ test: all $(UNIT_TESTS) $(EXTRA_TEST_BINS) | test-deps
 test-deps:
 	@{ $(PYTHON) -c 'import numpy, requests, yaml, jsonschema' 2>/dev/null && \
 	   command -v curl >/dev/null && command -v node >/dev/null; } || tools/install-deps.sh --test
+
+# The client packages' suites (tests/http/test_client_*.py) also need PyTorch, pip,
+# setuptools and wheel (the offline install of clients/python) and Go (clients/go).
+test-deps: test-deps-clients
+test-deps-clients:
+	@{ $(PYTHON) -c 'import torch, setuptools, wheel, pip' 2>/dev/null && command -v go >/dev/null; } || \
+	   tools/install-deps.sh --test
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,401 @@
+package ballast
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// U64 is an unsigned 64-bit integer (a seed or an epoch), exact over [0, 2^64) in JSON: it is
+// written as a bare integer and read from an integer or from a decimal string (the form
+// servers that take seeds as strings answer with).
+type U64 uint64
+
+// MarshalJSON writes u as a JSON integer.
+func (u U64) MarshalJSON() ([]byte, error) { return strconv.AppendUint(nil, uint64(u), 10), nil }
+
+// UnmarshalJSON reads a JSON integer or a decimal string, exactly.
+func (u *U64) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("ballast: %s is not an integer in [0, 2^64)", s)
+	}
+	*u = U64(v)
+	return nil
+}
+
+// Seed returns a pointer to a seed (or an epoch), for SampleRequest.Seed and .Epoch.
+func Seed(v uint64) *U64 { u := U64(v); return &u }
+
+// Bool, Int and Float return pointers, for the optional fields whose zero value means
+// something (replacement false, ignore_index 0, gamma 0, ...).
+func Bool(v bool) *bool { return &v }
+
+// Int returns a pointer to v.
+func Int(v int64) *int64 { return &v }
+
+// Float returns a pointer to v.
+func Float(v float64) *float64 { return &v }
+
+// Float64s is a []float64 that reads JSON null (a result that is not finite) as NaN.
+type Float64s []float64
+
+// UnmarshalJSON reads an array of numbers and nulls.
+func (f *Float64s) UnmarshalJSON(b []byte) error {
+	var raw []*float64
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*f = nil
+		return nil
+	}
+	out := make(Float64s, len(raw))
+	for i, p := range raw {
+		if p == nil {
+			out[i] = math.NaN()
+		} else {
+			out[i] = *p
+		}
+	}
+	*f = out
+	return nil
+}
+
+// Real is a float64 that reads JSON null as NaN.
+type Real float64
+
+// UnmarshalJSON reads a number or null.
+func (r *Real) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*r = Real(math.NaN())
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Real(v)
+	return nil
+}
+
+// Tensor is an n-dimensional array in C order: exactly one of Float64, Float32 and Int64
+// holds its elements, and Shape their dimensions (nil: 1-D; empty but not nil: a single
+// number). In JSON it is a nested array (a number when 0-d); as a .npy part, the array
+// itself.
+type Tensor struct {
+	Shape   []int
+	Float64 []float64
+	Float32 []float32
+	Int64   []int64
+}
+
+// NewFloat64 wraps data (not copied) as a tensor of the given shape (default: 1-D).
+func NewFloat64(data []float64, shape ...int) *Tensor {
+	return &Tensor{Shape: shapeOr(shape, len(data)), Float64: data}
+}
+
+// NewFloat32 wraps data (not copied) as a tensor of the given shape (default: 1-D).
+func NewFloat32(data []float32, shape ...int) *Tensor {
+	return &Tensor{Shape: shapeOr(shape, len(data)), Float32: data}
+}
+
+// NewInt64 wraps data (not copied) as a tensor of the given shape (default: 1-D); class
+// indices belong in an Int64 tensor.
+func NewInt64(data []int64, shape ...int) *Tensor {
+	return &Tensor{Shape: shapeOr(shape, len(data)), Int64: data}
+}
+
+func shapeOr(shape []int, n int) []int {
+	if len(shape) == 0 {
+		return []int{n}
+	}
+	return append([]int(nil), shape...)
+}
+
+// Len is the number of elements.
+func (t *Tensor) Len() int {
+	switch {
+	case t.Float64 != nil:
+		return len(t.Float64)
+	case t.Float32 != nil:
+		return len(t.Float32)
+	default:
+		return len(t.Int64)
+	}
+}
+
+// At returns element i (in C order) as a float64.
+func (t *Tensor) At(i int) float64 {
+	switch {
+	case t.Float64 != nil:
+		return t.Float64[i]
+	case t.Float32 != nil:
+		return float64(t.Float32[i])
+	default:
+		return float64(t.Int64[i])
+	}
+}
+
+// Values returns the elements as float64s (the slice itself for a Float64 tensor).
+func (t *Tensor) Values() []float64 {
+	if t.Float64 != nil {
+		return t.Float64
+	}
+	out := make([]float64, t.Len())
+	for i := range out {
+		out[i] = t.At(i)
+	}
+	return out
+}
+
+// Scalar returns the single element of a 0-d (or one-element) tensor; NaN otherwise.
+func (t *Tensor) Scalar() float64 {
+	if t == nil || t.Len() != 1 {
+		return math.NaN()
+	}
+	return t.At(0)
+}
+
+// Dims is the shape, 1-D when Shape is nil.
+func (t *Tensor) Dims() []int {
+	if t.Shape == nil {
+		return []int{t.Len()}
+	}
+	return t.Shape
+}
+
+func (t *Tensor) check() error {
+	set := 0
+	if t.Float64 != nil {
+		set++
+	}
+	if t.Float32 != nil {
+		set++
+	}
+	if t.Int64 != nil {
+		set++
+	}
+	if set > 1 {
+		return fmt.Errorf("ballast: a Tensor holds one of Float64, Float32 and Int64")
+	}
+	n := 1
+	for _, d := range t.Dims() {
+		if d < 0 {
+			return fmt.Errorf("ballast: negative dimension in shape %v", t.Shape)
+		}
+		n *= d
+	}
+	if n != t.Len() {
+		return fmt.Errorf("ballast: shape %v does not hold %d elements", t.Shape, t.Len())
+	}
+	return nil
+}
+
+// MarshalJSON writes the tensor as nested arrays; reals as the shortest decimal that reads
+// back as the same float64 (float32 elements widened first, so that the server sees the
+// same double as from a .npy part).
+func (t *Tensor) MarshalJSON() ([]byte, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	var b []byte
+	var err error
+	pos := 0
+	shape := t.Dims()
+	var walk func(dim int)
+	walk = func(dim int) {
+		if err != nil {
+			return
+		}
+		if dim == len(shape) {
+			switch {
+			case t.Int64 != nil:
+				b = strconv.AppendInt(b, t.Int64[pos], 10)
+			default:
+				v := t.At(pos)
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					err = fmt.Errorf("ballast: element %d is %v, which JSON cannot carry", pos, v)
+					return
+				}
+				b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			}
+			pos++
+			return
+		}
+		b = append(b, '[')
+		for i := 0; i < shape[dim]; i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			walk(dim + 1)
+		}
+		b = append(b, ']')
+	}
+	walk(0)
+	return b, err
+}
+
+// UnmarshalJSON reads a number, null (NaN) or rectangular nested arrays of them into a
+// Float64 tensor.
+func (t *Tensor) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v interface{}
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	var shape []int
+	for probe := v; ; {
+		a, ok := probe.([]interface{})
+		if !ok {
+			break
+		}
+		shape = append(shape, len(a))
+		if len(a) == 0 {
+			break
+		}
+		probe = a[0]
+	}
+	data := make([]float64, 0, 16)
+	var walk func(x interface{}, dim int) error
+	walk = func(x interface{}, dim int) error {
+		if dim == len(shape) {
+			switch n := x.(type) {
+			case nil:
+				data = append(data, math.NaN())
+			case json.Number:
+				f, err := strconv.ParseFloat(string(n), 64)
+				if err != nil {
+					return err
+				}
+				data = append(data, f)
+			default:
+				return fmt.Errorf("ballast: %v is not a number", x)
+			}
+			return nil
+		}
+		a, ok := x.([]interface{})
+		if !ok || len(a) != shape[dim] {
+			return fmt.Errorf("ballast: ragged nested array")
+		}
+		for _, e := range a {
+			if err := walk(e, dim+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(v, 0); err != nil {
+		return err
+	}
+	if shape == nil {
+		shape = []int{}
+	}
+	*t = Tensor{Shape: shape, Float64: data}
+	return nil
+}
+
+// ---- requests and responses ----------------------------------------------------------
+
+// WeightsRequest is the body of POST /weights: counts or labels in (see api/openapi.yaml).
+// Zero values are not sent, so the server's defaults apply.
+type WeightsRequest struct {
+	Counts        []float64 `json:"counts,omitempty"`
+	Labels        []int64   `json:"labels,omitempty"`
+	NumClasses    *int64    `json:"num_classes,omitempty"`
+	Scheme        string    `json:"scheme,omitempty"`
+	Beta          *float64  `json:"beta,omitempty"`
+	C             *float64  `json:"c,omitempty"`
+	Normalize     string    `json:"normalize,omitempty"`
+	ZeroCounts    string    `json:"zero_counts,omitempty"`
+	SampleWeights bool      `json:"sample_weights,omitempty"`
+	// Extra fields, sent as they are (fields this package does not know yet).
+	Extra map[string]interface{} `json:"-"`
+}
+
+// WeightsResponse is the answer of POST /weights; a weight that is not finite is NaN.
+type WeightsResponse struct {
+	Weights       Float64s `json:"weights"`
+	Counts        Float64s `json:"counts"`
+	NumClasses    int64    `json:"num_classes"`
+	Scheme        string   `json:"scheme"`
+	Normalize     string   `json:"normalize"`
+	SampleWeights Float64s `json:"sample_weights,omitempty"`
+	Warnings      []string `json:"warnings,omitempty"`
+	RequestID     string   `json:"-"`
+}
+
+// SampleRequest is the body of POST /sample. Seed nil: the client draws one (see
+// Client.ClientSeeds) and the answer's Seed is it.
+type SampleRequest struct {
+	Weights      []float64 `json:"weights,omitempty"`
+	Labels       []int64   `json:"labels,omitempty"`
+	ClassWeights []float64 `json:"class_weights,omitempty"`
+	NumSamples   int64     `json:"num_samples,omitempty"`
+	Replacement  *bool     `json:"replacement,omitempty"`
+	Seed         *U64      `json:"seed,omitempty"`
+	Epoch        *U64      `json:"epoch,omitempty"`
+	Generator    string    `json:"generator,omitempty"`
+	WorldSize    int64     `json:"world_size,omitempty"`
+	Rank         int64     `json:"rank,omitempty"`
+	// Extra fields, sent as they are: e.g. {"stream": "continued"} or "offset"/"count" on
+	// servers that have them.
+	Extra map[string]interface{} `json:"-"`
+}
+
+// SampleResponse is the answer of POST /sample. With WorldSize > 1 in the request, Indices
+// is this rank's share and Rank, WorldSize and TotalSize are set.
+type SampleResponse struct {
+	Indices    []int64  `json:"indices"`
+	NumSamples int64    `json:"num_samples"`
+	Seed       U64      `json:"seed"`
+	Epoch      U64      `json:"epoch"`
+	Generator  string   `json:"generator"`
+	Rank       int64    `json:"rank,omitempty"`
+	WorldSize  int64    `json:"world_size,omitempty"`
+	TotalSize  int64    `json:"total_size,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+	RequestID  string   `json:"-"`
+}
+
+// LossRequest is the body of POST /loss. Logits (or LogProbs for "nll") of shape (C), (N,
+// C) or (N, C, d1, ...); Targets: class indices (an Int64 tensor of the input's shape
+// without the class dim) or probabilities (a Float64 tensor of the input's shape).
+type LossRequest struct {
+	Loss           string    `json:"loss,omitempty"`
+	Logits         *Tensor   `json:"logits,omitempty"`
+	LogProbs       *Tensor   `json:"log_probs,omitempty"`
+	Targets        *Tensor   `json:"targets,omitempty"`
+	Weights        []float64 `json:"weights,omitempty"`
+	PosWeight      []float64 `json:"pos_weight,omitempty"`
+	Reduction      string    `json:"reduction,omitempty"`
+	IgnoreIndex    *int64    `json:"ignore_index,omitempty"`
+	LabelSmoothing *float64  `json:"label_smoothing,omitempty"`
+	Gamma          *float64  `json:"gamma,omitempty"`
+	Alpha          *float64  `json:"alpha,omitempty"`
+	Grad           bool      `json:"grad,omitempty"`
+	// Extra fields, sent as they are.
+	Extra map[string]interface{} `json:"-"`
+}
+
+// LossResponse is the answer of POST /loss: Loss is 0-d for "mean" and "sum" (Loss.Scalar()),
+// NaN where the server answered null (see Warnings).
+type LossResponse struct {
+	Loss        Tensor   `json:"loss"`
+	Reduction   string   `json:"reduction"`
+	TotalWeight Real     `json:"total_weight"`
+	Grad        *Tensor  `json:"grad,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+	RequestID   string   `json:"-"`
+}

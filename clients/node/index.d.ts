@@ -1,0 +1,167 @@
+// Types of the ballast Node.js client (index.js).
+
+/** A typed array the client sends and reads as .npy. */
+export type TypedArray = Float64Array | Float32Array | BigInt64Array | Int32Array | Uint8Array;
+/** An n-dimensional array in C order. */
+export interface NdArray<T extends TypedArray = TypedArray> {
+  data: T;
+  shape: number[];
+  dtype?: "<f8" | "<f4" | "<i8" | "<i4" | "|u1";
+}
+/** An array field: a (nested) plain array, a typed array, or { data, shape }. */
+export type ArrayLike = number[] | number[][] | unknown[] | TypedArray | NdArray;
+/** A seed or an epoch in [0, 2^64): a BigInt (or a number up to 2^53, or a decimal string). */
+export type U64 = bigint | number | string;
+
+export interface ClientOptions {
+  /** the server's --auth-token, sent as "Authorization: Bearer <token>" */
+  token?: string | null;
+  /** milliseconds per attempt (30000) */
+  timeout?: number;
+  /** further attempts after 429/502/503/504 or a failed connection (4) */
+  retries?: number;
+  /** first pause in ms when there is no Retry-After, doubled per attempt (200) */
+  backoff?: number;
+  /** longest pause in ms; a longer Retry-After is not waited for (30000) */
+  maxWait?: number;
+  /** typed-array elements from which a request goes as .npy parts (4096; Infinity: never) */
+  bulkThreshold?: number;
+  /** sample() without a seed sends one drawn here, so it can be retried (true) */
+  clientSeeds?: boolean;
+  /** send seeds as decimal strings (servers that accept them; BigInts as bare integers work everywhere) */
+  stringSeeds?: boolean;
+  onRetry?: ((attempt: number, status: number | null, waitMs: number, error: BallastError) => void) | null;
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  /** sent as X-Request-Id */
+  requestId?: string;
+  /** "json" (default): arrays as their JSON parses; "typed": NdArray */
+  output?: "json" | "typed";
+  signal?: AbortSignal;
+}
+
+export interface WeightsRequest {
+  counts?: ArrayLike | Record<string, number>;
+  labels?: ArrayLike;
+  num_classes?: number;
+  scheme?: "max_over_count" | "inverse" | "balanced" | "inverse_sqrt" | "effective_number" | "median_frequency" | "enet";
+  beta?: number;
+  c?: number;
+  normalize?: "none" | "sum" | "mean" | "max";
+  zero_counts?: "error" | "zero";
+  sample_weights?: boolean;
+  [extra: string]: unknown;
+}
+export interface WeightsResponse {
+  weights: (number | null)[] | Record<string, number | null> | NdArray<Float64Array>;
+  counts: number[] | Record<string, number> | NdArray<Float64Array>;
+  num_classes: number;
+  scheme: string;
+  normalize: string;
+  sample_weights?: (number | null)[] | NdArray<Float64Array>;
+  warnings?: string[];
+}
+
+export interface SampleRequest {
+  weights?: ArrayLike;
+  labels?: ArrayLike;
+  class_weights?: ArrayLike;
+  num_samples?: number;
+  replacement?: boolean;
+  /** default: drawn by the client (clientSeeds) and returned */
+  seed?: U64;
+  epoch?: U64;
+  generator?: "fast" | "torch";
+  world_size?: number;
+  rank?: number;
+  [extra: string]: unknown;
+}
+export interface SampleResponse {
+  indices: number[] | NdArray<BigInt64Array>;
+  num_samples: number;
+  /** exact, whatever its size */
+  seed: bigint;
+  /** a BigInt beyond 2^53 */
+  epoch: number | bigint;
+  generator: "fast" | "torch";
+  rank?: number;
+  world_size?: number;
+  total_size?: number;
+  warnings?: string[];
+}
+
+export interface LossRequest {
+  loss?: "cross_entropy" | "nll" | "focal" | "bce_with_logits" | "sigmoid_focal";
+  logits?: ArrayLike;
+  log_probs?: ArrayLike;
+  targets?: ArrayLike | number;
+  weights?: ArrayLike;
+  pos_weight?: ArrayLike;
+  reduction?: "mean" | "sum" | "none";
+  ignore_index?: number;
+  label_smoothing?: number;
+  gamma?: number;
+  alpha?: number;
+  grad?: boolean;
+  [extra: string]: unknown;
+}
+export interface LossResponse {
+  /** a number for mean and sum (null: the mean of nothing, see warnings); nested arrays for none */
+  loss: number | null | unknown[] | NdArray<Float64Array>;
+  reduction: "mean" | "sum" | "none";
+  total_weight: number | null;
+  grad?: unknown[] | NdArray<Float64Array>;
+  warnings?: string[];
+}
+
+export interface NpyMeta {
+  seed?: bigint;
+  epoch?: number;
+  numSamples?: number;
+  generator?: string;
+  rank?: number;
+  worldSize?: number;
+  totalSize?: number;
+  reduction?: string;
+  totalWeight?: number;
+  [name: string]: unknown;
+}
+
+export class BallastError extends Error {
+  /** the HTTP status; null when no answer came (connection_error, timeout, canceled) or the client refused the arguments */
+  status: number | null;
+  code: string;
+  /** the server's message alone */
+  detail: string;
+  field: string | null;
+  requestId: string | null;
+  /** seconds, from Retry-After */
+  retryAfter: number | null;
+  attempts: number;
+}
+
+export class Client {
+  constructor(baseUrl?: string, options?: ClientOptions);
+  baseUrl: string;
+  lastRequestId: string | null;
+  classWeights(fields: WeightsRequest, opts?: CallOptions): Promise<WeightsResponse>;
+  weights(fields: WeightsRequest, opts?: CallOptions): Promise<WeightsResponse>;
+  sample(fields: SampleRequest, opts?: CallOptions): Promise<SampleResponse>;
+  loss(fields: LossRequest, opts?: CallOptions): Promise<LossResponse>;
+  sampleNpy(weights: TypedArray | number[] | NdArray, fields?: Omit<SampleRequest, "weights">, opts?: CallOptions):
+    Promise<NpyMeta & { indices: BigInt64Array }>;
+  lossNpy(logits: TypedArray | NdArray, targets: TypedArray | NdArray, fields?: Omit<LossRequest, "logits" | "targets">,
+    opts?: CallOptions): Promise<LossResponse | (NpyMeta & { loss: NdArray })>;
+  healthz(opts?: CallOptions): Promise<{ status: string }>;
+  version(opts?: CallOptions): Promise<{ version: string; libmicrohttpd: string; jansson: string }>;
+}
+export { Client as Ballast };
+
+export const VERSION: string;
+export function stringify(value: unknown): string;
+export function toNpy(data: TypedArray | number[], shape?: number[] | null): Uint8Array;
+export function fromNpy(buf: ArrayBuffer | Uint8Array): NdArray;
+export function parseMultipart(body: Uint8Array, contentType: string): Record<string, Uint8Array>;
+export function randomSeed(): bigint;

@@ -1,0 +1,354 @@
+"""PyTorch helpers over a ballastd server.
+
+- BallastSampler: a torch.utils.data.Sampler whose indices the server draws,
+  each epoch when it starts; with generator="torch" the indices equal
+  torch.multinomial(weights, num_samples, replacement,
+  generator=torch.Generator().manual_seed((seed + epoch) % 2**64)).
+- DistributedBallastSampler: the same, sharded by the server across ranks as
+  DistributedSampler shards (rank r gets elements r, r + world_size, ... of
+  the draw padded by wrapping around), rank and world size from
+  torch.distributed when it is initialised.
+- class_weights(...): class weights as a tensor, ready for
+  nn.CrossEntropyLoss(weight=...).
+- BallastLoss / server_loss(...): a loss computed by the server (its value
+  and gradient), differentiable through autograd, for the losses PyTorch has
+  no module for (multi-class "focal") or to check a pipeline's numbers.
+
+Every function takes client=: a ballast.Client, a URL, or None for the
+server at $BALLAST_URL (default http://127.0.0.1:8080, token $BALLAST_TOKEN).
+"""
+import os
+import threading
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from ._client import BallastError, Client, random_seed
+
+__all__ = ["BallastSampler", "DistributedBallastSampler", "class_weights", "server_loss",
+           "BallastLoss", "default_client"]
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def default_client():
+    """The shared Client for $BALLAST_URL (http://127.0.0.1:8080) and $BALLAST_TOKEN."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client(os.environ.get("BALLAST_URL", "http://127.0.0.1:8080"),
+                              token=os.environ.get("BALLAST_TOKEN"))
+        return _default
+
+
+def _client(client):
+    if client is None:
+        return default_client()
+    if isinstance(client, str):
+        return Client(client)
+    return client
+
+
+def _output():
+    try:
+        import numpy  # noqa: F401
+        return "numpy"
+    except ImportError:
+        return "list"
+
+
+# ---- class weights -------------------------------------------------------------------
+
+def class_weights(counts=None, *, labels=None, num_classes=None, scheme=None, beta=None, c=None,
+                  normalize=None, zero_counts=None, dtype=torch.float32, device=None, client=None):
+    """Class weights from POST /weights as a 1-D tensor of `dtype` (float32 by
+    default: the dtype of the logits it will weigh) on `device` (default: that
+    of a tensor given as counts or labels, else the CPU):
+
+        crit = nn.CrossEntropyLoss(weight=ballast.torch.class_weights(labels=train_labels,
+                                                                      scheme="balanced"))
+
+    The arguments are those of Client.class_weights (counts as a dict give the
+    weights in its key order)."""
+    src = counts if counts is not None else labels
+    if device is None and isinstance(src, torch.Tensor):
+        device = src.device
+    doc = _client(client).class_weights(counts=counts, labels=labels, num_classes=num_classes,
+                                        scheme=scheme, beta=beta, c=c, normalize=normalize,
+                                        zero_counts=zero_counts, output="torch")
+    w = doc["weights"]
+    if isinstance(w, dict):
+        w = torch.tensor([float("nan") if v is None else v for v in w.values()], dtype=torch.float64)
+    return w.to(dtype=dtype, device=device or "cpu")
+
+
+# ---- samplers ------------------------------------------------------------------------
+
+class BallastSampler(Sampler):
+    """Weighted sampling of dataset indices by the server, one request per epoch.
+
+    weights         one weight per item (sequence, NumPy array or tensor), or
+    labels          one class id per item, the item's weight being its class's:
+    scheme          ... computed from the labels by POST /weights (e.g.
+                    "balanced", "inverse", "effective_number"; weights_options:
+                    further fields such as {"beta": 0.99}), or
+    class_weights   ... given (default, neither given: 1 / class count, every
+                    class equally likely)
+    num_samples     indices per epoch (default: the number of items)
+    replacement     as in WeightedRandomSampler (default True)
+    seed            an integer in [0, 2^64); None: one drawn now (kept in .seed)
+    generator       "torch" (default): the epoch's indices are exactly
+                    torch.multinomial(w, num_samples, replacement,
+                    generator=torch.Generator().manual_seed((seed + epoch) % 2**64)),
+                    i.e. WeightedRandomSampler with that generator; "fast":
+                    ballast's own O(n + k) stream (no 2^24 item limit)
+    epoch           the epoch of the first pass (default 0)
+    stream          sent as the request's "stream" field when given: None (the
+                    server's per-epoch stream, seeded with seed + epoch as
+                    DistributedSampler reseeds) or, on servers that offer it,
+                    "continued" (epoch e is the (e+1)-th consecutive draw of one
+                    generator seeded once, as one WeightedRandomSampler(...,
+                    generator=torch.Generator().manual_seed(seed)) epoch after epoch)
+    window          None: fetch an epoch's indices in one request when the pass
+                    starts; n: fetch them n at a time as the pass goes on, with
+                    the "offset" and "count" fields (servers that offer them)
+    client          a ballast.Client, a URL, or None (default_client())
+
+    Each pass (iter(), as a DataLoader makes once per epoch) uses .epoch and
+    then advances it by one, so consecutive passes draw consecutive epochs;
+    set_epoch(e) sets the epoch of the next pass, as with DistributedSampler.
+    The answer's scalar fields of the last pass are in .last_answer.
+    """
+
+    def __init__(self, weights=None, num_samples=None, replacement=True, *, labels=None,
+                 scheme=None, class_weights=None, weights_options=None, seed=None, generator="torch",
+                 epoch=0, stream=None, window=None, client=None):
+        if (weights is None) == (labels is None):
+            raise ValueError("give weights or labels (not both)")
+        if weights is not None and (scheme is not None or class_weights is not None):
+            raise ValueError("scheme and class_weights go with labels, not weights")
+        if scheme is not None and class_weights is not None:
+            raise ValueError("give scheme or class_weights, not both")
+        if not isinstance(replacement, bool):
+            raise ValueError("replacement should be a boolean value, but got replacement=%r" % (replacement,))
+        if weights is not None:
+            self.weights = torch.as_tensor(weights, dtype=torch.double).cpu()
+            if self.weights.dim() != 1:
+                raise ValueError("weights should be a 1d sequence but given weights have shape %s"
+                                 % (tuple(self.weights.shape),))
+            self.labels = None
+        else:
+            self.weights = None
+            self.labels = torch.as_tensor(labels).cpu()
+            if self.labels.dim() != 1:
+                raise ValueError("labels should be a 1d sequence")
+            if self.labels.is_floating_point():
+                raise ValueError("labels should be integers")
+            self.labels = self.labels.to(torch.int64)
+        n_items = len(self.weights if self.weights is not None else self.labels)
+        if num_samples is None:
+            num_samples = n_items
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError("num_samples should be a positive integer value, but got "
+                             "num_samples=%r" % (num_samples,))
+        if window is not None and (not isinstance(window, int) or window <= 0):
+            raise ValueError("window should be a positive integer or None")
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.scheme = scheme
+        self.weights_options = dict(weights_options or {})
+        self._class_weights = (None if class_weights is None
+                               else torch.as_tensor(class_weights, dtype=torch.double).cpu())
+        self.seed = random_seed() if seed is None else int(seed)
+        self.generator = generator
+        self.epoch = int(epoch)
+        self.stream = stream
+        self.window = window
+        self.client = _client(client)
+        self.world_size = 1
+        self.rank = 0
+        self.last_epoch = None
+        self.last_answer = None
+
+    def set_epoch(self, epoch):
+        """The epoch of the next pass (DistributedSampler's set_epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return -(-self.num_samples // self.world_size)
+
+    def class_weights(self):
+        """The class weights the labels are weighted with (None: the server's
+        default, 1 / class count); from POST /weights once, with a scheme."""
+        if self._class_weights is None and self.scheme is not None:
+            opts = dict(self.weights_options)
+            opts.setdefault("zero_counts", "zero")  # a class without items needs no weight
+            self._class_weights = self.client.class_weights(
+                labels=self.labels, num_classes=opts.pop("num_classes", None), scheme=self.scheme,
+                output="torch", extra=opts)["weights"].cpu()
+        return self._class_weights
+
+    def request(self, epoch):
+        """The /sample request fields of an epoch (without offset/count)."""
+        fields = {"num_samples": self.num_samples, "replacement": self.replacement,
+                  "seed": self.seed, "epoch": epoch, "generator": self.generator}
+        if self.weights is not None:
+            fields["weights"] = self.weights
+        else:
+            fields["labels"] = self.labels
+            cw = self.class_weights()
+            if cw is not None:
+                fields["class_weights"] = cw
+        if self.world_size > 1:
+            fields.update(world_size=self.world_size, rank=self.rank)
+        if self.stream is not None:
+            fields["stream"] = self.stream
+        return fields
+
+    def _fetch(self, epoch, window=None):
+        fields = self.request(epoch)
+        extra = {k: fields.pop(k) for k in ("stream",) if k in fields}
+        if window is not None:
+            extra.update(offset=window[0], count=window[1])
+        try:
+            doc = self.client.sample(output=_output(), extra=extra or None, **fields)
+        except BallastError as e:
+            if e.status == 400 and e.field in ("stream", "offset", "count"):
+                e.message += (" (this server has no %r field yet: leave %s unset)"
+                              % (e.field, "stream" if e.field == "stream" else "window"))
+            raise
+        indices = doc.pop("indices")
+        self.last_answer = doc
+        return indices.tolist() if hasattr(indices, "tolist") else list(indices)
+
+    def __iter__(self):
+        epoch = self.epoch
+        self.epoch = epoch + 1
+        self.last_epoch = epoch
+        if self.window is None:
+            indices = self._fetch(epoch)
+            if len(indices) != len(self):
+                raise BallastError("the server sent %d indices, not %d" % (len(indices), len(self)),
+                                   code="invalid_response")
+            return iter(indices)
+        return self._windows(epoch)
+
+    def _windows(self, epoch):
+        n, off = len(self), 0
+        while off < n:
+            count = min(self.window, n - off)
+            part = self._fetch(epoch, (off, count))
+            if len(part) != count:
+                raise BallastError("the server sent %d indices, not %d" % (len(part), count),
+                                   code="invalid_response")
+            yield from part
+            off += count
+
+
+class DistributedBallastSampler(BallastSampler):
+    """BallastSampler for distributed training: every rank asks for the same
+    draw (same seed and epoch) and the server returns this rank's share, by
+    DistributedSampler's rule (drop_last=False): the draw of num_samples
+    indices is padded by wrapping around to ceil(num_samples / world_size) *
+    world_size, and rank r gets elements r, r + world_size, ...
+
+    world_size, rank   default: torch.distributed's, when it is initialised
+                       (otherwise they must be given); num_replicas, as
+                       DistributedSampler calls it, is taken for world_size
+    seed               default 0, as DistributedSampler: every rank needs the same
+
+    Call set_epoch(epoch) at the start of each epoch, as with DistributedSampler
+    (consecutive passes also advance the epoch by themselves). The other
+    arguments are BallastSampler's; num_samples is the whole draw, before
+    sharding, and len(sampler) this rank's share.
+    """
+
+    def __init__(self, weights=None, num_samples=None, replacement=True, *, world_size=None,
+                 rank=None, seed=0, num_replicas=None, **kwargs):
+        if world_size is None:
+            world_size = num_replicas   # DistributedSampler's name
+        if world_size is None or rank is None:
+            if not (dist.is_available() and dist.is_initialized()):
+                raise ValueError("world_size and rank: pass them, or initialise torch.distributed "
+                                 "(init_process_group) first")
+            world_size = dist.get_world_size() if world_size is None else world_size
+            rank = dist.get_rank() if rank is None else rank
+        if seed is None:
+            raise ValueError("DistributedBallastSampler needs a seed that every rank shares")
+        if not isinstance(world_size, int) or world_size < 1:
+            raise ValueError("world_size should be a positive integer, not %r" % (world_size,))
+        if not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError("Invalid rank %r, rank should be in the interval [0, %d]"
+                             % (rank, world_size - 1))
+        super().__init__(weights, num_samples, replacement, seed=seed, **kwargs)
+        self.world_size = world_size
+        self.rank = rank
+
+
+# ---- losses ---------------------------------------------------------------------------
+
+_BINARY = ("bce_with_logits", "sigmoid_focal")
+
+
+class _ServerLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, target, client, fields):
+        need_grad = ctx.needs_input_grad[0]
+        key = "log_probs" if fields.get("loss") == "nll" else "logits"
+        doc = client.loss(**{key: input.detach(), "targets": target.detach()}, grad=need_grad or None,
+                          output="torch", **fields)
+        value = doc["loss"]
+        if not isinstance(value, torch.Tensor):
+            value = torch.tensor(float("nan") if value is None else value, dtype=torch.float64)
+        ctx.reduction = fields.get("reduction", "mean")
+        ctx.class_dim = None if fields.get("loss") in _BINARY or input.dim() < 2 else 1
+        if need_grad:
+            ctx.save_for_backward(doc["grad"].to(device=input.device, dtype=input.dtype))
+        return value.to(device=input.device, dtype=input.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g, = ctx.saved_tensors
+        if ctx.reduction == "none" and ctx.class_dim is not None and grad_output.dim() > 0:
+            # each position's loss depends on its own row of the input only
+            grad_output = grad_output.unsqueeze(ctx.class_dim)
+        return g * grad_output, None, None, None
+
+
+def server_loss(input, target, *, loss=None, weights=None, pos_weight=None, reduction=None,
+                ignore_index=None, label_smoothing=None, gamma=None, alpha=None, client=None):
+    """The loss of `input` (logits; log-probabilities for loss="nll") against
+    `target`, computed by POST /loss in float64 and returned in the input's
+    dtype and device; differentiable: backward() uses the gradient the
+    server returns. Arguments as Client.loss (weights: per-class weights)."""
+    fields = {k: v for k, v in dict(loss=loss, weights=weights, pos_weight=pos_weight,
+                                    reduction=reduction, ignore_index=ignore_index,
+                                    label_smoothing=label_smoothing, gamma=gamma,
+                                    alpha=alpha).items() if v is not None}
+    return _ServerLoss.apply(input, target, _client(client), fields)
+
+
+class BallastLoss(torch.nn.Module):
+    """server_loss as a module: BallastLoss("focal", weights=w, gamma=2)(logits, targets).
+    With loss="cross_entropy" it computes what nn.CrossEntropyLoss(weight=w) does."""
+
+    def __init__(self, loss="cross_entropy", *, weights=None, pos_weight=None, reduction=None,
+                 ignore_index=None, label_smoothing=None, gamma=None, alpha=None, client=None):
+        super().__init__()
+        self.loss = loss
+        self.weights = weights
+        self.pos_weight = pos_weight
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.gamma = gamma
+        self.alpha = alpha
+        self.client = _client(client)
+
+    def forward(self, input, target):
+        return server_loss(input, target, loss=self.loss, weights=self.weights,
+                           pos_weight=self.pos_weight, reduction=self.reduction,
+                           ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
+                           gamma=self.gamma, alpha=self.alpha, client=self.client)
