@@ -1,9 +1,13 @@
 # mk/bench.mk — benchmarks (never part of `make test`).
-#   make bench   build everything and bench/run.sh: ballastd (HTTP/JSON and .npy), the core and api
-#                in-process (build/bench_core), Python + PyTorch in one process (one thread) and
-#                nginx returning a fixed body, side by side in one run; writes bench/RESULTS.md.
-#                A few minutes; waits (up to BENCH_MAX_WAIT s, default 180) for the load to drop.
-#                Knobs: BENCH_REPS (9), BENCH_WRK_REPS (5), BENCH_WRK_SECONDS (10), BENCH_OUT.
+#   make bench   build everything and bench/run.sh: ballastd (HTTP/JSON and .npy; keep-alive and
+#                curl -F clients), the core and api in-process (build/bench_core), Python + PyTorch
+#                in one process (one thread) and nginx returning a fixed body, side by side in one
+#                run, then number parsing and printing (build/bench_numparse, build/bench_dtoa:
+#                mk/numparse.mk, mk/dtoa.mk); writes bench/RESULTS.md, every figure beside its
+#                target in the Summary. About 10 minutes; waits (up to BENCH_MAX_WAIT s, default
+#                180) for the load to drop. Knobs: BENCH_REPS (9), BENCH_WRK_REPS (5),
+#                BENCH_WRK_SECONDS (10), BENCH_OUT, BENCH_NUMPARSE_ARGS (default --reps
+#                BENCH_REPS), BENCH_DTOA_ARGS (default --reps min(BENCH_REPS, 5)), BENCH_TIMEOUT.
 # Missing tools (wrk, nginx, Debian's python3-torch and python3-numpy) are installed from Debian
 # by `make bench-deps` (bench/install-deps.sh), which `make bench` runs first.
 
@@ -20,7 +24,8 @@ $(BUILD)/bench_core: bench/bench_core.c $(BUILD)/libballast_api.a $(BUILD)/libba
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ilib -Iapi -o $@ $< \
 		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
 
-bench: all $(BUILD)/ballastd $(BUILD)/libballast_api.a $(BUILD)/bench_core | bench-deps
+bench: all $(BUILD)/ballastd $(BUILD)/libballast_api.a $(BUILD)/bench_core \
+		$(BUILD)/bench_numparse $(BUILD)/bench_dtoa | bench-deps
 	BENCH_PYTHON=$(BENCH_PYTHON) bench/run.sh $(BUILD)
 
 # The long overload run (bench/overload.py → bench/OVERLOAD.md): the mix of
