@@ -9,7 +9,9 @@
 #include "internal.h"
 
 #define DEFAULT_LIMIT ((size_t)1 << 25)      /* 33,554,432 */
-#define DEFAULT_MAX_OUTPUT ((size_t)64 << 20) /* 64 MiB: 10^6 indices take 7 MB as JSON */
+/* 256 MiB: a (4096, 1000) /loss gradient is bounded at 102 MB as JSON, 10^6
+ * indices at 25 MB; the answer is also held against the memory budget. */
+#define DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
 
 bl_api_limits bl_api_limits_default(void)
 {

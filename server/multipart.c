@@ -278,6 +278,11 @@ multipart_status multipart_parse(const char *body, size_t len, const char *bound
     int dl = snprintf(delim, sizeof delim, "\r\n--%s", boundary);
     const char *end = body + len;
     *nparts = 0;
+    /* multipart_boundary gives 1 to 70 bytes; anything else (a caller's
+     * own boundary) would leave delim cut short, and the searches below
+     * would read past it. */
+    if (dl <= 4 || (size_t)dl >= sizeof delim)
+        return MP_MALFORMED;
     /* The first delimiter may open the body without its CRLF. */
     const char *p;
     if (len >= (size_t)dl - 2 && memcmp(body, delim + 2, (size_t)dl - 2) == 0)

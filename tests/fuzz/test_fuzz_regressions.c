@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_api.h"
+#include "server.h" /* multipart_parse */
 
 #define MAX_FILES 4096
 
@@ -148,6 +149,30 @@ START_TEST(huge_sizes_are_refused)
 }
 END_TEST
 
+/* multipart_parse with a boundary multipart_boundary never gives (empty,
+ * or longer than its 80-byte delimiter buffer holds): a refusal, not a
+ * read past that buffer (found while reading server/multipart.c for the
+ * multipart modes of the fuzz target). */
+START_TEST(multipart_bad_boundary_refused)
+{
+    char longb[200];
+    memset(longb, 'x', sizeof longb - 1);
+    longb[sizeof longb - 1] = '\0';
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "--%s\r\nContent-Disposition: form-data; name=\"counts\"\r\n\r\n1\r\n--%s--\r\n",
+                     longb, longb);
+    multipart_part parts[4];
+    size_t nparts = 9;
+    char bad[64] = "";
+    ck_assert_int_eq(multipart_parse(body, (size_t)n, longb, parts, 4, &nparts, bad, sizeof bad),
+                     MP_MALFORMED);
+    ck_assert_uint_eq(nparts, 0);
+    ck_assert_int_eq(multipart_parse(body, (size_t)n, "", parts, 4, &nparts, bad, sizeof bad),
+                     MP_MALFORMED);
+}
+END_TEST
+
 /* Under ASan (make check-sanitize), an allocation that cannot be made
  * returns NULL as in production instead of stopping the program. */
 const char *__asan_default_options(void);
@@ -167,6 +192,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, corpus_present);
     tcase_add_test(tc, huge_sizes_are_refused);
+    tcase_add_test(tc, multipart_bad_boundary_refused);
     tcase_add_loop_test(tc, replay, 0, nfiles);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

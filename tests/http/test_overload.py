@@ -217,7 +217,7 @@ def zero_dimension_hiding_a_huge_one():
 def tiny_requests_cannot_demand_huge_answers():
     with Server("--log-format", "none", "--memory-budget", "256M") as srv:
         for path, doc in [("/sample", {"weights": [1, 2], "num_samples": 33554432}),
-                          ("/sample", {"weights": [1, 2], "num_samples": 4000000}),
+                          ("/sample", {"weights": [1, 2], "num_samples": 12000000}),
                           ("/weights", {"labels": [0, 33554431]})]:
             status, h, got = srv.post(path, doc)
             eq((status, got["error"]["code"]), (400, "limit_exceeded"), "%s %s" % (path, doc))
@@ -262,15 +262,21 @@ def clients_that_never_read_cannot_exhaust_memory():
 @test
 def probes_answer_while_every_worker_computes():
     with Server("--log-format", "none", "--threads", "2", "--workers", "2") as srv:
-        heavy = overload.heavy_body(*HEAVY)
+        # A draw without replacement over millions of weights keeps a worker busy for
+        # about a second (JSON /loss became too fast for that).
+        n = 1000000 if SANITIZED else 4000000
+        heavy = json.dumps({"weights": [1.0] * n, "num_samples": n, "replacement": False,
+                            "generator": "torch", "seed": 1}).encode()
         done = []
 
         def worker():
-            done.append(srv.request("POST", "/loss", heavy, conn=srv.conn(timeout=300))[0])
+            done.append(srv.request("POST", "/sample", heavy, conn=srv.conn(timeout=300))[0])
         threads = [threading.Thread(target=worker) for _ in range(4)]
         for t in threads:
             t.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while metric(srv, "ballast_workers_busy") < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
         ms = []
         while any(t.is_alive() for t in threads) and len(ms) < 200:
             for path in ("/readyz", "/healthz", "/metrics"):
@@ -281,7 +287,7 @@ def probes_answer_while_every_worker_computes():
         for t in threads:
             t.join(120)
         eq(done, [200] * 4, "the heavy requests")
-        print("probes while 4 heavy /loss ran on 2 workers: %d, p99 %.1f ms, max %.1f ms"
+        print("probes while 4 heavy /sample ran on 2 workers: %d, p99 %.1f ms, max %.1f ms"
               % (len(ms), overload.percentile(ms, 99), max(ms or [0])))
         check(len(ms) >= 3, "probed while the workers were busy")
         check(overload.percentile(ms, 99) < 100, "probe p99 %.1f ms" % overload.percentile(ms, 99))
@@ -406,7 +412,8 @@ def slowloris_neither_starves_probes_nor_takes_every_slot():
         open_now = metric(srv, "ballast_connections_open")
         print("300 slowloris sockets from 127.0.0.2: %d kept by the server; probe p99 %.1f ms"
               % (open_now, overload.percentile(ms, 99)))
-        check(open_now <= 101, "per-address limit: %d open" % open_now)
+        # 100 from 127.0.0.2, the /metrics request's own and one probe's still closing.
+        check(open_now <= 103, "per-address limit: %d open" % open_now)
         check(overload.percentile(ms, 99) < 100, "probe p99 %.1f ms" % overload.percentile(ms, 99))
         time.sleep(3.5)
         check(metric(srv, "ballast_header_timeouts_total") >= 90, "the slow sockets were cut")
