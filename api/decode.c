@@ -124,7 +124,10 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
                     is_int = 0;
                 j++;
             }
-            if (is_int && digits >= 19) {
+            /* A leading zero ("0000000000000000036") is no JSON number: it
+             * stays as it is, for jansson to refuse as invalid JSON. */
+            int leading_zero = body[i + (ch == '-')] == '0' && digits > 1;
+            if (is_int && digits >= 19 && !leading_zero) {
                 size_t pre = strlen(BIG_PREFIX);
                 out[o++] = '"';
                 memcpy(out + o, BIG_PREFIX, pre);
