@@ -95,6 +95,8 @@ help:
 	@echo '  make install        PREFIX=/usr/local DESTDIR= ; make uninstall removes the same files'
 	@echo '  make bench          benchmarks side by side with PyTorch and nginx -> bench/RESULTS.md'
 	@echo '  make bench-overload the long overload run -> bench/OVERLOAD.md'
+	@echo '  make bench-numparse, make bench-dtoa   number parsing and printing, in-process'
+	@echo '  make lint-openapi   @redocly/cli over api/openapi.yaml (part of make test)'
 	@echo '  make check-sanitize the whole suite under ASan + UBSan (build-sanitize/)'
 	@echo '  make check-valgrind the Check programs under valgrind'
 	@echo '  make fuzz, make fuzz-run FUZZ_SECONDS=N   the libFuzzer target'

@@ -99,7 +99,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
     case OPT_UINT:
     case OPT_SIZE:
         if (parse_number(value, o->kind == OPT_SIZE, &v) || v < o->min || v > o->max) {
-            fprintf(stderr, "ballastd: %s: --%s must be %s in [%llu, %llu], not \"%s\"\n", from,
+            slog(LOG_ERROR, "%s: --%s must be %s in [%llu, %llu], not \"%s\"", from,
                     o->name, o->kind == OPT_SIZE ? "a size" : "an integer",
                     (unsigned long long)o->min, (unsigned long long)o->max, value);
             return -1;
@@ -115,14 +115,14 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
         if (strlen(value) >= (o->offset == OFF(bind) ? sizeof cfg->bind
                               : o->offset == OFF(cors_origin) ? sizeof cfg->cors_origin
                                                               : sizeof cfg->auth_token)) {
-            fprintf(stderr, "ballastd: %s: --%s is too long\n", from, o->name);
+            slog(LOG_ERROR, "%s: --%s is too long", from, o->name);
             return -1;
         }
         strcpy(p, value);
         return 0;
     case OPT_LOGFMT:
         if (strcmp(value, "text") && strcmp(value, "json") && strcmp(value, "none")) {
-            fprintf(stderr, "ballastd: %s: --log-format must be text, json or none, not \"%s\"\n",
+            slog(LOG_ERROR, "%s: --log-format must be text, json or none, not \"%s\"",
                     from, value);
             return -1;
         }
@@ -132,7 +132,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
     case OPT_FLAG:
         if (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
             strcmp(value, "false")) {
-            fprintf(stderr, "ballastd: %s: %s takes no value (or 1/0 in the environment)\n", from,
+            slog(LOG_ERROR, "%s: %s takes no value (or 1/0 in the environment)", from,
                     o->name);
             return -1;
         }
@@ -213,7 +213,7 @@ static int check_environment(void)
             }
         }
         if (!known) {
-            fprintf(stderr, "ballastd: unknown environment variable %s; did you mean %s? (see --help)\n",
+            slog(LOG_ERROR, "unknown environment variable %s; did you mean %s? (see --help)",
                     name, best);
             return -1;
         }
@@ -221,8 +221,24 @@ static int check_environment(void)
     return 0;
 }
 
+/* --log-format json, wherever it is given, makes even the errors about the
+ * other options JSON lines: looked for before anything is parsed. */
+static void prescan_log_format(int argc, char **argv)
+{
+    const char *v = getenv("BALLAST_LOG_FORMAT");
+    int json = v && strcmp(v, "json") == 0;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--log-format=json") == 0)
+            json = 1;
+        else if (strncmp(argv[a], "--log-format", 12) == 0)
+            json = (argv[a][12] == '\0' && a + 1 < argc && strcmp(argv[a + 1], "json") == 0);
+    }
+    log_use_json(json);
+}
+
 int config_load(server_config *cfg, int argc, char **argv)
 {
+    prescan_log_format(argc, argv);
     memset(cfg, 0, sizeof *cfg);
     cfg->port = 8080;
     strcpy(cfg->bind, "127.0.0.1");
@@ -258,7 +274,7 @@ int config_load(server_config *cfg, int argc, char **argv)
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "ballastd: unexpected argument \"%s\" (see --help)\n", arg);
+            slog(LOG_ERROR, "unexpected argument \"%s\" (see --help)", arg);
             return -1;
         }
         const char *name = arg + 2, *eq = strchr(name, '=');
@@ -268,19 +284,19 @@ int config_load(server_config *cfg, int argc, char **argv)
             if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
                 o = &options[i];
         if (!o) {
-            fprintf(stderr, "ballastd: unknown option \"%s\" (see --help)\n", arg);
+            slog(LOG_ERROR, "unknown option \"%s\" (see --help)", arg);
             return -1;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (o->kind == OPT_FLAG) {
             if (value) {
-                fprintf(stderr, "ballastd: --%s takes no value\n", o->name);
+                slog(LOG_ERROR, "--%s takes no value", o->name);
                 return -1;
             }
             value = "1";
         } else if (!value) {
             if (a + 1 >= argc) {
-                fprintf(stderr, "ballastd: --%s needs a value\n", o->name);
+                slog(LOG_ERROR, "--%s needs a value", o->name);
                 return -1;
             }
             value = argv[++a];

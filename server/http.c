@@ -330,6 +330,13 @@ static int find_route(const char *url)
     return -1;
 }
 
+/* A raw binary body (a .npy file sent as is), which belongs in a part. */
+static int binary_type(const char *type)
+{
+    return type && (strncasecmp(type, "application/x-npy", 17) == 0 ||
+                    strncasecmp(type, "application/octet-stream", 24) == 0);
+}
+
 /* Admission of a POST before its body is read: the queue, the budget. */
 static enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
 {
@@ -343,9 +350,16 @@ static enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *
         return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
                       "every compute thread is busy and %u requests wait; retry later",
                       s->cfg.queue);
-    if (!acceptable_type(type))
+    if (!acceptable_type(type)) {
+        if (binary_type(type))
+            return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                          "Content-Type %.80s is not accepted: send arrays as .npy parts of a "
+                          "multipart/form-data body (curl -F logits=@x.npy; README \"Bulk "
+                          "data\"), the other fields as JSON",
+                          type);
         return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                       "Content-Type %.80s is not accepted; send application/json", type);
+    }
     if (r->expect > s->cfg.max_body)
         return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                       "the body (%llu bytes) is larger than the server's max-body limit of %llu "

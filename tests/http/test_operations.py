@@ -29,6 +29,29 @@ def unknown_variable_names_the_nearest_option():
 
 
 @test
+def usage_errors_are_json_lines_under_log_format_json():
+    import json
+    for argv in (["--log-format", "json", "--port", "99999"], ["--port", "x", "--log-format=json"],
+                 ["--log-format", "json", "--bogus"]):
+        p = subprocess.run([BALLASTD] + argv, capture_output=True, text=True, timeout=10,
+                           env=clean_env())
+        eq(p.returncode, 2, " ".join(argv))
+        for line in p.stderr.splitlines():
+            check(json.loads(line)["level"] == "error", line)
+
+
+@test
+def a_raw_npy_body_is_told_to_use_multipart():
+    with Server("--log-format", "none") as s:
+        for ctype in ("application/x-npy", "application/octet-stream"):
+            status, h, body = s.request("POST", "/loss", b"\x93NUMPY\x01\x00",
+                                        headers={"Content-Type": ctype})
+            eq(status, 415, ctype)
+            check(b"multipart/form-data" in body, body)
+        eq(s.stop(), 0, "exit status")
+
+
+@test
 def bind_takes_a_name():
     with Server("--bind", "localhost", "--log-format", "none") as s:
         eq(s.request("GET", "/healthz")[0], 200, "--bind localhost")
