@@ -33,7 +33,7 @@ def main():
     harness.BALLASTD = os.environ["BALLASTD"]
     budget = args.budget_mib * MiB
     max_conn = 256
-    margin = 64 * 1024 * (max_conn + 64) + 64 * MiB
+    margin = 32 * 1024 * (max_conn + 64) + 64 * MiB
     argv = ["--log-format", "none", "--memory-budget", str(budget), "--workers", "2",
             "--queue", "8", "--max-connections", str(max_conn)]
     started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -24,7 +24,7 @@
  * reserved before they are read.
  *
  * What is not counted, and makes the documented margin (README, "Memory
- * budget"): libmicrohttpd's per-connection pools (64 KiB each), thread
+ * budget"): libmicrohttpd's per-connection pools (32 KiB each), thread
  * stacks, the binary, and glibc's own bookkeeping. Freed memory that glibc
  * keeps for reuse is bounded by the peak of `used` in its few arenas
  * (M_ARENA_MAX), and given back after every computation that held more

@@ -421,7 +421,7 @@ def memory_fits(env, limit_bytes, what):
     budget = size(env.get("BALLAST_MEMORY_BUDGET", "0"))
     check(budget > 0, "%s sets BALLAST_MEMORY_BUDGET" % what)
     conns = int(env.get("BALLAST_MAX_CONNECTIONS", default_of("max-connections")))
-    margin = 64 * 1024 * (conns + 64) + (64 << 20)
+    margin = 32 * 1024 * (conns + 64) + (64 << 20)
     check(budget + margin <= limit_bytes,
           "%s: budget %d + margin %d > memory limit %d" % (what, budget, margin, limit_bytes))
     srv = server_with(env)

@@ -19,7 +19,7 @@ from harness import BALLASTD, Server, check, eq, main, test  # noqa: E402
 import overload  # noqa: E402
 
 # The documented margin over --memory-budget (README, "Memory budget"):
-# libmicrohttpd's 64 KiB pool per connection slot (--max-connections + 64)
+# libmicrohttpd's 32 KiB pool per connection slot (--max-connections + 64)
 # and 64 MiB for the binary, its libraries, thread stacks and glibc.
 MiB = 1 << 20
 # Under ASan (make check-sanitize) memory is ASan's (shadow, quarantine), not
@@ -34,7 +34,7 @@ def rss_ok(peak_bytes, bound):
 
 
 def margin(max_connections):
-    return 64 * 1024 * (max_connections + 64) + 64 * MiB
+    return 32 * 1024 * (max_connections + 64) + 64 * MiB
 
 
 def raw(port, parts, delay=0.05, source="127.0.0.1", timeout=5):
