@@ -218,11 +218,44 @@ def tiny_requests_cannot_demand_huge_answers():
     with Server("--log-format", "none", "--memory-budget", "256M") as srv:
         for path, doc in [("/sample", {"weights": [1, 2], "num_samples": 33554432}),
                           ("/sample", {"weights": [1, 2], "num_samples": 12000000}),
-                          ("/weights", {"labels": [0, 33554431]})]:
+                          ("/weights", {"labels": [0, 33554431]}),
+                          ("/weights", {"labels": [0], "num_classes": 33554432})]:
             status, h, got = srv.post(path, doc)
             eq((status, got["error"]["code"]), (400, "limit_exceeded"), "%s %s" % (path, doc))
         check(rss_ok(overload.vm_kb(srv.proc.pid, "VmHWM") * 1024, 256 * MiB + margin(1024)),
               "peak RSS within the budget")
+        eq(srv.stop(), 0, "exit status")
+
+
+@test
+def concurrent_large_uploads_stay_within_the_budget():
+    # Once 5.8 GB: 90 concurrent uploads of large bodies, each reserved by nobody.
+    budget = 64 * MiB
+    body = json.dumps({"weights": [0.123456789] * 300000, "num_samples": 10,
+                       "seed": 1}).encode()  # 3.9 MB, estimated at 32 MB
+    with Server("--log-format", "none", "--memory-budget", str(budget),
+                "--max-connections", "256", "--queue-wait", "1") as srv:
+        statuses = {}
+        lock = threading.Lock()
+
+        def upload():
+            try:
+                st = srv.request("POST", "/sample", body, conn=srv.conn(timeout=120))[0]
+            except OSError as e:
+                st = "dropped: %s" % e
+            with lock:
+                statuses[st] = statuses.get(st, 0) + 1
+        threads = [threading.Thread(target=upload) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        peak = overload.vm_kb(srv.proc.pid, "VmHWM") * 1024
+        print("40 concurrent 3.9 MB uploads: %s, peak RSS %.1f MiB, budget %.0f MiB + margin "
+              "%.0f MiB" % (statuses, peak / MiB, budget / MiB, margin(256) / MiB))
+        check(set(statuses) <= {200, 503}, "answered 200 or 503: %s" % statuses)
+        check(statuses.get(200), "some were served")
+        check(rss_ok(peak, budget + margin(256)), "peak RSS %.1f MiB" % (peak / MiB))
         eq(srv.stop(), 0, "exit status")
 
 
