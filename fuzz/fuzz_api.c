@@ -405,11 +405,9 @@ static const char *const part_names[] = {"request", "logits",        "log_probs"
 #define MAX_PARTS 8
 #define PAD_TO 4100 /* past api/decode.c's 4096-byte threshold */
 
-/* What ballastd gives multipart_parse and multipart_boundary: MAX_PARTS
- * and sizeof request.boundary of server/front.h (which needs
- * libmicrohttpd, so is not included here; keep them equal). */
-#define SERVER_MAX_PARTS 16
-#define SERVER_BOUNDARY_SIZE 72
+/* What ballastd gives multipart_parse and multipart_boundary (server.h). */
+#define SERVER_MAX_PARTS MP_MAX_PARTS
+#define SERVER_BOUNDARY_SIZE MP_BOUNDARY_SIZE
 #define SERVER_BAD_SIZE 64 /* split_parts' bad[] */
 /* Longest Content-Type value tried (modes 9-11); more is cut. */
 #define CTYPE_MAX 1024
@@ -465,34 +463,7 @@ static void refuse(bl_api_result *res, const char *msg, const char *field)
 static void refuse_parts(multipart_status st, const char *bad, bl_api_result *res)
 {
     char buf[256];
-    const char *msg;
-    switch (st) {
-    case MP_DUPLICATE:
-        snprintf(buf, sizeof buf, "part \"%s\" is given twice", bad);
-        msg = buf;
-        break;
-    case MP_TOO_MANY:
-        snprintf(buf, sizeof buf, "too many parts (at most %d) or a part name of %d bytes or more",
-                 SERVER_MAX_PARTS, MP_NAME_MAX);
-        msg = buf;
-        break;
-    case MP_NAMELESS:
-        msg = "a part has no name (Content-Disposition: form-data; name=...)";
-        break;
-    case MP_BAD_DISPOSITION:
-        snprintf(buf, sizeof buf,
-                 "bad Content-Disposition in a part (%s); send Content-Disposition: form-data; "
-                 "name=\"<field>\" (RFC 7578 4.2)",
-                 bad);
-        msg = buf;
-        break;
-    case MP_NO_PARTS:
-        msg = "the multipart/form-data body has no parts (is its boundary the one in Content-Type?)";
-        break;
-    default:
-        msg = "malformed multipart/form-data body";
-        break;
-    }
+    const char *msg = multipart_message(st, bad, SERVER_MAX_PARTS, buf, sizeof buf);
     refuse(res, msg, st == MP_DUPLICATE ? bad : NULL);
 }
 

@@ -54,7 +54,7 @@ struct server {
     metrics *metrics;
 };
 
-#define MAX_PARTS 16
+#define MAX_PARTS MP_MAX_PARTS
 #define PATH_LOG_MAX 96   /* bytes of the path kept for the access log */
 #define REQUEST_ID_MAX 80
 
@@ -90,6 +90,7 @@ typedef struct {
     int deferred; /* dispatch() passed once without suspending (see there) */
     int done;
     bl_api_result res;
+    size_t need;          /* bl_api_estimate of the request, 0 until computed */
     size_t work_reserved; /* the estimate, held until the request ends */
     /* For the access log and metrics. */
     struct timespec start;
@@ -101,7 +102,7 @@ typedef struct {
     char log_field[160]; /* and its field */
     /* multipart/form-data: the body is split into parts in place. */
     int multipart;
-    char boundary[72];
+    char boundary[MP_BOUNDARY_SIZE];
     char part_names[MAX_PARTS][MP_NAME_MAX];
     bl_api_format format;
 } request;

@@ -154,7 +154,7 @@ static void gauges(server *s, char *buf, size_t size)
 
 static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)
 {
-    char buf[2048];
+    char buf[4096]; /* the gauges take about 1.5 KiB */
     switch ((route_id)r->route) {
     case R_HEALTHZ:
         return reply_text(c, r, MHD_HTTP_OK, "{\"status\":\"ok\"}\n", "application/json");
@@ -497,6 +497,19 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
 
 /* ---- computation ------------------------------------------------------------------------ */
 
+/* Puts an error document of the server's own in place of r->res. */
+static void set_error(request *r, bl_api_code code, const char *name, const char *field,
+                      const char *msg)
+{
+    free(r->res.body);
+    memset(&r->res, 0, sizeof r->res);
+    r->res.code = code;
+    r->res.body = bl_api_error_body(name, msg, field, &r->res.len);
+    snprintf(r->res.error_code, sizeof r->res.error_code, "%s", name);
+    snprintf(r->res.error_field, sizeof r->res.error_field, "%s", field ? field : "");
+    snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
+}
+
 /* The api request of a complete body: the document, or its parts. 0 on
  * success; otherwise the error is in r->res. */
 static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
@@ -508,45 +521,11 @@ static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
     char bad[64] = "";
     multipart_status st = multipart_parse(r->body ? r->body : "", r->len, r->boundary, mp,
                                           MAX_PARTS, nparts, bad, sizeof bad);
-    const char *msg = NULL;
-    char buf[256];
-    switch (st) {
-    case MP_OK:
-        break;
-    case MP_DUPLICATE:
-        snprintf(buf, sizeof buf, "part \"%s\" is given twice", bad);
-        msg = buf;
-        break;
-    case MP_TOO_MANY:
-        snprintf(buf, sizeof buf, "too many parts (at most %d) or a part name of %d bytes or more",
-                 MAX_PARTS, MP_NAME_MAX);
-        msg = buf;
-        break;
-    case MP_NAMELESS:
-        msg = "a part has no name (Content-Disposition: form-data; name=...)";
-        break;
-    case MP_BAD_DISPOSITION:
-        snprintf(buf, sizeof buf,
-                 "bad Content-Disposition in a part (%s); send Content-Disposition: form-data; "
-                 "name=\"<field>\" (RFC 7578 4.2)",
-                 bad);
-        msg = buf;
-        break;
-    case MP_NO_PARTS:
-        msg = "the multipart/form-data body has no parts (is its boundary the one in Content-Type?)";
-        break;
-    default:
-        msg = "malformed multipart/form-data body";
-        break;
-    }
-    if (msg) {
-        r->res.code = BL_API_INVALID_ARGUMENT;
-        r->res.body = bl_api_error_body("invalid_argument", msg,
-                                        st == MP_DUPLICATE ? bad : NULL, &r->res.len);
-        snprintf(r->res.error_code, sizeof r->res.error_code, "invalid_argument");
-        snprintf(r->res.error_field, sizeof r->res.error_field, "%s",
-                 st == MP_DUPLICATE ? bad : "");
-        snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
+    if (st != MP_OK) {
+        char buf[256];
+        set_error(r, BL_API_INVALID_ARGUMENT, "invalid_argument",
+                  st == MP_DUPLICATE ? bad : NULL,
+                  multipart_message(st, bad, MAX_PARTS, buf, sizeof buf));
         return -1;
     }
     for (size_t i = 0; i < *nparts; i++) {
@@ -567,12 +546,7 @@ static void fail(request *r, bl_api_code code, const char *name, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    free(r->res.body);
-    memset(&r->res, 0, sizeof r->res);
-    r->res.code = code;
-    r->res.body = bl_api_error_body(name, msg, NULL, &r->res.len);
-    snprintf(r->res.error_code, sizeof r->res.error_code, "%s", name);
-    snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
+    set_error(r, code, name, NULL, msg);
 }
 
 /* Computes the answer into r->res: reserves the work's estimate (waiting
@@ -587,7 +561,7 @@ static void compute_now(request *r, double wait)
         bl_api_request req = {r->multipart ? NULL : (r->body ? r->body : ""),
                               r->multipart ? 0 : r->len, parts, nparts, r->format};
         const char *endpoint = routes[r->route].endpoint;
-        size_t need = bl_api_estimate(endpoint, &req, NULL);
+        size_t need = r->need ? r->need : bl_api_estimate(endpoint, &req, NULL);
         budget_status st = budget_reserve_wait(need, wait);
         if (st == BUDGET_NEVER)
             fail(r, BL_API_LIMIT_EXCEEDED, "limit_exceeded",
@@ -635,14 +609,14 @@ static void compute(void *arg)
  * compute thread and back (a suspend, two thread wake-ups and a resume),
  * so it is answered on the I/O thread; it cannot hold that thread longer
  * than a few microseconds. */
-static int tiny(const request *r)
+static int tiny(request *r)
 {
     if (r->multipart || r->len > TINY_BODY)
         return 0;
     bl_api_request req = {r->body ? r->body : "", r->len, NULL, 0, r->format};
     size_t work = 0;
-    size_t need = bl_api_estimate(routes[r->route].endpoint, &req, &work);
-    return work <= TINY_WORK && need <= TINY_MEMORY;
+    r->need = bl_api_estimate(routes[r->route].endpoint, &req, &work); /* kept for compute_now */
+    return work <= TINY_WORK && r->need <= TINY_MEMORY;
 }
 
 /* The worker is done: answer with its result. */

@@ -330,3 +330,30 @@ multipart_status multipart_parse(const char *body, size_t len, const char *bound
         p = next + dl;
     }
 }
+
+const char *multipart_message(multipart_status st, const char *bad, size_t max_parts, char *buf,
+                              size_t size)
+{
+    switch (st) {
+    case MP_DUPLICATE:
+        snprintf(buf, size, "part \"%s\" is given twice", bad);
+        return buf;
+    case MP_TOO_MANY:
+        snprintf(buf, size, "too many parts (at most %zu) or a part name of %d bytes or more",
+                 max_parts, MP_NAME_MAX);
+        return buf;
+    case MP_NAMELESS:
+        return "a part has no name (Content-Disposition: form-data; name=...)";
+    case MP_BAD_DISPOSITION:
+        snprintf(buf, size,
+                 "bad Content-Disposition in a part (%s); send Content-Disposition: form-data; "
+                 "name=\"<field>\" (RFC 7578 4.2)",
+                 bad);
+        return buf;
+    case MP_NO_PARTS:
+        return "the multipart/form-data body has no parts (is its boundary the one in "
+               "Content-Type?)";
+    default:
+        return "malformed multipart/form-data body";
+    }
+}

@@ -144,6 +144,8 @@ int docs_find(const char *path, const char **data, size_t *len, const char **typ
 /* ---- multipart.c: multipart/form-data bodies, parsed in place ---- */
 
 #define MP_NAME_MAX 48
+#define MP_MAX_PARTS 16     /* parts ballastd accepts in one body */
+#define MP_BOUNDARY_SIZE 72 /* a boundary of 1 to 70 characters, and its NUL */
 
 typedef struct {
     char name[MP_NAME_MAX];
@@ -176,6 +178,12 @@ int multipart_boundary(const char *content_type, char *out, size_t size);
 multipart_status multipart_parse(const char *body, size_t len, const char *boundary,
                                  multipart_part *parts, size_t max_parts, size_t *nparts,
                                  char *bad_name, size_t bad_size);
+
+/* What to tell a client whose body multipart_parse refused with st (bad:
+ * its bad_name; max_parts as passed to it): a sentence written into buf,
+ * or a constant one. Can't fail. */
+const char *multipart_message(multipart_status st, const char *bad, size_t max_parts, char *buf,
+                              size_t size);
 
 /* ---- metrics.c: counters for GET /metrics ---- */
 

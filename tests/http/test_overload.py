@@ -37,6 +37,21 @@ def margin(max_connections):
     return 32 * 1024 * (max_connections + 64) + 64 * MiB
 
 
+def read_to_close(s):
+    """What s receives until the server closes it or goes quiet; closes s."""
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
 def raw(port, parts, delay=0.05, source="127.0.0.1", timeout=5):
     """Sends parts in separate writes (delay apart); returns what came back
     before the server closed the connection or went quiet."""
@@ -48,16 +63,7 @@ def raw(port, parts, delay=0.05, source="127.0.0.1", timeout=5):
         except OSError:
             break
         time.sleep(delay)
-    out = b""
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    except OSError:
-        pass
-    s.close()
+    out = read_to_close(s)
     return out
 
 
@@ -100,16 +106,7 @@ def pipelined_then_half_closed(port, bodies, timeout=5):
     t0 = time.monotonic()
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    out = b""
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    except OSError:
-        pass
-    s.close()
+    out = read_to_close(s)
     return out.count(b"HTTP/1.1 200"), time.monotonic() - t0
 
 
