@@ -42,21 +42,6 @@ int bl_api_has_endpoint(const char *endpoint)
     return 0;
 }
 
-const char *bl_api_code_name(bl_api_code code)
-{
-    switch (code) {
-    case BL_API_OK: return "ok";
-    case BL_API_INVALID_JSON: return "invalid_json";
-    case BL_API_INVALID_ARGUMENT: return "invalid_argument";
-    case BL_API_LIMIT_EXCEEDED: return "limit_exceeded";
-    case BL_API_NOT_FOUND: return "not_found";
-    case BL_API_NOT_ACCEPTABLE: return "not_acceptable";
-    case BL_API_UNAVAILABLE: return "unavailable";
-    case BL_API_INTERNAL: return "internal";
-    }
-    return "internal";
-}
-
 char *bl_api_error_body(const char *code, const char *message, const char *field, size_t *len)
 {
     jw w;

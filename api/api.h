@@ -3,7 +3,7 @@
  *
  * Turns a request document into libballast calls and the results back into
  * a response document. It knows JSON and the contract's error codes, not
- * HTTP: the server maps bl_api_code to a status. Thread-safe; no globals
+ * HTTP beyond each code's status (bl_api_code_status). Thread-safe; no globals
  * besides constant tables.
  */
 #ifndef BALLAST_API_H
@@ -16,15 +16,28 @@
 extern "C" {
 #endif
 
+/* The contract's error codes (api/openapi.yaml, "status | code | when").
+ * Their names, HTTP statuses and meanings are one table, api/codes.c. The
+ * api layer answers the first eight; the rest are a server's own (refused
+ * before the api is called, or about the server's resources). */
 typedef enum {
     BL_API_OK = 0,
-    BL_API_INVALID_JSON,      /* 400 */
-    BL_API_INVALID_ARGUMENT,  /* 400 */
-    BL_API_LIMIT_EXCEEDED,    /* 400 */
-    BL_API_NOT_FOUND,         /* 404 */
-    BL_API_NOT_ACCEPTABLE,    /* 406: the asked-for response format cannot hold the answer */
-    BL_API_UNAVAILABLE,       /* 503: out of memory, draining, overloaded */
-    BL_API_INTERNAL,          /* 500: a bug */
+    BL_API_INVALID_JSON,
+    BL_API_INVALID_ARGUMENT,
+    BL_API_LIMIT_EXCEEDED,
+    BL_API_NOT_FOUND,
+    BL_API_NOT_ACCEPTABLE, /* the asked-for response format cannot hold the answer */
+    BL_API_UNAVAILABLE,    /* out of memory, draining, no entropy */
+    BL_API_INTERNAL,       /* a bug */
+    /* A server's own codes. */
+    BL_API_INVALID_REQUEST, /* framing that two parsers could read differently */
+    BL_API_UNAUTHORIZED,
+    BL_API_METHOD_NOT_ALLOWED,
+    BL_API_PAYLOAD_TOO_LARGE,
+    BL_API_UNSUPPORTED_MEDIA_TYPE,
+    BL_API_NOT_IMPLEMENTED,
+    BL_API_OVERLOADED, /* busy now: queue, connection slots or memory budget */
+    BL_API_CODE_COUNT  /* not a code: the number of codes */
 } bl_api_code;
 
 /* The work one request may ask for; 0 means "no limit". */
@@ -128,8 +141,14 @@ size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *
 /* True when endpoint names a route that bl_api_call serves. Can't fail. */
 int bl_api_has_endpoint(const char *endpoint);
 
-/* The contract's name of a code: "invalid_json", "not_found", ... */
+/* The contract's name of a code: "invalid_json", "not_found", ...; an
+ * unknown code is "internal". Can't fail. */
 const char *bl_api_code_name(bl_api_code code);
+/* The HTTP status a server answers code with (200 for BL_API_OK; 500 for an
+ * unknown code). Can't fail. */
+unsigned bl_api_code_status(bl_api_code code);
+/* The code's meaning in one line (for documentation and logs). Can't fail. */
+const char *bl_api_code_meaning(bl_api_code code);
 
 /* An error document for code, message and field (NULL for none), as
  * bl_api_call writes them; for errors that arise outside the api layer

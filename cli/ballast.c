@@ -89,15 +89,15 @@ static int usage_error(const char *fmt, ...)
 /* Writes an error document of the contract to stderr (as bl_api_call would
  * write it) and returns status. Without memory for the document, a plain
  * line says what happened. */
-static int fail_doc(int status, const char *code, const char *message)
+static int fail_doc(int status, bl_api_code code, const char *message)
 {
     size_t len = 0;
-    char *doc = bl_api_error_body(code, message, NULL, &len);
+    char *doc = bl_api_error_body(bl_api_code_name(code), message, NULL, &len);
     if (doc) {
         fwrite(doc, 1, len, stderr);
         free(doc);
     } else {
-        fprintf(stderr, "ballast: %s: %s\n", code, message);
+        fprintf(stderr, "ballast: %s: %s\n", bl_api_code_name(code), message);
     }
     return status;
 }
@@ -228,9 +228,10 @@ int main(int argc, char **argv)
         case EFBIG:
             snprintf(msg, sizeof msg, "the request is larger than the CLI's limit of %zu bytes",
                      CLI_MAX_INPUT);
-            return fail_doc(EXIT_REFUSED, "payload_too_large", msg);
+            return fail_doc(EXIT_REFUSED, BL_API_PAYLOAD_TOO_LARGE, msg);
         case ENOMEM:
-            return fail_doc(EXIT_UNAVAILABLE, "unavailable", "out of memory while reading the request");
+            return fail_doc(EXIT_UNAVAILABLE, BL_API_UNAVAILABLE,
+                            "out of memory while reading the request");
         default:
             fprintf(stderr, "ballast: cannot read %s: %s\n", name, strerror(read_errno));
             return EXIT_USAGE;
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
     bl_api_code code = bl_api_call(&cfg, command, body, len, &res);
     free(body);
     if (!res.body)
-        return fail_doc(EXIT_UNAVAILABLE, "unavailable", "out of memory");
+        return fail_doc(EXIT_UNAVAILABLE, BL_API_UNAVAILABLE, "out of memory");
 
     /* The api layer ends every document with a newline; the check keeps the
      * CLI's promise of one even if that ever changed. */

@@ -80,8 +80,7 @@ typedef struct {
     int close;       /* answer with Connection: close (the framing is not trusted) */
     int preflight;   /* a CORS preflight (OPTIONS with --cors-origin) */
     int counted;     /* counted in inflight */
-    unsigned err_status; /* a refusal decided on the first call, or 0 */
-    const char *err_code;
+    bl_api_code err_code; /* a refusal decided on the first call, or BL_API_OK */
     char err_msg[320];
     char request_id[REQUEST_ID_MAX];
     /* The computation (pool.c), handed over while the connection is
@@ -109,15 +108,15 @@ typedef struct {
 
 /* ---- reply.c ---- */
 
-int status_of(bl_api_code code);
 /* Queue an answer (the body malloc'd and taken over; NULL for empty). */
 enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
                       size_t len, const char *type);
 enum MHD_Result reply_static(struct MHD_Connection *c, request *r, unsigned status,
                              const char *body, size_t len, const char *type, int cacheable);
-enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
-                            const char *code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+/* An error document for code (its status from api/codes.c). */
+enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code code,
+                            const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
                            const char *text, const char *type);
 enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res);

@@ -64,8 +64,8 @@ const route routes[R_COUNT] = {
 /* Requests that take the pool's small-jobs lane (pool.c). */
 #define SMALL_BODY (16 * 1024)
 
-static enum MHD_Result refuse(request *r, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result refuse(request *r, bl_api_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static conn_state *conn_of(struct MHD_Connection *c)
 {
@@ -177,7 +177,7 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
         const char *data, *type;
         size_t len;
         if (!docs_find(r->path, &data, &len, &type))
-            return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", NULL,
+            return reply_error(c, r, BL_API_NOT_FOUND, NULL,
                                "no page %.80s under /docs", r->path);
         return reply_static(c, r, MHD_HTTP_OK, data, len, type, 1);
     }
@@ -190,14 +190,14 @@ static enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r
         gauges(s, buf, sizeof buf);
         char *text = metrics_render(s->metrics, buf, &len);
         if (!text)
-            return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
+            return reply_error(c, r, BL_API_UNAVAILABLE, NULL,
                                "out of memory");
         return reply(c, r, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
     }
     default:
         break;
     }
-    return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "unrouted GET");
+    return reply_error(c, r, BL_API_INTERNAL, NULL, "unrouted GET");
 }
 
 /* ---- framing ------------------------------------------------------------------------- */
@@ -253,21 +253,21 @@ static int check_framing(request *r, struct MHD_Connection *c)
     r->close = 1; /* until the framing is known good */
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
     if (f.bad_name)
-        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return refuse(r, BL_API_INVALID_REQUEST,
                       "a header name contains whitespace (\"Name : value\" is refused)"), 1;
     if (f.cl && f.te)
-        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return refuse(r, BL_API_INVALID_REQUEST,
                       "Content-Length and Transfer-Encoding together are refused; send one"), 1;
     if (f.te > 1 || (f.te && strcasecmp(f.te_value, "chunked") != 0))
-        return refuse(r, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+        return refuse(r, BL_API_NOT_IMPLEMENTED,
                       "Transfer-Encoding %.40s is not supported; send Content-Length or "
                       "Transfer-Encoding: chunked",
                       f.te_value), 1;
     if (f.cl_differ)
-        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return refuse(r, BL_API_INVALID_REQUEST,
                       "the request has differing Content-Length headers"), 1;
     if (f.cl && !valid_length(f.cl_first, &r->expect))
-        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return refuse(r, BL_API_INVALID_REQUEST,
                       "Content-Length must be a decimal number of at most 19 digits"), 1;
     r->close = 0;
     return 0;
@@ -276,9 +276,8 @@ static int check_framing(request *r, struct MHD_Connection *c)
 /* ---- the access handler ------------------------------------------------------------------------ */
 
 /* Records a refusal, answered by answer_refusal(). Returns MHD_YES. */
-static enum MHD_Result refuse(request *r, unsigned status, const char *code, const char *fmt, ...)
+static enum MHD_Result refuse(request *r, bl_api_code code, const char *fmt, ...)
 {
-    r->err_status = status;
     r->err_code = code;
     va_list ap;
     va_start(ap, fmt);
@@ -289,9 +288,9 @@ static enum MHD_Result refuse(request *r, unsigned status, const char *code, con
 
 static enum MHD_Result answer_refusal(struct MHD_Connection *c, request *r)
 {
-    if (r->err_status == MHD_HTTP_SERVICE_UNAVAILABLE && strcmp(r->err_code, "overloaded") == 0)
+    if (r->err_code == BL_API_OVERLOADED)
         metrics_event(r->s->metrics, METRIC_OVERLOADED);
-    return reply_error(c, r, r->err_status, r->err_code, NULL, "%s", r->err_msg);
+    return reply_error(c, r, r->err_code, NULL, "%s", r->err_msg);
 }
 
 /* True when the request announces a body (which a refusal leaves unread,
@@ -319,7 +318,7 @@ static int answer_before_body(struct MHD_Connection *c, const request *r)
     const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     if (expect && strcasecmp(expect, "100-continue") == 0)
         return 1;
-    return r->close || r->err_status == MHD_HTTP_CONTENT_TOO_LARGE;
+    return r->close || r->err_code == BL_API_PAYLOAD_TOO_LARGE;
 }
 
 static int find_route(const char *url)
@@ -344,47 +343,47 @@ static int binary_type(const char *type)
 static enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
 {
     if (atomic_load(&s->draining))
-        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+        return refuse(r, BL_API_UNAVAILABLE,
                       "the server is draining for shutdown; retry on another replica");
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     /* The lane it will take (pool.c); a chunked body counts as large. */
     int large = !(r->expect && r->expect <= SMALL_BODY && !is_multipart(type));
     if (pool_queued(s->pool, large) >= s->cfg.queue)
-        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+        return refuse(r, BL_API_OVERLOADED,
                       "every compute thread is busy and %u requests wait; retry later",
                       s->cfg.queue);
     if (!acceptable_type(type)) {
         if (binary_type(type))
-            return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+            return refuse(r, BL_API_UNSUPPORTED_MEDIA_TYPE,
                           "Content-Type %.80s is not accepted: send arrays as .npy parts of a "
                           "multipart/form-data body (curl -F logits=@x.npy; README \"Bulk "
                           "data\"), the other fields as JSON",
                           type);
-        return refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+        return refuse(r, BL_API_UNSUPPORTED_MEDIA_TYPE,
                       "Content-Type %.80s is not accepted; send application/json", type);
     }
     if (r->expect > s->cfg.max_body)
-        return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+        return refuse(r, BL_API_PAYLOAD_TOO_LARGE,
                       "the body (%llu bytes) is larger than the server's max-body limit of %llu "
                       "bytes",
                       (unsigned long long)r->expect, (unsigned long long)s->cfg.max_body);
     if (r->expect) {
         budget_status st = budget_reserve((size_t)r->expect);
         if (st == BUDGET_NEVER)
-            return refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+            return refuse(r, BL_API_PAYLOAD_TOO_LARGE,
                           "the body (%llu bytes) is larger than the server's memory budget of "
                           "%llu bytes",
                           (unsigned long long)r->expect,
                           (unsigned long long)s->cfg.memory_budget);
         if (st == BUDGET_BUSY)
-            return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+            return refuse(r, BL_API_OVERLOADED,
                           "the server's memory budget is taken by other requests; retry later");
         r->body_reserved = (size_t)r->expect;
     }
     if (is_multipart(type)) {
         r->multipart = 1;
         if (multipart_boundary(type, r->boundary, sizeof r->boundary) != 0)
-            return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_argument",
+            return refuse(r, BL_API_INVALID_ARGUMENT,
                           "a multipart/form-data body needs a boundary parameter (1 to 70 "
                           "characters)");
     }
@@ -403,7 +402,7 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     if (cs && cs->over_limit) {
         metrics_event(s->metrics, METRIC_SLOTS_FULL);
         r->close = 1;
-        return refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+        return refuse(r, BL_API_OVERLOADED,
                       "every connection slot (%u) is taken; retry later", s->cfg.max_connections);
     }
     if (check_framing(r, c))
@@ -411,12 +410,12 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     if (cs && cs->bad_path) {
         cs->bad_path = 0;
         r->close = 1;
-        return refuse(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return refuse(r, BL_API_INVALID_REQUEST,
                       "the path contains an encoded NUL (%%00)");
     }
     r->route = find_route(url);
     if (r->route < 0)
-        return refuse(r, MHD_HTTP_NOT_FOUND, "not_found", "no route %.100s; see GET /openapi.yaml",
+        return refuse(r, BL_API_NOT_FOUND, "no route %.100s; see GET /openapi.yaml",
                       url);
     int post = routes[r->route].post;
     if (s->cfg.cors_origin[0] && strcmp(method, "OPTIONS") == 0) {
@@ -426,11 +425,11 @@ static enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, co
     int method_ok = post ? strcmp(method, "POST") == 0
                          : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
     if (!method_ok)
-        return refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s, not %.20s",
+        return refuse(r, BL_API_METHOD_NOT_ALLOWED, "%s takes %s, not %.20s",
                       url, post ? "POST" : "GET", method);
     int open = routes[r->route].open || (r->route == R_METRICS && s->cfg.metrics_open);
     if (!open && !authorized(s, c))
-        return refuse(r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+        return refuse(r, BL_API_UNAUTHORIZED,
                       "this server needs the header Authorization: Bearer <token>");
     return post ? admit_post(s, c, r) : MHD_YES;
 }
@@ -498,14 +497,13 @@ static void accumulate(server *s, request *r, const char *data, size_t n)
 /* ---- computation ------------------------------------------------------------------------ */
 
 /* Puts an error document of the server's own in place of r->res. */
-static void set_error(request *r, bl_api_code code, const char *name, const char *field,
-                      const char *msg)
+static void set_error(request *r, bl_api_code code, const char *field, const char *msg)
 {
     free(r->res.body);
     memset(&r->res, 0, sizeof r->res);
     r->res.code = code;
-    r->res.body = bl_api_error_body(name, msg, field, &r->res.len);
-    snprintf(r->res.error_code, sizeof r->res.error_code, "%s", name);
+    r->res.body = bl_api_error_body(bl_api_code_name(code), msg, field, &r->res.len);
+    snprintf(r->res.error_code, sizeof r->res.error_code, "%s", bl_api_code_name(code));
     snprintf(r->res.error_field, sizeof r->res.error_field, "%s", field ? field : "");
     snprintf(r->res.content_type, sizeof r->res.content_type, "application/json");
 }
@@ -523,8 +521,7 @@ static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
                                           MAX_PARTS, nparts, bad, sizeof bad);
     if (st != MP_OK) {
         char buf[256];
-        set_error(r, BL_API_INVALID_ARGUMENT, "invalid_argument",
-                  st == MP_DUPLICATE ? bad : NULL,
+        set_error(r, BL_API_INVALID_ARGUMENT, st == MP_DUPLICATE ? bad : NULL,
                   multipart_message(st, bad, MAX_PARTS, buf, sizeof buf));
         return -1;
     }
@@ -537,16 +534,16 @@ static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
     return 0;
 }
 
-static void fail(request *r, bl_api_code code, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail(request *r, bl_api_code code, const char *name, const char *fmt, ...)
+static void fail(request *r, bl_api_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(request *r, bl_api_code code, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    set_error(r, code, name, NULL, msg);
+    set_error(r, code, NULL, msg);
 }
 
 /* Computes the answer into r->res: reserves the work's estimate (waiting
@@ -564,12 +561,12 @@ static void compute_now(request *r, double wait)
         size_t need = r->need ? r->need : bl_api_estimate(endpoint, &req, NULL);
         budget_status st = budget_reserve_wait(need, wait);
         if (st == BUDGET_NEVER)
-            fail(r, BL_API_LIMIT_EXCEEDED, "limit_exceeded",
+            fail(r, BL_API_LIMIT_EXCEEDED,
                  "this request needs about %zu bytes of memory, more than the server's "
                  "memory budget of %llu bytes (--memory-budget); send less at once",
                  need, (unsigned long long)s->cfg.memory_budget);
         else if (st == BUDGET_BUSY)
-            fail(r, BL_API_UNAVAILABLE, "overloaded",
+            fail(r, BL_API_OVERLOADED,
                  "the server's memory budget is taken by other requests; retry later");
         else {
             r->work_reserved = need;
@@ -578,12 +575,12 @@ static void compute_now(request *r, double wait)
             bl_api_handle(&s->api, endpoint, &req, &r->res);
             budget_unbind();
             if (acct.never_fits)
-                fail(r, BL_API_LIMIT_EXCEEDED, "limit_exceeded",
+                fail(r, BL_API_LIMIT_EXCEEDED,
                      "this request needs more memory than the server's memory budget of %llu "
                      "bytes (--memory-budget); send less at once",
                      (unsigned long long)s->cfg.memory_budget);
             else if (acct.refused && r->res.code == BL_API_UNAVAILABLE)
-                fail(r, BL_API_UNAVAILABLE, "overloaded",
+                fail(r, BL_API_OVERLOADED,
                      "the server's memory budget is taken by other requests; retry later");
             if (acct.peak > TRIM_AFTER) {
                 free_body(r);
@@ -624,11 +621,12 @@ static enum MHD_Result answer_computed(struct MHD_Connection *c, request *r)
 {
     r->suspended = 0;
     if (!r->res.body)
-        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+        return reply_error(c, r, BL_API_OVERLOADED, NULL,
                            "out of memory");
-    if (r->res.code == BL_API_UNAVAILABLE)
+    /* Every 503 of a computation counts as overloaded: "overloaded" (the
+     * budget) and "unavailable" (out of memory, no randomness) alike. */
+    if (bl_api_code_status(r->res.code) == MHD_HTTP_SERVICE_UNAVAILABLE)
         metrics_event(r->s->metrics, METRIC_OVERLOADED);
-    /* "overloaded" answers carry that code; other 503s are "unavailable". */
     enum MHD_Result ret = reply_result(c, r, &r->res);
     r->res.body = NULL;
     return ret;
@@ -651,14 +649,14 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
     if (r->deferred)
         goto suspend;
     if (r->body_state == BODY_TOO_LARGE)
-        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", NULL,
+        return reply_error(c, r, BL_API_PAYLOAD_TOO_LARGE, NULL,
                            "the body is larger than the server's max-body limit of %llu bytes "
                            "or its memory budget of %llu bytes",
                            (unsigned long long)s->cfg.max_body,
                            (unsigned long long)s->cfg.memory_budget);
     if (r->body_state == BODY_BUSY) {
         metrics_event(s->metrics, METRIC_OVERLOADED);
-        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+        return reply_error(c, r, BL_API_OVERLOADED, NULL,
                            "the server's memory budget is taken by other requests; retry later");
     }
     if (tiny(r)) {
@@ -675,7 +673,7 @@ suspend:
         MHD_resume_connection(c);
         free_body(r);
         metrics_event(s->metrics, METRIC_OVERLOADED);
-        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded", NULL,
+        return reply_error(c, r, BL_API_OVERLOADED, NULL,
                            "every compute thread is busy and %u requests wait; retry later",
                            s->cfg.queue);
     }
@@ -724,7 +722,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         set_request_id(s, c, r);
         conns_phase(&s->conns, conn_of(c), PHASE_BODY);
         begin(s, c, r, url, method);
-        if (r->err_status && has_body(c) && answer_before_body(c, r)) {
+        if (r->err_code && has_body(c) && answer_before_body(c, r)) {
             conns_phase(&s->conns, conn_of(c), PHASE_BUSY);
             return answer_refusal(c, r);
         }
@@ -738,7 +736,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->err_status || !routes[r->route].post)
+        if (r->err_code || !routes[r->route].post)
             r->bytes_in += *upload_data_size;
         else
             accumulate(s, r, upload_data, *upload_data_size);
@@ -748,7 +746,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->suspended)
         return MHD_YES;
     conns_phase(&s->conns, conn_of(c), PHASE_BUSY); /* no longer a slow client's */
-    if (r->err_status)
+    if (r->err_code)
         return answer_refusal(c, r);
     if (r->preflight)
         return reply_static(c, r, MHD_HTTP_NO_CONTENT, "", 0, "text/plain", 0);

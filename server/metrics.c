@@ -15,14 +15,20 @@
 
 #include "server.h"
 
-static const unsigned statuses[] = {200, 400, 401, 404, 405, 406, 413, 414, 415, 431, 500, 501, 503, 505};
-#define NSTATUS (sizeof statuses / sizeof statuses[0])
-#define NSTATUS_SLOTS (NSTATUS + 1) /* the last: any other status */
+/* The statuses counted one by one under their own "code" label: every
+ * status of the error-code table (api/codes.c, 200 included) and these,
+ * which libmicrohttpd answers alone (malformed request line or headers,
+ * URI too long, headers too large, unknown HTTP version); any other status
+ * counts as "other". */
+static const unsigned mhd_statuses[] = {400, 413, 414, 431, 505};
+#define MAX_STATUSES (BL_API_CODE_COUNT + sizeof mhd_statuses / sizeof mhd_statuses[0])
 /* Latency bucket upper bounds, seconds. */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
 struct metrics {
+    unsigned statuses[MAX_STATUSES]; /* ascending, each once */
+    size_t nstatus, nslots;          /* slots: nstatus + 1, the last for any other status */
     size_t nroutes;
     const char *const *names;
     double start_time;
@@ -48,15 +54,33 @@ static const struct {
                              "431, 505)."},
 };
 
+/* Adds status to the ascending list of m's statuses, once. */
+static void add_status(metrics *m, unsigned status)
+{
+    size_t i = 0;
+    while (i < m->nstatus && m->statuses[i] < status)
+        i++;
+    if (i < m->nstatus && m->statuses[i] == status)
+        return;
+    memmove(m->statuses + i + 1, m->statuses + i, (m->nstatus - i) * sizeof m->statuses[0]);
+    m->statuses[i] = status;
+    m->nstatus++;
+}
+
 metrics *metrics_new(const char *const *route_names, size_t nroutes, double start_time)
 {
     metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    for (int code = 0; code < BL_API_CODE_COUNT; code++)
+        add_status(m, bl_api_code_status((bl_api_code)code));
+    for (size_t i = 0; i < sizeof mhd_statuses / sizeof mhd_statuses[0]; i++)
+        add_status(m, mhd_statuses[i]);
+    m->nslots = m->nstatus + 1;
     m->nroutes = nroutes + 1;
     m->names = route_names;
     m->start_time = start_time;
-    m->requests = calloc(m->nroutes * NSTATUS_SLOTS, sizeof *m->requests);
+    m->requests = calloc(m->nroutes * m->nslots, sizeof *m->requests);
     m->latency = calloc(m->nroutes * (NBUCKETS + 1), sizeof *m->latency);
     m->latency_sum_us = calloc(m->nroutes, sizeof *m->latency_sum_us);
     m->bytes_in = calloc(m->nroutes, sizeof *m->bytes_in);
@@ -94,9 +118,9 @@ void metrics_record(metrics *m, int route, unsigned status, double seconds, uint
 {
     size_t r = route >= 0 && (size_t)route < m->nroutes - 1 ? (size_t)route : m->nroutes - 1;
     size_t s = 0;
-    while (s < NSTATUS && statuses[s] != status)
+    while (s < m->nstatus && m->statuses[s] != status)
         s++;
-    atomic_fetch_add(&m->requests[r * NSTATUS_SLOTS + s], 1);
+    atomic_fetch_add(&m->requests[r * m->nslots + s], 1);
     size_t b = 0;
     while (b < NBUCKETS && seconds > buckets[b])
         b++;
@@ -196,32 +220,33 @@ static int process_block(char **b, size_t *len, size_t *cap)
                cpu, rss, fds);
 }
 
-char *metrics_render(metrics *m, const char *extra, size_t *out_len)
+/* Requests answered, by route and status. */
+static int requests_block(metrics *m, char **b, size_t *len, size_t *cap)
 {
-    size_t len = 0, cap = 8192;
-    char *b = malloc(cap);
-    if (!b)
-        return NULL;
-    b[0] = '\0';
-    int bad = 0;
-    bad |= put(&b, &len, &cap,
-               "# HELP ballast_requests_total HTTP requests answered, by route and status code.\n"
-               "# TYPE ballast_requests_total counter\n");
+    int bad = put(b, len, cap,
+                  "# HELP ballast_requests_total HTTP requests answered, by route and status code.\n"
+                  "# TYPE ballast_requests_total counter\n");
     for (size_t r = 0; r < m->nroutes; r++)
-        for (size_t s = 0; s < NSTATUS_SLOTS; s++) {
-            unsigned long long v = atomic_load(&m->requests[r * NSTATUS_SLOTS + s]);
+        for (size_t s = 0; s < m->nslots; s++) {
+            unsigned long long v = atomic_load(&m->requests[r * m->nslots + s]);
             if (!v)
                 continue;
-            if (s < NSTATUS)
-                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
-                           route_name(m, r), statuses[s], v);
+            if (s < m->nstatus)
+                bad |= put(b, len, cap, "ballast_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
+                           route_name(m, r), m->statuses[s], v);
             else
-                bad |= put(&b, &len, &cap, "ballast_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                bad |= put(b, len, cap, "ballast_requests_total{route=\"%s\",code=\"other\"} %llu\n",
                            route_name(m, r), v);
         }
-    bad |= put(&b, &len, &cap,
-               "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
-               "# TYPE ballast_request_duration_seconds histogram\n");
+    return bad;
+}
+
+/* The latency histogram, by route. */
+static int latency_block(metrics *m, char **b, size_t *len, size_t *cap)
+{
+    int bad = put(b, len, cap,
+                  "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
+                  "# TYPE ballast_request_duration_seconds histogram\n");
     for (size_t r = 0; r < m->nroutes; r++) {
         /* Every figure of a route's histogram comes from one read of its
          * buckets, so +Inf and _count always equal the last cumulative
@@ -236,17 +261,30 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
             continue;
         for (size_t k = 0; k < NBUCKETS; k++) {
             cum += counts[k];
-            bad |= put(&b, &len, &cap,
+            bad |= put(b, len, cap,
                        "ballast_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                        route_name(m, r), buckets[k], cum);
         }
-        bad |= put(&b, &len, &cap,
+        bad |= put(b, len, cap,
                    "ballast_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
                    "ballast_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
                    "ballast_request_duration_seconds_count{route=\"%s\"} %llu\n",
                    route_name(m, r), count, route_name(m, r),
                    (double)atomic_load(&m->latency_sum_us[r]) / 1e6, route_name(m, r), count);
     }
+    return bad;
+}
+
+char *metrics_render(metrics *m, const char *extra, size_t *out_len)
+{
+    size_t len = 0, cap = 8192;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    b[0] = '\0';
+    int bad = 0;
+    bad |= requests_block(m, &b, &len, &cap);
+    bad |= latency_block(m, &b, &len, &cap);
     bad |= put(&b, &len, &cap,
                "# HELP ballast_requests_in_flight Requests being handled now.\n"
                "# TYPE ballast_requests_in_flight gauge\n"

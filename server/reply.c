@@ -16,21 +16,6 @@
 
 /* ---- responses -------------------------------------------------------- */
 
-int status_of(bl_api_code code)
-{
-    switch (code) {
-    case BL_API_OK: return MHD_HTTP_OK;
-    case BL_API_INVALID_JSON:
-    case BL_API_INVALID_ARGUMENT:
-    case BL_API_LIMIT_EXCEEDED: return MHD_HTTP_BAD_REQUEST;
-    case BL_API_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
-    case BL_API_NOT_ACCEPTABLE: return MHD_HTTP_NOT_ACCEPTABLE;
-    case BL_API_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
-    case BL_API_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return MHD_HTTP_INTERNAL_SERVER_ERROR;
-}
-
 /*
  * CORS (--cors-origin): a request whose Origin is the configured one (or
  * any, with "*") may read the answer in a browser; a preflight (OPTIONS)
@@ -156,11 +141,11 @@ enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result
         name[n] = '\0';
         MHD_add_response_header(resp, name, res->meta[i].value);
     }
-    return queue(c, r, (unsigned)status_of(res->code), resp, res->len, res->content_type, 0);
+    return queue(c, r, bl_api_code_status(res->code), resp, res->len, res->content_type, 0);
 }
 
-enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned status,
-                                   const char *code, const char *field, const char *fmt, ...)
+enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code code,
+                            const char *field, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -168,10 +153,10 @@ enum MHD_Result reply_error(struct MHD_Connection *c, request *r, unsigned statu
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     size_t len = 0;
-    char *body = bl_api_error_body(code, msg, field, &len);
-    snprintf(r->log_code, sizeof r->log_code, "%s", code);
+    char *body = bl_api_error_body(bl_api_code_name(code), msg, field, &len);
+    snprintf(r->log_code, sizeof r->log_code, "%s", bl_api_code_name(code));
     snprintf(r->log_field, sizeof r->log_field, "%s", field ? field : "");
-    return reply_json(c, r, status, body, len);
+    return reply_json(c, r, bl_api_code_status(code), body, len);
 }
 
 enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
