@@ -150,9 +150,13 @@ int num_uint64(const num_value *v, uint64_t *out);
 
 /* ---- decoding -------------------------------------------------------------- */
 
+/* The request decoder: parse.c (the envelope), fastarray.c (long number
+ * arrays), arrays.c (flat array fields), tensor.c (nested ones); errors.c
+ * (api_fail and friends, above). */
+
 /* Long arrays of plain numbers, flat or nested (rectangular), parsed
  * straight into doubles before the rest of the document goes to jansson
- * (see decode.c). */
+ * (see fastarray.c). */
 typedef struct {
     double *vals;
     size_t nvals, cap;
@@ -189,7 +193,7 @@ typedef struct {
 
 
 /* Parses a request body into an object; big integers beyond 64 bits are
- * kept exactly (see decode.c). Returns NULL and fills *e on failure. */
+ * kept exactly (see parse.c). Returns NULL and fills *e on failure. */
 json_t *api_parse(const char *body, size_t len, api_err *e);
 /* The same for a request whose long number arrays go to *fa (fa must be
  * zeroed; free it with api_arrays_free after the document). */
@@ -345,7 +349,7 @@ const char *api_suggest(const char *got, const char *const *names, size_t n, con
  * send instead; otherwise leaves it. */
 void api_explain_body(const char *body, size_t len, api_err *e);
 
-/* decode.c's view of a parsed value, for fields.c: its JSON type's name
+/* parse.c's view of a parsed value, for fields.c: its JSON type's name
  * ("integer" for a big integer, "array" for a long number array); the
  * digits of an integer beyond 64 bits, or NULL; whether it is one of those
  * placeholders (not a client's string). */

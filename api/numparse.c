@@ -727,6 +727,24 @@ static int twenty_digits(const char *s, uint64_t *out)
     return 1;
 }
 
+/* The exponent after the 'e' or 'E' (an optional sign, then digits, its
+ * value saturating at EXP_SAT) at s: returns the end of it, or NULL when
+ * it has no digit. */
+static const char *read_exponent(const char *s, const char *end, int64_t *ex)
+{
+    int eneg = 0;
+    if (s < end && (*s == '+' || *s == '-'))
+        eneg = *s++ == '-';
+    if (s >= end || !is_digit(*s))
+        return NULL;
+    int64_t e = 0;
+    for (; s < end && is_digit(*s); s++)
+        if (e < EXP_SAT)
+            e = e * 10 + (*s - '0');
+    *ex = eneg ? -e : e;
+    return s;
+}
+
 size_t num_parse(const char *p, const char *end, num_value *v)
 {
     const char *s = p;
@@ -752,17 +770,9 @@ size_t num_parse(const char *p, const char *end, num_value *v)
     int64_t ex = 0;
     if (s < end && (*s == 'e' || *s == 'E')) {
         integral = 0;
-        s++;
-        int eneg = 0;
-        if (s < end && (*s == '+' || *s == '-'))
-            eneg = *s++ == '-';
-        if (s >= end || !is_digit(*s))
+        s = read_exponent(s + 1, end, &ex);
+        if (!s)
             return 0;
-        for (; s < end && is_digit(*s); s++)
-            if (ex < EXP_SAT)
-                ex = ex * 10 + (*s - '0');
-        if (eneg)
-            ex = -ex;
     }
 
     /* w holds every digit (leading zeros too) when there are at most

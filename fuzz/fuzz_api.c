@@ -65,7 +65,7 @@
  *   - a JSON body under 4096 bytes gives the same answer (OK: byte for
  *     byte; errors: code and field, unless FUZZ_DIFF_STRICT=0) when padded
  *     with spaces past 4096
- *     bytes, where api/decode.c parses long number arrays itself instead
+ *     bytes, where api/fastarray.c parses long number arrays itself instead
  *     of through jansson (a differential test of that parser);
  *   - nothing leaks (LeakSanitizer, per input).
  *
@@ -271,8 +271,9 @@ static int check_result(const char *endpoint, bl_api_format format, size_t max_o
  * the differential test while a reported bug stands: jansson refuses the
  * escape (invalid JSON) in a short body, but a body that holds a long
  * number array or a big integer is parsed with JSON_ALLOW_NUL (for the
- * placeholders of api/decode.c), where the same string is accepted, and
- * is cut at the NUL by the field decoder ("torch\u0000x" is "torch"). */
+ * placeholders of api/parse.c and api/fastarray.c), where the same string
+ * is accepted, and is cut at the NUL by the field decoder ("torch\u0000x"
+ * is "torch"). */
 static int has_escaped_nul(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i + 6 <= n; i++)
@@ -286,7 +287,7 @@ static int has_escaped_nul(const uint8_t *p, size_t n)
  * jansson oracle below while a reported bug stands, unless
  * FUZZ_DIFF_STRICT (tests/fuzz-regressions/pending/
  * long-zero-led-integer-accepted-after-big-integer): when the body also
- * holds an integer beyond int64, api/decode.c quotes every literal of 19+
+ * holds an integer beyond int64, api/parse.c quotes every literal of 19+
  * digits as a placeholder, leading zeros included, so invalid JSON is
  * taken and answered "seed must be an integer (...), not an integer". */
 static int has_zero_led_long_integer(const uint8_t *p, size_t n)
@@ -351,9 +352,9 @@ static char *small_integers(const uint8_t *p, size_t n, size_t *len)
 /* The jansson oracle: when jansson itself refuses the JSON text [p, p + n)
  * for its syntax (its integers beyond 64 bits made small first; not for a
  * real beyond its range, nesting depth or a NUL escape, which the api
- * handles on its own), the api must have answered invalid_json:
- * api/decode.c's placeholders (big integers, long number arrays) must not
- * make invalid JSON valid. */
+ * handles on its own), the api must have answered invalid_json: the
+ * placeholders of api/parse.c and api/fastarray.c (big integers, long
+ * number arrays) must not make invalid JSON valid. */
 static int check_jansson_refusal(const uint8_t *p, size_t n, const bl_api_result *res, char *why,
                                  size_t whylen)
 {
@@ -403,7 +404,7 @@ static const char *const part_names[] = {"request", "logits",        "log_probs"
                                          "bogus"};
 #define NPART_NAMES (sizeof part_names / sizeof part_names[0])
 #define MAX_PARTS 8
-#define PAD_TO 4100 /* past api/decode.c's 4096-byte threshold */
+#define PAD_TO 4100 /* past api/parse.c's 4096-byte threshold */
 
 /* What ballastd gives multipart_parse and multipart_boundary (server.h). */
 #define SERVER_MAX_PARTS MP_MAX_PARTS
@@ -671,7 +672,7 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
         free(again.body);
     }
     /* Differential: the same JSON body padded with spaces to PAD_TO bytes
-     * goes through the fast number-array path of api/decode.c (bodies of
+     * goes through the fast number-array path of api/fastarray.c (bodies of
      * 4096 bytes and more); the answer must not change (for invalid JSON,
      * only the code: the positions in the message may). */
     if (!bad && call.mode < 3 && size - 1 < PAD_TO && !has_escaped_nul(data + 1, size - 1)) {

@@ -576,7 +576,7 @@ END_TEST
 
 /* ---- the decoder's fast arrays ---------------------------------------------
 
-   api/decode.c takes nested number arrays whole before jansson sees the
+   api/fastarray.c takes nested number arrays whole before jansson sees the
    body; the decoder must then answer exactly as it did when only flat
    arrays were taken (api_arrays.flat_only): the same values, shapes and
    integer flags, and for anything ragged or malformed the same error, field

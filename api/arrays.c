@@ -1,0 +1,191 @@
+/*
+ * arrays.c — flat array fields (weights, counts, labels, targets, ...) as
+ * doubles or int64s, from whichever source they came in: JSON, a fast
+ * array (fastarray.c) or a .npy part (npy.c); and the element and limit
+ * errors that tensor.c shares.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+
+bl_api_code api_over_limit(api_err *e, const char *name, size_t n, const char *limit_name,
+                           size_t max)
+{
+    return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                    "%s has %zu entries, more than the server's %s limit of %zu", name, n,
+                    limit_name, max);
+}
+
+bl_api_code api_bad_element(api_err *e, const char *path, json_t *x, const char *what)
+{
+    double d;
+    if (api_number(x, &d))
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
+                        d, what);
+    return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s %s", path, what,
+                    json_is_integer(x) || json_is_array(x) || json_is_object(x) ? "an" : "a",
+                    api_type_name(x));
+}
+
+/* A .npy part as a flat array of count entries of a 1-D shape. */
+static bl_api_code npy_flat(const api_value *v, const char *name, size_t max,
+                            const char *limit_name, npy_view *nv, api_err *e)
+{
+    bl_api_code c = npy_parse(v->part->data, v->part->len, name, nv, e);
+    if (c != BL_API_OK)
+        return c;
+    if (nv->ndim != 1)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                        "%s must be a 1-D array, but the .npy part has %zu dimensions", name,
+                        nv->ndim);
+    if (max && nv->count > max)
+        return api_over_limit(e, name, nv->count, limit_name, max);
+    return BL_API_OK;
+}
+
+/* The values of a flat array field from whichever source it came in (a
+ * .npy part, a fast array, or JSON), as doubles, with *all_int telling
+ * whether every value was an integer (JSON integer literal, integer
+ * dtype). what says what an element must be, for the JSON type error. */
+static bl_api_code flat_values(const api_value *av, const char *name, size_t max,
+                               const char *limit_name, const char *what, double **out, size_t *n,
+                               int *all_int, api_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    size_t len;
+    npy_view nv;
+    const struct fast_array *fast = av->part ? NULL : api_fast_of(av->fa, av->json);
+    if (av->part) {
+        bl_api_code c = npy_flat(av, name, max, limit_name, &nv, e);
+        if (c != BL_API_OK)
+            return c;
+        len = nv.count;
+    } else if (fast) {
+        len = api_fast_shape(av->fa, fast)[0];
+    } else {
+        if (!json_is_array(av->json))
+            return api_bad_element(e, name, av->json,
+                               strcmp(what, "an integer") == 0 ? "an array of integers"
+                                                               : "an array of numbers");
+        len = json_array_size(av->json);
+    }
+    if (max && len > max)
+        return api_over_limit(e, name, len, limit_name, max);
+    if (fast && fast->ndim > 1) {
+        /* Nested where a flat array belongs: the JSON it replaced fails at
+         * its first element, an array, or a flat fast array of its own (a
+         * row of FAST_MIN numbers or more), which bad_element called "a
+         * array". */
+        char path[160];
+        snprintf(path, sizeof path, "%s[0]", name);
+        int row_was_fast = fast->ndim == 2 && api_fast_shape(av->fa, fast)[1] >= FAST_MIN;
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s array", path,
+                        what, row_was_fast ? "a" : "an");
+    }
+    double *v = malloc((len ? len : 1) * sizeof *v);
+    if (!v)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    if (av->part) {
+        npy_to_doubles(&nv, v);
+        *all_int = npy_is_integer(&nv);
+    } else if (fast) {
+        memcpy(v, av->fa->vals + fast->off, len * sizeof *v);
+        *all_int = fast->all_integers;
+    } else {
+        *all_int = 1;
+        for (size_t i = 0; i < len; i++) {
+            json_t *x = json_array_get(av->json, i);
+            if (!api_number(x, &v[i])) {
+                char path[160];
+                snprintf(path, sizeof path, "%s[%zu]", name, i);
+                free(v);
+                return api_bad_element(e, path, x, what);
+            }
+            if (!api_integer(x, &(int64_t){0}))
+                *all_int = 0;
+        }
+    }
+    *out = v;
+    *n = len;
+    return BL_API_OK;
+}
+
+bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_t max,
+                        const char *limit_name, double **out, size_t *n, api_err *e)
+{
+    int all_int;
+    bl_api_code c = flat_values(av, name, max, limit_name, "a number", out, n, &all_int, e);
+    if (c != BL_API_OK)
+        return c;
+    for (size_t i = 0; i < *n; i++) {
+        double x = (*out)[i];
+        if (!isfinite(x) || (nonneg && x < 0)) {
+            char path[160];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path, x,
+                     nonneg ? "a finite number >= 0" : "a finite number");
+            free(*out);
+            *out = NULL;
+            return BL_API_INVALID_ARGUMENT;
+        }
+    }
+    return BL_API_OK;
+}
+
+bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const char *limit_name,
+                       int64_t **out, size_t *n, api_err *e)
+{
+    double *v;
+    int all_int;
+    *out = NULL;
+    bl_api_code c = flat_values(av, name, max, limit_name, "an integer", &v, n, &all_int, e);
+    if (c != BL_API_OK)
+        return c;
+    if (!all_int) {
+        /* The first element that is not an integer literal; with a .npy
+         * part, the dtype itself. */
+        if (av->part) {
+            free(v);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                            "%s must hold integers: send an int64, int32 or uint8 .npy", name);
+        }
+        size_t i = 0;
+        const struct fast_array *fast = api_fast_of(av->fa, av->json);
+        if (fast) {
+            i = fast->first_real;
+        } else {
+            while (i + 1 < *n && api_integer(json_array_get(av->json, i), &(int64_t){0}))
+                i++;
+        }
+        char path[160];
+        snprintf(path, sizeof path, "%s[%zu]", name, i);
+        free(v);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                        "%s must be an integer (a JSON integer, without a decimal point or "
+                        "exponent)",
+                        path);
+    }
+    int64_t *iv = malloc((*n ? *n : 1) * sizeof *iv);
+    if (!iv) {
+        free(v);
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    }
+    if (av->part) {
+        npy_view nv;
+        npy_parse(av->part->data, av->part->len, name, &nv, e); /* valid: read above */
+        npy_to_int64(&nv, iv);
+    } else if (!api_fast_of(av->fa, av->json)) {
+        for (size_t i = 0; i < *n; i++)
+            api_integer(json_array_get(av->json, i), &iv[i]); /* exact 64-bit values */
+    } else {
+        for (size_t i = 0; i < *n; i++)
+            iv[i] = v[i] >= 0x1p63 ? INT64_MAX : v[i] < -0x1p63 ? INT64_MIN : (int64_t)v[i];
+    }
+    free(v);
+    *out = iv;
+    return BL_API_OK;
+}
