@@ -28,7 +28,7 @@
  * stacks, the binary, and glibc's own bookkeeping. Freed memory that glibc
  * keeps for reuse is bounded by the peak of `used` in its few arenas
  * (M_ARENA_MAX), and given back after every computation that held more
- * than TRIM_AFTER (server/http.c). glibc's own mmap threshold is left
+ * than TRIM_AFTER (server/compute.c). glibc's own mmap threshold is left
  * alone: pinning it low made every large array a fresh mapping whose pages
  * fault in again on each request (+50% on a bulk /loss).
  */

@@ -19,7 +19,7 @@
  * The watchdog shuts the socket down; libmicrohttpd then closes it. The
  * registry's lock orders that shutdown() before libmicrohttpd closes and
  * reuses the fd. A connection past --max-connections (libmicrohttpd takes
- * a few more, see http.c) is marked over_limit and its request answered
+ * a few more, see daemon.c) is marked over_limit and its request answered
  * 503 at once.
  */
 #include <microhttpd.h>

@@ -1,7 +1,8 @@
 /*
- * front.h — the HTTP front's private types: the server, its route table
- * and the per-request record, shared by http.c (the access handler and the
- * lifecycle) and reply.c (responses and header parsing).
+ * front.h — the HTTP front's private types and functions: the server, its
+ * route table and the per-request record, shared by http.c (the access
+ * handler), routes.c, framing.c, negotiate.c, intake.c, compute.c,
+ * reply.c and daemon.c (see http.c for what lives where).
  */
 #ifndef BALLAST_FRONT_H
 #define BALLAST_FRONT_H
@@ -106,6 +107,72 @@ typedef struct {
     bl_api_format format;
 } request;
 
+/* Requests that take the pool's small-jobs lane (pool.c): a JSON body of
+ * at most this many bytes. */
+#define SMALL_BODY (16 * 1024)
+
+/* ---- http.c: the access handler (libmicrohttpd's callbacks) ---- */
+
+/* libmicrohttpd's access handler, request-line logger (which makes the
+ * request record) and completion callback, for daemon.c. */
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls);
+void *http_uri_logged(void *cls, const char *uri, struct MHD_Connection *c);
+void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe);
+/* The connection's slot (conns.c), or NULL. */
+conn_state *conn_of(struct MHD_Connection *c);
+/* Records a refusal decided before the body is read (r->err_code and
+ * r->err_msg), answered once the request may be answered. Returns MHD_YES. */
+enum MHD_Result refuse(request *r, bl_api_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- routes.c ---- */
+
+/* A request's first call: route it and decide what can be refused before
+ * the body is read (recorded with refuse()). */
+enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const char *url,
+                      const char *method);
+/* The answer of a GET route. */
+enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r);
+
+/* ---- framing.c ---- */
+
+/* libmicrohttpd's unescape callback: %XX decoded in place; an encoded NUL
+ * marks the connection (conn_state.bad_path). */
+size_t http_unescape(void *cls, struct MHD_Connection *c, char *s);
+/* Refuses framings that two parsers could read differently; 1 when it
+ * refused (r->close set), else 0 with r->expect the Content-Length. */
+int check_framing(request *r, struct MHD_Connection *c);
+
+/* ---- negotiate.c ---- */
+
+int is_multipart(const char *type);
+/* The Content-Types a POST may have (JSON, a form, multipart). */
+int acceptable_type(const char *type);
+/* A raw .npy (or octet-stream) body, which belongs in a multipart part. */
+int binary_type(const char *type);
+/* The response format Accept asks for. */
+bl_api_format wanted_format(struct MHD_Connection *c);
+
+/* ---- intake.c ---- */
+
+/* Admission of a POST before its body is read: draining, the queue, the
+ * Content-Type, --max-body, the budget, a multipart boundary. */
+enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r);
+/* Appends a piece of the body (or counts and drops it, once refused). */
+void accumulate(server *s, request *r, const char *data, size_t n);
+/* Frees the body and gives its reservation back to the budget. */
+void free_body(request *r);
+
+/* ---- compute.c ---- */
+
+/* The body is in: compute now (tiny requests) or hand over to the pool. */
+enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r);
+/* The computation is done: answer with its result. */
+enum MHD_Result answer_computed(struct MHD_Connection *c, request *r);
+
 /* ---- reply.c ---- */
 
 /* Queue an answer (the body malloc'd and taken over; NULL for empty). */
@@ -120,10 +187,7 @@ enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code co
 enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
                            const char *text, const char *type);
 enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res);
-int is_multipart(const char *type);
-int acceptable_type(const char *type);
 void set_request_id(server *s, struct MHD_Connection *c, request *r);
 int authorized(server *s, struct MHD_Connection *c);
-bl_api_format wanted_format(struct MHD_Connection *c);
 
 #endif

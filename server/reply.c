@@ -1,8 +1,9 @@
 /*
- * reply.c — the HTTP front's answers and the request headers it reads:
- * every response gets the same headers here (content type, request id,
- * nosniff, no-store, Allow, WWW-Authenticate, Retry-After), and Accept,
- * Content-Type, X-Request-Id and Authorization are parsed here.
+ * reply.c — the HTTP front's answers: every response gets the same headers
+ * here (content type, request id, nosniff, no-store, Allow,
+ * WWW-Authenticate, Retry-After, CORS); and the request headers that say
+ * who asks: X-Request-Id and Authorization. Content-Type and Accept are
+ * negotiate.c's.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
@@ -172,28 +173,6 @@ enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status
 
 /* ---- request checks ---------------------------------------------------------------- */
 
-int is_multipart(const char *type)
-{
-    return type && strncasecmp(type, "multipart/form-data", 19) == 0 &&
-           (type[19] == '\0' || type[19] == ';' || type[19] == ' ');
-}
-
-/* application/json, no type, or application/x-www-form-urlencoded (what
- * curl -d sends), each with any parameters; multipart/form-data for .npy
- * parts (see README, "Bulk data"). */
-int acceptable_type(const char *type)
-{
-    if (!type || !*type || is_multipart(type))
-        return 1;
-    static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
-    for (size_t i = 0; i < 2; i++) {
-        size_t n = strlen(ok[i]);
-        if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
-            return 1;
-    }
-    return 0;
-}
-
 /* A client's X-Request-Id is echoed when it is 1..64 visible ASCII
  * characters; otherwise one is made up. */
 void set_request_id(server *s, struct MHD_Connection *c, request *r)
@@ -225,44 +204,5 @@ int authorized(server *s, struct MHD_Connection *c)
     for (size_t i = 0; i < wl; i++)
         diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
     return diff == 0;
-}
-
-/* The response format from Accept: of application/json,
- * application/x-npy and multipart/form-data, the one with the highest
- * q-value (the first named on a tie); media ranges with q=0 are refused
- * ones, and anything else (*\/\*, no Accept) means JSON. */
-bl_api_format wanted_format(struct MHD_Connection *c)
-{
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    static const struct {
-        const char *type;
-        bl_api_format f;
-    } kinds[] = {{"application/json", BL_API_JSON},
-                 {"application/x-npy", BL_API_NPY},
-                 {"multipart/form-data", BL_API_MULTIPART}};
-    bl_api_format best = BL_API_JSON;
-    double best_q = 0;
-    while (a && *a) {
-        const char *end = strchr(a, ',');
-        size_t len = end ? (size_t)(end - a) : strlen(a);
-        while (len && (*a == ' ' || *a == '\t'))
-            a++, len--;
-        size_t tlen = 0;
-        while (tlen < len && a[tlen] != ';' && a[tlen] != ' ' && a[tlen] != '\t')
-            tlen++;
-        double q = 1;
-        for (size_t i = tlen; i + 2 < len; i++)
-            if ((a[i] == 'q' || a[i] == 'Q') && a[i + 1] == '=' &&
-                (i == 0 || a[i - 1] == ';' || a[i - 1] == ' '))
-                q = strtod(a + i + 2, NULL);
-        for (size_t k = 0; k < 3; k++)
-            if (tlen == strlen(kinds[k].type) && strncasecmp(a, kinds[k].type, tlen) == 0 &&
-                q > best_q) {
-                best = kinds[k].f;
-                best_q = q;
-            }
-        a = end ? end + 1 : NULL;
-    }
-    return best;
 }
 
