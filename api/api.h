@@ -89,19 +89,28 @@ typedef struct {
 
 #define BL_API_MAX_META 12
 
+/* Sizes of bl_api_result's texts and of an error's message, the NUL
+ * included; longer text is cut. */
+#define BL_API_CONTENT_TYPE_MAX 96 /* a media type, with a multipart boundary */
+#define BL_API_CODE_MAX 32         /* an error code's name */
+#define BL_API_FIELD_MAX 160       /* an error's field path, e.g. logits[3][1] */
+#define BL_API_MESSAGE_MAX 400     /* an error's message */
+#define BL_API_META_NAME_MAX 32    /* a scalar answer field's name */
+#define BL_API_META_VALUE_MAX 96   /* and its value as text */
+
 typedef struct {
     bl_api_code code;
     char *body; /* malloc'd response (JSON, .npy or multipart) or JSON error; NUL-terminated */
     size_t len; /* bytes in body, without the terminating NUL */
-    char content_type[96];
+    char content_type[BL_API_CONTENT_TYPE_MAX];
     /* An error's code name and field ("" for none), as in the body. */
-    char error_code[32];
-    char error_field[160];
+    char error_code[BL_API_CODE_MAX];
+    char error_field[BL_API_FIELD_MAX];
     /* With BL_API_NPY: the answer's scalar fields, name and value as text
      * (e.g. "num_samples", "100"). */
     struct {
-        char name[32];
-        char value[96];
+        char name[BL_API_META_NAME_MAX];
+        char value[BL_API_META_VALUE_MAX];
     } meta[BL_API_MAX_META];
     size_t nmeta;
 } bl_api_result;

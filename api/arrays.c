@@ -80,7 +80,7 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
          * its first element, an array, or a flat fast array of its own (a
          * row of FAST_MIN numbers or more), which bad_element called "a
          * array". */
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "%s[0]", name);
         int row_was_fast = fast->ndim == 2 && api_fast_shape(av->fa, fast)[1] >= FAST_MIN;
         return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s array", path,
@@ -100,7 +100,7 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
         for (size_t i = 0; i < len; i++) {
             json_t *x = json_array_get(av->json, i);
             if (!api_number(x, &v[i])) {
-                char path[160];
+                char path[BL_API_FIELD_MAX];
                 snprintf(path, sizeof path, "%s[%zu]", name, i);
                 free(v);
                 return api_bad_element(e, path, x, what);
@@ -124,7 +124,7 @@ bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_
     for (size_t i = 0; i < *n; i++) {
         double x = (*out)[i];
         if (!isfinite(x) || (nonneg && x < 0)) {
-            char path[160];
+            char path[BL_API_FIELD_MAX];
             snprintf(path, sizeof path, "%s[%zu]", name, i);
             api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path, x,
                      nonneg ? "a finite number >= 0" : "a finite number");
@@ -161,7 +161,7 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
             while (i + 1 < *n && api_integer(json_array_get(av->json, i), &(int64_t){0}))
                 i++;
         }
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "%s[%zu]", name, i);
         free(v);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path,

@@ -935,11 +935,15 @@ size_t dtoa_i64(char *out, int64_t v)
 
 /* ---- Python's layout ----------------------------------------------------------------- */
 
+/* digits17's scratch: 32 bytes written, and room for the fixed-size copies
+ * out of it. */
+#define DIGITS_TMP 64
+
 /* The n digits of d < 10^17 (n = count_digits(d)) in tmp, ending at tmp + 32;
  * returns the first. Whole blocks of 8 are written, so tmp[15 .. 32) may
  * hold leading zeros before the digits, and every copy out of tmp below can
  * be of a fixed size (one or two vector moves, no loop). */
-static inline const char *digits17(char tmp[64], uint64_t d, int n)
+static inline const char *digits17(char tmp[DIGITS_TMP], uint64_t d, int n)
 {
     uint64_t hi = d / 100000000; /* < 10^9 */
     write8(tmp + 24, (uint32_t)(d - hi * 100000000));
@@ -959,7 +963,7 @@ static inline const char *digits17(char tmp[64], uint64_t d, int n)
  * 33 bytes at out (the fixed-size copies), returns the length (<= 23). */
 static size_t layout(char *out, uint64_t digits, int e)
 {
-    char tmp[64];
+    char tmp[DIGITS_TMP];
     int n = count_digits(digits);
     int x = e + n - 1;
     const char *d = digits17(tmp, digits, n);

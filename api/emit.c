@@ -247,7 +247,7 @@ bl_api_code api_emit(api_out *o, api_err *e)
         snprintf(o->res->content_type, sizeof o->res->content_type, "application/x-npy");
         for (size_t i = 0; i < o->n; i++) {
             const api_field_out *f = &o->f[i];
-            char v[96];
+            char v[BL_API_META_VALUE_MAX];
             if (f->kind == OV_STRING)
                 snprintf(v, sizeof v, "%s", f->s);
             else if (f->kind == OV_UINT)

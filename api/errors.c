@@ -49,7 +49,7 @@ bl_api_code api_from_lib(api_err *e, const bl_error *le, const size_t *shape, si
     bl_api_code code = le->code == BL_ENOMEM   ? BL_API_UNAVAILABLE
                        : le->code == BL_ELIMIT ? BL_API_LIMIT_EXCEEDED
                                                : BL_API_INVALID_ARGUMENT;
-    char field[160] = "";
+    char field[BL_API_FIELD_MAX] = "";
     if (le->arg)
         api_path(field, sizeof field, le->arg, le->index, shape, ndim);
     return api_fail(e, code, le->arg ? field : NULL, "%s", le->message);

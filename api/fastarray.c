@@ -37,6 +37,11 @@
    flat arrays only, for the error and position of before. */
 
 #define FAST_PREFIX "\\u0000@"
+/* The first capacities of api_arrays' buffers (numbers, arrays, nested
+ * shapes' dimensions), doubled as they fill. */
+#define FIRST_VALUES 1024
+#define FIRST_ARRAYS 16
+#define FIRST_DIMS 64
 
 void api_arrays_free(api_arrays *fa)
 {
@@ -98,7 +103,7 @@ static int fa_reserve(api_arrays *fa, size_t more)
 {
     if (fa->cap - fa->nvals >= more)
         return 1;
-    size_t cap = fa->cap ? fa->cap : 1024;
+    size_t cap = fa->cap ? fa->cap : FIRST_VALUES;
     while (cap - fa->nvals < more)
         cap *= 2;
     double *v = realloc(fa->vals, cap * sizeof *v);
@@ -224,7 +229,7 @@ static int after_value(array_scan *s, api_arrays *fa)
 static int record_array(api_arrays *fa, const array_scan *s)
 {
     if (fa->narr == fa->arr_cap) {
-        size_t cap = fa->arr_cap ? fa->arr_cap * 2 : 16;
+        size_t cap = fa->arr_cap ? fa->arr_cap * 2 : FIRST_ARRAYS;
         struct fast_array *a = realloc(fa->arr, cap * sizeof *a);
         if (!a)
             return 0;
@@ -232,7 +237,7 @@ static int record_array(api_arrays *fa, const array_scan *s)
         fa->arr_cap = cap;
     }
     if (s->ndim > 1 && fa->dims_cap - fa->ndims < s->ndim) {
-        size_t cap = fa->dims_cap ? fa->dims_cap * 2 : 64;
+        size_t cap = fa->dims_cap ? fa->dims_cap * 2 : FIRST_DIMS;
         size_t *dims = realloc(fa->dims, cap * sizeof *dims);
         if (!dims)
             return 0;

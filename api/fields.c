@@ -20,6 +20,11 @@
 #include "internal.h"
 
 #define MAX_FIELDS 64 /* bits of the mask of fields sent */
+/* Room for the texts of the messages: a range ("in (0, 1]"), a list of
+ * an enum's names, a list of a form's field names. */
+#define RANGE_TEXT_MAX 96
+#define CHOICES_TEXT_MAX 256
+#define FIELDS_TEXT_MAX 400
 
 /* "a"/"an" for api_type_name(v). */
 static const char *article(json_t *v) { return strchr("aeiou", api_type_name(v)[0]) ? "n" : ""; }
@@ -130,7 +135,7 @@ static int in_range(const field_range *r, double v)
 
 static bl_api_code decode_int(const field_spec *f, json_t *v, int64_t *out, api_err *e)
 {
-    char range[96];
+    char range[RANGE_TEXT_MAX];
     const char *big = api_big_integer(v);
     if (!api_integer(v, out))
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
@@ -185,7 +190,7 @@ static bl_api_code decode_uint64(const field_spec *f, json_t *v, uint64_t *out, 
 
 static bl_api_code decode_number(const field_spec *f, json_t *v, double *out, api_err *e)
 {
-    char range[96];
+    char range[RANGE_TEXT_MAX];
     if (!api_number(v, out))
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a number, not a%s %s",
                         f->name, article(v), api_type_name(v));
@@ -208,7 +213,7 @@ static bl_api_code decode_enum(const field_spec *f, json_t *v, int *out, api_err
             *out = (int)n;
             return BL_API_OK;
         }
-    char list[256];
+    char list[CHOICES_TEXT_MAX];
     join_names(list, sizeof list, f->choices, ~(uint64_t)0, ", ", 1);
     if (!is_string)
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be a string, one of %s",
@@ -288,7 +293,7 @@ static bl_api_code unknown_name(const api_form *form, const char *what, const ch
     const char *names[MAX_FIELDS + 1];
     size_t n = field_names(form->fields, names);
     const char *near = api_suggest(name, names, n, form->endpoint);
-    char list[400];
+    char list[FIELDS_TEXT_MAX];
     join_names(list, sizeof list, names, ~(uint64_t)0, ", ", 0);
     if (near)
         return api_fail(e, BL_API_INVALID_ARGUMENT, name,
@@ -407,7 +412,7 @@ static bl_api_code not_applicable(const field_spec *spec, const field_spec *f, i
 {
     const field_spec *c = &spec[ctl];
     int v = *(const int *)(const void *)((const char *)dst + c->offset);
-    char values[256];
+    char values[CHOICES_TEXT_MAX];
     join_names(values, sizeof values, c->choices, f->only.values, " or ", 1);
     return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
                     "%s applies only to %s %s, not to %s \"%s\"%s%s%s", f->name, c->name, values,

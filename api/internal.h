@@ -17,8 +17,8 @@
 
 typedef struct {
     bl_api_code code;
-    char field[160]; /* JSON-path-like pointer, "" for none */
-    char message[400];
+    char field[BL_API_FIELD_MAX]; /* JSON-path-like pointer, "" for none */
+    char message[BL_API_MESSAGE_MAX];
 } api_err;
 
 /* Sets *e and returns code. field may be NULL. */

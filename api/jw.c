@@ -141,7 +141,7 @@ void jw_str(jw *w, const char *s)
     static const char hex[] = "0123456789abcdef";
     jw_raw(w, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        char esc[7];
+        char esc[sizeof "\\u0000"];
         size_t n = 0;
         switch (*p) {
         case '"': n = 2, esc[0] = '\\', esc[1] = '"'; break;

@@ -50,12 +50,16 @@ size_t npy_itemsize(npy_dtype t)
 
 typedef enum { TK_END, TK_PUNCT, TK_STR, TK_INT, TK_TRUE, TK_FALSE, TK_BAD } tk_kind;
 
+/* Room for a string of the header ('descr''s value, a key); longer ones
+ * are cut, and known by their length. */
+#define NPY_STR_MAX 64
+
 typedef struct {
     const char *h, *p, *end; /* the header, the next unread byte; h <= p <= end */
     const char *tok;         /* the current token's first byte */
     tk_kind kind;
     char punct;      /* TK_PUNCT: one of { } : , ( ) */
-    char str[64];    /* TK_STR: the value, unescaped, truncated to 63 bytes */
+    char str[NPY_STR_MAX]; /* TK_STR: the value, unescaped, truncated to NPY_STR_MAX - 1 bytes */
     size_t slen;     /* TK_STR: its full length (slen >= sizeof str: truncated) */
     size_t num;      /* TK_INT: the value, saturated at SIZE_MAX */
     const char *why; /* TK_BAD: what is wrong */
@@ -161,7 +165,7 @@ static int is_punct(const npy_lex *lx, char c)
 static bl_api_code header_syntax(api_err *e, const char *name, const npy_lex *lx,
                                  const char *expected)
 {
-    char found[8];
+    char found[sizeof "'x'"];
     const char *what = found;
     switch (lx->kind) {
     case TK_END: what = "its end"; break;
@@ -437,9 +441,14 @@ void npy_to_int64(const npy_view *v, int64_t *out)
     }
 }
 
+/* A version 1.0 file's preamble: the magic, the version and the header's
+ * length; and room for the header npy_write writes (BL_MAX_DIMS sizes). */
+#define NPY_PREAMBLE 10
+#define NPY_HEADER_TEXT_MAX 600
+
 void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t ndim)
 {
-    char h[600];
+    char h[NPY_HEADER_TEXT_MAX];
     int n = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                      t == NPY_F8 ? "<f8" : "<i8");
     size_t count = 1;
@@ -449,13 +458,13 @@ void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t
     }
     n += snprintf(h + n, sizeof h - (size_t)n, "), }");
     /* Pad so that the data starts at a multiple of 64 bytes. */
-    size_t total = 10 + (size_t)n + 1;
+    size_t total = NPY_PREAMBLE + (size_t)n + 1;
     size_t pad = (64 - total % 64) % 64;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    unsigned char pre[NPY_PREAMBLE] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
     size_t hl = (size_t)n + pad + 1;
     pre[8] = (unsigned char)(hl & 0xff);
     pre[9] = (unsigned char)(hl >> 8);
-    jw_raw(w, (const char *)pre, 10);
+    jw_raw(w, (const char *)pre, NPY_PREAMBLE);
     jw_raw(w, h, (size_t)n);
     for (size_t i = 0; i < pad; i++)
         jw_raw(w, " ", 1);

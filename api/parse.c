@@ -17,6 +17,12 @@
 #include "decode.h"
 
 #define BIG_PREFIX "\\u0000#"
+/* jansson's integers end at 2^63: a literal of this many digits or more
+ * may be beyond them, and is quoted as a placeholder. */
+#define BIG_DIGITS 19
+/* Bodies shorter than this go to jansson whole: too short for the number
+ * arrays taken out by fastarray.c to pay for the extra pass. */
+#define FAST_ARRAYS_FROM 4096
 
 static int is_big_placeholder(json_t *v)
 {
@@ -39,11 +45,11 @@ size_t api_string_span(const char *p, const char *end, int *nul)
     return (size_t)((q < end ? q + 1 : end) - p);
 }
 
-/* Copies body with every integer literal of 19 or more digits quoted as a
+/* Copies body with every integer literal of BIG_DIGITS or more digits quoted as a
  * placeholder. Returns a malloc'd buffer, or NULL without memory. */
 static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
 {
-    /* Each literal grows by at most 9 bytes and has at least 19. */
+    /* Each literal grows by at most 9 bytes and has at least BIG_DIGITS. */
     size_t cap = len + len / 2 + 16;
     char *out = malloc(cap);
     if (!out)
@@ -70,7 +76,7 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
             /* A leading zero ("0000000000000000036") is no JSON number: it
              * stays as it is, for jansson to refuse as invalid JSON. */
             int leading_zero = body[i + (ch == '-')] == '0' && digits > 1;
-            if (is_int && digits >= 19 && !leading_zero) {
+            if (is_int && digits >= BIG_DIGITS && !leading_zero) {
                 size_t pre = strlen(BIG_PREFIX);
                 out[o++] = '"';
                 memcpy(out + o, BIG_PREFIX, pre);
@@ -121,7 +127,7 @@ static int has_nul_escape(const char *body, size_t len)
 
 json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e)
 {
-    if (len < 4096 || has_nul_escape(body, len))
+    if (len < FAST_ARRAYS_FROM || has_nul_escape(body, len))
         return api_parse(body, len, e);
     size_t n;
     char *text = api_extract_arrays(body, len, fa, &n);

@@ -17,6 +17,9 @@
 
 #include "internal.h"
 
+/* The bytes of a form-encoded body quoted in the message about it. */
+#define FORM_QUOTE_MAX 40
+
 #define FOLD_MAX 64 /* longer names are compared by their first 63 folded characters */
 
 /* Where an alias applies: the endpoint (for field names) or the enum
@@ -254,8 +257,8 @@ void api_explain_body(const char *body, size_t len, api_err *e)
         return;
     while (len && (body[len - 1] == '\n' || body[len - 1] == '\r'))
         len--;
-    char start[41];
-    size_t n = len < 40 ? len : 40, key = 0;
+    char start[FORM_QUOTE_MAX + 1];
+    size_t n = len < FORM_QUOTE_MAX ? len : FORM_QUOTE_MAX, key = 0;
     memcpy(start, body, n);
     start[n] = '\0';
     while (key < n && start[key] != '=' && start[key] != '&')
@@ -264,5 +267,5 @@ void api_explain_body(const char *body, size_t len, api_err *e)
              "the body is form-encoded (\"%s%s\"), not JSON: send the fields as one JSON "
              "object, e.g. {\"%.*s\": ...}; with Python requests use json={...}, not "
              "data={...}",
-             start, len > 40 ? "..." : "", (int)key, start);
+             start, len > FORM_QUOTE_MAX ? "..." : "", (int)key, start);
 }

@@ -17,7 +17,8 @@ void api_tensor_free(api_tensor *t)
 }
 
 /* Copies the leaves of v, which must have shape t->shape[depth..], into
- * t->data from t->count on. */
+ * t->data from t->count on. path (BL_API_FIELD_MAX bytes) holds v's path,
+ * pathlen bytes of it. */
 static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *path,
                                size_t pathlen, api_tensor *t, const api_arrays *fa, api_err *e)
 {
@@ -63,8 +64,8 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
                         json_array_size(v), t->shape[depth], name);
     }
     for (size_t i = 0; i < t->shape[depth]; i++) {
-        int m = snprintf(path + pathlen, 160 - pathlen, "[%zu]", i);
-        size_t next = pathlen + (m > 0 && (size_t)m < 160 - pathlen ? (size_t)m : 0);
+        int m = snprintf(path + pathlen, BL_API_FIELD_MAX - pathlen, "[%zu]", i);
+        size_t next = pathlen + (m > 0 && (size_t)m < BL_API_FIELD_MAX - pathlen ? (size_t)m : 0);
         bl_api_code c = tensor_fill(json_array_get(v, i), depth + 1, name, path, next, t, fa, e);
         if (c != BL_API_OK)
             return c;
@@ -103,7 +104,7 @@ static bl_api_code tensor_from_npy(const api_value *av, const char *name, size_t
     if (!t->all_integers)
         for (size_t i = 0; i < nv.count; i++)
             if (!isfinite(t->data[i])) {
-                char path[160];
+                char path[BL_API_FIELD_MAX];
                 api_path(path, sizeof path, name, (int64_t)i, t->shape, t->ndim);
                 api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %g, but it must be a finite number",
                          path, t->data[i]);
@@ -163,7 +164,7 @@ bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
     t->data = malloc((count ? count : 1) * sizeof *t->data);
     if (!t->data)
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
-    char path[160];
+    char path[BL_API_FIELD_MAX];
     snprintf(path, sizeof path, "%s", name);
     bl_api_code c = tensor_fill(v, 0, name, path, strlen(path), t, fa, e);
     if (c != BL_API_OK)

@@ -42,11 +42,11 @@ static int split_parts(request *r, bl_api_part *parts, size_t *nparts)
     if (!r->multipart)
         return 0;
     multipart_part mp[MAX_PARTS];
-    char bad[64] = "";
+    char bad[MP_BAD_SIZE] = "";
     multipart_status st = multipart_parse(r->body ? r->body : "", r->len, r->boundary, mp,
                                           MAX_PARTS, nparts, bad, sizeof bad);
     if (st != MP_OK) {
-        char buf[256];
+        char buf[BL_API_MESSAGE_MAX];
         set_error(r, BL_API_INVALID_ARGUMENT, st == MP_DUPLICATE ? bad : NULL,
                   multipart_message(st, bad, MAX_PARTS, buf, sizeof buf));
         return -1;
@@ -64,7 +64,7 @@ static void fail(request *r, bl_api_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(request *r, bl_api_code code, const char *fmt, ...)
 {
-    char msg[400];
+    char msg[BL_API_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

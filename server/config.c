@@ -160,11 +160,16 @@ static void env_name(const char *option, char *env, size_t size)
     env[n] = '\0';
 }
 
+/* The longest names compared for "did you mean" (NUL included), and the
+ * room for an option's BALLAST_* variable name. */
+#define NAME_CMP_MAX 96
+#define ENV_NAME_MAX 64
+
 /* Levenshtein distance of a and b (both short), for "did you mean". */
 static size_t distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b), row[96];
-    if (la >= 96 || lb >= 96)
+    size_t la = strlen(a), lb = strlen(b), row[NAME_CMP_MAX];
+    if (la >= NAME_CMP_MAX || lb >= NAME_CMP_MAX)
         return (size_t)-1;
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
@@ -190,9 +195,9 @@ static int check_environment(void)
 {
     extern char **environ;
     for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, "BALLAST_", 8) != 0)
+        if (strncmp(*e, "BALLAST_", strlen("BALLAST_")) != 0)
             continue;
-        char name[96];
+        char name[NAME_CMP_MAX];
         size_t len = strcspn(*e, "=");
         if (len >= sizeof name)
             len = sizeof name - 1;
@@ -201,7 +206,7 @@ static int check_environment(void)
         int known = 0;
         for (const char *const *n = not_options; *n && !known; n++)
             known = strcmp(*n, name) == 0;
-        char env[64], best[64] = "";
+        char env[ENV_NAME_MAX], best[ENV_NAME_MAX] = "";
         size_t best_d = (size_t)-1;
         for (size_t i = 0; i < NOPTIONS && !known; i++) {
             env_name(options[i].name, env, sizeof env);
@@ -230,8 +235,8 @@ static void prescan_log_format(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--log-format=json") == 0)
             json = 1;
-        else if (strncmp(argv[a], "--log-format", 12) == 0)
-            json = (argv[a][12] == '\0' && a + 1 < argc && strcmp(argv[a + 1], "json") == 0);
+        else if (strncmp(argv[a], "--log-format", strlen("--log-format")) == 0)
+            json = (argv[a][strlen("--log-format")] == '\0' && a + 1 < argc && strcmp(argv[a + 1], "json") == 0);
     }
     log_use_json(json);
 }
@@ -257,7 +262,7 @@ int config_load(server_config *cfg, int argc, char **argv)
     cfg->drain_timeout = 30;
 
     for (size_t i = 0; i < NOPTIONS; i++) {
-        char env[64];
+        char env[ENV_NAME_MAX];
         env_name(options[i].name, env, sizeof env);
         const char *v = getenv(env);
         if (v && *v && set_option(cfg, &options[i], v, env))

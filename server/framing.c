@@ -70,11 +70,15 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* 1..19 digits and nothing else (RFC 9110 8.6: Content-Length = 1*DIGIT). */
+/* The longest Content-Length read: 19 digits are below 2^63. */
+#define LENGTH_DIGITS 19
+
+/* 1..LENGTH_DIGITS digits and nothing else (RFC 9110 8.6: Content-Length =
+ * 1*DIGIT). */
 static int valid_length(const char *v, uint64_t *n)
 {
     size_t len = strlen(v);
-    if (len == 0 || len > 19)
+    if (len == 0 || len > LENGTH_DIGITS)
         return 0;
     uint64_t x = 0;
     for (size_t i = 0; i < len; i++) {

@@ -42,6 +42,9 @@ typedef struct {
 
 extern const route routes[R_COUNT];
 
+/* A process's request id prefix: 8 hex digits and a NUL. */
+#define ID_PREFIX_SIZE 9
+
 struct server {
     server_config cfg;
     bl_api_config api;
@@ -51,13 +54,15 @@ struct server {
     atomic_int draining;
     atomic_uint inflight;
     atomic_ullong next_id;
-    char id_prefix[9];
+    char id_prefix[ID_PREFIX_SIZE];
     metrics *metrics;
 };
 
 #define MAX_PARTS MP_MAX_PARTS
 #define PATH_LOG_MAX 96   /* bytes of the path kept for the access log */
+#define METHOD_LOG_MAX 12 /* and of the method */
 #define REQUEST_ID_MAX 80
+#define CLIENT_ID_MAX 64  /* the longest X-Request-Id of a client that is echoed */
 
 typedef enum {
     BODY_OK,        /* accumulating */
@@ -82,7 +87,7 @@ typedef struct {
     int preflight;   /* a CORS preflight (OPTIONS with --cors-origin) */
     int counted;     /* counted in inflight */
     bl_api_code err_code; /* a refusal decided on the first call, or BL_API_OK */
-    char err_msg[320];
+    char err_msg[BL_API_MESSAGE_MAX];
     char request_id[REQUEST_ID_MAX];
     /* The computation (pool.c), handed over while the connection is
      * suspended: done is set by the worker before it resumes it. */
@@ -96,10 +101,10 @@ typedef struct {
     struct timespec start;
     unsigned status;
     uint64_t bytes_in, bytes_out;
-    char method[12];
+    char method[METHOD_LOG_MAX];
     char path[PATH_LOG_MAX];
-    char log_code[32];   /* an error answer's code, for the access log */
-    char log_field[160]; /* and its field */
+    char log_code[BL_API_CODE_MAX];   /* an error answer's code, for the access log */
+    char log_field[BL_API_FIELD_MAX]; /* and its field */
     /* multipart/form-data: the body is split into parts in place. */
     int multipart;
     char boundary[MP_BOUNDARY_SIZE];

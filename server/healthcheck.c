@@ -14,6 +14,9 @@
 
 #include "server.h"
 
+/* Room for the answer's status line, all that is read of it. */
+#define STATUS_LINE_MAX 64
+
 int healthcheck(const server_config *cfg);
 
 int healthcheck(const server_config *cfg)
@@ -40,19 +43,20 @@ int healthcheck(const server_config *cfg)
         close(fd);
         return 1;
     }
-    char req[160];
+    char req[sizeof "GET /healthz HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n" + BIND_MAX];
     int n = snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return 1;
     }
-    char buf[64] = "";
+    char buf[STATUS_LINE_MAX] = "";
     ssize_t got = 0, r;
     while (got < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0)
         got += r;
     close(fd);
     buf[got > 0 ? got : 0] = '\0';
-    int ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 || strncmp(buf, "HTTP/1.0 200", 12) == 0;
+    size_t n200 = strlen("HTTP/1.1 200");
+    int ok = strncmp(buf, "HTTP/1.1 200", n200) == 0 || strncmp(buf, "HTTP/1.0 200", n200) == 0;
     if (!ok)
         fprintf(stderr, "ballastd: healthcheck: unhealthy answer: %.40s\n", buf);
     return ok ? 0 : 1;

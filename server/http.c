@@ -166,7 +166,8 @@ static void log_request(server *s, request *r, double seconds, enum MHD_RequestT
 {
     if (s->cfg.log_off)
         return;
-    char path[96], method[12], when[40], code[32], field[160], err[224] = "";
+    char path[PATH_LOG_MAX], method[METHOD_LOG_MAX], when[LOG_TIME_MAX], code[BL_API_CODE_MAX];
+    char field[BL_API_FIELD_MAX], err[BL_API_CODE_MAX + BL_API_FIELD_MAX + 32] = "";
     sanitize(path, sizeof path, r->path);
     sanitize(method, sizeof method, r->method);
     sanitize(code, sizeof code, r->log_code);

@@ -10,6 +10,9 @@
 
 #include "front.h"
 
+/* A chunked body's first buffer, doubled as it fills. */
+#define CHUNKED_FIRST 4096
+
 /* Admission of a POST before its body is read: the queue, the budget. */
 enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
 {
@@ -83,7 +86,7 @@ static void discard(request *r, body_state why)
 /* Appends a piece of the body. Invariant: len <= cap <= body_reserved
  * (when the budget is on), and len <= --max-body. With Content-Length the
  * buffer is that size (reserved in admit_post) from the first piece on;
- * a chunked body doubles from 4 KiB, each step reserved first. */
+ * a chunked body doubles from CHUNKED_FIRST, each step reserved first. */
 void accumulate(server *s, request *r, const char *data, size_t n)
 {
     r->bytes_in += n;
@@ -96,7 +99,7 @@ void accumulate(server *s, request *r, const char *data, size_t n)
     }
     size_t need = r->len + n;
     if (need > r->cap) {
-        size_t cap = r->expect > need ? (size_t)r->expect : (r->cap ? r->cap : 4096);
+        size_t cap = r->expect > need ? (size_t)r->expect : (r->cap ? r->cap : CHUNKED_FIRST);
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
         if (cap > s->cfg.max_body)

@@ -48,14 +48,14 @@ void log_time(char *buf, size_t size)
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm tm;
     gmtime_r(&now.tv_sec, &tm);
-    char when[32];
+    char when[LOG_TIME_MAX];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, size, "%s.%03ldZ", when, now.tv_nsec / 1000000);
 }
 
 void vslog(log_level level, const char *fmt, va_list ap)
 {
-    char msg[1024];
+    char msg[LOG_LINE_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
@@ -64,7 +64,7 @@ void vslog(log_level level, const char *fmt, va_list ap)
         fprintf(stderr, "ballastd: %s\n", msg);
         return;
     }
-    char when[40], esc[6 * sizeof msg + 8];
+    char when[LOG_TIME_MAX], esc[6 * sizeof msg + 8];
     log_time(when, sizeof when);
     json_escape(esc, sizeof esc, msg);
     fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"%s\"}\n", when,

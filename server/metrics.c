@@ -25,6 +25,10 @@ static const unsigned mhd_statuses[] = {400, 413, 414, 431, 505};
 /* Latency bucket upper bounds, seconds. */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
+/* The first buffer of the text, doubled as it fills. */
+#define RENDER_FIRST 8192
+/* Room for /proc/self/stat's one line. */
+#define PROC_LINE_MAX 1024
 
 struct metrics {
     unsigned statuses[MAX_STATUSES]; /* ascending, each once */
@@ -190,7 +194,7 @@ static int process_block(char **b, size_t *len, size_t *cap)
         long pages = 0;
         /* Fields 14, 15 (utime, stime in ticks) and 24 (rss in pages);
          * the command name (field 2) is skipped up to its last ')'. */
-        char line[1024];
+        char line[PROC_LINE_MAX];
         if (fgets(line, sizeof line, f)) {
             char *p = strrchr(line, ')');
             if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
@@ -277,7 +281,7 @@ static int latency_block(metrics *m, char **b, size_t *len, size_t *cap)
 
 char *metrics_render(metrics *m, const char *extra, size_t *out_len)
 {
-    size_t len = 0, cap = 8192;
+    size_t len = 0, cap = RENDER_FIRST;
     char *b = malloc(cap);
     if (!b)
         return NULL;

@@ -270,11 +270,14 @@ static multipart_status part_name(const char *p, const char *hend, char *name, s
 
 /* ---- the body --------------------------------------------------------------------- */
 
+/* "\r\n--", a boundary of up to 70 bytes and a NUL, with room to spare. */
+#define MP_DELIM_SIZE 80
+
 multipart_status multipart_parse(const char *body, size_t len, const char *boundary,
                                  multipart_part *parts, size_t max_parts, size_t *nparts,
                                  char *bad_name, size_t bad_size)
 {
-    char delim[80];
+    char delim[MP_DELIM_SIZE];
     int dl = snprintf(delim, sizeof delim, "\r\n--%s", boundary);
     const char *end = body + len;
     *nparts = 0;

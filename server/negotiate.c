@@ -12,8 +12,9 @@
 
 int is_multipart(const char *type)
 {
-    return type && strncasecmp(type, "multipart/form-data", 19) == 0 &&
-           (type[19] == '\0' || type[19] == ';' || type[19] == ' ');
+    size_t n = strlen("multipart/form-data");
+    return type && strncasecmp(type, "multipart/form-data", n) == 0 &&
+           (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
 /* application/json, no type, or application/x-www-form-urlencoded (what

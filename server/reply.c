@@ -127,7 +127,7 @@ enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result
         return MHD_NO;
     }
     for (size_t i = 0; i < res->nmeta; i++) {
-        char name[64] = "Ballast-";
+        char name[sizeof "Ballast-" + BL_API_META_NAME_MAX] = "Ballast-";
         size_t n = strlen(name);
         int up = 1;
         for (const char *p = res->meta[i].name; *p && n < sizeof name - 1; p++) {
@@ -148,7 +148,7 @@ enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result
 enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code code,
                             const char *field, const char *fmt, ...)
 {
-    char msg[400];
+    char msg[BL_API_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -173,13 +173,13 @@ enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status
 
 /* ---- request checks ---------------------------------------------------------------- */
 
-/* A client's X-Request-Id is echoed when it is 1..64 visible ASCII
+/* A client's X-Request-Id is echoed when it is 1..CLIENT_ID_MAX visible ASCII
  * characters; otherwise one is made up. */
 void set_request_id(server *s, struct MHD_Connection *c, request *r)
 {
     const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = id ? strlen(id) : 0;
-    int ok = n > 0 && n <= 64;
+    int ok = n > 0 && n <= CLIENT_ID_MAX;
     for (size_t i = 0; ok && i < n; i++) /* visible ASCII, nothing to escape in a log */
         ok = id[i] > 0x20 && id[i] < 0x7f && id[i] != '"' && id[i] != '\\';
     if (ok)
@@ -195,9 +195,9 @@ int authorized(server *s, struct MHD_Connection *c)
     if (!s->cfg.auth_token[0])
         return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (!h || strncasecmp(h, "Bearer ", strlen("Bearer ")) != 0)
         return 0;
-    const char *got = h + 7;
+    const char *got = h + strlen("Bearer ");
     const char *want = s->cfg.auth_token;
     size_t gl = strlen(got), wl = strlen(want);
     unsigned char diff = (unsigned char)(gl != wl);

@@ -74,6 +74,9 @@ enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const cha
     return post ? admit_post(s, c, r) : MHD_YES;
 }
 
+/* Room for the text of /version or of the gauges (about 1.5 KiB). */
+#define GET_TEXT_MAX 4096
+
 /* The gauges of the pool and the budget, for /metrics. */
 static void gauges(server *s, char *buf, size_t size)
 {
@@ -109,7 +112,7 @@ static void gauges(server *s, char *buf, size_t size)
 
 enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)
 {
-    char buf[4096]; /* the gauges take about 1.5 KiB */
+    char buf[GET_TEXT_MAX];
     switch ((route_id)r->route) {
     case R_HEALTHZ:
         return reply_text(c, r, MHD_HTTP_OK, "{\"status\":\"ok\"}\n", "application/json");

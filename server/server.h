@@ -13,9 +13,14 @@
 
 #include "api.h"
 
+/* Room for the text options (NUL included); longer values are refused. */
+#define BIND_MAX 64
+#define AUTH_TOKEN_MAX 256
+#define CORS_ORIGIN_MAX 256
+
 typedef struct {
     unsigned port;
-    char bind[64];
+    char bind[BIND_MAX];
     unsigned threads;
     uint64_t max_body;
     bl_api_limits limits;
@@ -31,9 +36,9 @@ typedef struct {
     unsigned drain_timeout;   /* seconds SIGTERM waits for requests in flight */
     int log_json;             /* --log-format json */
     int log_off;              /* --log-format none */
-    char auth_token[256];     /* empty: no authentication */
+    char auth_token[AUTH_TOKEN_MAX]; /* empty: no authentication */
     int metrics_open;         /* /metrics needs no token */
-    char cors_origin[256];    /* empty: no CORS headers */
+    char cors_origin[CORS_ORIGIN_MAX]; /* empty: no CORS headers */
     int healthcheck;          /* --healthcheck: client mode */
 } server_config;
 
@@ -71,8 +76,11 @@ typedef enum { LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 void log_use_json(int on);
 void slog(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vslog(log_level level, const char *fmt, va_list ap);
-/* "2026-12-02T08:04:41.123Z", now. */
+/* "2026-12-02T08:04:41.123Z", now; buf of LOG_TIME_MAX bytes holds it. */
 void log_time(char *buf, size_t size);
+#define LOG_TIME_MAX 40
+/* A log line's message is cut at this many bytes (NUL included). */
+#define LOG_LINE_MAX 1024
 
 /* ---- budget.c: the memory budget (see the comment at its top) ---- */
 
@@ -146,6 +154,7 @@ int docs_find(const char *path, const char **data, size_t *len, const char **typ
 #define MP_NAME_MAX 48
 #define MP_MAX_PARTS 16     /* parts ballastd accepts in one body */
 #define MP_BOUNDARY_SIZE 72 /* a boundary of 1 to 70 characters, and its NUL */
+#define MP_BAD_SIZE 64      /* multipart_parse's bad_name: a part's name, or what was wrong */
 
 typedef struct {
     char name[MP_NAME_MAX];
