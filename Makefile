@@ -23,6 +23,14 @@ LDLIBS_LIB := -lmvec -lm
 MHD_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 JANSSON_LIBS = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 CHECK_LIBS  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+# The one link line. Every program on the api layer (ballastd, the CLI, the
+# tests, bench, fuzz) links BALLAST_LIBS, the api before the core, then
+# SYSTEM_LIBS, what those two need; a program adds its own libraries
+# (libmicrohttpd, Check) after LINK_LIBS. The chaos test and the fuzzer
+# link the same code as objects or sources, then SYSTEM_LIBS.
+BALLAST_LIBS = $(BUILD)/libballast_api.a $(BUILD)/libballast.a
+SYSTEM_LIBS  = $(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
+LINK_LIBS    = $(BALLAST_LIBS) $(SYSTEM_LIBS)
 
 LIB_SRC    := $(wildcard lib/*.c)
 API_SRC    := $(wildcard api/*.c)
@@ -70,14 +78,12 @@ $(BUILD)/obj/server/docs.o: $(wildcard server/docs/*.* server/docs/swagger-ui/*)
 # ballastd counts every allocation of its own code against its memory
 # budget (server/budget.c): malloc and friends are wrapped at link time.
 BUDGET_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free
-$(BUILD)/ballastd: $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a
-	$(CC) $(CFLAGS) $(BUDGET_WRAP) -o $@ $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(MHD_LIBS) $(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
+$(BUILD)/ballastd: $(SERVER_OBJ) $(BALLAST_LIBS)
+	$(CC) $(CFLAGS) $(BUDGET_WRAP) -o $@ $(SERVER_OBJ) $(LINK_LIBS) $(MHD_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+$(BUILD)/tests/%: tests/unit/%.c $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LINK_LIBS) $(CHECK_LIBS)
 
 # Further targets (install, fuzz, sanitizers, docker-check, bench, ...) live
 # in mk/*.mk; they may add test programs to EXTRA_TEST_BINS.

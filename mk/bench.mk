@@ -19,12 +19,15 @@ bench-deps:
 	@{ command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; } && \
 	   $(BENCH_PYTHON) -c 'import torch, numpy'; } >/dev/null 2>&1 || bench/install-deps.sh
 
-$(BUILD)/bench_core: bench/bench_core.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
-	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ilib -Iapi -o $@ $< \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
+# The benchmark programs (here, mk/numparse.mk, mk/dtoa.mk): the product's
+# standard and warnings, optimised, without its debugging flags.
+BENCH_CFLAGS = $(CSTD) $(WARN) -O2 -Ilib -Iapi
 
-bench: all $(BUILD)/ballastd $(BUILD)/libballast_api.a $(BUILD)/bench_core \
+$(BUILD)/bench_core: bench/bench_core.c $(BALLAST_LIBS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
+
+bench: all $(BUILD)/ballastd $(BALLAST_LIBS) $(BUILD)/bench_core \
 		$(BUILD)/bench_numparse $(BUILD)/bench_dtoa | bench-deps
 	BENCH_PYTHON=$(BENCH_PYTHON) bench/run.sh $(BUILD)
 

@@ -10,9 +10,8 @@ CXX      ?= g++
 CXXFLAGS_TEST := -std=c++11 $(WARN) $(OPT) -Ilib -Iapi
 
 $(BUILD)/tests/test_cxx_link: tests/cxx/link_test.cpp lib/ballast.h api/api.h \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+		$(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_TEST) -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
+	$(CXX) $(CXXFLAGS_TEST) -o $@ $< $(LINK_LIBS)
 
 EXTRA_TEST_BINS += $(BUILD)/tests/test_cxx_link

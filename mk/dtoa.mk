@@ -10,10 +10,9 @@
 
 DTOA_ARGS ?=
 
-$(BUILD)/bench_dtoa: bench/bench_dtoa.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+$(BUILD)/bench_dtoa: bench/bench_dtoa.c $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -Ilib -Iapi -o $@ $< \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
 
 bench-dtoa: $(BUILD)/bench_dtoa
 	$(BUILD)/bench_dtoa $(DTOA_ARGS)

@@ -7,9 +7,8 @@
 #                          and README's field tables, so that the document cannot drift from
 #                          the code.
 
-$(BUILD)/dump_fields: tests/contract/dump_fields.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+$(BUILD)/dump_fields: tests/contract/dump_fields.c $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LINK_LIBS)
 
 EXTRA_TEST_BINS += $(BUILD)/dump_fields

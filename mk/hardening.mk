@@ -33,14 +33,14 @@ $(BUILD)/tests/test_chaos: tests/chaos/test_chaos.c $(API_OBJ) $(BUILD)/obj/gen/
 		$(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(API_OBJ) $(BUILD)/obj/gen/openapi.o $(LIB_OBJ) $(CHAOS_WRAP) \
-		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
+		$(SYSTEM_LIBS) $(CHECK_LIBS)
 
 # ---- fuzzing ------------------------------------------------------------------------------
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 16384
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_CFLAGS  := $(CSTD) -Wall -Wextra -g -O1 -fno-omit-frame-pointer -Ilib -Iapi -Iserver -Ifuzz \
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -g -O1 -fno-omit-frame-pointer -Ilib -Iapi -Iserver -Ifuzz \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # server/multipart.c: the multipart modes (fuzz/fuzz_api.c) split bodies as
 # ballastd does; it needs server/server.h (and api.h) only.
@@ -51,7 +51,7 @@ fuzz: $(FUZZ_DIR)/fuzz_api $(FUZZ_DIR)/corpus/.stamp
 $(FUZZ_DIR)/fuzz_api: $(FUZZ_SRC) fuzz/fuzz_api.h server/server.h $(wildcard lib/*.h api/*.h) \
 		| hardening-deps deps
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRC) $(JANSSON_LIBS) $(LDLIBS_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRC) $(SYSTEM_LIBS)
 
 $(FUZZ_DIR)/corpus/.stamp: fuzz/make_corpus.py tests/hostile/cases.json tests/cases/api_cases.json \
 		tests/http/npy_parts.py $(wildcard tests/conformance/*_cases.json)
@@ -73,12 +73,10 @@ fuzz-run: fuzz
 # The regressions: every file of tests/fuzz-regressions/ through the same
 # checks, without libFuzzer (gcc, part of make test).
 $(BUILD)/tests/test_fuzz_regressions: tests/fuzz/test_fuzz_regressions.c fuzz/fuzz_api.c \
-		fuzz/fuzz_api.h server/server.h $(BUILD)/obj/server/multipart.o $(BUILD)/libballast_api.a \
-		$(BUILD)/libballast.a | deps
+		fuzz/fuzz_api.h server/server.h $(BUILD)/obj/server/multipart.o $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iserver -Ifuzz -DFUZZ_NO_MAIN -o $@ $< fuzz/fuzz_api.c \
-		$(BUILD)/obj/server/multipart.o $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
+		$(BUILD)/obj/server/multipart.o $(LINK_LIBS) $(CHECK_LIBS)
 
 EXTRA_TEST_BINS += $(BUILD)/tests/test_chaos $(BUILD)/tests/test_fuzz_regressions
 

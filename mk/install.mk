@@ -37,9 +37,8 @@ ldconfig_cmd = $(if $(and $(LDCONFIG),$(if $(DESTDIR),,system)),\
 all: $(BUILD)/ballast $(BUILD)/$(SHLIB_REAL) $(MAN_OUT)
 
 # The CLI goes through the same api layer as ballastd: bl_api_call.
-$(BUILD)/ballast: $(CLI_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) $(LDLIBS_LIB)
+$(BUILD)/ballast: $(CLI_OBJ) $(BALLAST_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LINK_LIBS)
 
 # The shared library is the core only (lib/, the objects of libballast.a,
 # already -fPIC); --no-undefined makes a missing -lm a link error here rather

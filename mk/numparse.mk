@@ -9,10 +9,9 @@
 
 NUMPARSE_ARGS ?=
 
-$(BUILD)/bench_numparse: bench/bench_numparse.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+$(BUILD)/bench_numparse: bench/bench_numparse.c $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -Ilib -Iapi -o $@ $< \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a $(JANSSON_LIBS) $(LDLIBS_LIB)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
 
 bench-numparse: $(BUILD)/bench_numparse
 	$(BUILD)/bench_numparse $(NUMPARSE_ARGS)

@@ -4,10 +4,9 @@
 # in server/, which the generic $(BUILD)/tests/% rule does not link, so this
 # explicit rule (which make prefers to the pattern) adds its object.
 $(BUILD)/tests/test_parsers: tests/unit/test_parsers.c $(BUILD)/obj/server/multipart.o \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+		$(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iserver -Itests/unit -o $@ $< $(BUILD)/obj/server/multipart.o \
-		$(BUILD)/libballast_api.a $(BUILD)/libballast.a \
-		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)
+		$(LINK_LIBS) $(CHECK_LIBS)
 
 EXTRA_TEST_BINS += $(BUILD)/tests/test_parsers
