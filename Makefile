@@ -74,7 +74,7 @@ $(BUILD)/ballastd: $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a
 	$(CC) $(CFLAGS) $(BUDGET_WRAP) -o $@ $(SERVER_OBJ) $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
 		$(MHD_LIBS) $(JANSSON_LIBS) -lpthread $(LDLIBS_LIB)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libballast_api.a $(BUILD)/libballast.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libballast_api.a $(BUILD)/libballast.a \
 		$(JANSSON_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS_LIB)

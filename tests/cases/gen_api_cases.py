@@ -9,6 +9,9 @@ here. No PyTorch needed: expected numbers are exact or computed by hand.
 import json, math, os
 
 cases = []
+# The expected numbers are exact or computed by hand in double precision: the
+# tests compare them at this tolerance (tests/unit/check_close.h states the rule).
+TOLERANCE = {"rel": 1e-12, "abs": 1e-15}
 
 
 def ok(name, endpoint, body, response=None, absent=None):
@@ -379,7 +382,8 @@ err("ignore_index_huge", "loss",
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "api_cases.json"), "w") as f:
-    f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n "cases": [\n')
+    f.write('{\n "generator": "tests/cases/gen_api_cases.py",\n'
+            ' "tolerance": {"rel": %r, "abs": %r},\n "cases": [\n' % (TOLERANCE["rel"], TOLERANCE["abs"]))
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
     f.write("\n ]\n}\n")
 print(f"wrote {len(cases)} cases")

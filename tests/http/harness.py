@@ -4,6 +4,7 @@ loopback ports, talk HTTP to them, and report like a test runner.
 Standard library only, so the tests run wherever python3 runs."""
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -183,12 +184,43 @@ def eq(got, want, what=""):
         raise AssertionError("%s: got %r, want %r" % (what, got, want))
 
 
-def close(want, got, path="$"):
-    """Expected ⊆ actual, numbers at 1e-12 relative or 1e-15 absolute.
-    Returns (ok, why, largest relative error)."""
+def tolerance(doc, case=None):
+    """The tolerance of a fixture case: the case's own "tolerance", else its
+    file's ({"rel": r, "abs": a}); None when neither has one (a file of
+    integers only: close() then refuses every real)."""
+    tol = (case or {}).get("tolerance", doc.get("tolerance"))
+    if tol is not None and not (isinstance(tol, dict) and
+                                all(isinstance(tol.get(k), (int, float)) and tol[k] >= 0
+                                    for k in ("rel", "abs"))):
+        raise AssertionError("malformed tolerance %r (want {\"rel\": r, \"abs\": a})" % (tol,))
+    return tol
+
+
+def close_number(got, want, tol):
+    """The one closeness rule of the tests (tests/unit/check_close.h has the
+    same for C): |got - want| <= max(rel * |want|, abs), relative to the
+    expected value; NaN only NaN; an infinity only the same infinity."""
+    if math.isnan(want) or math.isnan(got):
+        return math.isnan(want) and math.isnan(got)
+    if math.isinf(want) or math.isinf(got):
+        return got == want
+    return abs(got - want) <= max(tol["rel"] * abs(want), tol["abs"])
+
+
+def close(want, got, tol, path="$"):
+    """Expected ⊆ actual: every key of an expected object present and matching;
+    integers against integers exactly; other numbers by close_number() under
+    tol (a fixture's, see tolerance(): a real with tol None does not match).
+    Arrays (or anything with .tolist(), e.g. tensors) element by element.
+    Returns (ok, why, the largest relative error among numbers that differ
+    by more than tol's absolute part)."""
     worst = [0.0]
 
     def walk(w, g, p):
+        if hasattr(w, "tolist"):
+            w = w.tolist()
+        if hasattr(g, "tolist"):
+            g = g.tolist()
         if w is None:
             return (g is None, "%s: expected null, got %r" % (p, g))
         if isinstance(w, bool) or isinstance(w, str):
@@ -196,11 +228,15 @@ def close(want, got, path="$"):
         if isinstance(w, (int, float)):
             if not isinstance(g, (int, float)) or isinstance(g, bool):
                 return (False, "%s: expected a number, got %r" % (p, g))
+            if isinstance(w, int) and isinstance(g, int):
+                return (w == g, "%s: %r != %r" % (p, g, w))
+            if tol is None:
+                return (False, "%s: %r vs %r compared without a tolerance" % (p, g, w))
             err = abs(w - g)
             rel = err / abs(w) if w else err
-            if err > 1e-15:
+            if err > tol["abs"] and math.isfinite(err):
                 worst[0] = max(worst[0], rel)
-            return (err <= 1e-15 or rel <= 1e-12, "%s: %r != %r (rel %.3g)" % (p, g, w, rel))
+            return (close_number(g, w, tol), "%s: %r != %r (rel %.3g)" % (p, g, w, rel))
         if isinstance(w, list):
             if not isinstance(g, list) or len(g) != len(w):
                 return (False, "%s: expected a list of %d" % (p, len(w)))

@@ -16,7 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, LimitServers, Server, check, close, eq, main, test  # noqa: E402
+from harness import (BALLASTD, ROOT, LimitServers, Server, check, close, eq, main,  # noqa: E402
+                     test, tolerance)
 
 STATUS = {"ok": 200, "invalid_json": 400, "invalid_argument": 400, "limit_exceeded": 400,
           "not_found": 404, "unavailable": 503, "internal": 500}
@@ -222,7 +223,8 @@ def chunked_body_ok():
 @test
 def api_cases_over_http():
     with open(os.path.join(ROOT, "tests/cases/api_cases.json")) as f:
-        cases = json.load(f)["cases"]
+        fixture = json.load(f)
+    cases = fixture["cases"]
     servers = LimitServers(srv)
     failures = []
     try:
@@ -245,7 +247,7 @@ def api_cases_over_http():
                     if "message_contains" in exp:
                         check(exp["message_contains"] in doc["error"]["message"], doc)
                 if "response" in exp:
-                    ok, why, _ = close(exp["response"], doc)
+                    ok, why, _ = close(exp["response"], doc, tolerance(fixture, c))
                     check(ok, why)
                 for k in exp.get("absent", []):
                     check(k not in doc, "unexpected " + k)
@@ -258,7 +260,8 @@ def api_cases_over_http():
 
 
 def fixtures_over_http(file, endpoint):
-    cases = load("tests/conformance/" + file)["cases"]
+    fixture = load("tests/conformance/" + file)
+    cases = fixture["cases"]
     c = srv.conn()
     bad, worst = [], 0.0
     for case in cases:
@@ -266,7 +269,7 @@ def fixtures_over_http(file, endpoint):
         doc = json.loads(data)
         want = dict(case["expected"])
         warn = want.pop("warning", False)
-        ok, why, rel = close(want, doc)
+        ok, why, rel = close(want, doc, tolerance(fixture, case))
         worst = max(worst, rel)
         if status != 200 or not ok or (warn and not doc.get("warnings")):
             bad.append("%s: %s %s" % (case["name"], status, why or data[:200]))

@@ -7,8 +7,9 @@
  *    verbatim), and what must come back: the code, the error's field, a
  *    message fragment, and response fields compared numerically.
  *  - tests/conformance/{weights,loss,sample}_cases.json: the PyTorch/sklearn
- *    fixtures, every case through the api, compared at 1e-12 relative or
- *    1e-15 absolute; the run reports N/N matched and the largest error.
+ *    fixtures, every case through the api, compared under each fixture's
+ *    own "tolerance" (check_close.h); the run reports N/N matched and the
+ *    largest error.
  *  - a few cases that need C: seeds drawn from the entropy hook, limits.
  */
 #include <check.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "check_close.h"
 #include "internal.h"
 
 static const char *fixture_dir(void)
@@ -58,66 +60,6 @@ static json_t *load_doc(const char *path)
     ck_assert_msg(doc != NULL, "%s: %s", path, e.message);
     free(text);
     return doc;
-}
-
-/* ---- numeric comparison of documents ------------------------------------------ */
-
-static double worst_rel; /* the largest relative error seen in fixtures */
-
-/* Expected ⊆ actual: every key of an expected object must match; numbers
- * within 1e-12 relative or 1e-15 absolute; null only for null. Writes the
- * first difference to why. */
-static int matches(json_t *want, json_t *got, char *why, size_t size, const char *path)
-{
-    double a, b;
-    if (json_is_null(want)) {
-        if (!json_is_null(got))
-            return snprintf(why, size, "%s: expected null", path), 0;
-        return 1;
-    }
-    if (api_number(want, &a)) {
-        if (!api_number(got, &b))
-            return snprintf(why, size, "%s: expected the number %.17g", path, a), 0;
-        double err = fabs(a - b);
-        double rel = a != 0 ? err / fabs(a) : err;
-        if (err > 1e-15 && rel > worst_rel)
-            worst_rel = rel;
-        if (err > 1e-15 && rel > 1e-12)
-            return snprintf(why, size, "%s: %.17g != expected %.17g (rel %.3g)", path, b, a, rel),
-                   0;
-        return 1;
-    }
-    if (json_is_array(want)) {
-        if (!json_is_array(got) || json_array_size(got) != json_array_size(want))
-            return snprintf(why, size, "%s: expected an array of %zu", path,
-                            json_array_size(want)),
-                   0;
-        for (size_t i = 0; i < json_array_size(want); i++) {
-            char p[256];
-            snprintf(p, sizeof p, "%s[%zu]", path, i);
-            if (!matches(json_array_get(want, i), json_array_get(got, i), why, size, p))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_is_object(want)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(want, k, v)
-        {
-            char p[256];
-            snprintf(p, sizeof p, "%s.%s", path, k);
-            json_t *g = json_is_object(got) ? json_object_get(got, k) : NULL;
-            if (!g)
-                return snprintf(why, size, "%s: missing", p), 0;
-            if (!matches(v, g, why, size, p))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_equal(want, got))
-        return 1;
-    return snprintf(why, size, "%s: value differs", path), 0;
 }
 
 /* Runs one request document through the endpoint's handler. The document
@@ -162,17 +104,20 @@ static void run_fixtures(const char *file, const char *endpoint)
     json_t *doc = load_doc(path);
     json_t *cases = json_object_get(doc, "cases");
     size_t n = json_array_size(cases), ok = 0;
-    worst_rel = 0;
+    check_close_stats st = {0};
     char first[600] = "";
     for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(cases, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        check_tol buf;
+        const check_tol *tol = check_tolerance_if_any(doc, c, &buf, name);
         json_t *want = json_deep_copy(json_object_get(c, "expected"));
         int warning = json_is_true(json_object_get(want, "warning"));
         json_object_del(want, "warning");
         json_t *got;
         bl_api_code code = run_doc(endpoint, json_object_get(c, "request"), &got);
         char why[400] = "";
-        int good = code == BL_API_OK && matches(want, got, why, sizeof why, "$");
+        int good = code == BL_API_OK && check_json_close(want, got, tol, &st, why, sizeof why, "$");
         if (good && warning && !json_is_array(json_object_get(got, "warnings"))) {
             good = 0;
             snprintf(why, sizeof why, "no warnings for a non-finite result");
@@ -183,13 +128,12 @@ static void run_fixtures(const char *file, const char *endpoint)
         if (good)
             ok++;
         else if (!first[0])
-            snprintf(first, sizeof first, "%s: %s",
-                     json_string_value(json_object_get(c, "name")), why);
+            snprintf(first, sizeof first, "%s: %s", name, why);
         json_decref(want);
         json_decref(got);
     }
     printf("%s fixtures through the api: %zu/%zu matched (largest relative error %.3g)\n",
-           endpoint, ok, n, worst_rel);
+           endpoint, ok, n, st.worst_rel);
     json_decref(doc);
     ck_assert_msg(n > 0, "no cases in %s", path);
     ck_assert_msg(ok == n, "%zu of %zu %s fixtures differ; first: %s", n - ok, n, endpoint, first);
@@ -280,8 +224,10 @@ START_TEST(api_case)
     json_t *resp = json_object_get(expect, "response");
     if (resp) {
         char why[400];
-        ck_assert_msg(matches(resp, got, why, sizeof why, "$"), "%s: %s in %s", name, why,
-                      res.body);
+        check_tol buf;
+        const check_tol *tol = check_tolerance_if_any(api_cases_root, c, &buf, name);
+        ck_assert_msg(check_json_close(resp, got, tol, NULL, why, sizeof why, "$"), "%s: %s in %s",
+                      name, why, res.body);
     }
     json_t *absent = json_object_get(expect, "absent");
     size_t i;
