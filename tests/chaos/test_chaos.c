@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../unit/check_main.h"
 #include "api.h"
 
 /* ---- the allocator ------------------------------------------------------------ */
@@ -545,12 +546,9 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, fail_each_allocation, 0, (int)NCASES);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(s);
     printf("chaos: %lu failure points over %zu requests (each allocation failing alone, and "
            "every allocation from it on)\n",
            count_points(), NCASES);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

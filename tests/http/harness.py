@@ -141,6 +141,36 @@ class Server:
             self.proc.wait()
 
 
+_suite_servers = []
+
+
+def server(*args, env=None):
+    """The suite's shared server fixture: a Server (ballastd on a free loopback
+    port, started, ready, its pid registered for tests/run.sh), with
+    ("--log-format", "none") when no arguments are given, stopped by main()
+    when the suite ends (or by stop_servers()). A suite starts its servers in
+    its __main__ block and leaves the stopping to main():
+
+        if __name__ == "__main__":
+            srv = server()
+            auth = server("--log-format", "none", "--auth-token", TOKEN)
+            main("example")
+    """
+    s = Server(*(args or ("--log-format", "none")), env=env)
+    _suite_servers.append(s)
+    return s
+
+
+def stop_servers():
+    """Stops every server that server() started, the last first."""
+    while _suite_servers:
+        s = _suite_servers.pop()
+        if s.proc.poll() is None:
+            s.stop()
+        else:
+            s.__exit__(None, None, None)
+
+
 class LimitServers:
     """Servers for data-driven cases that name limits ({"max_items": 5}):
     one started per distinct set, `default` for cases without limits."""
@@ -265,18 +295,21 @@ def main(suite):
     only = sys.argv[1:]
     passed = failed = 0
     t0 = time.time()
-    for fn in _tests:
-        if only and fn.__name__ not in only:
-            continue
-        start = time.time()
-        try:
-            fn()
-            passed += 1
-            print("ok   %-45s %6.2fs" % (fn.__name__, time.time() - start), flush=True)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__, flush=True)
-            traceback.print_exc(limit=4, file=sys.stdout)
+    try:
+        for fn in _tests:
+            if only and fn.__name__ not in only:
+                continue
+            start = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-45s %6.2fs" % (fn.__name__, time.time() - start), flush=True)
+            except Exception:
+                failed += 1
+                print("FAIL %s" % fn.__name__, flush=True)
+                traceback.print_exc(limit=4, file=sys.stdout)
+    finally:
+        stop_servers()
     print("%.1fs" % (time.time() - t0))
     print("%s: %d passed, %d failed" % (suite, passed, failed))
     sys.exit(1 if failed else 0)

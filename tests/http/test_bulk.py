@@ -12,7 +12,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import npy_parts  # noqa: E402
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, Server, check, eq, main, server, test  # noqa: E402
 from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
 
 srv = None
@@ -284,8 +284,5 @@ def binary_sizes_count_against_limits():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("bulk")
-    finally:
-        srv.stop()
+    srv = server()
+    main("bulk")

@@ -49,7 +49,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, close, eq, main, test, tolerance  # noqa: E402
+from harness import ROOT, Server, check, close, eq, main, server, test, tolerance  # noqa: E402
 
 PKG = os.path.join(ROOT, "clients", "python")
 sys.path.insert(0, PKG)
@@ -798,10 +798,6 @@ def install_offline_and_readme_examples():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
-    try:
-        main("client_python")
-    finally:
-        auth.stop()
-        srv.stop()
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
+    main("client_python")

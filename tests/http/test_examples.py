@@ -35,7 +35,7 @@ import shutil  # noqa: E402
 import struct  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, check, eq, main, server, test  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
 from ballast_client import Ballast, BallastError  # noqa: E402
@@ -287,10 +287,6 @@ def node_demo_runs():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
-    try:
-        main("examples")
-    finally:
-        auth.stop()
-        srv.stop()
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
+    main("examples")

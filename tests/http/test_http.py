@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BALLASTD, ROOT, LimitServers, Server, check, close, eq, main,  # noqa: E402
-                     test, tolerance)
+                     server, test, tolerance)
 
 STATUS = {"ok": 200, "invalid_json": 400, "invalid_argument": 400, "limit_exceeded": 400,
           "not_found": 404, "unavailable": 503, "internal": 500}
@@ -541,8 +541,5 @@ def sigint_stops_cleanly():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("http")
-    finally:
-        srv.stop()
+    srv = server()
+    main("http")

@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "check_close.h"
+#include "check_main.h"
 #include "internal.h"
 
 static const char *fixture_dir(void)
@@ -467,10 +468,7 @@ int main(void)
         return 1;
     }
     api_cases = json_object_get(api_cases_root, "cases");
-    SRunner *sr = srunner_create(api_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(api_suite());
     json_decref(api_cases_root);
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "ballast.h"
 #include "check_close.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1618,11 +1619,4 @@ static Suite *loss_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(loss_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(loss_suite)

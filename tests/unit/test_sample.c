@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1396,11 +1397,4 @@ static Suite *sample_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(sample_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(sample_suite)

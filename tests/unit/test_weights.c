@@ -29,6 +29,7 @@
 
 #include "ballast.h"
 #include "check_close.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1214,11 +1215,4 @@ static Suite *weights_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(weights_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(weights_suite)
