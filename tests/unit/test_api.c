@@ -169,6 +169,30 @@ static char *from_hex(const char *hex)
     return b;
 }
 
+/* An error answer against its case: the code, the field (null: none) and a
+ * fragment of the message, all three required of every error case. */
+static void check_error(const char *name, json_t *expect, json_t *err, const char *want_code)
+{
+    json_t *field = json_object_get(expect, "field");
+    json_t *frag = json_object_get(expect, "message_contains");
+    ck_assert_msg(field && (json_is_null(field) || json_is_string(field)),
+                  "%s: an error case names its \"field\" (null: none)", name);
+    ck_assert_msg(json_is_string(frag) && json_string_length(frag) > 0,
+                  "%s: an error case gives a \"message_contains\"", name);
+    const char *message = json_string_value(json_object_get(err, "message"));
+    ck_assert_msg(message, "%s: no error.message", name);
+    ck_assert_str_eq(json_string_value(json_object_get(err, "code")), want_code);
+    json_t *f = json_object_get(err, "field");
+    if (json_is_null(field))
+        ck_assert_msg(f == NULL, "%s: field %s, want none", name, json_string_value(f));
+    else
+        ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
+                      "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
+                      json_string_value(field));
+    ck_assert_msg(strstr(message, json_string_value(frag)), "%s: message \"%s\" lacks \"%s\"",
+                  name, message, json_string_value(frag));
+}
+
 START_TEST(api_case)
 {
     json_t *c = json_array_get(api_cases, (size_t)_i);
@@ -204,24 +228,8 @@ START_TEST(api_case)
     ck_assert_msg(strcmp(bl_api_code_name(code), want_code) == 0, "%s: got %s, want %s: %s", name,
                   bl_api_code_name(code), want_code, res.body);
     json_t *err = json_object_get(got, "error");
-    if (code != BL_API_OK) {
-        ck_assert_msg(err && json_is_string(json_object_get(err, "message")),
-                      "%s: no error.message", name);
-        ck_assert_str_eq(json_string_value(json_object_get(err, "code")), want_code);
-    }
-    json_t *field = json_object_get(expect, "field");
-    if (field) {
-        json_t *f = json_object_get(err, "field");
-        ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
-                      "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
-                      json_string_value(field));
-    }
-    json_t *frag = json_object_get(expect, "message_contains");
-    if (frag)
-        ck_assert_msg(strstr(json_string_value(json_object_get(err, "message")),
-                             json_string_value(frag)),
-                      "%s: message \"%s\" lacks \"%s\"", name,
-                      json_string_value(json_object_get(err, "message")), json_string_value(frag));
+    if (code != BL_API_OK)
+        check_error(name, expect, err, want_code);
     json_t *resp = json_object_get(expect, "response");
     if (resp) {
         char why[400];
