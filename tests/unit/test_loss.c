@@ -7,7 +7,7 @@
  *   - a matrix of every loss x reduction x target kind x option (weights,
  *     pos_weight, ignore_index, label smoothing, gamma, alpha) on small
  *     random inputs, whose values are compared with a naive reference
- *     written straight from API.md's formulas (long double, no max
+ *     written straight from README.md's formulas ("POST /loss"; long double, no max
  *     subtraction: the inputs are moderate) and whose gradients are compared
  *     with Richardson-extrapolated central differences of bl_loss itself;
  *   - every error: code, arg, index and message, and that nothing is
@@ -1117,7 +1117,7 @@ static void build(const matrix_case *mc, int reduction, matrix_data *d)
     }
 }
 
-/* A naive reference straight from API.md's formulas. */
+/* A naive reference straight from the formulas of README.md ("POST /loss"). */
 static void reference(const bl_loss_args *a, double *per, double *value, double *total_weight)
 {
     size_t P = bl_loss_positions(a), E = bl_loss_elements(a);

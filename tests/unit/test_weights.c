@@ -3,7 +3,7 @@
  * bl_weights_opts_default, bl_class_weights and bl_count_labels.
  *
  * Every expected value here is worked out by hand from the formulas of
- * API.md ("POST /weights"), not by calling the code under test: exact
+ * README.md ("POST /weights"), not by calling the code under test: exact
  * fractions where the arithmetic allows it, and otherwise constants written
  * down to 17 significant digits from a 60-digit decimal evaluation of the
  * formula on the exact double inputs (the derivation sits next to each).
@@ -11,7 +11,7 @@
  * The last test replays tests/conformance/weights_cases.json (NumPy/sklearn
  * generated) through the library, the way the api layer would: labels are
  * counted with bl_count_labels, then weighted with bl_class_weights, with the
- * defaults of API.md for every absent field. Those fixtures carry NumPy's
+ * defaults of api/openapi.yaml for every absent field. Those fixtures carry NumPy's
  * own roundings (up to 5.6e-15 in enet's log(c + f)); the library is within
  * 4.4e-16 of the exact values on every one of them, so the printed "max
  * relative error" is the fixtures', and test_exact_extreme_counts compares
