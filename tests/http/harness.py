@@ -291,6 +291,12 @@ def close(want, got, tol, path="$"):
     return ok, why, worst[0]
 
 
+def near(got, want, tol, what=""):
+    """close() as a check: got (a number, list or tensor) within tol of want."""
+    ok, why, _ = close(want, got, tol)
+    check(ok, "%s: %s" % (what, why) if what else why)
+
+
 def main(suite):
     only = sys.argv[1:]
     passed = failed = 0

@@ -49,7 +49,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, close, eq, main, server, test, tolerance  # noqa: E402
+from harness import ROOT, Server, check, eq, main, near, server, test, tolerance  # noqa: E402
 
 PKG = os.path.join(ROOT, "clients", "python")
 sys.path.insert(0, PKG)
@@ -63,12 +63,6 @@ TOKEN = "client-py-s3cret"
 # The contract's tolerance: the loss fixtures' (tests/conformance/loss_cases.json).
 with open(os.path.join(ROOT, "tests", "conformance", "loss_cases.json")) as _f:
     CONTRACT = tolerance(json.load(_f))
-
-
-def near(got, want, tol, what):
-    """harness.close() (the tests' one closeness rule) as a check."""
-    ok, why, _ = close(want, got, tol)
-    check(ok, "%s: %s" % (what, why))
 U64_MAX = 2 ** 64 - 1
 
 
@@ -640,7 +634,7 @@ def ballast_loss_values_and_gradients():
     x32 = x.float().requires_grad_()
     v = bt.server_loss(x32, y, weights=w, client=c)
     eq(v.dtype, torch.float32, "dtype")
-    check(abs(v.item() - F.cross_entropy(x, y, weight=w).item()) < 1e-6, "float32 value")
+    near(v.item(), F.cross_entropy(x, y, weight=w).item(), {"rel": 0, "abs": 1e-6}, "float32 value")
     # binary losses: elementwise gradients with reduction none
     z = torch.randn(5, 3, generator=g, dtype=torch.float64)
     t = (torch.rand(5, 3, generator=g) > 0.5).double()

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_close.h"
 #include "check_main.h"
 #include "internal.h"
 
@@ -670,7 +671,8 @@ static void exact_inclusion(double *pi, double *pij)
     double total = 0;
     for (size_t i = 0; i < NR_N; i++)
         total += pi[i];
-    CHECK_MSG(fabs(total - NR_K) < 1e-9, "sum of inclusion probabilities %.12f", total);
+    CHECK_MSG(check_close(total, NR_K, (check_tol){0, 1e-9}), "sum of inclusion probabilities %.12f",
+              total);
 }
 
 static void chi2_without_replacement(bl_generator gen, const char *name)
