@@ -81,7 +81,7 @@ BUDGET_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wr
 $(BUILD)/ballastd: $(SERVER_OBJ) $(BALLAST_LIBS)
 	$(CC) $(CFLAGS) $(BUDGET_WRAP) -o $@ $(SERVER_OBJ) $(LINK_LIBS) $(MHD_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BALLAST_LIBS) | deps
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LINK_LIBS) $(CHECK_LIBS)
 

@@ -4,7 +4,7 @@
 Expected values come from PyTorch run in float64 (torch.nn.functional.cross_entropy,
 nll_loss, binary_cross_entropy_with_logits and torchvision.ops.sigmoid_focal_loss;
 the multi-class "focal" loss, which PyTorch lacks, is written here with torch ops
-from the formula in API.md). They were produced by Debian's python3-torch 1.13
+from the formula in README.md, "POST /loss"). They were produced by Debian's python3-torch 1.13
 (torch.__version__ "1.13.0a0") and python3-torchvision 0.14 ("0.14.1a0"); the
 versions are also recorded in the JSON header.
 
@@ -162,7 +162,7 @@ def from_rows(g, shape):
 
 
 def numpy_eval(spec):
-    """An independent implementation of the API.md formulas: (loss, total_weight, grad)."""
+    """An independent implementation of README.md's formulas: (loss, total_weight, grad)."""
     loss, red, kind = spec["loss"], spec["reduction"], spec["kind"]
     x = np.asarray(spec["x"], dtype=np.float64)
     shape = x.shape

@@ -2,7 +2,7 @@
 """Generate tests/conformance/weights_cases.json: conformance fixtures for POST /weights.
 
 The expected values are computed independently in NumPy float64 straight from the
-formulas in the API contract (API.md, "POST /weights"). They were produced with
+formulas of the contract (README.md "POST /weights", api/openapi.yaml). They were produced with
 NumPy 1.24.2 and scikit-learn 1.2.1 (Debian's python3-numpy / python3-sklearn);
 every "balanced" case is cross-checked against
 sklearn.utils.class_weight.compute_class_weight("balanced", ...) and every case

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../unit/check_main.h"
 #include "fuzz_api.h"
 #include "server.h" /* multipart_parse */
 
@@ -195,12 +196,9 @@ int main(void)
     tcase_add_test(tc, multipart_bad_boundary_refused);
     tcase_add_loop_test(tc, replay, 0, nfiles);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(s);
     printf("fuzz regressions: %d inputs replayed from %s\n", nfiles, dir);
     for (int i = 0; i < nfiles; i++)
         free(files[i]);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

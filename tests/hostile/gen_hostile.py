@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/hostile/cases.json: malformed and hostile HTTP requests and
-the documented answer to each (API.md's errors table).
+the documented answer to each (README.md "Errors", api/openapi.yaml's responses).
 
     python3 tests/hostile/gen_hostile.py
 

@@ -4,6 +4,7 @@ loopback ports, talk HTTP to them, and report like a test runner.
 Standard library only, so the tests run wherever python3 runs."""
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -140,6 +141,36 @@ class Server:
             self.proc.wait()
 
 
+_suite_servers = []
+
+
+def server(*args, env=None):
+    """The suite's shared server fixture: a Server (ballastd on a free loopback
+    port, started, ready, its pid registered for tests/run.sh), with
+    ("--log-format", "none") when no arguments are given, stopped by main()
+    when the suite ends (or by stop_servers()). A suite starts its servers in
+    its __main__ block and leaves the stopping to main():
+
+        if __name__ == "__main__":
+            srv = server()
+            auth = server("--log-format", "none", "--auth-token", TOKEN)
+            main("example")
+    """
+    s = Server(*(args or ("--log-format", "none")), env=env)
+    _suite_servers.append(s)
+    return s
+
+
+def stop_servers():
+    """Stops every server that server() started, the last first."""
+    while _suite_servers:
+        s = _suite_servers.pop()
+        if s.proc.poll() is None:
+            s.stop()
+        else:
+            s.__exit__(None, None, None)
+
+
 class LimitServers:
     """Servers for data-driven cases that name limits ({"max_items": 5}):
     one started per distinct set, `default` for cases without limits."""
@@ -183,12 +214,43 @@ def eq(got, want, what=""):
         raise AssertionError("%s: got %r, want %r" % (what, got, want))
 
 
-def close(want, got, path="$"):
-    """Expected ⊆ actual, numbers at 1e-12 relative or 1e-15 absolute.
-    Returns (ok, why, largest relative error)."""
+def tolerance(doc, case=None):
+    """The tolerance of a fixture case: the case's own "tolerance", else its
+    file's ({"rel": r, "abs": a}); None when neither has one (a file of
+    integers only: close() then refuses every real)."""
+    tol = (case or {}).get("tolerance", doc.get("tolerance"))
+    if tol is not None and not (isinstance(tol, dict) and
+                                all(isinstance(tol.get(k), (int, float)) and tol[k] >= 0
+                                    for k in ("rel", "abs"))):
+        raise AssertionError("malformed tolerance %r (want {\"rel\": r, \"abs\": a})" % (tol,))
+    return tol
+
+
+def close_number(got, want, tol):
+    """The one closeness rule of the tests (tests/unit/check_close.h has the
+    same for C): |got - want| <= max(rel * |want|, abs), relative to the
+    expected value; NaN only NaN; an infinity only the same infinity."""
+    if math.isnan(want) or math.isnan(got):
+        return math.isnan(want) and math.isnan(got)
+    if math.isinf(want) or math.isinf(got):
+        return got == want
+    return abs(got - want) <= max(tol["rel"] * abs(want), tol["abs"])
+
+
+def close(want, got, tol, path="$"):
+    """Expected ⊆ actual: every key of an expected object present and matching;
+    integers against integers exactly; other numbers by close_number() under
+    tol (a fixture's, see tolerance(): a real with tol None does not match).
+    Arrays (or anything with .tolist(), e.g. tensors) element by element.
+    Returns (ok, why, the largest relative error among numbers that differ
+    by more than tol's absolute part)."""
     worst = [0.0]
 
     def walk(w, g, p):
+        if hasattr(w, "tolist"):
+            w = w.tolist()
+        if hasattr(g, "tolist"):
+            g = g.tolist()
         if w is None:
             return (g is None, "%s: expected null, got %r" % (p, g))
         if isinstance(w, bool) or isinstance(w, str):
@@ -196,11 +258,15 @@ def close(want, got, path="$"):
         if isinstance(w, (int, float)):
             if not isinstance(g, (int, float)) or isinstance(g, bool):
                 return (False, "%s: expected a number, got %r" % (p, g))
+            if isinstance(w, int) and isinstance(g, int):
+                return (w == g, "%s: %r != %r" % (p, g, w))
+            if tol is None:
+                return (False, "%s: %r vs %r compared without a tolerance" % (p, g, w))
             err = abs(w - g)
             rel = err / abs(w) if w else err
-            if err > 1e-15:
+            if err > tol["abs"] and math.isfinite(err):
                 worst[0] = max(worst[0], rel)
-            return (err <= 1e-15 or rel <= 1e-12, "%s: %r != %r (rel %.3g)" % (p, g, w, rel))
+            return (close_number(g, w, tol), "%s: %r != %r (rel %.3g)" % (p, g, w, rel))
         if isinstance(w, list):
             if not isinstance(g, list) or len(g) != len(w):
                 return (False, "%s: expected a list of %d" % (p, len(w)))
@@ -225,22 +291,31 @@ def close(want, got, path="$"):
     return ok, why, worst[0]
 
 
+def near(got, want, tol, what=""):
+    """close() as a check: got (a number, list or tensor) within tol of want."""
+    ok, why, _ = close(want, got, tol)
+    check(ok, "%s: %s" % (what, why) if what else why)
+
+
 def main(suite):
     only = sys.argv[1:]
     passed = failed = 0
     t0 = time.time()
-    for fn in _tests:
-        if only and fn.__name__ not in only:
-            continue
-        start = time.time()
-        try:
-            fn()
-            passed += 1
-            print("ok   %-45s %6.2fs" % (fn.__name__, time.time() - start), flush=True)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__, flush=True)
-            traceback.print_exc(limit=4, file=sys.stdout)
+    try:
+        for fn in _tests:
+            if only and fn.__name__ not in only:
+                continue
+            start = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-45s %6.2fs" % (fn.__name__, time.time() - start), flush=True)
+            except Exception:
+                failed += 1
+                print("FAIL %s" % fn.__name__, flush=True)
+                traceback.print_exc(limit=4, file=sys.stdout)
+    finally:
+        stop_servers()
     print("%.1fs" % (time.time() - t0))
     print("%s: %d passed, %d failed" % (suite, passed, failed))
     sys.exit(1 if failed else 0)

@@ -12,7 +12,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import npy_parts  # noqa: E402
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, Server, check, eq, main, near, server, test  # noqa: E402
 from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
 
 srv = None
@@ -177,7 +177,7 @@ def curl_dash_f():
                               "targets=@%s/targets.npy" % d, "-F", 'request={"reduction":"sum"}',
                               "http://127.0.0.1:%d/loss" % srv.port], capture_output=True, text=True)
         doc = json.loads(out.stdout)
-        check(abs(doc["loss"] - 1.5671177096041677) < 1e-15, doc)
+        near(doc["loss"], 1.5671177096041677, {"rel": 0, "abs": 1e-15}, "curl -F .npy parts")
 
 
 BAD = [
@@ -284,8 +284,5 @@ def binary_sizes_count_against_limits():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("bulk")
-    finally:
-        srv.stop()
+    srv = server()
+    main("bulk")

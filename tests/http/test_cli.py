@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import BALLASTD, ROOT, check, eq, main, server, test  # noqa: E402
 
 CLI = os.path.join(os.path.dirname(os.path.abspath(BALLASTD)), "ballast")
 STATUS = {"ok": 200, "invalid_json": 400, "invalid_argument": 400, "limit_exceeded": 400}
@@ -265,8 +265,5 @@ if __name__ == "__main__":
         print("no %s; run make first" % CLI)
         print("cli: 0 passed, 1 failed")
         sys.exit(1)
-    srv = Server("--log-format", "none")
-    try:
-        main("cli")
-    finally:
-        srv.stop()
+    srv = server()
+    main("cli")

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, Server  # noqa: E402
+from harness import BALLASTD, ROOT, server, stop_servers  # noqa: E402
 
 GO_DIR = os.path.join(ROOT, "clients", "go")
 TOKEN = "client-go-s3cret"
@@ -54,8 +54,8 @@ def main():
     build = os.path.dirname(os.path.abspath(BALLASTD))
     env = go_env(build)
     print(subprocess.run([go, "version"], capture_output=True, text=True, env=env).stdout.strip())
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
     try:
         # go vet: the module compiles, its tests too, without complaints.
         r = subprocess.run([go, "vet", "./..."], cwd=GO_DIR, capture_output=True, text=True, env=env, timeout=300)
@@ -107,8 +107,7 @@ def main():
                 print("FAIL README Go example: exit %d, printed %r, its comment says %r\n%s"
                       % (r.returncode, printed, want and want.group(1), r.stderr[-3000:]))
     finally:
-        auth.stop()
-        srv.stop()
+        stop_servers()
     print("%.1fs" % (time.time() - t0))
     print("client_go: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

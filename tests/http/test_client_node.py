@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, Server  # noqa: E402
+from harness import BALLASTD, ROOT, server, stop_servers  # noqa: E402
 
 PKG = os.path.join(ROOT, "clients", "node")
 TOKEN = "client-node-s3cret"
@@ -59,8 +59,8 @@ def main():
         passed += 1
         print("ok   package: ES module, types for %d exports, no dependencies" % len(names))
 
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
     try:
         env = dict(os.environ, BALLAST_URL="http://127.0.0.1:%d" % srv.port,
                    BALLAST_AUTH_URL="http://127.0.0.1:%d" % auth.port, BALLAST_TOKEN=TOKEN,
@@ -68,8 +68,7 @@ def main():
         r = subprocess.run([node, "--test", "--test-reporter=tap", "test/client.test.js"], cwd=PKG, env=env,
                            capture_output=True, text=True, timeout=120)
     finally:
-        auth.stop()
-        srv.stop()
+        stop_servers()
     for status, name in re.findall(r"^(ok|not ok) \d+ - (.*)$", r.stdout, re.M):
         print("%-4s node --test %s" % ("ok" if status == "ok" else "FAIL", name))
     counts = {k: int(v) for k, v in re.findall(r"^# (tests|pass|fail|skipped|cancelled|todo) (\d+)$", r.stdout, re.M)}

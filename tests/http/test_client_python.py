@@ -49,7 +49,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, Server, check, eq, main, near, server, test, tolerance  # noqa: E402
 
 PKG = os.path.join(ROOT, "clients", "python")
 sys.path.insert(0, PKG)
@@ -60,6 +60,9 @@ from ballast import BallastError  # noqa: E402
 srv = None    # a plain server
 auth = None   # one with --auth-token TOKEN
 TOKEN = "client-py-s3cret"
+# The contract's tolerance: the loss fixtures' (tests/conformance/loss_cases.json).
+with open(os.path.join(ROOT, "tests", "conformance", "loss_cases.json")) as _f:
+    CONTRACT = tolerance(json.load(_f))
 U64_MAX = 2 ** 64 - 1
 
 
@@ -198,7 +201,7 @@ def numpy_and_torch_in_and_out():
     eq(j["total_weight"], n["total_weight"], "total_weight")
     ref = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(targets), weight=torch.tensor(w),
                                             reduction="none")
-    check(np.allclose(j["loss"], ref.numpy(), rtol=1e-12, atol=1e-15), "equals F.cross_entropy")
+    near(j["loss"], ref, CONTRACT, "equals F.cross_entropy")
     # torch in, torch out, float32 kept as sent (the server widens it exactly)
     lt = torch.tensor(logits, dtype=torch.float32)
     tt = torch.tensor(targets)
@@ -206,7 +209,7 @@ def numpy_and_torch_in_and_out():
         out = cl.loss(logits=lt, targets=tt, reduction="none")
         check(isinstance(out["loss"], torch.Tensor) and out["loss"].dtype == torch.float64, "torch out")
         ref = torch.nn.functional.cross_entropy(lt.double(), tt, reduction="none")
-        check(torch.allclose(out["loss"], ref, rtol=1e-12, atol=1e-15), "float32 logits")
+        near(out["loss"], ref, CONTRACT, "float32 logits")
     eq(bits(c.loss(logits=lt, targets=tt, reduction="none")["loss"]),
        bits(b.loss(logits=lt, targets=tt, reduction="none")["loss"]), "float32: JSON vs .npy bits")
     # int32 / uint8 / int16 targets, bool targets of a binary loss, a 3-D input
@@ -588,7 +591,7 @@ def class_weights_tensor_for_cross_entropy():
     eq((cw.dtype, cw.device.type, tuple(cw.shape)), (torch.float32, "cpu", (3,)), "float32 by default")
     cw64 = bt.class_weights(labels=labels, scheme="balanced", dtype=torch.float64, client=c)
     ref = n.sum() / (3 * n)      # scikit-learn's "balanced"
-    check(torch.allclose(cw64, ref, rtol=1e-15, atol=0), "balanced: %s vs %s" % (cw64, ref))
+    near(cw64, ref, {"rel": 1e-15, "abs": 0}, "balanced")
     eq(bt.class_weights(counts=[100000, 100, 10], client=c).tolist(), [1.0, 1000.0, 10000.0], "counts")
     eq(bt.class_weights(counts={"a": 1, "b": 4}, client=c).tolist(), [4.0, 1.0], "named counts")
     crit = torch.nn.CrossEntropyLoss(weight=cw)
@@ -613,25 +616,25 @@ def ballast_loss_values_and_gradients():
             b = x.clone().requires_grad_()
             mine = bt.BallastLoss(weights=w, reduction=reduction, client=c, **kw)(a, y)
             ref = ref_fn(b)
-            check(torch.allclose(mine, ref, rtol=1e-12, atol=1e-15), "%s %s value" % (reduction, kw))
+            near(mine, ref, CONTRACT, "%s %s value" % (reduction, kw))
             go = torch.rand(ref.shape, generator=g, dtype=torch.float64) if reduction == "none" else None
             (mine * go).sum().backward() if go is not None else mine.backward()
             (ref * go).sum().backward() if go is not None else ref.backward()
-            check(torch.allclose(a.grad, b.grad, rtol=1e-12, atol=1e-15), "%s %s grad" % (reduction, kw))
+            near(a.grad, b.grad, CONTRACT, "%s %s grad" % (reduction, kw))
     # focal (no PyTorch module): γ = 0 is cross_entropy; γ = 2 by its formula
     a = x.clone().requires_grad_()
     keep = y != -100
     focal = bt.server_loss(a, y, loss="focal", gamma=2.0, weights=w, client=c)
     p = F.log_softmax(x, 1)[keep].gather(1, y[keep, None])[:, 0]
     ref = -(w[y[keep]] * (1 - p.exp()) ** 2 * p).sum() / w[y[keep]].sum()
-    check(torch.allclose(focal, ref, rtol=1e-12), "focal %r vs %r" % (focal, ref))
+    near(focal, ref, {"rel": CONTRACT["rel"], "abs": 0}, "focal")
     focal.backward()
     check(a.grad is not None and torch.isfinite(a.grad).all(), "focal grad")
     # float32 in: float32 out, the server's float64 value rounded once
     x32 = x.float().requires_grad_()
     v = bt.server_loss(x32, y, weights=w, client=c)
     eq(v.dtype, torch.float32, "dtype")
-    check(abs(v.item() - F.cross_entropy(x, y, weight=w).item()) < 1e-6, "float32 value")
+    near(v.item(), F.cross_entropy(x, y, weight=w).item(), {"rel": 0, "abs": 1e-6}, "float32 value")
     # binary losses: elementwise gradients with reduction none
     z = torch.randn(5, 3, generator=g, dtype=torch.float64)
     t = (torch.rand(5, 3, generator=g) > 0.5).double()
@@ -639,7 +642,7 @@ def ballast_loss_values_and_gradients():
     go = torch.rand(5, 3, generator=g, dtype=torch.float64)
     (bt.server_loss(a, t, loss="bce_with_logits", reduction="none", client=c) * go).sum().backward()
     (F.binary_cross_entropy_with_logits(b, t, reduction="none") * go).sum().backward()
-    check(torch.allclose(a.grad, b.grad, rtol=1e-12, atol=1e-15), "bce grad")
+    near(a.grad, b.grad, CONTRACT, "bce grad")
 
 
 def toy_data():
@@ -698,9 +701,9 @@ def training_loop_equals_pytorch():
     eq(len(l1), 15, "3 epochs of 5 batches")
     for name, ls, ps in (("torch loss", l1, p1), ("server loss", l2, p2)):
         for i, (a, b) in enumerate(zip(ls, torch_losses)):
-            check(abs(a - b) <= 1e-12 * abs(b), "%s step %d: %r vs %r" % (name, i, a, b))
+            near(a, b, {"rel": CONTRACT["rel"], "abs": 0}, "%s step %d" % (name, i))
         for a, b in zip(ps, torch_params):
-            check(torch.allclose(a, b, rtol=1e-12, atol=1e-14), "%s: parameters %s vs %s" % (name, a, b))
+            near(a, b, {"rel": CONTRACT["rel"], "abs": 1e-14}, "%s: parameters" % name)
     minority = int(torch.isin(torch.tensor(s1), torch.nonzero(y == 2)[:, 0]).sum())
     print("3 epochs x 5 steps equal to PyTorch; loss %.6f -> %.6f; class 2 drawn %d/%d times (4%% of the data)"
           % (torch_losses[0], torch_losses[-1], minority, len(s1)))
@@ -789,10 +792,6 @@ def install_offline_and_readme_examples():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
-    try:
-        main("client_python")
-    finally:
-        auth.stop()
-        srv.stop()
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
+    main("client_python")

@@ -59,7 +59,7 @@ import time  # noqa: E402
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "contract"))
 import harness  # noqa: E402
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, Server, check, eq, main, server, test  # noqa: E402
 from openapi_contract import Contract, media  # noqa: E402
 import npy_parts  # noqa: E402
 from npy_parts import flat, npy, parse_npy, shape_of  # noqa: E402,F401
@@ -612,9 +612,8 @@ def summary():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
+    srv = server()
     try:
         main("contract")
     finally:
-        srv.stop()
         os.unlink(_tmp.name)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import BALLASTD, ROOT, Server, check, eq, main, server, test  # noqa: E402
 
 VENDOR = os.path.join(ROOT, "server", "docs", "swagger-ui")
 BUILD = os.path.dirname(os.path.abspath(BALLASTD))
@@ -114,5 +114,5 @@ def docs_page_in_headless_chromium():
 
 
 if __name__ == "__main__":
-    with Server("--log-format", "none") as srv:
-        main("docs")
+    srv = server()
+    main("docs")

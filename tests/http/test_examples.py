@@ -35,7 +35,7 @@ import shutil  # noqa: E402
 import struct  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, check, eq, main, near, server, test  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
 from ballast_client import Ballast, BallastError  # noqa: E402
@@ -92,8 +92,8 @@ def python_loss_seed_example():
     eq(none["total_weight"], 5.0, "total_weight")
     total = b.loss(reduction="sum", **README_LOSS)
     mean = b.loss(**README_LOSS)
-    check(abs(total["loss"] - sum(README_LOSS_NONE)) < 1e-15, total)
-    check(abs(mean["loss"] - total["loss"] / 5.0) < 1e-16, mean)
+    near(total["loss"], sum(README_LOSS_NONE), {"rel": 0, "abs": 1e-15}, "sum")
+    near(mean["loss"], total["loss"] / 5.0, {"rel": 0, "abs": 1e-16}, "mean")
     check(repr(mean["loss"]).startswith("0.3641"), mean)
     eq((mean["reduction"], mean["total_weight"]), ("mean", 5.0), "mean")
 
@@ -287,10 +287,6 @@ def node_demo_runs():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    auth = Server("--log-format", "none", "--auth-token", TOKEN)
-    try:
-        main("examples")
-    finally:
-        auth.stop()
-        srv.stop()
+    srv = server()
+    auth = server("--log-format", "none", "--auth-token", TOKEN)
+    main("examples")

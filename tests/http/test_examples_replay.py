@@ -54,7 +54,8 @@ import time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, Server, check, eq, main, test
+from harness import server as shared_server  # noqa: E402
 from npy_parts import multipart, npy  # noqa: E402
 
 DOC_PATH = os.path.join(ROOT, "api", "openapi.yaml")
@@ -70,7 +71,7 @@ def server(*args):
     if not args:
         return srv
     if args not in servers:
-        servers[args] = Server("--log-format", "none", *args)
+        servers[args] = shared_server("--log-format", "none", *args)
     return servers[args]
 
 
@@ -414,10 +415,5 @@ def request_id_examples():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("examples-replay")
-    finally:
-        for s in servers.values():
-            s.stop()
-        srv.stop()
+    srv = shared_server()
+    main("examples-replay")

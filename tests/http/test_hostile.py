@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, check, eq, main, server, test  # noqa: E402
 
 srv = None  # one server for the whole suite, started in __main__
 CASES = None
@@ -250,9 +250,5 @@ def still_serving_after_everything():
 
 if __name__ == "__main__":
     CASES = load_cases()
-    srv = Server(*CASES["server_args"])
-    try:
-        main("hostile")
-    finally:
-        if srv.proc.poll() is None:
-            srv.stop()
+    srv = server(*CASES["server_args"])
+    main("hostile")

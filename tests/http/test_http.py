@@ -6,6 +6,7 @@ concurrency, signals, options, metrics and logs; every data-driven api case
 (tests/cases/api_cases.json) and every conformance fixture over HTTP."""
 import http.client
 import json
+import math
 import os
 import re
 import signal
@@ -16,7 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BALLASTD, ROOT, LimitServers, Server, check, close, eq, main, test  # noqa: E402
+from harness import (BALLASTD, ROOT, LimitServers, Server, check, close, close_number,  # noqa: E402
+                     eq, main, server, test, tolerance)
 
 STATUS = {"ok": 200, "invalid_json": 400, "invalid_argument": 400, "limit_exceeded": 400,
           "not_found": 404, "unavailable": 503, "internal": 500}
@@ -220,9 +222,35 @@ def chunked_body_ok():
 
 
 @test
+def closeness_rule_of_the_tests():
+    """harness.close(): the rule of tests/unit/check_close.h, for the Python suites."""
+    t = {"rel": 1e-12, "abs": 1e-15}
+    check(close_number(1.0 + 0.9e-12, 1.0, t) and not close_number(1.0 + 3e-12, 1.0, t), "relative")
+    check(not close_number(100.0000000002, 100, t), "relative to the expected value")
+    check(close_number(1e-16, 0.0, t) and not close_number(2e-15, 0.0, t), "absolute near zero")
+    check(close_number(math.nan, math.nan, t) and not close_number(math.nan, 1.0, t), "NaN")
+    check(close_number(math.inf, math.inf, t) and not close_number(-math.inf, math.inf, t), "inf")
+    eq(close({"a": [1.0, 2]}, {"a": [1.0000000000001, 2], "b": 3}, t)[:2], (True, ""), "subset")
+    eq(close([1, 2], [1, 3], t)[:2], (False, "$[1]: 3 != 2"), "integers exactly")
+    check(close([1, 2], [1, 2], None)[0], "integers need no tolerance")
+    check(not close([1.5], [1.5], None)[0], "a real compared without a tolerance does not match")
+    eq(tolerance({"tolerance": t}, {}), t, "the file's")
+    eq(tolerance({"tolerance": t}, {"tolerance": {"rel": 0.5, "abs": 0}}), {"rel": 0.5, "abs": 0},
+       "the case's own first")
+    eq(tolerance({}, {}), None, "none")
+    try:
+        tolerance({"tolerance": {"rel": -1, "abs": 0}})
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("a malformed tolerance was accepted")
+
+
+@test
 def api_cases_over_http():
     with open(os.path.join(ROOT, "tests/cases/api_cases.json")) as f:
-        cases = json.load(f)["cases"]
+        fixture = json.load(f)
+    cases = fixture["cases"]
     servers = LimitServers(srv)
     failures = []
     try:
@@ -239,13 +267,13 @@ def api_cases_over_http():
                 doc = json.loads(data)
                 eq(status, STATUS[exp["code"]], "status")
                 if exp["code"] != "ok":
+                    # every error case names the field (None: none) and a message fragment
                     eq(doc["error"]["code"], exp["code"], "code")
-                    if "field" in exp:
-                        eq(doc["error"].get("field"), exp["field"], "field")
-                    if "message_contains" in exp:
-                        check(exp["message_contains"] in doc["error"]["message"], doc)
+                    eq(doc["error"].get("field"), exp["field"], "field")
+                    check(exp["message_contains"] and exp["message_contains"] in doc["error"]["message"],
+                          doc)
                 if "response" in exp:
-                    ok, why, _ = close(exp["response"], doc)
+                    ok, why, _ = close(exp["response"], doc, tolerance(fixture, c))
                     check(ok, why)
                 for k in exp.get("absent", []):
                     check(k not in doc, "unexpected " + k)
@@ -258,7 +286,8 @@ def api_cases_over_http():
 
 
 def fixtures_over_http(file, endpoint):
-    cases = load("tests/conformance/" + file)["cases"]
+    fixture = load("tests/conformance/" + file)
+    cases = fixture["cases"]
     c = srv.conn()
     bad, worst = [], 0.0
     for case in cases:
@@ -266,7 +295,7 @@ def fixtures_over_http(file, endpoint):
         doc = json.loads(data)
         want = dict(case["expected"])
         warn = want.pop("warning", False)
-        ok, why, rel = close(want, doc)
+        ok, why, rel = close(want, doc, tolerance(fixture, case))
         worst = max(worst, rel)
         if status != 200 or not ok or (warn and not doc.get("warnings")):
             bad.append("%s: %s %s" % (case["name"], status, why or data[:200]))
@@ -538,8 +567,5 @@ def sigint_stops_cleanly():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("http")
-    finally:
-        srv.stop()
+    srv = server()
+    main("http")

@@ -11,7 +11,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check, eq, main, test  # noqa: E402
+from harness import check, eq, main, server, test  # noqa: E402
 from npy_parts import npy  # noqa: E402
 
 srv = None
@@ -124,8 +124,5 @@ def npy_empty_rows_bounded():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("parsers-http")
-    finally:
-        srv.stop()
+    srv = server()
+    main("parsers-http")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server, check, eq, main, test  # noqa: E402
+from harness import ROOT, check, eq, main, server, test  # noqa: E402
 
 srv = None
 
@@ -110,8 +110,5 @@ def python_examples():
 
 
 if __name__ == "__main__":
-    srv = Server("--log-format", "none")
-    try:
-        main("readme")
-    finally:
-        srv.stop()
+    srv = server()
+    main("readme")

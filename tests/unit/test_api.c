@@ -7,8 +7,9 @@
  *    verbatim), and what must come back: the code, the error's field, a
  *    message fragment, and response fields compared numerically.
  *  - tests/conformance/{weights,loss,sample}_cases.json: the PyTorch/sklearn
- *    fixtures, every case through the api, compared at 1e-12 relative or
- *    1e-15 absolute; the run reports N/N matched and the largest error.
+ *    fixtures, every case through the api, compared under each fixture's
+ *    own "tolerance" (check_close.h); the run reports N/N matched and the
+ *    largest error.
  *  - a few cases that need C: seeds drawn from the entropy hook, limits.
  */
 #include <check.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "check_close.h"
+#include "check_main.h"
 #include "internal.h"
 
 static const char *fixture_dir(void)
@@ -58,66 +61,6 @@ static json_t *load_doc(const char *path)
     ck_assert_msg(doc != NULL, "%s: %s", path, e.message);
     free(text);
     return doc;
-}
-
-/* ---- numeric comparison of documents ------------------------------------------ */
-
-static double worst_rel; /* the largest relative error seen in fixtures */
-
-/* Expected ⊆ actual: every key of an expected object must match; numbers
- * within 1e-12 relative or 1e-15 absolute; null only for null. Writes the
- * first difference to why. */
-static int matches(json_t *want, json_t *got, char *why, size_t size, const char *path)
-{
-    double a, b;
-    if (json_is_null(want)) {
-        if (!json_is_null(got))
-            return snprintf(why, size, "%s: expected null", path), 0;
-        return 1;
-    }
-    if (api_number(want, &a)) {
-        if (!api_number(got, &b))
-            return snprintf(why, size, "%s: expected the number %.17g", path, a), 0;
-        double err = fabs(a - b);
-        double rel = a != 0 ? err / fabs(a) : err;
-        if (err > 1e-15 && rel > worst_rel)
-            worst_rel = rel;
-        if (err > 1e-15 && rel > 1e-12)
-            return snprintf(why, size, "%s: %.17g != expected %.17g (rel %.3g)", path, b, a, rel),
-                   0;
-        return 1;
-    }
-    if (json_is_array(want)) {
-        if (!json_is_array(got) || json_array_size(got) != json_array_size(want))
-            return snprintf(why, size, "%s: expected an array of %zu", path,
-                            json_array_size(want)),
-                   0;
-        for (size_t i = 0; i < json_array_size(want); i++) {
-            char p[256];
-            snprintf(p, sizeof p, "%s[%zu]", path, i);
-            if (!matches(json_array_get(want, i), json_array_get(got, i), why, size, p))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_is_object(want)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(want, k, v)
-        {
-            char p[256];
-            snprintf(p, sizeof p, "%s.%s", path, k);
-            json_t *g = json_is_object(got) ? json_object_get(got, k) : NULL;
-            if (!g)
-                return snprintf(why, size, "%s: missing", p), 0;
-            if (!matches(v, g, why, size, p))
-                return 0;
-        }
-        return 1;
-    }
-    if (json_equal(want, got))
-        return 1;
-    return snprintf(why, size, "%s: value differs", path), 0;
 }
 
 /* Runs one request document through the endpoint's handler. The document
@@ -162,17 +105,20 @@ static void run_fixtures(const char *file, const char *endpoint)
     json_t *doc = load_doc(path);
     json_t *cases = json_object_get(doc, "cases");
     size_t n = json_array_size(cases), ok = 0;
-    worst_rel = 0;
+    check_close_stats st = {0};
     char first[600] = "";
     for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(cases, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        check_tol buf;
+        const check_tol *tol = check_tolerance_if_any(doc, c, &buf, name);
         json_t *want = json_deep_copy(json_object_get(c, "expected"));
         int warning = json_is_true(json_object_get(want, "warning"));
         json_object_del(want, "warning");
         json_t *got;
         bl_api_code code = run_doc(endpoint, json_object_get(c, "request"), &got);
         char why[400] = "";
-        int good = code == BL_API_OK && matches(want, got, why, sizeof why, "$");
+        int good = code == BL_API_OK && check_json_close(want, got, tol, &st, why, sizeof why, "$");
         if (good && warning && !json_is_array(json_object_get(got, "warnings"))) {
             good = 0;
             snprintf(why, sizeof why, "no warnings for a non-finite result");
@@ -183,13 +129,12 @@ static void run_fixtures(const char *file, const char *endpoint)
         if (good)
             ok++;
         else if (!first[0])
-            snprintf(first, sizeof first, "%s: %s",
-                     json_string_value(json_object_get(c, "name")), why);
+            snprintf(first, sizeof first, "%s: %s", name, why);
         json_decref(want);
         json_decref(got);
     }
     printf("%s fixtures through the api: %zu/%zu matched (largest relative error %.3g)\n",
-           endpoint, ok, n, worst_rel);
+           endpoint, ok, n, st.worst_rel);
     json_decref(doc);
     ck_assert_msg(n > 0, "no cases in %s", path);
     ck_assert_msg(ok == n, "%zu of %zu %s fixtures differ; first: %s", n - ok, n, endpoint, first);
@@ -222,6 +167,30 @@ static char *from_hex(const char *hex)
     if (b)
         b[n] = '\0';
     return b;
+}
+
+/* An error answer against its case: the code, the field (null: none) and a
+ * fragment of the message, all three required of every error case. */
+static void check_error(const char *name, json_t *expect, json_t *err, const char *want_code)
+{
+    json_t *field = json_object_get(expect, "field");
+    json_t *frag = json_object_get(expect, "message_contains");
+    ck_assert_msg(field && (json_is_null(field) || json_is_string(field)),
+                  "%s: an error case names its \"field\" (null: none)", name);
+    ck_assert_msg(json_is_string(frag) && json_string_length(frag) > 0,
+                  "%s: an error case gives a \"message_contains\"", name);
+    const char *message = json_string_value(json_object_get(err, "message"));
+    ck_assert_msg(message, "%s: no error.message", name);
+    ck_assert_str_eq(json_string_value(json_object_get(err, "code")), want_code);
+    json_t *f = json_object_get(err, "field");
+    if (json_is_null(field))
+        ck_assert_msg(f == NULL, "%s: field %s, want none", name, json_string_value(f));
+    else
+        ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
+                      "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
+                      json_string_value(field));
+    ck_assert_msg(strstr(message, json_string_value(frag)), "%s: message \"%s\" lacks \"%s\"",
+                  name, message, json_string_value(frag));
 }
 
 START_TEST(api_case)
@@ -259,29 +228,15 @@ START_TEST(api_case)
     ck_assert_msg(strcmp(bl_api_code_name(code), want_code) == 0, "%s: got %s, want %s: %s", name,
                   bl_api_code_name(code), want_code, res.body);
     json_t *err = json_object_get(got, "error");
-    if (code != BL_API_OK) {
-        ck_assert_msg(err && json_is_string(json_object_get(err, "message")),
-                      "%s: no error.message", name);
-        ck_assert_str_eq(json_string_value(json_object_get(err, "code")), want_code);
-    }
-    json_t *field = json_object_get(expect, "field");
-    if (field) {
-        json_t *f = json_object_get(err, "field");
-        ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
-                      "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
-                      json_string_value(field));
-    }
-    json_t *frag = json_object_get(expect, "message_contains");
-    if (frag)
-        ck_assert_msg(strstr(json_string_value(json_object_get(err, "message")),
-                             json_string_value(frag)),
-                      "%s: message \"%s\" lacks \"%s\"", name,
-                      json_string_value(json_object_get(err, "message")), json_string_value(frag));
+    if (code != BL_API_OK)
+        check_error(name, expect, err, want_code);
     json_t *resp = json_object_get(expect, "response");
     if (resp) {
         char why[400];
-        ck_assert_msg(matches(resp, got, why, sizeof why, "$"), "%s: %s in %s", name, why,
-                      res.body);
+        check_tol buf;
+        const check_tol *tol = check_tolerance_if_any(api_cases_root, c, &buf, name);
+        ck_assert_msg(check_json_close(resp, got, tol, NULL, why, sizeof why, "$"), "%s: %s in %s",
+                      name, why, res.body);
     }
     json_t *absent = json_object_get(expect, "absent");
     size_t i;
@@ -521,10 +476,7 @@ int main(void)
         return 1;
     }
     api_cases = json_object_get(api_cases_root, "cases");
-    SRunner *sr = srunner_create(api_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(api_suite());
     json_decref(api_cases_root);
-    return failed ? 1 : 0;
+    return rc;
 }

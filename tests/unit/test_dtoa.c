@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -520,11 +521,4 @@ static Suite *dtoa_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(dtoa_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(dtoa_suite)

@@ -3,11 +3,11 @@
  *
  * Three kinds of check:
  *   - exact values worked out by hand (the seed examples, logits of ±1e4),
- *     compared at 1e-12 relative;
+ *     compared at the contract's tolerance (CONTRACT; check_close.h);
  *   - a matrix of every loss x reduction x target kind x option (weights,
  *     pos_weight, ignore_index, label smoothing, gamma, alpha) on small
  *     random inputs, whose values are compared with a naive reference
- *     written straight from API.md's formulas (long double, no max
+ *     written straight from README.md's formulas ("POST /loss"; long double, no max
  *     subtraction: the inputs are moderate) and whose gradients are compared
  *     with Richardson-extrapolated central differences of bl_loss itself;
  *   - every error: code, arg, index and message, and that nothing is
@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_close.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -27,23 +29,13 @@
 #define L1 1.3132616875182228
 #define L2 0.12692801104297263
 
-static int close_to(double got, double want, double rel, double abs_tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (isinf(want))
-        return got == want;
-    double d = fabs(got - want);
-    return d <= abs_tol || d <= rel * fmax(fabs(got), fabs(want));
-}
+/* The tolerance of the hand-worked values and of the naive reference: the
+ * contract's (the fixtures' "tolerance", tests/conformance/loss_cases.json). */
+static const check_tol CONTRACT = {1e-12, 1e-15};
 
-#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                               \
-    do {                                                                                        \
-        double g_ = (got), w_ = (want);                                                         \
-        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, \
-                      w_);                                                                      \
-    } while (0)
-#define ASSERT_CLOSE(got, want) ASSERT_CLOSE_TOL(got, want, 1e-12, 1e-15)
+#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                              \
+    CHECK_ASSERT_CLOSE(got, want, ((check_tol){rel, abs_tol}))
+#define ASSERT_CLOSE(got, want) CHECK_ASSERT_CLOSE(got, want, CONTRACT)
 
 /* Deterministic xorshift64* for the random cases. */
 static uint64_t rng_state;
@@ -180,18 +172,18 @@ START_TEST(test_seed_cross_entropy_weighted)
     ASSERT_CLOSE(per[0], L1);
     ASSERT_CLOSE(per[1], 2 * L2);
     ASSERT_CLOSE(per[2], 2 * L2);
-    ck_assert(fabs(per[1] - 0.2539) < 1e-4);
+    CHECK_ASSERT_CLOSE(per[1], 0.2539, ((check_tol){0, 1e-4})); /* as printed */
 
     a.reduction = BL_REDUCTION_SUM;
     r = run_ok(&a, NULL, NULL);
     ASSERT_CLOSE(r.value, L1 + 4 * L2);
-    ck_assert(fabs(r.value - 1.8210) < 1e-4);
+    CHECK_ASSERT_CLOSE(r.value, 1.8210, ((check_tol){0, 1e-4})); /* as printed */
     ASSERT_CLOSE(r.total_weight, 5);
 
     a.reduction = BL_REDUCTION_MEAN;
     r = run_ok(&a, NULL, NULL);
     ASSERT_CLOSE(r.value, (L1 + 4 * L2) / 5);
-    ck_assert(fabs(r.value - 0.3642) < 1e-4);
+    CHECK_ASSERT_CLOSE(r.value, 0.3642, ((check_tol){0, 1e-4})); /* as printed */
     ASSERT_CLOSE(r.total_weight, 5);
 }
 END_TEST
@@ -325,8 +317,8 @@ static void check_prob_case(const double *z, const double *t, const double *w, s
     bl_loss_result r = run_ok(&a, NULL, g);
     ASSERT_CLOSE_TOL(r.value, loss, 2.3e-16, 0);
     for (size_t i = 0; i < nat; i++)
-        ck_assert_msg(close_to(g[at[i]], want[i], 4.5e-16, 0), "g[%zu] = %.17g, exact %.17g",
-                      at[i], g[at[i]], want[i]);
+        ck_assert_msg(check_close(g[at[i]], want[i], (check_tol){4.5e-16, 0}),
+                      "g[%zu] = %.17g, exact %.17g", at[i], g[at[i]], want[i]);
     free(g);
 }
 
@@ -1125,7 +1117,7 @@ static void build(const matrix_case *mc, int reduction, matrix_data *d)
     }
 }
 
-/* A naive reference straight from API.md's formulas. */
+/* A naive reference straight from the formulas of README.md ("POST /loss"). */
 static void reference(const bl_loss_args *a, double *per, double *value, double *total_weight)
 {
     size_t P = bl_loss_positions(a), E = bl_loss_elements(a);
@@ -1223,13 +1215,13 @@ START_TEST(test_matrix)
     double per[64], grad[64], rper[64], rvalue, rtw;
     bl_loss_result r = run_ok(&d.a, per, grad);
     reference(&d.a, rper, &rvalue, &rtw);
-    ck_assert_msg(close_to(r.value, rvalue, 1e-12, 1e-15), "%s/%d: value %.17g, reference %.17g",
+    ck_assert_msg(check_close(r.value, rvalue, CONTRACT), "%s/%d: value %.17g, reference %.17g",
                   mc->name, reduction, r.value, rvalue);
-    ck_assert_msg(close_to(r.total_weight, rtw, 1e-12, 0), "%s/%d: total_weight %.17g vs %.17g",
-                  mc->name, reduction, r.total_weight, rtw);
+    ck_assert_msg(check_close(r.total_weight, rtw, (check_tol){CONTRACT.rel, 0}),
+                  "%s/%d: total_weight %.17g vs %.17g", mc->name, reduction, r.total_weight, rtw);
     if (reduction == BL_REDUCTION_NONE)
         for (size_t n = 0; n < d.P; n++)
-            ck_assert_msg(close_to(per[n], rper[n], 1e-12, 1e-15),
+            ck_assert_msg(check_close(per[n], rper[n], CONTRACT),
                           "%s: per[%zu] %.17g, reference %.17g", mc->name, n, per[n], rper[n]);
 
     /* Richardson-extrapolated central differences: error O(h^4). */
@@ -1238,7 +1230,7 @@ START_TEST(test_matrix)
         double d1 = (loss_at(&d, i, x + h) - loss_at(&d, i, x - h)) / (2 * h);
         double d2 = (loss_at(&d, i, x + h / 2) - loss_at(&d, i, x - h / 2)) / h;
         double fd = (4 * d2 - d1) / 3;
-        ck_assert_msg(fabs(fd - grad[i]) <= 1e-7 * fmax(fabs(grad[i]), 1e-3),
+        ck_assert_msg(check_close(fd, grad[i], (check_tol){1e-7, 1e-10}),
                       "%s/%d: grad[%zu] = %.17g, finite differences %.17g", mc->name, reduction, i,
                       grad[i], fd);
     }
@@ -1627,11 +1619,4 @@ static Suite *loss_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(loss_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(loss_suite)

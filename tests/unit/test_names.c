@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -102,7 +103,7 @@ START_TEST(test_counts)
 }
 END_TEST
 
-int main(void)
+static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
     TCase *tc = tcase_create("tables");
@@ -113,9 +114,7 @@ int main(void)
     tcase_add_test(tc, test_reduction_names);
     tcase_add_test(tc, test_counts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
 }
+
+CHECK_MAIN(names_suite)

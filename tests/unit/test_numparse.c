@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -806,11 +807,4 @@ static Suite *numparse_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(numparse_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(numparse_suite)

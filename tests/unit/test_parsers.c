@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "check_main.h"
 #include "internal.h"
 #include "server.h"
 
@@ -727,11 +728,4 @@ static Suite *parsers_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(parsers_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(parsers_suite)

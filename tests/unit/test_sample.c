@@ -34,6 +34,9 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_close.h"
+#include "check_main.h"
+#include "internal.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -403,71 +406,16 @@ static char *read_text(const char *path)
     return buf;
 }
 
-/* jansson parses integers into json_int_t (int64) and refuses 2^63 and
- * above, which seeds in [0, 2^64) reach. Returns a copy of the JSON text in
- * which every integer literal of 19 or more digits (outside strings) is put
- * in quotes, to be read back with strtoull. Reals (with '.', 'e' or 'E')
- * are left alone. */
-static char *quote_big_integers(const char *in)
-{
-    size_t n = strlen(in);
-    char *out = malloc(n * 2 + 1); /* at worst two quotes per 19 characters */
-    CHECK(out);
-    size_t o = 0;
-    int in_string = 0;
-    for (size_t i = 0; i < n;) {
-        char ch = in[i];
-        if (in_string) {
-            out[o++] = ch;
-            if (ch == '\\' && i + 1 < n)
-                out[o++] = in[++i];
-            else if (ch == '"')
-                in_string = 0;
-            i++;
-            continue;
-        }
-        if (ch == '"') {
-            in_string = 1;
-            out[o++] = in[i++];
-            continue;
-        }
-        if (ch == '-' || (ch >= '0' && ch <= '9')) {
-            size_t j = i, digits = 0;
-            int integral = 1;
-            if (in[j] == '-')
-                j++;
-            while (j < n && strchr("0123456789.eE+-", in[j])) {
-                if (in[j] >= '0' && in[j] <= '9')
-                    digits++;
-                else
-                    integral = 0;
-                j++;
-            }
-            int quote = integral && digits >= 19;
-            if (quote)
-                out[o++] = '"';
-            memcpy(out + o, in + i, j - i);
-            o += j - i;
-            if (quote)
-                out[o++] = '"';
-            i = j;
-            continue;
-        }
-        out[o++] = in[i++];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* A non-negative integer < 2^64: a JSON integer, or a quoted one. */
+/* A non-negative integer < 2^64: a JSON integer, or one beyond 64 bits as
+ * the api's parser keeps it (api_parse, api_big_integer). */
 static int json_u64(json_t *v, uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return 1;
     }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    const char *s = api_big_integer(v);
+    if (s) {
         char *end;
         errno = 0;
         unsigned long long x = strtoull(s, &end, 10);
@@ -479,14 +427,22 @@ static int json_u64(json_t *v, uint64_t *out)
     return 0;
 }
 
+/* The fixture file through the product's own parser: jansson refuses
+ * integers of 2^63 and above, which seeds in [0, 2^64) reach; api_parse
+ * keeps them exactly. */
+static json_t *load_fixture(const char *path, const char *text)
+{
+    api_err e;
+    json_t *root = api_parse(text, strlen(text), &e);
+    CHECK_MSG(root != NULL, "cannot parse %s: %s", path, e.message);
+    return root;
+}
+
 START_TEST(test_torch_fixtures)
 {
     char *path = fixture_path("sample_cases.json");
     char *text = read_text(path);
-    char *fixed = quote_big_integers(text);
-    json_error_t jerr;
-    json_t *root = json_loads(fixed, 0, &jerr);
-    CHECK_MSG(root != NULL, "cannot parse %s: %s (line %d)", path, jerr.text, jerr.line);
+    json_t *root = load_fixture(path, text);
     json_t *cases = json_object_get(root, "cases");
     CHECK(json_is_array(cases));
     size_t total = json_array_size(cases), matched = 0, big_seeds = 0;
@@ -539,7 +495,6 @@ START_TEST(test_torch_fixtures)
            big_seeds);
     fflush(stdout);
     json_decref(root);
-    free(fixed);
     free(text);
     free(path);
     ck_assert_uint_gt(big_seeds, 0); /* the >= 2^63 path was exercised */
@@ -547,21 +502,29 @@ START_TEST(test_torch_fixtures)
 }
 END_TEST
 
-START_TEST(test_quote_big_integers)
+START_TEST(test_api_parse_big_integers)
 {
-    /* the pre-processor itself: only whole integer literals of 19+ digits */
-    char *s = quote_big_integers(
-        "{\"seed\":18446744073709551615,\"a\":\"12345678901234567890\",\"b\":[1,-2,"
-        "9223372036854775807,0.12345678901234567890,1234567890123456789e3]}");
-    ck_assert_str_eq(s, "{\"seed\":\"18446744073709551615\",\"a\":\"12345678901234567890\","
-                        "\"b\":[1,-2,\"9223372036854775807\",0.12345678901234567890,"
-                        "1234567890123456789e3]}");
-    json_t *j = json_loads(s, 0, NULL);
-    CHECK(j);
+    /* The product's parser (api/decode.c: api_parse and its big-integer
+     * pass), which the fixture loader relies on: whole integer literals of
+     * 19+ digits are kept exactly; strings and reals are left alone. */
+    const char *text = "{\"seed\":18446744073709551615,\"a\":\"12345678901234567890\",\"b\":[1,-2,"
+                       "9223372036854775807,0.12345678901234567890,1234567890123456789e3]}";
+    json_t *j = load_fixture("the test document", text);
     uint64_t v;
     CHECK(json_u64(json_object_get(j, "seed"), &v) && v == UINT64_MAX);
+    json_t *a = json_object_get(j, "a");
+    CHECK(json_is_string(a) && !api_is_placeholder(a));
+    ck_assert_str_eq(json_string_value(a), "12345678901234567890");
+    json_t *b = json_object_get(j, "b");
+    ck_assert_uint_eq(json_array_size(b), 5);
+    CHECK(json_integer_value(json_array_get(b, 0)) == 1);
+    CHECK(json_integer_value(json_array_get(b, 1)) == -2);
+    ck_assert_str_eq(api_big_integer(json_array_get(b, 2)), "9223372036854775807");
+    CHECK(json_is_real(json_array_get(b, 3)) &&
+          json_real_value(json_array_get(b, 3)) == 0.12345678901234567890);
+    CHECK(json_is_real(json_array_get(b, 4)) &&
+          json_real_value(json_array_get(b, 4)) == 1234567890123456789e3);
     json_decref(j);
-    free(s);
 }
 END_TEST
 
@@ -708,7 +671,8 @@ static void exact_inclusion(double *pi, double *pij)
     double total = 0;
     for (size_t i = 0; i < NR_N; i++)
         total += pi[i];
-    CHECK_MSG(fabs(total - NR_K) < 1e-9, "sum of inclusion probabilities %.12f", total);
+    CHECK_MSG(check_close(total, NR_K, (check_tol){0, 1e-9}), "sum of inclusion probabilities %.12f",
+              total);
 }
 
 static void chi2_without_replacement(bl_generator gen, const char *name)
@@ -1356,7 +1320,7 @@ static Suite *sample_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("torch_conformance");
-    tcase_add_test(tc, test_quote_big_integers);
+    tcase_add_test(tc, test_api_parse_big_integers);
     tcase_add_test(tc, test_torch_fixtures);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
@@ -1396,11 +1360,4 @@ static Suite *sample_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(sample_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(sample_suite)

@@ -3,7 +3,7 @@
  * bl_weights_opts_default, bl_class_weights and bl_count_labels.
  *
  * Every expected value here is worked out by hand from the formulas of
- * API.md ("POST /weights"), not by calling the code under test: exact
+ * README.md ("POST /weights"), not by calling the code under test: exact
  * fractions where the arithmetic allows it, and otherwise constants written
  * down to 17 significant digits from a 60-digit decimal evaluation of the
  * formula on the exact double inputs (the derivation sits next to each).
@@ -11,7 +11,7 @@
  * The last test replays tests/conformance/weights_cases.json (NumPy/sklearn
  * generated) through the library, the way the api layer would: labels are
  * counted with bl_count_labels, then weighted with bl_class_weights, with the
- * defaults of API.md for every absent field. Those fixtures carry NumPy's
+ * defaults of api/openapi.yaml for every absent field. Those fixtures carry NumPy's
  * own roundings (up to 5.6e-15 in enet's log(c + f)); the library is within
  * 4.4e-16 of the exact values on every one of them, so the printed "max
  * relative error" is the fixtures', and test_exact_extreme_counts compares
@@ -28,6 +28,8 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_close.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -48,20 +50,12 @@ static const char *const NORMALIZE_NAMES[] = {"none", "sum", "mean", "max"};
 /* helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-/* |got - want| <= abs_tol, or within rel_tol of |want|. */
-static int close_to(double got, double want, double rel_tol, double abs_tol)
-{
-    if (got == want)
-        return 1;
-    double d = fabs(got - want);
-    return d <= abs_tol || d <= rel_tol * fabs(want);
-}
-
 #define ASSERT_CLOSE(got, want, rel)                                                          \
     do {                                                                                      \
         double g_ = (got), w_ = (want);                                                       \
-        ck_assert_msg(close_to(g_, w_, (rel), 0), "%s = %.17g, expected %.17g (rel %.3g)",    \
-                      #got, g_, w_, (w_ != 0 ? fabs(g_ - w_) / fabs(w_) : fabs(g_ - w_)));    \
+        ck_assert_msg(check_close(g_, w_, (check_tol){(rel), 0}),                               \
+                      "%s = %.17g, expected %.17g (rel %.3g)", #got, g_, w_,                  \
+                      check_rel_error(g_, w_));                                               \
     } while (0)
 
 /* Weights of counts[0..n) under scheme / normalize; asserts success. */
@@ -81,7 +75,7 @@ static void check_vector(const double *got, const double *want, size_t n, double
                          const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(close_to(got[i], want[i], rel, 0),
+        ck_assert_msg(check_close(got[i], want[i], (check_tol){rel, 0}),
                       "%s: w[%zu] = %.17g, expected %.17g", what, i, got[i], want[i]);
 }
 
@@ -241,11 +235,11 @@ START_TEST(test_effective_number)
     o.beta = 0.999;
     double c4[] = {1e-3}, w4;
     ck_assert_int_eq(bl_class_weights(c4, 1, &o, &w4, &err), BL_OK);
-    ck_assert_msg(close_to(w4, 999.50041662505691, 1e-13, 0), "n 1e-3: %.17g", w4);
+    ck_assert_msg(check_close(w4, 999.50041662505691, (check_tol){1e-13, 0}), "n 1e-3: %.17g", w4);
     o.beta = 0.9999;
     double c5[] = {0.5};
     ck_assert_int_eq(bl_class_weights(c5, 1, &o, &w4, &err), BL_OK);
-    ck_assert_msg(close_to(w4, 1.9999499987499374, 1e-13, 0), "n 0.5: %.17g", w4);
+    ck_assert_msg(check_close(w4, 1.9999499987499374, (check_tol){1e-13, 0}), "n 0.5: %.17g", w4);
 
     /* count 1 gives exactly (1-beta)/(1-beta) = 1 for every beta */
     double one[] = {1};
@@ -254,7 +248,7 @@ START_TEST(test_effective_number)
         o.beta = betas[i];
         double w;
         ck_assert_int_eq(bl_class_weights(one, 1, &o, &w, &err), BL_OK);
-        ck_assert_msg(close_to(w, 1, 4e-16, 0), "beta %g, n 1: w = %.17g", betas[i], w);
+        ck_assert_msg(check_close(w, 1, (check_tol){4e-16, 0}), "beta %g, n 1: w = %.17g", betas[i], w);
     }
 }
 END_TEST
@@ -275,7 +269,7 @@ START_TEST(test_median_frequency_odd)
     /* C = 1: the median is the class itself */
     double c3[] = {42}, w3;
     weights_ok(c3, 1, BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, &w3);
-    ck_assert(close_to(w3, 1, 1e-15, 0));
+    ck_assert(check_close(w3, 1, (check_tol){1e-15, 0}));
 }
 END_TEST
 
@@ -319,7 +313,7 @@ START_TEST(test_enet)
     o.c = M_E - 1;
     double one[] = {5};
     ck_assert_int_eq(bl_class_weights(one, 1, &o, w, &err), BL_OK);
-    ck_assert(close_to(w[0], 1, 1e-15, 0));
+    ck_assert(check_close(w[0], 1, (check_tol){1e-15, 0}));
 }
 END_TEST
 
@@ -334,11 +328,11 @@ START_TEST(test_extreme_counts)
     ck_assert(w[0] == 1 && w[1] == 1 / two53);
     weights_ok(c, 2, BL_SCHEME_INVERSE_SQRT, BL_NORMALIZE_NONE, w);
     /* 1 / sqrt(2^53) = 2^-26.5 = 2^-27 sqrt(2) */
-    ck_assert(w[0] == 1 && close_to(w[1], 0x1p-27 * 1.4142135623730951, 2e-16, 0));
+    ck_assert(w[0] == 1 && check_close(w[1], 0x1p-27 * 1.4142135623730951, (check_tol){2e-16, 0}));
     /* balanced: N = 2^53 + 1 rounds to 2^53 in double; C = 2:
      * w_0 = 2^53 / 2 = 2^52, w_1 = 2^53 / (2 * 2^53) = 0.5 */
     weights_ok(c, 2, BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, w);
-    ck_assert(close_to(w[0], 0x1p52, 1e-15, 0) && close_to(w[1], 0.5, 1e-15, 0));
+    ck_assert(check_close(w[0], 0x1p52, (check_tol){1e-15, 0}) && check_close(w[1], 0.5, (check_tol){1e-15, 0}));
     /* all of them finite under every scheme and normalisation */
     for (size_t s = 0; s < NELEM(ALL_SCHEMES); s++)
         for (size_t m = 0; m < NELEM(ALL_NORMALIZE); m++) {
@@ -502,8 +496,7 @@ START_TEST(test_wide_range_never_fails)
                     if (ALL_NORMALIZE[m] == BL_NORMALIZE_MAX)
                         ck_assert(max == 1);
                     else
-                        ck_assert_msg(close_to(sum, ALL_NORMALIZE[m] == BL_NORMALIZE_SUM ? 1 : 3,
-                                               1e-15, 0),
+                        ck_assert_msg(check_close(sum, ALL_NORMALIZE[m] == BL_NORMALIZE_SUM ? 1 : 3, (check_tol){1e-15, 0}),
                                       "%s/%s: sum %.17g", SCHEME_NAMES[s], NORMALIZE_NAMES[m], sum);
                 }
 }
@@ -538,14 +531,14 @@ START_TEST(test_normalize_modes)
                            : ALL_NORMALIZE[m] == BL_NORMALIZE_MEAN ? rsum / (double)n
                                                                    : rmax;
             for (size_t i = 0; i < n; i++)
-                ck_assert_msg(close_to(w[i], raw[i] / scale, 1e-15, 0), "%s/%s w[%zu]",
+                ck_assert_msg(check_close(w[i], raw[i] / scale, (check_tol){1e-15, 0}), "%s/%s w[%zu]",
                               SCHEME_NAMES[s], NORMALIZE_NAMES[m], i);
             switch (ALL_NORMALIZE[m]) {
             case BL_NORMALIZE_SUM:
-                ck_assert_msg(close_to(sum, 1, 1e-15, 0), "%s sum: %.17g", SCHEME_NAMES[s], sum);
+                ck_assert_msg(check_close(sum, 1, (check_tol){1e-15, 0}), "%s sum: %.17g", SCHEME_NAMES[s], sum);
                 break;
             case BL_NORMALIZE_MEAN:
-                ck_assert_msg(close_to(sum, (double)n, 1e-15, 0), "%s mean: sum %.17g",
+                ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-15, 0}), "%s mean: sum %.17g",
                               SCHEME_NAMES[s], sum);
                 break;
             default:
@@ -677,7 +670,7 @@ START_TEST(test_zero_class_changes_nothing)
                                       SCHEME_NAMES[s], NORMALIZE_NAMES[m], i, w[i]);
                         continue;
                     }
-                    ck_assert_msg(close_to(w[i], ref[k], 1e-15, 0),
+                    ck_assert_msg(check_close(w[i], ref[k], (check_tol){1e-15, 0}),
                                   "%s/%s: zero at %zu moved w = %.17g to %.17g",
                                   SCHEME_NAMES[s], NORMALIZE_NAMES[m], pos, ref[k], w[i]);
                     k++;
@@ -867,19 +860,19 @@ START_TEST(test_million_classes)
 
     weights_ok(c, n, BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, w);
     for (size_t i = 0; i < n; i += 991)
-        ck_assert_msg(close_to(w[i], 500.5 / c[i], 1e-14, 0), "balanced w[%zu] = %.17g", i,
+        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}), "balanced w[%zu] = %.17g", i,
                       w[i]);
 
     weights_ok(c, n, BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, w);
     for (size_t i = 0; i < n; i += 983)
-        ck_assert_msg(close_to(w[i], 500.5 / c[i], 1e-14, 0), "median w[%zu] = %.17g", i,
+        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}), "median w[%zu] = %.17g", i,
                       w[i]);
 
     weights_ok(c, n, BL_SCHEME_INVERSE_SQRT, BL_NORMALIZE_MEAN, w);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += w[i];
-    ck_assert_msg(close_to(sum, (double)n, 1e-9, 0), "mean-normalised sum %.17g", sum);
+    ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-9, 0}), "mean-normalised sum %.17g", sum);
 
     free(c);
     free(w);
@@ -1022,6 +1015,7 @@ static double *json_numbers(json_t *v, size_t *n)
 }
 
 typedef struct {
+    check_tol tol;    /* the case's tolerance (check_tolerance) */
     double max_rel;   /* largest relative error among compared non-zeros */
     char detail[512]; /* why the last failing case failed */
 } fixture_stats;
@@ -1039,7 +1033,7 @@ static int cmp_vector(const char *name, const char *what, const double *got, siz
         double want = json_number_value(json_array_get(expected, i));
         if (want != 0 && isfinite(got[i]))
             st->max_rel = fmax(st->max_rel, fabs(got[i] - want) / fabs(want));
-        if (!close_to(got[i], want, 1e-12, 1e-15)) {
+        if (!check_close(got[i], want, st->tol)) {
             snprintf(st->detail, sizeof st->detail, "%s: %s[%zu] = %.17g, expected %.17g", name,
                      what, i, got[i], want);
             ok = 0;
@@ -1143,7 +1137,9 @@ START_TEST(test_weights_fixtures)
     ck_assert_uint_gt(total, 0);
     fixture_stats st = {0};
     for (size_t i = 0; i < total; i++) {
-        if (run_weights_case(json_array_get(cases, i), &st))
+        json_t *cs = json_array_get(cases, i);
+        st.tol = check_tolerance(root, cs, json_string_value(json_object_get(cs, "name")));
+        if (run_weights_case(cs, &st))
             matched++;
         else
             fprintf(stderr, "weights fixture mismatch: %s\n", st.detail);
@@ -1219,11 +1215,4 @@ static Suite *weights_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(weights_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(weights_suite)
