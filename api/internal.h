@@ -209,6 +209,20 @@ bl_api_code api_doubles(const api_value *v, const char *name, int nonneg, size_t
 bl_api_code api_int64s(const api_value *v, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e);
 
+/* A list of lists of integers, each list of any length (label_sets): the
+ * lists' entries one after the other in *ids, list i being
+ * ids[offsets[i]] .. ids[offsets[i + 1] - 1] (offsets: *n + 1 entries).
+ * JSON only: a .npy part is refused. max bounds both the number of lists
+ * and of entries. On error *ids and *offsets may be allocated: the caller
+ * frees them. */
+bl_api_code api_int64_lists(const api_value *v, const char *name, size_t max,
+                            const char *limit_name, int64_t **ids, size_t **offsets, size_t *n,
+                            api_err *e);
+/* The number of dimensions of an array field as sent: a .npy part's (1 when
+ * it is no valid .npy, which the decoders then report), or the depth of
+ * JSON arrays along the first elements. Can't fail. */
+size_t api_array_ndim(const api_value *v);
+
 /* A rectangular nested array of numbers (a scalar is ndim 0). */
 typedef struct {
     double *data; /* malloc'd, count entries (at least one slot) */
@@ -298,10 +312,12 @@ typedef struct {
 
 /* A field is set when it is sent (a boolean: sent as true). */
 typedef enum {
-    RULE_ONE_OF,   /* exactly one of a and b: message when both (field b), message_none
-                      when neither (no field) */
+    RULE_ONE_OF,   /* exactly one of a and b (and of the b of every RULE_ONE_OF_ALSO of
+                      the same a): message when two are set (field: the later one),
+                      message_none when none (no field) */
     RULE_NEEDS,    /* a set needs b set: message, field a */
     RULE_EXCLUDES, /* a and b are not both set: message, field b */
+    RULE_ONE_OF_ALSO, /* b is one more choice of the RULE_ONE_OF of the same a */
 } rule_kind;
 
 typedef struct {

@@ -90,7 +90,7 @@ err("weights_duplicate_key", "weights", '{"counts": [1], "counts": [2]}', "inval
 err("weights_lone_surrogate", "weights", '{"scheme": "\\udcff"}', "invalid_json")
 err("weights_unknown_field", "weights", {"counts": [1], "reducton": "sum"}, field="reducton", contains="unknown field")
 err("weights_neither", "weights", {}, contains="counts")
-err("weights_both", "weights", {"counts": [1], "labels": [0]}, field="labels", contains="not both")
+err("weights_both", "weights", {"counts": [1], "labels": [0]}, field="labels", contains="only one of")
 err("weights_empty_counts", "weights", {"counts": []}, field="counts", contains="empty")
 err("weights_negative_count", "weights", {"counts": [1, -2]}, field="counts[1]", contains=">= 0")
 err("weights_string_count", "weights", {"counts": [1, "2"]}, field="counts[1]", contains="string")

@@ -89,7 +89,8 @@ static json_t *field_of(const api_form *form, const field_spec *f)
 static json_t *form_of(const api_form *form)
 {
     static const char *const kinds[] = {[RULE_ONE_OF] = "one_of", [RULE_NEEDS] = "needs",
-                                        [RULE_EXCLUDES] = "excludes"};
+                                        [RULE_EXCLUDES] = "excludes",
+                                        [RULE_ONE_OF_ALSO] = "one_of_also"};
     json_t *fields = json_array(), *rules = json_array();
     for (const field_spec *f = form->fields; f->name; f++)
         json_array_append_new(fields, field_of(form, f));
