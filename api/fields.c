@@ -335,10 +335,11 @@ static bl_api_code decode_parts(const api_request *req, const api_form *form, vo
         if (i < 0)
             return unknown_name(form, "part", name, e);
         const field_spec *f = &form->fields[i];
-        if (f->type != FT_ARRAY)
+        if (f->type != FT_ARRAY || f->json_only)
             return api_fail(e, BL_API_INVALID_ARGUMENT, name,
-                            "%s cannot be sent as a .npy part; put it in the \"request\" JSON part",
-                            name);
+                            "%s cannot be sent as a .npy part%s%s; put it in the \"request\" JSON "
+                            "part",
+                            name, f->json_only ? ": " : "", f->json_only ? f->json_only : "");
         if ((*seen >> i) & 1)
             return api_fail(e, BL_API_INVALID_ARGUMENT, name,
                             "%s is given twice (as JSON and as a part, or in two parts)", name);

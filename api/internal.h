@@ -297,6 +297,7 @@ typedef struct {
     unsigned char has_default;    /* def is the contract's default */
     unsigned char required;       /* must be sent, whenever it applies (see only) */
     unsigned char decimal_string; /* FT_UINT64: a string of digits too, exact to 2^64 - 1 */
+    const char *json_only;        /* FT_ARRAY: NULL, or why it cannot be a .npy part */
     field_range range;            /* FT_INT, FT_NUMBER */
     const char *const *choices;   /* FT_ENUM: names, NULL-terminated (libballast's tables) */
     struct {

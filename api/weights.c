@@ -53,6 +53,7 @@ static const field_spec fields[] = {
     {.name = "sample_weights", .type = FT_BOOL, .offset = OFF(sample_weights), DEFAULT_INT(0),
      .doc = "with labels: also return w[label] for every sample"},
     {.name = "label_sets", .type = FT_ARRAY, .offset = OFF(label_sets),
+     .json_only = "its lists may differ in length (a 2-D 0/1 labels matrix can be a .npy part)",
      .doc = "instead of counts or labels: per sample a list of class ids (multi-label; [] for "
             "none), JSON only"},
     {.name = "exponent", .type = FT_NUMBER, .offset = OFF(exponent), DEFAULT_NUMBER(1),

@@ -104,7 +104,8 @@ def rule_problems(form, s):
     for r in form["rules"]:
         if r["kind"] == "one_of_also":
             also.setdefault(r["a"], []).append(r["b"])
-    want = sorted(key({RULE_KEYS[r["kind"]]: [r["a"], r["b"]] + also.get(r["a"], [])})
+    want = sorted(key({RULE_KEYS[r["kind"]]: [r["a"], r["b"]] +
+                       (also.get(r["a"], []) if r["kind"] == "one_of" else [])})
                   for r in form["rules"] if r["kind"] != "one_of_also")
     got = sorted(key(r) for r in s.get("x-rules", []))
     if want != got:
@@ -221,7 +222,8 @@ def schema_problems(endpoint):
 
 def multipart_problems(endpoint):
     s = SCHEMAS[SCHEMA[endpoint].replace("Request", "MultipartRequest")]
-    arrays = {f["name"] for f in FORMS[endpoint]["fields"] if f["type"] == "array"}
+    arrays = {f["name"] for f in FORMS[endpoint]["fields"]
+              if f["type"] == "array" and not f.get("json_only")}  # label_sets: JSON only
     props = s.get("properties", {})
     probs = []
     if set(props) != arrays | {"request"}:
