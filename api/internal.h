@@ -422,6 +422,12 @@ void out_keyed(api_out *o, const char *name, json_t *keys, const double *v, int 
 /* Marks the last field added as the answer's one array (for BL_API_NPY). */
 void out_primary(api_out *o);
 
+/* Before the arrays of an answer are made: refuses (limit_exceeded) when the
+ * fields added so far and `numbers` more numbers could not fit max_output
+ * in o->format (a .npy answer: the numbers of its one array). api_emit
+ * still bounds the finished answer. */
+bl_api_code api_answer_room(const api_out *o, size_t numbers, api_err *e);
+
 /* Serialises the answer into o->w in o->format. Fails only for a .npy
  * answer without a single array (BL_API_NOT_ACCEPTABLE). */
 bl_api_code api_emit(api_out *o, api_err *e);

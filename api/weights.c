@@ -289,10 +289,16 @@ static bl_api_code weights_multilabel(const weights_req *r, size_t max, api_out 
     if (code != BL_API_OK)
         goto done;
     size_t c = m.classes, n = m.n;
+    int repeat = r->scheme == BL_SCHEME_REPEAT_FACTOR;
+    /* weights, counts, positives and pos_weight per class, sample weights and
+     * repeat factors per sample: refused now if they cannot be sent */
+    size_t per_sample = (size_t)(r->sample_weights != 0) + (size_t)repeat;
+    code = api_answer_room(out, out->format == BL_API_NPY ? n : 4 * c + per_sample * n, e);
+    if (code != BL_API_OK)
+        goto done;
     m.positives = malloc(c * sizeof *m.positives);
     m.weights = malloc(c * sizeof *m.weights);
     m.pos_weight = malloc(c * sizeof *m.pos_weight);
-    int repeat = r->scheme == BL_SCHEME_REPEAT_FACTOR;
     if (r->sample_weights)
         m.sample_weights = malloc(n * sizeof *m.sample_weights);
     if (repeat)
