@@ -9,7 +9,8 @@ test_http.py, test_contract.py and test_bulk.py):
   byte for byte as the JSON matrix; float, 3-D and non-0/1 parts are refused,
   and label_sets as a part is refused with a message that says why;
 - .npy and multipart answers carry repeat_factors, positives and pos_weight;
-- power with exponent 1 and 0.5 is inverse and inverse_sqrt bit for bit;
+- power with exponent 1 and 0.5 is inverse and inverse_sqrt bit for bit, and
+  repeat factors and pos_weight are the reference's doubles exactly;
 - a small request cannot ask for a large answer (max-items, max-output).
 
 Standard library only."""
@@ -133,6 +134,32 @@ def power_identities_bit_for_bit():
         n += 1
     check(n >= 20, "only %d cases" % n)
     print("%d fixtures: power(1) = inverse, power(0.5) = inverse_sqrt, bit for bit" % n)
+
+
+@test
+def repeat_factors_and_pos_weight_are_the_references_doubles():
+    """The fixtures' repeat factors follow detectron2's order of operations in
+    Python floats, and pos_weight is one division: the server gives the same
+    doubles, not just within the fixtures' 1e-12."""
+    with open(os.path.join(ROOT, "tests/conformance/weights_cases.json")) as f:
+        cases = json.load(f)["cases"]
+    n = 0
+    c = srv.conn()
+    for case in cases:
+        want = case["expected"]
+        keys = [k for k in ("repeat_factors", "pos_weight") if k in want]
+        if case["request"].get("scheme") == "repeat_factor":
+            keys.append("weights")
+        if not keys:
+            continue
+        status, _, data = srv.request("POST", "/weights", case["request"], conn=c)
+        got = json.loads(data)
+        for k in keys:
+            eq(got[k], want[k], "%s: %s" % (case["name"], k))
+            n += 1
+    c.close()
+    check(n >= 100, "only %d arrays" % n)
+    print("%d arrays of repeat factors and pos_weight: the reference's doubles exactly" % n)
 
 
 @test
