@@ -189,3 +189,126 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
     *out = iv;
     return BL_API_OK;
 }
+/* ---- lists of lists ----------------------------------------------------- */
+
+size_t api_array_ndim(const api_value *av)
+{
+    if (av->part) {
+        npy_view v;
+        api_err e;
+        return npy_parse(av->part->data, av->part->len, "", &v, &e) == BL_API_OK ? v.ndim : 1;
+    }
+    size_t nd = 0;
+    json_t *x = av->json;
+    for (;;) {
+        const struct fast_array *f = api_fast_of(av->fa, x);
+        if (f)
+            return nd + f->ndim;
+        if (!json_is_array(x))
+            return nd;
+        nd++;
+        if (json_array_size(x) == 0)
+            return nd;
+        x = json_array_get(x, 0);
+    }
+}
+
+/* The lists of a rectangular list of lists that came as one fast array. */
+static bl_api_code fast_lists(const api_value *av, const struct fast_array *fast, const char *name,
+                              size_t max, const char *limit_name, int64_t **ids, size_t **offsets,
+                              size_t *n, api_err *e)
+{
+    const size_t *shape = api_fast_shape(av->fa, fast);
+    char path[BL_API_FIELD_MAX];
+    if (fast->ndim != 2) {
+        snprintf(path, sizeof path, fast->ndim == 1 ? "%s[0]" : "%s[0][0]", name);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s", path,
+                        fast->ndim == 1 ? "an array of integers" : "an integer",
+                        fast->ndim == 1 ? "a number" : "an array");
+    }
+    size_t rows = shape[0], cols = shape[1];
+    if (max && rows > max)
+        return api_over_limit(e, name, rows, limit_name, max);
+    if (max && fast->len > max)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                        "%s holds %zu class ids, more than the server's %s limit of %zu", name,
+                        fast->len, limit_name, max);
+    if (!fast->all_integers) {
+        snprintf(path, sizeof path, "%s[%zu][%zu]", name, fast->first_real / cols,
+                 fast->first_real % cols);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                        "%s must be an integer (a JSON integer, without a decimal point or "
+                        "exponent)",
+                        path);
+    }
+    *ids = malloc((fast->len ? fast->len : 1) * sizeof **ids);
+    *offsets = malloc((rows + 1) * sizeof **offsets);
+    if (!*ids || !*offsets)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    const double *v = av->fa->vals + fast->off;
+    for (size_t k = 0; k < fast->len; k++)
+        (*ids)[k] = v[k] >= 0x1p63 ? INT64_MAX : v[k] < -0x1p63 ? INT64_MIN : (int64_t)v[k];
+    for (size_t i = 0; i <= rows; i++)
+        (*offsets)[i] = i * cols;
+    *n = rows;
+    return BL_API_OK;
+}
+
+bl_api_code api_int64_lists(const api_value *av, const char *name, size_t max,
+                            const char *limit_name, int64_t **ids, size_t **offsets, size_t *n,
+                            api_err *e)
+{
+    *ids = NULL;
+    *offsets = NULL;
+    *n = 0;
+    if (av->part)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, name,
+                        "%s cannot be sent as a .npy part: its lists may differ in length; send "
+                        "it in the \"request\" JSON part, or send labels as a 2-D 0/1 integer "
+                        ".npy (samples x classes)",
+                        name);
+    const struct fast_array *fast = api_fast_of(av->fa, av->json);
+    if (fast)
+        return fast_lists(av, fast, name, max, limit_name, ids, offsets, n, e);
+    if (!json_is_array(av->json))
+        return api_bad_element(e, name, av->json, "an array of arrays of integers");
+    size_t rows = json_array_size(av->json), total = 0;
+    if (max && rows > max)
+        return api_over_limit(e, name, rows, limit_name, max);
+    char path[BL_API_FIELD_MAX];
+    for (size_t i = 0; i < rows; i++) { /* the lengths, and the type of every list */
+        json_t *x = json_array_get(av->json, i);
+        const struct fast_array *f = api_fast_of(av->fa, x);
+        snprintf(path, sizeof path, "%s[%zu]", name, i);
+        if (f && f->ndim > 1)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s[0] must be an integer, not an "
+                            "array", path);
+        if (!f && !json_is_array(x))
+            return api_bad_element(e, path, x, "an array of integers (class ids)");
+        total += f ? f->len : json_array_size(x);
+    }
+    if (max && total > max)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                        "%s holds %zu class ids, more than the server's %s limit of %zu", name,
+                        total, limit_name, max);
+    *ids = malloc((total ? total : 1) * sizeof **ids);
+    *offsets = malloc((rows + 1) * sizeof **offsets);
+    if (!*ids || !*offsets)
+        return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
+    (*offsets)[0] = 0;
+    for (size_t i = 0; i < rows; i++) {
+        api_value v = {.json = json_array_get(av->json, i), .part = NULL, .fa = av->fa};
+        int64_t *one;
+        size_t len;
+        snprintf(path, sizeof path, "%s[%zu]", name, i);
+        bl_api_code c = api_int64s(&v, path, 0, limit_name, &one, &len, e);
+        if (c != BL_API_OK)
+            return c;
+        if (len)
+            memcpy(*ids + (*offsets)[i], one, len * sizeof *one);
+        free(one);
+        (*offsets)[i + 1] = (*offsets)[i] + len;
+    }
+    *n = rows;
+    return BL_API_OK;
+}

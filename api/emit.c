@@ -223,6 +223,18 @@ static size_t answer_bound(const api_out *o)
     return total;
 }
 
+bl_api_code api_answer_room(const api_out *o, size_t numbers, api_err *e)
+{
+    size_t per = o->format == BL_API_JSON ? JSON_NUMBER_MAX : 8; /* a .npy: 8 bytes */
+    size_t bound = sat_add(answer_bound(o), sat_mul(numbers, per));
+    if (o->max_output && bound > o->max_output)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, NULL,
+                        "the answer would take at least %zu bytes, more than the server's "
+                        "max-output limit of %zu bytes; ask for less",
+                        bound, o->max_output);
+    return BL_API_OK;
+}
+
 bl_api_code api_emit(api_out *o, api_err *e)
 {
     size_t bound = answer_bound(o);

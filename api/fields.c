@@ -340,10 +340,11 @@ static bl_api_code decode_parts(const api_request *req, const api_form *form, vo
         if (i < 0)
             return unknown_name(form, "part", name, e);
         const field_spec *f = &form->fields[i];
-        if (f->type != FT_ARRAY)
+        if (f->type != FT_ARRAY || f->json_only)
             return api_fail(e, BL_API_INVALID_ARGUMENT, name,
-                            "%s cannot be sent as a .npy part; put it in the \"request\" JSON part",
-                            name);
+                            "%s cannot be sent as a .npy part%s%s; put it in the \"request\" JSON "
+                            "part",
+                            name, f->json_only ? ": " : "", f->json_only ? f->json_only : "");
         if ((*seen >> i) & 1)
             return api_fail(e, BL_API_INVALID_ARGUMENT, name,
                             "%s is given twice (as JSON and as a part, or in two parts)", name);
@@ -372,10 +373,17 @@ static bl_api_code check_rules(const api_form *form, const void *dst, uint64_t s
 {
     for (const field_rule *r = form->rules; r && r->a; r++) {
         int a = is_set(form->fields, r->a, dst, seen), b = is_set(form->fields, r->b, dst, seen);
+        const char *later = r->b; /* the field of "two are set" */
         switch (r->kind) {
         case RULE_ONE_OF:
-            if (a && b)
-                return api_fail(e, BL_API_INVALID_ARGUMENT, r->b, "%s", r->message);
+            for (const field_rule *o = form->rules; o->a; o++)
+                if (o->kind == RULE_ONE_OF_ALSO && strcmp(o->a, r->a) == 0 &&
+                    is_set(form->fields, o->b, dst, seen)) {
+                    later = a + b ? o->b : later;
+                    b += 1;
+                }
+            if (a + b > 1)
+                return api_fail(e, BL_API_INVALID_ARGUMENT, later, "%s", r->message);
             if (!a && !b)
                 return api_fail(e, BL_API_INVALID_ARGUMENT, NULL, "%s", r->message_none);
             break;
@@ -386,6 +394,8 @@ static bl_api_code check_rules(const api_form *form, const void *dst, uint64_t s
         case RULE_EXCLUDES:
             if (a && b)
                 return api_fail(e, BL_API_INVALID_ARGUMENT, r->b, "%s", r->message);
+            break;
+        case RULE_ONE_OF_ALSO: /* with its RULE_ONE_OF */
             break;
         }
     }

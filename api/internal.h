@@ -213,6 +213,20 @@ bl_api_code api_doubles(const api_value *v, const char *name, int nonneg, size_t
 bl_api_code api_int64s(const api_value *v, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e);
 
+/* A list of lists of integers, each list of any length (label_sets): the
+ * lists' entries one after the other in *ids, list i being
+ * ids[offsets[i]] .. ids[offsets[i + 1] - 1] (offsets: *n + 1 entries).
+ * JSON only: a .npy part is refused. max bounds both the number of lists
+ * and of entries. On error *ids and *offsets may be allocated: the caller
+ * frees them. */
+bl_api_code api_int64_lists(const api_value *v, const char *name, size_t max,
+                            const char *limit_name, int64_t **ids, size_t **offsets, size_t *n,
+                            api_err *e);
+/* The number of dimensions of an array field as sent: a .npy part's (1 when
+ * it is no valid .npy, which the decoders then report), or the depth of
+ * JSON arrays along the first elements. Can't fail. */
+size_t api_array_ndim(const api_value *v);
+
 /* A rectangular nested array of numbers (a scalar is ndim 0). */
 typedef struct {
     double *data; /* malloc'd, count entries (at least one slot) */
@@ -287,6 +301,7 @@ typedef struct {
     unsigned char has_default;    /* def is the contract's default */
     unsigned char required;       /* must be sent, whenever it applies (see only) */
     unsigned char decimal_string; /* FT_UINT64: a string of digits too, exact to 2^64 - 1 */
+    const char *json_only;        /* FT_ARRAY: NULL, or why it cannot be a .npy part */
     field_range range;            /* FT_INT, FT_NUMBER */
     const char *const *choices;   /* FT_ENUM: names, NULL-terminated (libballast's tables) */
     struct {
@@ -302,10 +317,12 @@ typedef struct {
 
 /* A field is set when it is sent (a boolean: sent as true). */
 typedef enum {
-    RULE_ONE_OF,   /* exactly one of a and b: message when both (field b), message_none
-                      when neither (no field) */
+    RULE_ONE_OF,   /* exactly one of a and b (and of the b of every RULE_ONE_OF_ALSO of
+                      the same a): message when two are set (field: the later one),
+                      message_none when none (no field) */
     RULE_NEEDS,    /* a set needs b set: message, field a */
     RULE_EXCLUDES, /* a and b are not both set: message, field b */
+    RULE_ONE_OF_ALSO, /* b is one more choice of the RULE_ONE_OF of the same a */
 } rule_kind;
 
 typedef struct {
@@ -408,6 +425,12 @@ void out_counts(api_out *o, const char *name, const double *v, size_t n);
 void out_keyed(api_out *o, const char *name, json_t *keys, const double *v, int counts);
 /* Marks the last field added as the answer's one array (for BL_API_NPY). */
 void out_primary(api_out *o);
+
+/* Before the arrays of an answer are made: refuses (limit_exceeded) when the
+ * fields added so far and `numbers` more numbers could not fit max_output
+ * in o->format (a .npy answer: the numbers of its one array). api_emit
+ * still bounds the finished answer. */
+bl_api_code api_answer_room(const api_out *o, size_t numbers, api_err *e);
 
 /* Serialises the answer into o->w in o->format. Fails only for a .npy
  * answer without a single array (BL_API_NOT_ACCEPTABLE). */

@@ -15,19 +15,23 @@
 static const char *const zero_policies[] = {"error", "zero", NULL};
 
 typedef struct {
-    api_value counts, labels;
+    api_value counts, labels, label_sets;
     int64_t num_classes;
     int num_classes_given;
-    int scheme, normalize, zero_counts, sample_weights;
-    double beta, c;
+    int scheme, normalize, zero_counts, sample_weights, sample_weight_reduce;
+    double beta, c, exponent, threshold;
 } weights_req;
+
+/* normalize applies to every scheme but repeat_factor. */
+#define ALL_SCHEMES ((UINT32_C(1) << BL_SCHEME_COUNT) - 1)
 
 #define OFF(m) offsetof(weights_req, m)
 static const field_spec fields[] = {
     {.name = "counts", .type = FT_ARRAY, .offset = OFF(counts),
      .doc = "samples per class, numbers >= 0: an array, or an object {\"name\": count}"},
     {.name = "labels", .type = FT_ARRAY, .offset = OFF(labels),
-     .doc = "instead of counts: one class id per sample, integers >= 0"},
+     .doc = "instead of counts: one class id per sample, integers >= 0; or a 2-D 0/1 matrix, "
+            "samples x classes (multi-label)"},
     {.name = "num_classes", .type = FT_INT, .offset = OFF(num_classes), .range = AT_LEAST(1),
      .given = FIELD_GIVEN_AT(weights_req, num_classes_given),
      .doc = "with labels: the number of classes (default max(label) + 1)"},
@@ -41,22 +45,41 @@ static const field_spec fields[] = {
      .only = {"scheme", CHOICE(BL_SCHEME_ENET), NULL}, .doc = "the c of enet, > 1"},
     {.name = "normalize", .type = FT_ENUM, .offset = OFF(normalize),
      .choices = bl_normalize_names, DEFAULT_INT(BL_NORMALIZE_NONE),
+     .only = {"scheme", ALL_SCHEMES & ~CHOICE(BL_SCHEME_REPEAT_FACTOR),
+              "repeat factors are never normalised"},
      .doc = "rescale the weights: sum 1, mean 1, max 1, or none"},
     {.name = "zero_counts", .type = FT_ENUM, .offset = OFF(zero_counts), .choices = zero_policies,
      DEFAULT_INT(0), .doc = "a class of count 0: refused (error), or weight 0 (zero)"},
     {.name = "sample_weights", .type = FT_BOOL, .offset = OFF(sample_weights), DEFAULT_INT(0),
      .doc = "with labels: also return w[label] for every sample"},
+    {.name = "label_sets", .type = FT_ARRAY, .offset = OFF(label_sets),
+     .json_only = "its lists may differ in length (a 2-D 0/1 labels matrix can be a .npy part)",
+     .doc = "instead of counts or labels: per sample a list of class ids (multi-label; [] for "
+            "none), JSON only"},
+    {.name = "exponent", .type = FT_NUMBER, .offset = OFF(exponent), DEFAULT_NUMBER(1),
+     .range = RANGE(0, 64), .only = {"scheme", CHOICE(BL_SCHEME_POWER), NULL},
+     .doc = "the q of power, n_c^-q, in [0, 64]"},
+    {.name = "threshold", .type = FT_NUMBER, .offset = OFF(threshold), DEFAULT_NUMBER(0.001),
+     .range = RANGE(0, 1), .only = {"scheme", CHOICE(BL_SCHEME_REPEAT_FACTOR), NULL},
+     .doc = "the t of repeat_factor, a frequency in [0, 1]"},
+    {.name = "sample_weight_reduce", .type = FT_ENUM, .offset = OFF(sample_weight_reduce),
+     .choices = bl_sample_reduce_names, DEFAULT_INT(BL_SAMPLE_REDUCE_MAX),
+     .doc = "multi-label sample_weights: the max or the mean of a sample's class weights"},
     FIELD_END,
 };
 
 static const field_rule rules[] = {
-    {RULE_ONE_OF, "counts", "labels", "send either counts or labels, not both",
-     "send the class counts as \"counts\" (or one label per sample as \"labels\")"},
+    {RULE_ONE_OF, "counts", "labels", "send only one of counts, labels and label_sets",
+     "send the class counts as \"counts\" (or one label per sample as \"labels\", or "
+     "label sets as \"label_sets\")"},
+    {RULE_ONE_OF_ALSO, "counts", "label_sets", NULL, NULL},
     {RULE_EXCLUDES, "counts", "num_classes",
      "num_classes goes with labels; with counts the number of classes is the length of counts",
      NULL},
-    {RULE_NEEDS, "sample_weights", "labels",
-     "sample_weights needs labels: it gives w[label] for every sample", NULL},
+    {RULE_EXCLUDES, "counts", "sample_weights",
+     "sample_weights needs labels or label_sets: it gives a weight to every sample", NULL},
+    {RULE_NEEDS, "sample_weight_reduce", "sample_weights",
+     "sample_weight_reduce goes with \"sample_weights\": true", NULL},
     RULE_END,
 };
 
@@ -139,6 +162,198 @@ static bl_api_code weights_error(const weights_req *r, const bl_error *le, int f
     return api_from_lib(e, le, NULL, 0);
 }
 
+/* ---- multi-label: label_sets, a 2-D labels matrix, repeat_factor ---------------- */
+
+/* The samples of a multi-label request as label sets (ml.ids, ml.offsets),
+ * with what the answer needs; every array freed by multilabel_free. */
+typedef struct {
+    const char *field; /* the input: "label_sets" or "labels" */
+    int matrix;        /* labels came as a 2-D matrix */
+    int64_t *ids;
+    size_t *offsets, n, classes;
+    double *positives, *weights, *pos_weight, *sample_weights, *repeat_factors;
+} multilabel;
+
+static void multilabel_free(multilabel *m)
+{
+    free(m->ids);
+    free(m->offsets);
+    free(m->positives);
+    free(m->weights);
+    free(m->pos_weight);
+    free(m->sample_weights);
+    free(m->repeat_factors);
+}
+
+/* labels as a 2-D 0/1 matrix: its sets, through libballast. */
+static bl_api_code sets_from_matrix(const weights_req *r, size_t max, multilabel *m, api_err *e)
+{
+    api_tensor t;
+    bl_error le;
+    bl_api_code code = api_tensor_decode(&r->labels, "labels", max, "max-items", &t, e);
+    if (code != BL_API_OK)
+        return code;
+    if (t.ndim != 2 || !t.all_integers) {
+        size_t ndim = t.ndim;
+        api_tensor_free(&t);
+        if (ndim != 2)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, "labels",
+                            "labels has %zu dimensions: send one class id per sample (1-D) or "
+                            "a 0/1 matrix, samples x classes (2-D)",
+                            ndim);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "labels",
+                        "a labels matrix holds the integers 0 and 1 (JSON integers, or an "
+                        "integer .npy)");
+    }
+    if (r->num_classes_given && (uint64_t)r->num_classes != t.shape[1]) {
+        api_tensor_free(&t);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "num_classes",
+                        "num_classes = %lld, but the labels matrix has %zu columns",
+                        (long long)r->num_classes, t.shape[1]);
+    }
+    m->n = t.shape[0];
+    m->offsets = malloc((m->n + 1) * sizeof *m->offsets);
+    if (!m->offsets) {
+        api_tensor_free(&t);
+        return api_fail(e, BL_API_UNAVAILABLE, "labels", "out of memory for labels");
+    }
+    if (bl_label_matrix_sets(t.data, t.shape[0], t.shape[1], m->offsets, NULL, &le) == BL_OK) {
+        m->ids = malloc((m->offsets[m->n] ? m->offsets[m->n] : 1) * sizeof *m->ids);
+        if (!m->ids) {
+            api_tensor_free(&t);
+            return api_fail(e, BL_API_UNAVAILABLE, "labels", "out of memory for labels");
+        }
+        bl_label_matrix_sets(t.data, t.shape[0], t.shape[1], m->offsets, m->ids, &le);
+    }
+    size_t shape[2] = {t.shape[0], t.shape[1]};
+    api_tensor_free(&t);
+    return le.code == BL_OK ? BL_API_OK : api_from_lib(e, &le, shape, 2);
+}
+
+/* The samples as label sets, from label_sets, a labels matrix or (for
+ * repeat_factor) one label per sample; checked and made canonical. */
+static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel *m, api_err *e)
+{
+    bl_api_code code;
+    bl_error le;
+    if (api_sent(&r->label_sets)) {
+        m->field = "label_sets";
+        code = api_int64_lists(&r->label_sets, "label_sets", max, "max-items", &m->ids,
+                               &m->offsets, &m->n, e);
+    } else if (api_array_ndim(&r->labels) >= 2) {
+        m->field = "labels";
+        m->matrix = 1;
+        code = sets_from_matrix(r, max, m, e);
+    } else { /* repeat_factor with one label per sample: sets of one */
+        m->field = "labels";
+        code = api_int64s(&r->labels, "labels", max, "max-items", &m->ids, &m->n, e);
+        m->offsets = code == BL_API_OK ? malloc((m->n + 1) * sizeof *m->offsets) : NULL;
+        if (code == BL_API_OK && !m->offsets)
+            return api_fail(e, BL_API_UNAVAILABLE, "labels", "out of memory for labels");
+        for (size_t i = 0; code == BL_API_OK && i <= m->n; i++)
+            m->offsets[i] = i;
+    }
+    if (code != BL_API_OK)
+        return code;
+    size_t given = r->num_classes_given ? (size_t)r->num_classes : 0;
+    if (m->n == 0)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, m->field,
+                        "%s is empty: give at least one sample", m->field);
+    if (bl_label_sets_normalize(m->ids, m->offsets, m->n, given, &m->classes, &le) != BL_OK) {
+        if (le.index < 0 || !le.arg || strcmp(le.arg, "label_sets") != 0)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, m->field, "%s", le.message);
+        size_t i = 0, k = (size_t)le.index;
+        while (m->offsets[i + 1] <= k)
+            i++;
+        char path[160];
+        if (m->offsets[m->n] == m->n && !api_sent(&r->label_sets))
+            snprintf(path, sizeof path, "labels[%zu]", i);
+        else
+            snprintf(path, sizeof path, "label_sets[%zu][%zu]", i, k - m->offsets[i]);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s: %s", path, le.message);
+    }
+    if (max && m->classes > max)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, r->num_classes_given ? "num_classes" : m->field,
+                        "%zu classes is more than the server's max-items limit of %zu",
+                        m->classes, max);
+    return BL_API_OK;
+}
+
+/* A multi-label answer: weights of the positives, pos_weight, and per
+ * sample the sample weights and repeat factors asked for. */
+static bl_api_code weights_multilabel(const weights_req *r, size_t max, api_out *out, api_err *e)
+{
+    multilabel m = {0};
+    bl_error le;
+    bl_api_code code = multilabel_sets(r, max, &m, e);
+    if (code != BL_API_OK)
+        goto done;
+    size_t c = m.classes, n = m.n;
+    int repeat = r->scheme == BL_SCHEME_REPEAT_FACTOR;
+    /* weights, counts, positives and pos_weight per class, sample weights and
+     * repeat factors per sample: refused now if they cannot be sent */
+    size_t per_sample = (size_t)(r->sample_weights != 0) + (size_t)repeat;
+    code = api_answer_room(out, out->format == BL_API_NPY ? n : 4 * c + per_sample * n, e);
+    if (code != BL_API_OK)
+        goto done;
+    m.positives = malloc(c * sizeof *m.positives);
+    m.weights = malloc(c * sizeof *m.weights);
+    m.pos_weight = malloc(c * sizeof *m.pos_weight);
+    if (r->sample_weights)
+        m.sample_weights = malloc(n * sizeof *m.sample_weights);
+    if (repeat)
+        m.repeat_factors = malloc(n * sizeof *m.repeat_factors);
+    if (!m.positives || !m.weights || !m.pos_weight || (r->sample_weights && !m.sample_weights) ||
+        (repeat && !m.repeat_factors)) {
+        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", c);
+        goto done;
+    }
+    bl_weights_opts o = bl_weights_opts_default();
+    o.scheme = (bl_scheme)r->scheme;
+    o.beta = r->beta;
+    o.c = r->c;
+    o.exponent = r->exponent;
+    o.threshold = r->threshold;
+    o.normalize = (bl_normalize)r->normalize;
+    o.zero_counts_allowed = r->zero_counts;
+    if (bl_multilabel_weights(m.ids, m.offsets, n, c, &o, m.positives, m.weights, m.pos_weight,
+                              &le) != BL_OK ||
+        (r->sample_weights &&
+         bl_multilabel_sample_weights(m.ids, m.offsets, n, m.weights, m.positives, c,
+                                      (bl_sample_reduce)r->sample_weight_reduce, m.sample_weights,
+                                      &le) != BL_OK) ||
+        (repeat && bl_repeat_factors(m.ids, m.offsets, n, m.weights, c, m.repeat_factors, &le) !=
+                       BL_OK)) {
+        /* a class without positives: the input, not an index of it */
+        if (le.arg && strcmp(le.arg, "positives") == 0)
+            code = api_fail(e, BL_API_INVALID_ARGUMENT, m.field, "%s", le.message);
+        else
+            code = api_from_lib(e, &le, NULL, 0);
+        goto done;
+    }
+    out_doubles(out, "weights", m.weights, c);
+    out_counts(out, "counts", m.positives, c);
+    out_uint(out, "num_classes", c);
+    out_string(out, "scheme", bl_scheme_name(o.scheme));
+    out_string(out, "normalize", bl_normalize_name(o.normalize));
+    out_uint(out, "num_samples", n);
+    out_counts(out, "positives", m.positives, c);
+    out_doubles(out, "pos_weight", m.pos_weight, c);
+    if (repeat) {
+        out_doubles(out, "repeat_factors", m.repeat_factors, n);
+        out_primary(out);
+    }
+    if (r->sample_weights) {
+        out_doubles(out, "sample_weights", m.sample_weights, n);
+        out_primary(out);
+    }
+    out->warning = "some weights are not finite (a count too small for its scheme)";
+    code = api_emit(out, e);
+done:
+    multilabel_free(&m);
+    return code;
+}
+
 bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     weights_req r;
@@ -150,6 +365,13 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
     if (code != BL_API_OK)
         return code;
     int has_counts = api_sent(&r.counts);
+    if (has_counts && r.scheme == BL_SCHEME_REPEAT_FACTOR)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "scheme",
+                        "scheme repeat_factor needs the images' labels, not counts: send "
+                        "label_sets (per image its classes) or a 2-D 0/1 labels matrix");
+    if (!has_counts && (api_sent(&r.label_sets) || r.scheme == BL_SCHEME_REPEAT_FACTOR ||
+                        api_array_ndim(&r.labels) >= 2))
+        return weights_multilabel(&r, max, out, e);
     if (has_counts)
         code = decode_counts(&r.counts, max, &counts, &n, e);
     else
@@ -166,6 +388,7 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
     o.scheme = (bl_scheme)r.scheme;
     o.beta = r.beta;
     o.c = r.c;
+    o.exponent = r.exponent;
     o.normalize = (bl_normalize)r.normalize;
     o.zero_counts_allowed = r.zero_counts;
     bl_error le;

@@ -70,11 +70,14 @@ typedef enum {
     BL_SCHEME_EFFECTIVE_NUMBER,   /* (1 - beta) / (1 - beta^n_c)         */
     BL_SCHEME_MEDIAN_FREQUENCY,   /* median(f) / f_c, f_c = n_c / N      */
     BL_SCHEME_ENET,               /* 1 / ln(c + n_c / N)                 */
+    BL_SCHEME_POWER = 7,          /* n_c^-q                              */
+    BL_SCHEME_REPEAT_FACTOR = 8,  /* max(1, sqrt(t / f_c)): multi-label  */
 } bl_scheme;
-#define BL_SCHEME_COUNT 7
+#define BL_SCHEME_COUNT 9
 
 /* "max_over_count", "inverse", "balanced", "inverse_sqrt",
- * "effective_number", "median_frequency", "enet"; then NULL. */
+ * "effective_number", "median_frequency", "enet", "power",
+ * "repeat_factor"; then NULL. */
 extern const char *const bl_scheme_names[BL_SCHEME_COUNT + 1];
 /* The name of s, or NULL when s is not a bl_scheme. Can't fail. */
 const char *bl_scheme_name(bl_scheme s);
@@ -99,12 +102,14 @@ typedef struct {
     bl_scheme scheme;
     double beta;           /* effective_number: in [0, 1)  */
     double c;              /* enet: > 1                    */
+    double exponent;       /* power: q in [0, 64]          */
+    double threshold;      /* repeat_factor: t in [0, 1]   */
     bl_normalize normalize;
     int zero_counts_allowed; /* 0: a zero count is an error; 1: weight 0 */
 } bl_weights_opts;
 
-/* Default options: max_over_count, beta 0.999, c 1.02, no normalisation,
- * zero counts refused. Can't fail. */
+/* Default options: max_over_count, beta 0.999, c 1.02, exponent 1,
+ * threshold 0.001, no normalisation, zero counts refused. Can't fail. */
 bl_weights_opts bl_weights_opts_default(void);
 
 /*
@@ -112,7 +117,10 @@ bl_weights_opts bl_weights_opts_default(void);
  * counts must be finite and >= 0, with at least one > 0. With
  * zero_counts_allowed, classes of count 0 get weight 0 and are left out of
  * C, N, medians, maxima and normalisation. Errors name "counts", "scheme",
- * "normalize", "beta" or "c" (BL_ENOMEM: median_frequency's scratch copy).
+ * "normalize", "beta", "c" or "exponent" (BL_ENOMEM: median_frequency's
+ * scratch copy). repeat_factor is refused ("scheme"): it needs the number of
+ * images besides the counts (bl_multilabel_weights).
+ * power with exponent 1 is inverse and with 0.5 inverse_sqrt, bit for bit.
  * out may alias counts.
  * Every weight is the exact value of its formula on the double inputs up to
  * a few roundings (a few ulp): no intermediate value (N, C n_c, a
@@ -139,6 +147,91 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
  */
 bl_status bl_label_classes(const int64_t *labels, size_t n, size_t num_classes, size_t *classes,
                            bl_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Multi-label class weights                                           */
+/* ------------------------------------------------------------------ */
+/*
+ * Multi-label data is held as label sets: sample i has the classes
+ * ids[offsets[i]] .. ids[offsets[i + 1] - 1] (offsets has n + 1 entries,
+ * offsets[0] = 0). n_pos[c], the positives of class c, is the number of
+ * samples whose set holds c; N = n is the number of samples.
+ */
+
+typedef enum {
+    BL_SAMPLE_REDUCE_MAX = 0, /* a sample weighs its heaviest class's weight */
+    BL_SAMPLE_REDUCE_MEAN,    /* the mean weight of its classes             */
+} bl_sample_reduce;
+#define BL_SAMPLE_REDUCE_COUNT 2
+
+/* "max", "mean"; then NULL. Errors name "sample_weight_reduce". */
+extern const char *const bl_sample_reduce_names[BL_SAMPLE_REDUCE_COUNT + 1];
+const char *bl_sample_reduce_name(bl_sample_reduce r);
+bl_status bl_sample_reduce_from_name(const char *name, bl_sample_reduce *out, bl_error *err);
+
+/*
+ * The label sets of an N x C 0/1 matrix (row-major, n rows of num_classes):
+ * sample i holds class j when matrix[i C + j] = 1. Writes offsets (n + 1
+ * entries) and, when ids is not NULL, the class ids (offsets[n] of them, in
+ * increasing order in each set); call it once with ids NULL to learn
+ * offsets[n]. An entry other than 0 or 1 is BL_EINVAL naming "labels" and its
+ * flat index; so is n = 0 or num_classes = 0.
+ */
+bl_status bl_label_matrix_sets(const double *matrix, size_t n, size_t num_classes, size_t *offsets,
+                               int64_t *ids, bl_error *err);
+
+/*
+ * Checks label sets and puts them in canonical form, in place: every id in
+ * [0, num_classes) (num_classes 0: no upper bound), each set sorted with
+ * its repeats removed (a class occurs in a set at most once; offsets are
+ * rewritten). *classes gets num_classes, or max(id) + 1 when it is 0.
+ * Errors name "label_sets" with the flat index into ids of the first bad
+ * id (before any rewriting: nothing is changed on error), or "offsets";
+ * n = 0, and every set empty without num_classes, are errors too.
+ */
+bl_status bl_label_sets_normalize(int64_t *ids, size_t *offsets, size_t n, size_t num_classes,
+                                  size_t *classes, bl_error *err);
+
+/*
+ * Class weights of multi-label data, from canonical label sets (see
+ * bl_label_sets_normalize; anything else is BL_EINVAL naming "label_sets"):
+ *   positives[c]  = n_pos[c];
+ *   pos_weight[c] = (N - n_pos[c]) / n_pos[c], the pos_weight of PyTorch's
+ *                   BCEWithLogitsLoss (may be NULL);
+ *   weights[c]    = opts' scheme applied to the positives as counts
+ *                   (bl_class_weights), or for repeat_factor
+ *                   r_c = max(1, sqrt(t / f_c)), f_c = n_pos[c] / N (LVIS,
+ *                   Gupta et al. 2019), not normalised.
+ * A class without positives is refused (BL_EINVAL naming "positives" and the
+ * class) unless opts->zero_counts_allowed: then its weight and pos_weight
+ * are 0. Errors as bl_class_weights', and "threshold" (outside [0, 1]) and
+ * "normalize" (not none with repeat_factor).
+ */
+bl_status bl_multilabel_weights(const int64_t *ids, const size_t *offsets, size_t n,
+                                size_t num_classes, const bl_weights_opts *opts, double *positives,
+                                double *weights, double *pos_weight, bl_error *err);
+
+/*
+ * Per sample, the maximum or the mean of its classes' weights; a sample
+ * without classes gets the smallest weight of the classes that have
+ * positives (positives[c] > 0). Label sets canonical, as above. out has n
+ * entries. Errors name "label_sets", "weights", "positives" or
+ * "sample_weight_reduce".
+ */
+bl_status bl_multilabel_sample_weights(const int64_t *ids, const size_t *offsets, size_t n,
+                                       const double *weights, const double *positives,
+                                       size_t num_classes, bl_sample_reduce reduce, double *out,
+                                       bl_error *err);
+
+/*
+ * Repeat factors per image (LVIS; detectron2's RepeatFactorTrainingSampler):
+ * out[i] = max over the classes c of image i of class_factors[c] (the r_c of
+ * bl_multilabel_weights), 1 for an image without classes. Label sets as
+ * above. Errors name "label_sets" or "class_factors".
+ */
+bl_status bl_repeat_factors(const int64_t *ids, const size_t *offsets, size_t n,
+                            const double *class_factors, size_t num_classes, double *out,
+                            bl_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Random numbers                                                      */

@@ -23,9 +23,11 @@ const char *const bl_scheme_names[BL_SCHEME_COUNT + 1] = {
     [BL_SCHEME_EFFECTIVE_NUMBER] = "effective_number",
     [BL_SCHEME_MEDIAN_FREQUENCY] = "median_frequency",
     [BL_SCHEME_ENET] = "enet",
+    [BL_SCHEME_POWER] = "power",
+    [BL_SCHEME_REPEAT_FACTOR] = "repeat_factor",
     [BL_SCHEME_COUNT] = NULL,
 };
-_Static_assert(BL_SCHEME_ENET + 1 == BL_SCHEME_COUNT, "BL_SCHEME_COUNT is not the last scheme + 1");
+_Static_assert(BL_SCHEME_REPEAT_FACTOR + 1 == BL_SCHEME_COUNT, "BL_SCHEME_COUNT is not the last scheme + 1");
 _Static_assert(NELEM(bl_scheme_names) == BL_SCHEME_COUNT + 1, "a scheme without a name");
 
 const char *const bl_normalize_names[BL_NORMALIZE_COUNT + 1] = {
@@ -65,6 +67,16 @@ const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1] = {
 };
 _Static_assert(BL_REDUCTION_NONE + 1 == BL_REDUCTION_COUNT, "BL_REDUCTION_COUNT is stale");
 _Static_assert(NELEM(bl_reduction_names) == BL_REDUCTION_COUNT + 1, "a reduction without a name");
+
+const char *const bl_sample_reduce_names[BL_SAMPLE_REDUCE_COUNT + 1] = {
+    [BL_SAMPLE_REDUCE_MAX] = "max",
+    [BL_SAMPLE_REDUCE_MEAN] = "mean",
+    [BL_SAMPLE_REDUCE_COUNT] = NULL,
+};
+_Static_assert(BL_SAMPLE_REDUCE_MEAN + 1 == BL_SAMPLE_REDUCE_COUNT,
+               "BL_SAMPLE_REDUCE_COUNT is stale");
+_Static_assert(NELEM(bl_sample_reduce_names) == BL_SAMPLE_REDUCE_COUNT + 1,
+               "a sample_weight_reduce without a name");
 
 /* names[v] for v in [0, count), else NULL. The enum arrives as an int: a
  * value outside the enum is exactly what this guards against. */
@@ -121,3 +133,4 @@ NAME_FUNCTIONS(bl_normalize, normalize, "normalize")
 NAME_FUNCTIONS(bl_generator, generator, "generator")
 NAME_FUNCTIONS(bl_loss_kind, loss, "loss")
 NAME_FUNCTIONS(bl_reduction, reduction, "reduction")
+NAME_FUNCTIONS(bl_sample_reduce, sample_reduce, "sample_weight_reduce")

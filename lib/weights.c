@@ -46,6 +46,8 @@ bl_weights_opts bl_weights_opts_default(void)
         .scheme = BL_SCHEME_MAX_OVER_COUNT,
         .beta = 0.999,
         .c = 1.02,
+        .exponent = 1,
+        .threshold = 0.001,
         .normalize = BL_NORMALIZE_NONE,
         .zero_counts_allowed = 0,
     };
@@ -161,6 +163,13 @@ static bl_status check_weights_args(const double *counts, size_t n, const bl_wei
         return bl_error_set(err, BL_EINVAL, "beta", -1, "beta = %g is outside [0, 1)", o->beta);
     if (o->scheme == BL_SCHEME_ENET && !(o->c > 1 && isfinite(o->c)))
         return bl_error_set(err, BL_EINVAL, "c", -1, "c = %g must be a finite number > 1", o->c);
+    if (o->scheme == BL_SCHEME_POWER && !(o->exponent >= 0 && o->exponent <= 64))
+        return bl_error_set(err, BL_EINVAL, "exponent", -1, "exponent = %g is outside [0, 64]",
+                            o->exponent);
+    if (o->scheme == BL_SCHEME_REPEAT_FACTOR)
+        return bl_error_set(err, BL_EINVAL, "scheme", -1,
+                            "scheme repeat_factor needs the number of images besides the "
+                            "counts: use bl_multilabel_weights with the images' label sets");
     *used = 0;
     for (size_t i = 0; i < n; i++) {
         double v = counts[i];
@@ -191,6 +200,7 @@ typedef struct {
     double one_minus_beta; /* effective_number: 1 - beta                         */
     double log_beta;       /*   ln beta (-inf for beta = 0)                        */
     double c_minus_1;      /* enet: c - 1 > 0, exact for c <= 2 (Sterbenz)       */
+    double exponent;       /* power: q                                          */
 } wstats;
 
 static int cmp_double(const void *a, const void *b)
@@ -246,6 +256,10 @@ static bl_status weights_stats(const double *counts, size_t n, const bl_weights_
      * gives the same doubles as the scaled pairs, without frexp and ldexp
      * per class. */
     st->plain = min >= 0x1p-200 && max <= 0x1p200;
+    /* power: n^-q stays within 2^+-700 there only for q <= 3.5. */
+    if (o->scheme == BL_SCHEME_POWER && o->exponent > 3.5)
+        st->plain = 0;
+    st->exponent = o->exponent;
     st->max = st->plain ? (xnum){max, 0} : xnum_norm((xnum){max, 0});
     if (o->scheme == BL_SCHEME_BALANCED || o->scheme == BL_SCHEME_ENET) { /* N */
         double s = 0, c = 0;
@@ -283,6 +297,40 @@ static inline xnum effective_number(const wstats *st, double v, double mv, int e
     return (xnum){st->one_minus_beta / -(mv * st->log_beta), -ev};
 }
 
+/* 1 / sqrt(v) for v = mv 2^ev, as m 2^e: ev is made even, so that
+ * sqrt(2^ev) = 2^(ev/2) exactly. */
+static inline xnum inverse_sqrt(double mv, int ev)
+{
+    if (ev % 2) {
+        mv *= 2;
+        ev -= 1;
+    }
+    return (xnum){1 / sqrt(mv), -ev / 2};
+}
+
+/* v^-q for v = mv 2^ev > 0, as m 2^e. q = 1 and q = 0.5 take inverse's and
+ * inverse_sqrt's own arithmetic, so that they are those schemes bit for
+ * bit; q = 0 is 1. Within the plain range the weight is pow(v, -q), one
+ * correctly rounded (to glibc's 0.52 ulp) operation. Beyond it
+ * v^-q = mv^-q 2^(-q ev): q ev is split exactly into hi + lo (Dekker's
+ * product), hi = k + f with k an integer, and 2^-(f + lo) is formed by
+ * exp2 (a few ulp; q <= 64 keeps mv^-q below 2^64 and k within an int). */
+static inline xnum power_weight(const wstats *st, double v, double mv, int ev)
+{
+    double q = st->exponent;
+    if (q == 1)
+        return (xnum){1 / mv, -ev};
+    if (q == 0.5)
+        return inverse_sqrt(mv, ev);
+    if (q == 0)
+        return (xnum){1, 0};
+    if (st->plain)
+        return (xnum){pow(v, -q), 0};
+    double hi = q * (double)ev, lo = two_prod_err(q, (double)ev);
+    double k = floor(hi);
+    return (xnum){pow(mv, -q) * exp2(-((hi - k) + lo)), -(int)k};
+}
+
 /* The weight of a class of count v > 0, as m 2^e. */
 static inline xnum scheme_weight(const wstats *st, double v)
 {
@@ -309,11 +357,7 @@ static inline xnum scheme_weight(const wstats *st, double v)
         /* 1 / sqrt(n_c): square-root re-weighting (Mahajan et al., "Exploring
          * the Limits of Weakly Supervised Pretraining", ECCV 2018). ev is
          * made even, so that sqrt(2^ev) = 2^(ev/2) exactly. */
-        if (ev % 2) {
-            mv *= 2;
-            ev -= 1;
-        }
-        return (xnum){1 / sqrt(mv), -ev / 2};
+        return inverse_sqrt(mv, ev);
     case BL_SCHEME_EFFECTIVE_NUMBER:
         /* (1 - beta) / (1 - beta^n_c): Cui et al., "Class-Balanced Loss Based
          * on Effective Number of Samples", CVPR 2019. */
@@ -331,6 +375,14 @@ static inline xnum scheme_weight(const wstats *st, double v)
         f = ev == st->max.e ? f : ldexp(f, ev - st->max.e);
         return (xnum){1 / log1p(st->c_minus_1 + f), 0};
     }
+    case BL_SCHEME_POWER:
+        /* n_c^-q: the power family of class re-balancing, q = 0 instance-
+         * balanced, q = 1 class-balanced, q = 1/2 square-root (Kang et al.,
+         * "Decoupling Representation and Classifier for Long-Tailed
+         * Recognition", ICLR 2020). */
+        return power_weight(st, v, mv, ev);
+    case BL_SCHEME_REPEAT_FACTOR: /* refused by check_weights_args */
+        break;
     }
     return (xnum){NAN, 0}; /* unreachable: the scheme was checked */
 }

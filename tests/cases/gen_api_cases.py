@@ -97,7 +97,7 @@ err("weights_lone_surrogate", "weights", '{"scheme": "\\udcff"}', "invalid_json"
 err("weights_unknown_field", "weights", {"counts": [1], "reducton": "sum"},
     field="reducton", contains="unknown field")
 err("weights_neither", "weights", {}, contains="counts", field=None)
-err("weights_both", "weights", {"counts": [1], "labels": [0]}, field="labels", contains="not both")
+err("weights_both", "weights", {"counts": [1], "labels": [0]}, field="labels", contains="only one of")
 err("weights_empty_counts", "weights", {"counts": []}, field="counts", contains="empty")
 err("weights_negative_count", "weights", {"counts": [1, -2]}, field="counts[1]", contains=">= 0")
 err("weights_string_count", "weights", {"counts": [1, "2"]}, field="counts[1]", contains="string")
@@ -355,7 +355,7 @@ err("suggest_loss_keras_name", "loss", {"loss": "sparse_categorical_crossentropy
     contains='did you mean "cross_entropy"?')
 err("suggest_scheme_balanse", "weights", {"counts": [1, 2], "scheme": "balanse"}, field="scheme",
     contains='not one of "max_over_count", "inverse", "balanced", "inverse_sqrt", "effective_number", '
-             '"median_frequency", "enet"; did you mean "balanced"?')
+             '"median_frequency", "enet", "power", "repeat_factor"; did you mean "balanced"?')
 err("suggest_reduction_elementwise_mean", "loss", {"logits": L, "targets": [0, 1, 1],
                                                    "reduction": "elementwise_mean"},
     field="reduction", contains='did you mean "mean"?')
@@ -440,6 +440,72 @@ err("fast_array_for_bool", "weights",
 err("ignore_index_huge", "loss",
     '{"logits": [[1, 2]], "targets": [0], "ignore_index": 99999999999999999999999}',
     field="ignore_index", contains="64-bit")
+
+# power, multi-label and repeat_factor (README "Scheme power", "Multi-label weights",
+# "Repeat factors"): options out of range or with the wrong scheme, bad label sets and
+# matrices, and the limits on a matrix's elements and on label_sets' ids.
+ok("power_q1_is_inverse", "weights", {"counts": [4, 5], "scheme": "power", "exponent": 1},
+   {"weights": [0.25, 0.2], "scheme": "power"})
+err("power_exponent_range", "weights", {"counts": [1, 2], "scheme": "power", "exponent": 65},
+    field="exponent", contains="64")
+err("power_exponent_negative", "weights", {"counts": [1, 2], "scheme": "power", "exponent": -1},
+    field="exponent", contains="in [0, 64]; got -1")
+err("exponent_wrong_scheme", "weights", {"counts": [1, 2], "exponent": 0.5}, field="exponent",
+    contains="applies only to scheme \"power\"")
+err("threshold_wrong_scheme", "weights", {"label_sets": [[0]], "threshold": 0.5},
+    field="threshold", contains="repeat_factor")
+err("threshold_range", "weights", {"label_sets": [[0]], "scheme": "repeat_factor",
+                                   "threshold": 1.5}, field="threshold", contains="in [0, 1]; got 1.5")
+err("repeat_factor_normalize", "weights", {"label_sets": [[0]], "scheme": "repeat_factor",
+                                           "normalize": "none"},
+    field="normalize", contains="never normalised")
+err("repeat_factor_counts", "weights", {"counts": [1, 2], "scheme": "repeat_factor"},
+    field="scheme", contains="label_sets")
+err("label_sets_and_labels", "weights", {"label_sets": [[0]], "labels": [0]},
+    field="label_sets", contains="only one of")
+err("label_sets_and_counts", "weights", {"label_sets": [[0]], "counts": [1]},
+    field="label_sets", contains="only one of")
+err("label_sets_empty", "weights", {"label_sets": []}, field="label_sets", contains="empty")
+err("label_sets_all_empty", "weights", {"label_sets": [[], []]}, field="label_sets",
+    contains="num_classes")
+ok("label_sets_all_empty_num_classes_zero", "weights",
+   {"label_sets": [[], [1]], "num_classes": 2, "zero_counts": "zero"},
+   {"weights": [0.0, 1.0], "positives": [0, 1], "pos_weight": [0.0, 1.0], "num_samples": 2})
+err("label_sets_negative_id", "weights", {"label_sets": [[0], [1, -2]]},
+    field="label_sets[1][1]", contains="negative")
+err("label_sets_id_out_of_range", "weights", {"label_sets": [[0], [3]], "num_classes": 2},
+    field="label_sets[1][0]", contains="out of range")
+err("label_sets_not_a_list", "weights", {"label_sets": [[0], 1]}, field="label_sets[1]",
+    contains="array of integers")
+err("label_sets_real_id", "weights", {"label_sets": [[0, 1.5]]}, field="label_sets[0][1]",
+    contains="integer")
+err("label_sets_zero_positives", "weights", {"label_sets": [[0], [2]]}, field="label_sets",
+    contains="class 1 has no positive sample")
+err("label_matrix_not_01", "weights", {"labels": [[1, 0], [0, 2]]}, field="labels[1][1]",
+    contains="0 and 1")
+err("label_matrix_real", "weights", {"labels": [[1, 0], [0, 1.0]]}, field="labels",
+    contains="integers 0 and 1")
+err("label_matrix_ragged", "weights", {"labels": [[1, 0], [0]]}, field="labels[1]",
+    contains="ragged")
+err("label_matrix_3d", "weights", {"labels": [[[1]]]}, field="labels", contains="dimensions")
+err("label_matrix_num_classes", "weights", {"labels": [[1, 0], [0, 1]], "num_classes": 3},
+    field="num_classes", contains="2 columns")
+err("label_matrix_over_max_items", "weights", {"labels": [[1, 0, 1], [0, 1, 1]]},
+    "limit_exceeded", field="labels", contains="max-items", limits={"max_items": 5})
+err("label_sets_ids_over_max_items", "weights", {"label_sets": [[0, 1, 2], [0, 1, 2]]},
+    "limit_exceeded", field="label_sets", contains="max-items", limits={"max_items": 5})
+err("label_sets_classes_over_max_items", "weights", {"label_sets": [[0], [9]]},
+    "limit_exceeded", field="label_sets", contains="max-items", limits={"max_items": 5})
+err("sample_weight_reduce_alone", "weights", {"label_sets": [[0]], "sample_weight_reduce": "mean"},
+    field="sample_weight_reduce", contains="sample_weights")
+err("sample_weight_reduce_bad", "weights", {"label_sets": [[0]], "sample_weights": True,
+                                            "sample_weight_reduce": "median"},
+    field="sample_weight_reduce", contains="not one of")
+ok("label_sets_fast_rows", "weights",
+   {"label_sets": [list(range(16)), list(range(16))], "scheme": "inverse"},
+   {"weights": [0.5] * 16, "pos_weight": [0.0] * 16})
+err("label_sets_fast_rows_real", "weights", {"label_sets": [list(range(16)), list(range(15)) + [1.5]]},
+    field="label_sets[1][15]", contains="integer")
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "api_cases.json"), "w") as f:

@@ -5,7 +5,7 @@
  *
  *   {"forms": [{"endpoint": "weights", "fields": [{"name", "type", "doc",
  *     "required", "default"?, "range"?, "choices"?, "only"?, "decimal_string",
- *     "given"}, ...], "rules": [{"kind", "a", "b"}, ...]}, ...]}
+ *     "given", "json_only"?}, ...], "rules": [{"kind", "a", "b"}, ...]}, ...]}
  *
  * Defaults are written as the contract spells them: an enum's name, a
  * boolean, a number.
@@ -68,6 +68,8 @@ static json_t *field_of(const api_form *form, const field_spec *f)
     json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "name", f->name, "type",
                           type_name(f->type), "doc", f->doc ? f->doc : "", "required", f->required,
                           "decimal_string", f->decimal_string, "given", f->given != 0);
+    if (f->json_only)
+        json_object_set_new(o, "json_only", json_true());
     if (f->has_default)
         json_object_set_new(o, "default", default_of(f));
     if (f->range.ranged)
@@ -89,7 +91,8 @@ static json_t *field_of(const api_form *form, const field_spec *f)
 static json_t *form_of(const api_form *form)
 {
     static const char *const kinds[] = {[RULE_ONE_OF] = "one_of", [RULE_NEEDS] = "needs",
-                                        [RULE_EXCLUDES] = "excludes"};
+                                        [RULE_EXCLUDES] = "excludes",
+                                        [RULE_ONE_OF_ALSO] = "one_of_also"};
     json_t *fields = json_array(), *rules = json_array();
     for (const field_spec *f = form->fields; f->name; f++)
         json_array_append_new(fields, field_of(form, f));

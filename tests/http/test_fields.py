@@ -100,7 +100,13 @@ def rule_problems(form, s):
     """The rules between fields: the schema's x-rules, one entry per rule of
     the table ({"one-of": [counts, labels]}, {"needs": [class_weights,
     labels]}, {"excludes": [counts, num_classes]})."""
-    want = sorted(key({RULE_KEYS[r["kind"]]: [r["a"], r["b"]]}) for r in form["rules"])
+    also = {}  # one_of_also: one more choice of the one-of rule of the same a
+    for r in form["rules"]:
+        if r["kind"] == "one_of_also":
+            also.setdefault(r["a"], []).append(r["b"])
+    want = sorted(key({RULE_KEYS[r["kind"]]: [r["a"], r["b"]] +
+                       (also.get(r["a"], []) if r["kind"] == "one_of" else [])})
+                  for r in form["rules"] if r["kind"] != "one_of_also")
     got = sorted(key(r) for r in s.get("x-rules", []))
     if want != got:
         return ["x-rules %s, not %s" % (got, want)]
@@ -216,7 +222,8 @@ def schema_problems(endpoint):
 
 def multipart_problems(endpoint):
     s = SCHEMAS[SCHEMA[endpoint].replace("Request", "MultipartRequest")]
-    arrays = {f["name"] for f in FORMS[endpoint]["fields"] if f["type"] == "array"}
+    arrays = {f["name"] for f in FORMS[endpoint]["fields"]
+              if f["type"] == "array" and not f.get("json_only")}  # label_sets: JSON only
     props = s.get("properties", {})
     probs = []
     if set(props) != arrays | {"request"}:

@@ -16,12 +16,13 @@
 /* The contract's spellings, in enum order (api/openapi.yaml). */
 static const char *const SCHEMES[] = {"max_over_count",   "inverse",          "balanced",
                                       "inverse_sqrt",     "effective_number", "median_frequency",
-                                      "enet"};
+                                      "enet",           "power",            "repeat_factor"};
 static const char *const NORMALIZE[] = {"none", "sum", "mean", "max"};
 static const char *const GENERATORS[] = {"fast", "torch"};
 static const char *const LOSSES[] = {"cross_entropy", "nll", "focal", "bce_with_logits",
                                      "sigmoid_focal"};
 static const char *const REDUCTIONS[] = {"mean", "sum", "none"};
+static const char *const SAMPLE_REDUCES[] = {"max", "mean"};
 
 /* One enum's table, name function and lookup, checked against `want`. */
 #define CHECK_ENUM(type, prefix, COUNT, want, argname)                                          \
@@ -91,11 +92,21 @@ START_TEST(test_reduction_names)
 }
 END_TEST
 
+START_TEST(test_sample_reduce_names)
+{
+    CHECK_ENUM(bl_sample_reduce, sample_reduce, BL_SAMPLE_REDUCE_COUNT, SAMPLE_REDUCES,
+               "sample_weight_reduce");
+}
+END_TEST
+
 /* The last enumerator of each enum is COUNT - 1 (lib/names.c asserts it at
  * compile time too). */
 START_TEST(test_counts)
 {
-    ck_assert_int_eq(BL_SCHEME_ENET, BL_SCHEME_COUNT - 1);
+    ck_assert_int_eq(BL_SCHEME_REPEAT_FACTOR, BL_SCHEME_COUNT - 1);
+    ck_assert_int_eq(BL_SCHEME_POWER, 7); /* pre-assigned values (issue #13) */
+    ck_assert_int_eq(BL_SCHEME_REPEAT_FACTOR, 8);
+    ck_assert_int_eq(BL_SAMPLE_REDUCE_MEAN, BL_SAMPLE_REDUCE_COUNT - 1);
     ck_assert_int_eq(BL_NORMALIZE_MAX, BL_NORMALIZE_COUNT - 1);
     ck_assert_int_eq(BL_GENERATOR_TORCH, BL_GENERATOR_COUNT - 1);
     ck_assert_int_eq(BL_LOSS_SIGMOID_FOCAL, BL_LOSS_COUNT - 1);
@@ -112,6 +123,7 @@ static Suite *names_suite(void)
     tcase_add_test(tc, test_generator_names);
     tcase_add_test(tc, test_loss_names);
     tcase_add_test(tc, test_reduction_names);
+    tcase_add_test(tc, test_sample_reduce_names);
     tcase_add_test(tc, test_counts);
     suite_add_tcase(s, tc);
     return s;
