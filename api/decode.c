@@ -160,8 +160,9 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
    probability targets take one pass and no jansson tree. Only what is
    certainly valid JSON is taken: a number must match the JSON grammar, and
    a real that overflows (1e400) is left for jansson to refuse. Integers
-   are read as doubles, exact up to 2^53: integer fields (labels, targets)
-   that large are out of range whatever their last digits.
+   are read as doubles, exact up to 2^53; an array of integers only with
+   one beyond is left to jansson, so that integer fields (labels, targets)
+   stay exact.
 
    Anything else (ragged, empty, a non-number inside) leaves the array to
    jansson, and inside it only flat arrays are taken, as before nested ones
@@ -265,6 +266,7 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
     size_t d = 0, deepest = 0; /* the innermost open array's depth; the deepest yet */
     unsigned negzero = 0;      /* bit i: the open row's element i is an integer -0 */
     int bigint = 0;            /* the open row holds an integer beyond int64 */
+    int inexact = 0;           /* an integer of 2^53 or more: a double may round it */
     int all_int = 1;
     assert(max_ndim >= 1 && max_ndim <= BL_MAX_DIMS);
     shape[0] = count[0] = 0;
@@ -292,6 +294,7 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
         if (!n || (fa->nvals == fa->cap && !fa_reserve(fa, 1)))
             goto leave;
         bigint |= big;
+        inexact |= is_int && fabs(v) >= 0x1p53;
         if (is_int && v == 0 && signbit(v) && count[d] < FAST_MIN)
             negzero |= 1u << count[d];
         if (all_int && !is_int)
@@ -332,7 +335,10 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
     }
 taken:;
     size_t len = fa->nvals - start;
-    if (len < FAST_MIN)
+    /* Integers only, one of them beyond 2^53: left to jansson, which keeps
+     * them exact (an int64, or a quoted big integer: parse_doc), so that
+     * class indices stay int64 end to end (api_int64_tensor). */
+    if (len < FAST_MIN || (all_int && inexact))
         goto leave;
     if (fa->narr == fa->arr_cap) {
         size_t cap = fa->arr_cap ? fa->arr_cap * 2 : 16;
@@ -561,7 +567,7 @@ int api_integer(json_t *v, int64_t *out)
         return 1;
     }
     if (is_big_placeholder(v) && big_digits(v)) {
-        *out = big_digits(v)[0] == '-' ? INT64_MIN : INT64_MAX;
+        api_int64_exact(v, out); /* saturates beyond int64 */
         return 1;
     }
     return 0;
