@@ -34,6 +34,14 @@ binary_cross_entropy_with_logits with target 0 and logit x << 0 computes
 x + (log(e^-m + e^(-x-m)) + m) and keeps only ulp(|x|) absolute accuracy.
 Focal losses with 0 < gamma < 1 are never combined with logits that make
 1 - p_t exactly 0: torch's autograd gives NaN there (0 * inf).
+
+The section "long-tail losses" (its own RNG, its cases written last) adds logit
+adjustment (Menon et al. 2021; Balanced Softmax, Ren et al. 2020) with every
+cross_entropy option and with focal, ldam (Cao et al. 2019, as their reference
+LDAMLoss, with weights/DRW, ignore_index, every reduction) and reduction
+"sum_over_batch_size" (Keras's) for every loss: a torch float64 reference written
+from the papers' formulas, gradients by autograd, checked against numpy_eval on
+the transformed logits.
 """
 
 import json
@@ -1195,7 +1203,8 @@ for c in data["cases"]:
     per[key] = per.get(key, 0) + 1
 ngrad = sum(1 for c in data["cases"] if c["request"].get("grad"))
 nwarn = sum(1 for c in data["cases"] if c["expected"].get("warning"))
-print(f"wrote {len(cases) + len(lt_cases)} cases to {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)")
+print(f"wrote {len(cases) + len(lt_cases)} cases to {os.path.relpath(OUT)} "
+      f"({os.path.getsize(OUT)} bytes)")
 print("per loss:", json.dumps(per))
 print(f"with grad: {ngrad}; NaN (null + warning): {nwarn}")
 print("long-tail cases (logit adjustment, ldam, sum_over_batch_size):", json.dumps(lt_per))

@@ -492,9 +492,13 @@ START_TEST(targets_beyond_2_53_large_bodies)
         put(&b, nested ? "]]], \"targets\": [[" : "], \"targets\": [");
         for (int i = 0; i < 40; i++) {
             put(&b, i == 0 ? "" : nested && i == 20 ? "], [" : ", ");
-            put(&b, i == 25 ? "9007199254740993" : i == 31 ? "9007199254740992" : i % 2 ? "1" : "0");
+            put(&b, i == 25   ? "9007199254740993"
+                    : i == 31 ? "9007199254740992"
+                    : i % 2   ? "1"
+                              : "0");
         }
-        put(&b, nested ? "]], \"ignore_index\": 9007199254740992" : "], \"ignore_index\": 9007199254740992");
+        put(&b, nested ? "]]" : "]");
+        put(&b, ", \"ignore_index\": 9007199254740992");
         put(&b, "}");
         while (b.len < 4200)
             put(&b, "        ");
