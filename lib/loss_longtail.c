@@ -195,15 +195,19 @@ static void adjusted_input(const bl_loss_args *a, const lt_layout *L, const doub
                            double *zp)
 {
     const size_t C = L->classes, inner = L->inner;
-    const int ldam = a->loss == BL_LOSS_LDAM;
-    for (size_t n0 = 0; n0 < L->outer; n0++)
-        for (size_t c = 0; c < C; c++) {
-            size_t base = (n0 * C + c) * inner;
-            for (size_t i = 0; i < inner; i++)
-                zp[base + i] = ldam ? a->scale * a->input[base + i]
-                                    : a->input[base + i] + per_class[c];
-        }
-    if (!ldam || !a->target_index)
+    if (a->loss != BL_LOSS_LDAM) {
+        for (size_t n0 = 0; n0 < L->outer; n0++)
+            for (size_t c = 0; c < C; c++) {
+                const double *z = a->input + (n0 * C + c) * inner, off = per_class[c];
+                double *out = zp + (n0 * C + c) * inner;
+                for (size_t i = 0; i < inner; i++)
+                    out[i] = z[i] + off;
+            }
+        return;
+    }
+    for (size_t i = 0; i < L->elements; i++)
+        zp[i] = a->scale * a->input[i];
+    if (!a->target_index)
         return;
     for (size_t n0 = 0; n0 < L->outer; n0++)
         for (size_t i = 0; i < inner; i++) {
@@ -301,9 +305,11 @@ bl_status blp_longtail_loss(const bl_loss_args *a, bl_loss_result *res, bl_error
         size_t kept = kept_positions(a);
         double count = (double)kept;
         res->value = kept ? res->value / count : 0.0;
+        /* the gradient of sum / count: times 1 / count, as autograd has it */
+        const double inv = kept ? 1.0 / count : 0.0;
         if (res->grad && kept)
             for (size_t i = 0; i < elements; i++)
-                res->grad[i] /= count;
+                res->grad[i] *= inv;
         res->total_weight = count;
     }
     return BL_OK;

@@ -219,7 +219,7 @@ START_TEST(sobs_is_sum_over_kept)
         ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
         ck_assert(r.value == rs.value / 3 && r.total_weight == 3);
         for (int i = 0; i < 12; i++)
-            ck_assert(g[i] == gs[i] / 3);
+            ck_assert(g[i] == gs[i] * (1.0 / 3));
     }
     /* every target ignored: 0, as Keras's divide_no_nan (not NaN as mean) */
     int64_t ign[4] = {-100, -100, -100, -100};
