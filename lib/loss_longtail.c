@@ -234,6 +234,27 @@ static size_t kept_positions(const bl_loss_args *a)
     return kept;
 }
 
+/* After bl_loss on the plain arguments: the gradient w.r.t. the z sent
+ * (times s for ldam), and sum_over_batch_size's division by the count. */
+static void finish(const bl_loss_args *a, bl_loss_result *res)
+{
+    size_t elements = bl_loss_elements(a);
+    if (a->loss == BL_LOSS_LDAM && res->grad)
+        for (size_t i = 0; i < elements; i++)
+            res->grad[i] *= a->scale; /* dz'/dz = s */
+    if (a->reduction != BL_REDUCTION_SUM_OVER_BATCH_SIZE)
+        return;
+    size_t kept = kept_positions(a);
+    double count = (double)kept;
+    res->value = kept ? res->value / count : 0.0;
+    /* the gradient of sum / count: times 1 / count, as autograd has it */
+    const double inv = kept ? 1.0 / count : 0.0;
+    if (res->grad && kept)
+        for (size_t i = 0; i < elements; i++)
+            res->grad[i] *= inv;
+    res->total_weight = count;
+}
+
 bl_status blp_longtail_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
 {
     bl_status rc;
@@ -294,23 +315,7 @@ bl_status blp_longtail_loss(const bl_loss_args *a, bl_loss_result *res, bl_error
     rc = bl_loss(&b, res, err);
     free(zp);
     free(per_class);
-    if (rc != BL_OK)
-        return rc;
-
-    size_t elements = bl_loss_elements(a);
-    if (ldam && res->grad)
-        for (size_t i = 0; i < elements; i++)
-            res->grad[i] *= a->scale; /* dz'/dz = s */
-    if (sobs) {
-        size_t kept = kept_positions(a);
-        double count = (double)kept;
-        res->value = kept ? res->value / count : 0.0;
-        /* the gradient of sum / count: times 1 / count, as autograd has it */
-        const double inv = kept ? 1.0 / count : 0.0;
-        if (res->grad && kept)
-            for (size_t i = 0; i < elements; i++)
-                res->grad[i] *= inv;
-        res->total_weight = count;
-    }
-    return BL_OK;
+    if (rc == BL_OK)
+        finish(a, res);
+    return rc;
 }
