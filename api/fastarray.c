@@ -128,6 +128,7 @@ typedef struct {
     size_t d, deepest;         /* the innermost open array's depth; the deepest yet */
     unsigned negzero;          /* bit i: the open row's element i is an integer -0 */
     int bigint;                /* the open row holds an integer beyond int64 */
+    int inexact;               /* an integer of 2^53 or more: a double may round it */
     int all_int;
 } array_scan;
 
@@ -170,6 +171,7 @@ static int take_number(array_scan *s, api_arrays *fa)
     if (!n || (fa->nvals == fa->cap && !fa_reserve(fa, 1)))
         return 0;
     s->bigint |= big;
+    s->inexact |= is_int && fabs(v) >= 0x1p53;
     if (is_int && v == 0 && signbit(v) && s->count[s->d] < FAST_MIN)
         s->negzero |= 1u << s->count[s->d];
     if (s->all_int && !is_int)
@@ -277,6 +279,7 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
     s.ndim = s.d = s.deepest = 0;
     s.negzero = 0;
     s.bigint = 0;
+    s.inexact = 0;
     s.all_int = 1;
     int state = SCAN_NEXT;
     while (state == SCAN_NEXT) { /* at a value */
@@ -286,7 +289,11 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
         else
             state = take_number(&s, fa) ? after_value(&s, fa) : SCAN_LEAVE;
     }
-    if (state == SCAN_DONE && fa->nvals - s.start >= FAST_MIN && record_array(fa, &s))
+    /* Integers only, one of them beyond 2^53: left to jansson, which keeps
+     * them exact (an int64, or a quoted big integer: parse_doc), so that
+     * class indices stay int64 end to end (api_int64_tensor). */
+    if (state == SCAN_DONE && fa->nvals - s.start >= FAST_MIN && !(s.all_int && s.inexact) &&
+        record_array(fa, &s))
         return (size_t)(s.q - p);
     fa->nvals = s.start;
     return 0;

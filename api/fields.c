@@ -136,7 +136,8 @@ static int in_range(const field_range *r, double v)
 static bl_api_code decode_int(const field_spec *f, json_t *v, int64_t *out, api_err *e)
 {
     char range[RANGE_TEXT_MAX];
-    const char *big = api_big_integer(v);
+    /* the digits of an integer beyond int64; one within is exact */
+    const char *big = api_int64_exact(v, out) < 0 ? api_big_integer(v) : NULL;
     if (!api_integer(v, out))
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
                         f->name, json_is_real(v) ? "the real " : article(v)[0] ? "an " : "a ",

@@ -204,6 +204,13 @@ int api_number(json_t *v, double *out);
 /* A JSON integer as int64 (saturating beyond 64 bits). 0 if not an integer. */
 int api_integer(json_t *v, int64_t *out);
 
+/* ---- exact integers (int64s.c) --------------------------------------------- */
+
+/* A JSON integer (or big-integer placeholder) exactly: 1 when it is one in
+ * [-2^63, 2^63), -1 when it is an integer beyond (*out saturated), 0 when v
+ * is no integer. Can't fail. */
+int api_int64_exact(json_t *v, int64_t *out);
+
 /* A flat array of numbers; each >= 0 when nonneg. *out is malloc'd (NULL
  * for an empty array). max 0: no limit, else more than max entries is
  * limit_exceeded naming limit_name. */
@@ -239,6 +246,14 @@ typedef struct {
 bl_api_code api_tensor_decode(const api_value *v, const char *name, size_t max,
                               const char *limit_name, api_tensor *t, api_err *e);
 void api_tensor_free(api_tensor *t);
+
+/* The values of a tensor of integers decoded from av (t->all_integers set)
+ * as int64 exactly, t->count of them into out: from the JSON integers
+ * themselves or an integer .npy, never through t's doubles (which hold
+ * integers exactly only up to 2^53). An integer beyond int64 is refused,
+ * naming its path in name. (int64s.c) */
+bl_api_code api_int64_tensor(const api_value *av, const api_tensor *t, const char *name,
+                             int64_t *out, api_err *e);
 
 /* ---- request fields (fields.c, suggest.c) ---------------------------------- */
 

@@ -20,9 +20,16 @@ typedef struct {
     api_value logits, log_probs, targets, weights, pos_weight;
     int64_t ignore_index;
     double label_smoothing, gamma, alpha;
+    /* long-tail: logit adjustment, ldam */
+    api_value class_counts, class_priors;
+    double logit_adjustment, max_margin, scale;
+    int logit_adjustment_given;
 } loss_req;
 
-#define CLASS_LOSSES (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_NLL) | CHOICE(BL_LOSS_FOCAL))
+#define CLASS_LOSSES                                                                           \
+    (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_NLL) | CHOICE(BL_LOSS_FOCAL) |               \
+     CHOICE(BL_LOSS_LDAM))
+#define ADJUSTED_LOSSES (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_FOCAL))
 #define ALL_LOSSES (CHOICE(BL_LOSS_COUNT) - 1)
 
 #define OFF(m) offsetof(loss_req, m)
@@ -67,10 +74,37 @@ static const field_spec fields[] = {
      .doc = "the positives' weight of sigmoid_focal, in [0, 1], or -1 for none"},
     {.name = "grad", .type = FT_BOOL, .offset = OFF(grad), DEFAULT_INT(0),
      .doc = "also return d loss / d input"},
+    /* long-tail: logit adjustment, ldam (README "Long-tail losses") */
+    {.name = "logit_adjustment", .type = FT_NUMBER, .offset = OFF(logit_adjustment),
+     .given = FIELD_GIVEN_AT(loss_req, logit_adjustment_given),
+     .only = {"loss", ADJUSTED_LOSSES, NULL},
+     .doc = "tau: the loss of logits + tau log(priors) (1: Balanced Softmax); needs class_counts "
+            "or class_priors"},
+    {.name = "class_counts", .type = FT_ARRAY, .offset = OFF(class_counts),
+     .only = {"loss", ADJUSTED_LOSSES | CHOICE(BL_LOSS_LDAM), NULL},
+     .doc = "training samples per class, C entries > 0: the priors of logit_adjustment, the "
+            "margins of ldam"},
+    {.name = "class_priors", .type = FT_ARRAY, .offset = OFF(class_priors),
+     .only = {"loss", ADJUSTED_LOSSES, NULL},
+     .doc = "the class priors of logit_adjustment (C entries > 0, normalised), instead of "
+            "class_counts"},
+    {.name = "max_margin", .type = FT_NUMBER, .offset = OFF(max_margin), DEFAULT_NUMBER(0.5),
+     .range = ABOVE(0), .only = {"loss", CHOICE(BL_LOSS_LDAM), NULL},
+     .doc = "ldam: the margin of the rarest class, > 0"},
+    {.name = "scale", .type = FT_NUMBER, .offset = OFF(scale), DEFAULT_NUMBER(30),
+     .range = ABOVE(0), .only = {"loss", CHOICE(BL_LOSS_LDAM), NULL},
+     .doc = "ldam: s, the logits' scale, > 0"},
     FIELD_END,
 };
 
-const api_form api_loss_form = {"loss", fields, NULL};
+static const field_rule rules[] = {
+    {RULE_EXCLUDES, "class_counts", "class_priors",
+     "give class_counts or class_priors, not both (the priors are class_counts / their sum)",
+     NULL},
+    RULE_END,
+};
+
+const api_form api_loss_form = {"loss", fields, rules};
 
 static void shape_text(char *buf, size_t size, const size_t *shape, size_t ndim)
 {
@@ -109,6 +143,8 @@ typedef struct {
     api_tensor in, tg;
     double *weights, *pos_weight;
     size_t nw, npw;
+    double *counts, *priors; /* class_counts, class_priors */
+    size_t ncounts, npriors;
     int binary;       /* a binary loss: targets of the input's shape */
     int prob;         /* targets are probabilities (or binary targets): tg */
     int64_t *idx;     /* else class indices, of shape ishape */
@@ -121,6 +157,8 @@ static void loss_data_free(loss_data *d)
     api_tensor_free(&d->tg);
     free(d->weights);
     free(d->pos_weight);
+    free(d->counts);
+    free(d->priors);
     free(d->idx);
 }
 
@@ -135,6 +173,12 @@ static bl_api_code read_arrays(const loss_req *r, size_t max, loss_data *d, api_
     if (code == BL_API_OK && api_sent(&r->pos_weight))
         code = api_doubles(&r->pos_weight, "pos_weight", 1, max, "max-elements", &d->pos_weight,
                            &d->npw, e);
+    if (code == BL_API_OK && api_sent(&r->class_counts))
+        code = api_doubles(&r->class_counts, "class_counts", 0, max, "max-elements", &d->counts,
+                           &d->ncounts, e);
+    if (code == BL_API_OK && api_sent(&r->class_priors))
+        code = api_doubles(&r->class_priors, "class_priors", 0, max, "max-elements", &d->priors,
+                           &d->npriors, e);
     return code;
 }
 
@@ -163,8 +207,9 @@ static bl_api_code probability_targets(const loss_req *r, loss_data *d, api_err 
     return BL_API_OK;
 }
 
-/* Class-index targets: JSON integers, turned into d->idx. */
-static bl_api_code index_targets(loss_data *d, api_err *e)
+/* Class-index targets: JSON integers, turned into d->idx exactly (int64,
+ * not through the tensor's doubles). */
+static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
 {
     char ts[128];
     if (!d->tg.all_integers)
@@ -174,12 +219,9 @@ static bl_api_code index_targets(loss_data *d, api_err *e)
     d->idx = malloc((d->tg.count ? d->tg.count : 1) * sizeof *d->idx);
     if (!d->idx)
         return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for targets");
-    for (size_t i = 0; i < d->tg.count; i++)
-        d->idx[i] = d->tg.data[i] >= 0x1p63    ? INT64_MAX
-                    : d->tg.data[i] < -0x1p63 ? INT64_MIN
-                                              : (int64_t)d->tg.data[i];
+    bl_api_code code = api_int64_tensor(&r->targets, &d->tg, "targets", d->idx, e);
     api_tensor_free(&d->tg); /* the indices replace it: peak memory */
-    return BL_API_OK;
+    return code;
 }
 
 /* Tells class indices from probabilities by the targets' shape. */
@@ -198,7 +240,7 @@ static bl_api_code read_targets(const loss_req *r, loss_data *d, api_err *e)
     if (d->binary || same_shape(d->tg.shape, d->tg.ndim, d->in.shape, d->in.ndim))
         return probability_targets(r, d, e);
     if (same_shape(d->tg.shape, d->tg.ndim, d->ishape, d->indim))
-        return index_targets(d, e);
+        return index_targets(r, d, e);
     shape_text(ts, sizeof ts, d->tg.shape, d->tg.ndim);
     shape_text(xs, sizeof xs, d->in.shape, d->in.ndim);
     shape_text(is, sizeof is, d->ishape, d->indim);
@@ -228,6 +270,14 @@ static bl_loss_args loss_args(const loss_req *r, const loss_data *d)
     a.label_smoothing = r->label_smoothing;
     a.gamma = r->gamma;
     a.alpha = r->alpha;
+    a.class_counts = d->counts;
+    a.class_counts_len = d->ncounts;
+    a.class_priors = d->priors;
+    a.class_priors_len = d->npriors;
+    a.adjust_logits = r->logit_adjustment_given != 0;
+    a.logit_adjustment = r->logit_adjustment;
+    a.max_margin = r->max_margin;
+    a.scale = r->scale;
     return a;
 }
 

@@ -230,7 +230,7 @@ int api_integer(json_t *v, int64_t *out)
         return 1;
     }
     if (is_big_placeholder(v) && big_digits(v)) {
-        *out = big_digits(v)[0] == '-' ? INT64_MIN : INT64_MAX;
+        api_int64_exact(v, out); /* saturates beyond int64 */
         return 1;
     }
     return 0;

@@ -57,6 +57,13 @@ static const struct {
     {"loss", "lossfunction", "loss"},
     {"loss", "gradient", "grad"},
     {"loss", "returngrad", "grad"},
+    /* the long-tail losses: LDAMLoss(cls_num_list, max_m, s), logit adjustment's tau */
+    {"loss", "clsnumlist", "class_counts"},
+    {"loss", "samplesperclass", "class_counts"},
+    {"loss", "priors", "class_priors"},
+    {"loss", "tau", "logit_adjustment"},
+    {"loss", "maxm", "max_margin"},
+    {"loss", "s", "scale"},
     {"sample", "p", "weights"},
     {"sample", "probabilities", "weights"},
     {"sample", "probs", "weights"},

@@ -324,11 +324,12 @@ typedef enum {
     BL_LOSS_FOCAL,
     BL_LOSS_BCE_WITH_LOGITS,
     BL_LOSS_SIGMOID_FOCAL,
+    BL_LOSS_LDAM = 5, /* label-distribution-aware margin (Cao et al. 2019) */
 } bl_loss_kind;
-#define BL_LOSS_COUNT 5
+#define BL_LOSS_COUNT 6
 
-/* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal";
- * then NULL. */
+/* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal",
+ * "ldam"; then NULL. */
 extern const char *const bl_loss_names[BL_LOSS_COUNT + 1];
 const char *bl_loss_name(bl_loss_kind k);
 bl_status bl_loss_from_name(const char *name, bl_loss_kind *out, bl_error *err);
@@ -337,10 +338,12 @@ typedef enum {
     BL_REDUCTION_MEAN = 0,
     BL_REDUCTION_SUM,
     BL_REDUCTION_NONE,
+    /* Keras's default: Σ l_n / (number of positions kept), see bl_loss */
+    BL_REDUCTION_SUM_OVER_BATCH_SIZE = 3,
 } bl_reduction;
-#define BL_REDUCTION_COUNT 3
+#define BL_REDUCTION_COUNT 4
 
-/* "mean", "sum", "none"; then NULL. */
+/* "mean", "sum", "none", "sum_over_batch_size"; then NULL. */
 extern const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1];
 const char *bl_reduction_name(bl_reduction r);
 bl_status bl_reduction_from_name(const char *name, bl_reduction *out, bl_error *err);
@@ -373,10 +376,25 @@ typedef struct {
     double label_smoothing; /* cross_entropy: in [0, 1] */
     double gamma;           /* focal losses: >= 0 */
     double alpha;           /* sigmoid_focal: in [0, 1], or exactly -1 for none */
+    /* long-tail: logit adjustment, ldam */
+    /* Class sizes n_c (C entries, finite and > 0): the priors of logit
+     * adjustment, pi_c = n_c / sum n, and ldam's margins. NULL: none. */
+    const double *class_counts;
+    size_t class_counts_len;
+    /* Or the priors themselves (logit adjustment only; C entries, finite and
+     * > 0, normalised to sum 1 here). At most one of the two. */
+    const double *class_priors;
+    size_t class_priors_len;
+    /* Logit adjustment (cross_entropy and focal), when adjust_logits is 1:
+     * the loss of z_c + tau log pi_c, tau = logit_adjustment (finite). */
+    int adjust_logits;
+    double logit_adjustment;
+    double max_margin; /* ldam: the largest margin, finite and > 0 */
+    double scale;      /* ldam: s, finite and > 0 */
 } bl_loss_args;
 
 /* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,
- * alpha 0.25. Can't fail. */
+ * alpha 0.25, no logit adjustment (tau 1 once on), max_margin 0.5, scale 30. Can't fail. */
 bl_loss_args bl_loss_args_default(void);
 
 /* Number of loss positions for `none`: N d1 ... dk for the class losses
@@ -398,10 +416,24 @@ typedef struct {
  * The caller sets res->per (needed for reduction none, else may be NULL) and
  * res->grad (NULL for no gradient). Errors name "logits" ("log_probs" for
  * nll), "targets", "weights", "pos_weight", "label_smoothing", "gamma",
- * "alpha" or "ignore_index", with the flat index of a bad target or weight;
- * a loss or reduction outside its enum is an error with no argument name.
- * Nothing is allocated, and nothing is written on error. Non-finite inputs
- * are accepted and give NaN or inf as in PyTorch.
+ * "alpha", "ignore_index", "class_counts", "class_priors",
+ * "logit_adjustment", "max_margin" or "scale", with the flat index of a bad
+ * target or weight; a loss or reduction outside its enum is an error with no
+ * argument name. Nothing is written on error. Non-finite inputs are
+ * accepted and give NaN or inf as in PyTorch.
+ *
+ * Long-tail options (README "Long-tail losses"):
+ *  - logit adjustment (cross_entropy, focal; Menon et al. 2021): the loss of
+ *    z + tau log pi, with every other option; grad is w.r.t. z;
+ *  - ldam (Cao et al. 2019): cross_entropy of s (z - Delta_y e_y), Delta_c
+ *    = max_margin n_c^(-1/4) / max_j n_j^(-1/4), with weights, ignore_index
+ *    and every reduction (class-index targets; no smoothing);
+ *  - reduction sum_over_batch_size (every loss): the sum of the weighted
+ *    losses over the number of positions kept (class-index targets: those
+ *    not ignore_index; else every position or element), 0 when none is
+ *    kept, as Keras 3 divides a masked loss; total_weight is that count.
+ * Logit adjustment and ldam allocate one copy of the input (BL_ENOMEM when
+ * that fails); otherwise only scratch that has a fallback.
  */
 bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
 

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "loss_longtail.h"
 #include "vmath.h"
 
 bl_loss_args bl_loss_args_default(void)
@@ -51,6 +52,10 @@ bl_loss_args bl_loss_args_default(void)
     a.label_smoothing = 0.0;
     a.gamma = 2.0;
     a.alpha = 0.25;
+    a.adjust_logits = 0;
+    a.logit_adjustment = 1.0; /* Balanced Softmax, once on */
+    a.max_margin = 0.5;
+    a.scale = 30.0;
     return a;
 }
 
@@ -803,6 +808,10 @@ bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
     bl_error_clear(err);
     if (!a || !res)
         return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_loss needs its arguments and result");
+    /* ldam, logit adjustment and sum_over_batch_size: loss_longtail.c, which
+     * comes back here with plain arguments */
+    if (blp_longtail_wanted(a))
+        return blp_longtail_loss(a, res, err);
     if ((rc = check_all(a, res, &L, &den, err)) != BL_OK)
         return rc;
 

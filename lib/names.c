@@ -54,18 +54,20 @@ const char *const bl_loss_names[BL_LOSS_COUNT + 1] = {
     [BL_LOSS_FOCAL] = "focal",
     [BL_LOSS_BCE_WITH_LOGITS] = "bce_with_logits",
     [BL_LOSS_SIGMOID_FOCAL] = "sigmoid_focal",
+    [BL_LOSS_LDAM] = "ldam",
     [BL_LOSS_COUNT] = NULL,
 };
-_Static_assert(BL_LOSS_SIGMOID_FOCAL + 1 == BL_LOSS_COUNT, "BL_LOSS_COUNT is stale");
+_Static_assert(BL_LOSS_LDAM + 1 == BL_LOSS_COUNT, "BL_LOSS_COUNT is stale");
 _Static_assert(NELEM(bl_loss_names) == BL_LOSS_COUNT + 1, "a loss without a name");
 
 const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1] = {
     [BL_REDUCTION_MEAN] = "mean",
     [BL_REDUCTION_SUM] = "sum",
     [BL_REDUCTION_NONE] = "none",
+    [BL_REDUCTION_SUM_OVER_BATCH_SIZE] = "sum_over_batch_size",
     [BL_REDUCTION_COUNT] = NULL,
 };
-_Static_assert(BL_REDUCTION_NONE + 1 == BL_REDUCTION_COUNT, "BL_REDUCTION_COUNT is stale");
+_Static_assert(BL_REDUCTION_SUM_OVER_BATCH_SIZE + 1 == BL_REDUCTION_COUNT, "BL_REDUCTION_COUNT is stale");
 _Static_assert(NELEM(bl_reduction_names) == BL_REDUCTION_COUNT + 1, "a reduction without a name");
 
 const char *const bl_sample_reduce_names[BL_SAMPLE_REDUCE_COUNT + 1] = {

@@ -293,7 +293,7 @@ err("loss_alpha_focal_points_to_weights", "loss",
     contains='send per-class "weights" (for loss "focal", weights[c] is the alpha of class c)')
 err("loss_ignore_index_binary_lists_losses", "loss",
     {"loss": "sigmoid_focal", "logits": [0.5], "targets": [1], "ignore_index": -100}, field="ignore_index",
-    contains='ignore_index applies only to loss "cross_entropy", "nll" or "focal", not to loss "sigmoid_focal"')
+    contains='ignore_index applies only to loss "cross_entropy", "nll", "focal" or "ldam", not to loss "sigmoid_focal"')
 err("loss_pos_weight_ce", "loss", {"logits": L, "targets": [0, 1, 1], "pos_weight": [1, 1]},
     field="pos_weight", contains="pos_weight applies only to loss \"bce_with_logits\"")
 err("loss_pos_weight_length", "loss", {"loss": "bce_with_logits", "logits": [[0.5, 1]], "targets": [[1, 0]],

@@ -34,6 +34,14 @@ binary_cross_entropy_with_logits with target 0 and logit x << 0 computes
 x + (log(e^-m + e^(-x-m)) + m) and keeps only ulp(|x|) absolute accuracy.
 Focal losses with 0 < gamma < 1 are never combined with logits that make
 1 - p_t exactly 0: torch's autograd gives NaN there (0 * inf).
+
+The section "long-tail losses" (its own RNG, its cases written last) adds logit
+adjustment (Menon et al. 2021; Balanced Softmax, Ren et al. 2020) with every
+cross_entropy option and with focal, ldam (Cao et al. 2019, as their reference
+LDAMLoss, with weights/DRW, ignore_index, every reduction) and reduction
+"sum_over_batch_size" (Keras's) for every loss: a torch float64 reference written
+from the papers' formulas, gradients by autograd, checked against numpy_eval on
+the transformed logits.
 """
 
 import json
@@ -662,6 +670,446 @@ for i in range(42):
     retry(_sfocal, i)
 
 
+# ================================================================== long-tail losses
+#
+# Logit adjustment (Menon et al. 2021; tau = 1 is Balanced Softmax, Ren et al.
+# 2020), ldam (Cao et al. 2019, as their reference LDAMLoss) and reduction
+# "sum_over_batch_size" (Keras's default; a target equal to ignore_index is a
+# masked entry, left out of the count as Keras 3's masks are, and no entry
+# left gives 0 as its divide_no_nan). The reference is written here in torch
+# float64 from the papers' formulas, gradients by autograd; a second opinion
+# runs numpy_eval above on the transformed logits. Its own RNG and its own
+# list of cases (lt_cases), so that the sections above draw what they always
+# drew; the cases are written after theirs.
+
+lt_rng = np.random.default_rng(2019)
+lt_cases = []
+LT_SOBS = "sum_over_batch_size"
+
+
+def lt_class_dim(x):
+    return 0 if x.dim() == 1 else 1
+
+
+def lt_per_class(v, x):
+    """A per-class vector shaped to broadcast along the class dim of x."""
+    C = v.shape[0]
+    return v if x.dim() == 1 else v.view((1, C) + (1,) * (x.dim() - 2))
+
+
+def lt_ldam_margins(counts, max_margin):
+    """Delta_c = max_margin n_c^(-1/4) / max_j n_j^(-1/4) (LDAMLoss's m_list)."""
+    m = 1.0 / torch.sqrt(torch.sqrt(torch.tensor(counts, dtype=F64)))
+    return m * (max_margin / torch.max(m))
+
+
+def lt_torch(spec):
+    """(loss, total_weight, grad) of a long-tail case, from torch."""
+    loss, red, kind = spec["loss"], spec["reduction"], spec["kind"]
+    base_red = "none" if red == LT_SOBS else red
+    x = torch.tensor(spec["x"], dtype=F64, requires_grad=spec["grad"])
+    w = None if spec["weights"] is None else torch.tensor(spec["weights"], dtype=F64)
+    t = torch.tensor(spec["t"], dtype=torch.int64 if kind == "index" else F64)
+    ii = spec["ignore_index"]
+    z = x
+    if spec["la"] is not None:  # z + tau log(pi), pi = v / sum(v)
+        tau, v = spec["la"]
+        v = torch.tensor(v, dtype=F64)
+        z = x + tau * lt_per_class(torch.log(v / v.sum()), x)
+    if loss == "ldam":  # cross_entropy(s (z - Delta_y e_y), y, weight)
+        counts, mm, s = spec["ldam"]
+        delta = lt_ldam_margins(counts, mm)
+        cdim, C = lt_class_dim(x), len(counts)
+        keep = t != ii
+        tt = torch.where(keep, t, torch.zeros_like(t))
+        at_y = F.one_hot(tt, C).movedim(-1, cdim).bool() & keep.unsqueeze(cdim)
+        out = torch.where(at_y, x - delta[tt].unsqueeze(cdim), x)
+        val = F.cross_entropy(s * out, t, weight=w, ignore_index=ii, reduction=base_red)
+    elif loss == "cross_entropy":
+        val = F.cross_entropy(z, t, weight=w, ignore_index=ii, reduction=base_red,
+                              label_smoothing=spec["label_smoothing"])
+    elif loss == "focal":
+        val = focal_torch(z, t, w, spec["gamma"], ii, base_red)
+    elif loss == "nll":
+        val = F.nll_loss(z, t, weight=w, ignore_index=ii, reduction=base_red)
+    elif loss == "bce_with_logits":
+        pw = None if spec["pos_weight"] is None else torch.tensor(spec["pos_weight"], dtype=F64)
+        val = F.binary_cross_entropy_with_logits(z, t, weight=w, pos_weight=pw,
+                                                 reduction=base_red)
+    elif loss == "sigmoid_focal":
+        val = sigmoid_focal_loss(z, t, alpha=spec["alpha"], gamma=spec["gamma"],
+                                 reduction=base_red)
+    else:
+        raise ValueError(loss)
+    # total_weight: the mean's denominator, or sum_over_batch_size's count
+    if kind == "index":
+        keep = t != ii
+        C = x.shape[lt_class_dim(x)]
+        ww = w if w is not None else torch.ones(C, dtype=F64)
+        tw = float(ww[t[keep]].sum()) if bool(keep.any()) else 0.0
+        count = int(keep.sum())
+    elif kind == "prob":
+        tw = float(x.numel() // x.shape[lt_class_dim(x)])
+        count = int(tw)
+    else:
+        tw = float(x.numel())
+        count = x.numel()
+    if red == LT_SOBS:
+        val = val.sum() / count if count else val.sum() * 0.0
+        tw = float(count)
+    grad = None
+    if spec["grad"]:
+        (val.sum() if red == "none" else val).backward()
+        grad = x.grad.detach()
+    return val.detach(), tw, grad
+
+
+def lt_numpy(spec):
+    """The same from numpy_eval above on the transformed logits: z + tau log pi, or
+    s (z - Delta_y e_y) with the gradient times s; sum_over_batch_size as sum / count."""
+    s2 = dict(spec)
+    x = np.asarray(spec["x"], dtype=np.float64)
+    C = x.shape[0 if x.ndim == 1 else 1]
+    gscale = 1.0
+    if spec["la"] is not None:
+        tau, v = spec["la"]
+        v = np.asarray(v, dtype=np.float64)
+        shift = tau * np.log(v / np.sum(v))
+        x = x + (shift if x.ndim == 1 else shift.reshape((1, C) + (1,) * (x.ndim - 2)))
+    if spec["loss"] == "ldam":
+        counts, mm, s = spec["ldam"]
+        m = 1.0 / np.sqrt(np.sqrt(np.asarray(counts, dtype=np.float64)))
+        m = m * (mm / np.max(m))
+        X = to_rows(x, C).copy()
+        t = np.asarray(spec["t"], dtype=np.int64).reshape(-1)
+        for r, y in enumerate(t):
+            if y != spec["ignore_index"]:
+                X[r, y] -= m[y]
+        x = s * from_rows(X, x.shape)
+        gscale = s
+        s2["loss"] = "cross_entropy"
+    s2["x"] = x
+    sobs = spec["reduction"] == LT_SOBS
+    if sobs:
+        s2["reduction"] = "sum"
+    val, tw, g = numpy_eval(s2)
+    g = g * gscale
+    if sobs:
+        if spec["kind"] == "index":
+            count = int(np.sum(np.asarray(spec["t"]).reshape(-1) != spec["ignore_index"]))
+        else:
+            count = int(tw)
+        val = val / count if count else 0.0
+        g = g / count if count else g
+        tw = float(count)
+    return val, tw, g
+
+
+lt_names = set()
+lt_rejected = {}
+
+
+def lt_add(name, loss, x, t, kind, weights=None, reduction="mean", ignore_index=-100,
+           label_smoothing=0.0, gamma=2.0, alpha=0.25, pos_weight=None, grad=False,
+           la=None, la_field="class_counts", ldam=None, expect_nan=False):
+    """One long-tail case. la = (tau, counts or priors) sent as la_field; ldam =
+    (class_counts, max_margin, scale). Raises Reject when torch and numpy_eval differ
+    by more than a quarter of the tolerance."""
+    assert name not in lt_names and name not in names, name
+    x = np.asarray(x, dtype=np.float64)
+    spec = {"name": name, "loss": loss, "x": x, "t": np.asarray(t), "kind": kind,
+            "weights": None if weights is None else [float(v) for v in weights],
+            "pos_weight": None if pos_weight is None else [float(v) for v in pos_weight],
+            "reduction": reduction, "ignore_index": ignore_index,
+            "label_smoothing": float(label_smoothing), "gamma": float(gamma),
+            "alpha": float(alpha), "grad": bool(grad),
+            "la": None if la is None else (float(la[0]), [float(v) for v in la[1]]),
+            "ldam": None if ldam is None else ([float(v) for v in ldam[0]], float(ldam[1]),
+                                               float(ldam[2]))}
+    req = {}
+    if loss != "cross_entropy" or lt_rng.random() < 0.5:
+        req["loss"] = loss
+    req["log_probs" if loss == "nll" else "logits"] = x.tolist()
+    req["targets"] = np.asarray(t).tolist()
+    if weights is not None:
+        req["weights"] = spec["weights"]
+    if pos_weight is not None:
+        req["pos_weight"] = spec["pos_weight"]
+    if reduction != "mean" or lt_rng.random() < 0.3:
+        req["reduction"] = reduction
+    if ignore_index != -100:
+        req["ignore_index"] = ignore_index
+    if label_smoothing:
+        req["label_smoothing"] = float(label_smoothing)
+    if loss in ("focal", "sigmoid_focal"):
+        req["gamma"] = float(gamma)
+    if loss == "sigmoid_focal":
+        req["alpha"] = float(alpha)
+    if la is not None:
+        req["logit_adjustment"] = spec["la"][0]
+        req[la_field] = [v if isinstance(v, int) else float(v) for v in la[1]]
+    if ldam is not None:
+        req["class_counts"] = [v if isinstance(v, int) else float(v) for v in ldam[0]]
+        if ldam[1] != 0.5 or lt_rng.random() < 0.3:
+            req["max_margin"] = spec["ldam"][1]
+        if ldam[2] != 30 or lt_rng.random() < 0.3:
+            req["scale"] = spec["ldam"][2]
+    if grad:
+        req["grad"] = True
+
+    out, tw, g = lt_torch(spec)
+    lv, bad = sanitize(out)
+    exp = {"loss": lv, "total_weight": tw}
+    if grad:
+        gv, gbad = sanitize(g)
+        exp["grad"] = gv
+        bad = bad or gbad
+    if bad:
+        exp["warning"] = True
+    assert bad == expect_nan, (name, lv, "unexpected NaN" if bad else "expected NaN")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        nval, ntw, ng = lt_numpy(spec)
+    ok, worst = close(nanlist(lv), nval)
+    assert close(tw, ntw)[0], (name, tw, ntw)
+    if grad:
+        ok2, worst2 = close(nanlist(exp["grad"]), ng)
+        ok, worst = ok and ok2, max(worst, worst2)
+    if not ok or worst > 0.25:
+        lt_rejected.setdefault(loss, []).append((name, worst))
+        raise Reject(name)
+    lt_names.add(name)
+    lt_cases.append({"name": name, "request": req, "expected": exp})
+
+
+def lt_retry(make, i, tries=30):
+    for _ in range(tries):
+        try:
+            make(i)
+            return
+        except Reject:
+            pass
+    raise RuntimeError(f"no acceptable inputs for {make.__name__}({i})")
+
+
+def lt_logits(shape, style):
+    z = lt_rng.standard_normal(shape)
+    if style == "normal":
+        return np.round(z * lt_rng.uniform(0.5, 3.0), 5)
+    if style == "full":
+        return z * 2.0
+    if style == "confident":
+        return np.round(z * 25.0, 4)
+    if style == "extreme":
+        return np.where(lt_rng.random(shape) < 0.5,
+                        lt_rng.choice([1e4, -1e4], size=shape) + np.round(z, 3), np.round(z, 4))
+    raise ValueError(style)
+
+
+def lt_shape(kind, C):
+    N = int(lt_rng.integers(2, 6))
+    d = lambda: int(lt_rng.integers(1, 4))  # noqa: E731
+    return {"1d": (C,), "NC": (N, C), "N1": (1, C), "NCd": (N, C, d()),
+            "NCdd": (2, C, d(), d())}[kind]
+
+
+def lt_counts(C, style):
+    """Long-tailed class counts: integers (JSON integers) or reals."""
+    if style == "exp":  # n_c = n_max * mu^c, the papers' exponential profile
+        mu = lt_rng.uniform(0.05, 0.6)
+        return [max(1, int(round(5000 * mu ** c))) for c in range(C)]
+    if style == "step":  # half the classes rare
+        return [500 if c < (C + 1) // 2 else 5 for c in range(C)]
+    if style == "real":
+        return list(np.round(lt_rng.uniform(0.5, 100.0, size=C), 3))
+    if style == "priors":  # sums to about 1, not exactly
+        p = lt_rng.dirichlet(np.ones(C)) + 1e-3
+        return list(np.round(p / p.sum(), 6))
+    raise ValueError(style)
+
+
+def lt_targets(shape, ii, hit, w, need_weight):
+    C = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    t = lt_rng.integers(0, C, size=tshape)
+    if hit:
+        t = np.where(lt_rng.random(tshape) < 0.35, ii, t)
+    flat = np.array(t, dtype=np.int64).reshape(-1)
+    if need_weight:
+        ww = np.ones(C) if w is None else np.asarray(w, np.float64)
+        if not ((flat != ii) & (ww[np.clip(flat, 0, C - 1)] > 0)).any():
+            flat[0] = [c for c in range(C) if ww[c] > 0 and c != ii][0]
+    return flat.reshape(tshape)
+
+
+def lt_weights(kind, C):
+    if kind == "none":
+        return None
+    if kind == "rand":
+        return np.round(lt_rng.uniform(0.1, 3.0, size=C), 3)
+    if kind == "zeros":
+        w = np.round(lt_rng.uniform(0.1, 3.0, size=C), 3)
+        w[lt_rng.choice(C, size=max(1, C // 3), replace=False)] = 0.0
+        return w
+    if kind == "drw":  # deferred re-weighting: effective-number weights, beta 0.999
+        return None  # filled by the caller from the counts
+    raise ValueError(kind)
+
+
+def lt_prob_targets(shape):
+    cdim = 0 if len(shape) == 1 else 1
+    z = torch.tensor(lt_rng.standard_normal(shape) * 2.0)
+    return torch.softmax(z, dim=cdim).numpy()
+
+
+LT_REDS = ["mean", "sum", "none", LT_SOBS]
+LT_TAUS = [1.0, 0.5, 2.0, 1.5, 0.0, -0.5]
+LT_IGN = [(-100, False), (-100, True), (1, True), (255, True), (0, False)]
+
+
+# ---- logit adjustment: every cross_entropy option, and focal
+
+def _lt_la(i):
+    sk = ["NC", "1d", "NCd", "NCdd", "N1", "NC"][i % 6]
+    red = LT_REDS[i % 4]
+    tau = LT_TAUS[i % 6]
+    style = ["normal", "full", "confident", "extreme"][i % 4]
+    cstyle = ["exp", "step", "real", "priors"][i % 4]
+    field = "class_priors" if cstyle == "priors" or i % 5 == 4 else "class_counts"
+    focal = i % 7 == 3
+    prob = not focal and i % 5 == 2
+    C = int(lt_rng.integers(2, 7))
+    shape = lt_shape(sk, C)
+    w = lt_weights(["none", "rand", "zeros", "none"][i % 4], C)
+    eps = 0.0 if focal else [0.0, 0.1, 0.0, 0.3][i % 4]
+    ii, hit = (-100, False) if prob else LT_IGN[(i // 2) % len(LT_IGN)]
+    if ii == 1 and C < 2:
+        ii = -100
+    grad = i % 3 != 1
+    x = lt_logits(shape, style)
+    if prob:
+        t, kind = lt_prob_targets(shape), "prob"
+    else:
+        t, kind = lt_targets(shape, ii, hit, w, need_weight=red == "mean"), "index"
+    name = (f"lt_la_{i:03d}_{sk}_{red}_tau{tau}_{field}_{'focal' if focal else 'ce'}_"
+            f"{kind}_ls{eps}_{style}" + ("_grad" if grad else ""))
+    lt_add(name, "focal" if focal else "cross_entropy", x, t, kind, weights=w, reduction=red,
+           ignore_index=ii, label_smoothing=eps, gamma=[2.0, 0.5, 1.0][i % 3], grad=grad,
+           la=(tau, lt_counts(C, cstyle)), la_field=field)
+
+
+for i in range(42):
+    lt_retry(_lt_la, i)
+
+# Balanced Softmax with every target ignored: the mean of nothing is NaN, as without it
+x = lt_logits((3, 4), "normal")
+lt_add("lt_la_all_ignored_mean", "cross_entropy", x, np.array([-100, -100, -100]), "index",
+       la=(1.0, [40, 30, 2, 1]), expect_nan=True)
+
+
+# ---- ldam: weights (DRW), ignore_index, every reduction, gradients
+
+def _lt_ldam(i):
+    sk = ["NC", "NCd", "1d", "NC", "NCdd", "N1"][i % 6]
+    red = LT_REDS[i % 4]
+    mm = [0.5, 0.3, 1.0, 0.5][i % 4]
+    s = [30.0, 10.0, 1.0, 64.0, 30.0][i % 5]
+    style = ["normal", "full", "normal", "confident", "extreme"][i % 5]
+    C = int(lt_rng.integers(2, 8))
+    shape = lt_shape(sk, C)
+    counts = lt_counts(C, ["exp", "step", "real"][i % 3])
+    wk = ["none", "drw", "rand", "zeros"][i % 4]
+    if wk == "drw":  # Cao et al.'s deferred re-weighting: (1 - beta) / (1 - beta^n), mean 1
+        eff = (1 - 0.999) / (1 - np.power(0.999, np.asarray(counts, np.float64)))
+        w = np.round(eff / eff.sum() * C, 6)
+    else:
+        w = lt_weights(wk, C)
+    ii, hit = LT_IGN[(i // 2) % len(LT_IGN)]
+    if ii == 1 and C < 2:
+        ii = -100
+    grad = i % 3 != 2
+    x = lt_logits(shape, style)
+    t = lt_targets(shape, ii, hit, w, need_weight=red == "mean")
+    name = (f"lt_ldam_{i:03d}_{sk}_{red}_m{mm}_s{s}_w{wk}_ig{ii}{'hit' if hit else ''}_"
+            f"{style}" + ("_grad" if grad else ""))
+    lt_add(name, "ldam", x, t, "index", weights=w, reduction=red, ignore_index=ii, grad=grad,
+           ldam=(counts, mm, s))
+
+
+for i in range(40):
+    lt_retry(_lt_ldam, i)
+
+
+# ---- sum_over_batch_size: every loss
+
+LT_SOBS_LOSSES = ["cross_entropy", "cross_entropy/prob", "nll", "focal", "bce_with_logits",
+                  "sigmoid_focal", "ldam", "cross_entropy/la"]
+
+
+def _lt_sobs(i):
+    which = LT_SOBS_LOSSES[i % len(LT_SOBS_LOSSES)]
+    loss = which.split("/")[0]
+    grad = i % 2 == 0
+    style = ["normal", "full", "confident"][i % 3]
+    if loss in ("bce_with_logits", "sigmoid_focal"):
+        shape = [(6,), (3, 4), (2, 3, 2), (4, 2)][i % 4]
+        L = shape[-1]
+        x = lt_logits(shape, style)
+        y = (lt_rng.random(shape) < 0.5).astype(np.float64) if i % 3 else \
+            np.round(lt_rng.random(shape), 4)
+        w = lt_weights(["none", "rand"][i % 2], L)
+        pw = np.round(lt_rng.uniform(0.5, 3.0, size=L), 3) \
+            if loss == "bce_with_logits" and i % 3 == 0 else None
+        name = f"lt_sobs_{i:03d}_{loss}_{'x'.join(map(str, shape))}_{style}" + \
+            ("_grad" if grad else "")
+        lt_add(name, loss, x, y, "binary", weights=w if loss == "bce_with_logits" else None,
+               pos_weight=pw, reduction=LT_SOBS, gamma=[2.0, 0.0, 1.5][i % 3],
+               alpha=[0.25, -1.0][i % 2], grad=grad)
+        return
+    C = int(lt_rng.integers(2, 6))
+    shape = lt_shape(["NC", "NCd", "1d", "NCdd"][i % 4], C)
+    w = lt_weights(["rand", "none", "zeros"][i % 3], C)
+    x = lt_logits(shape, style)
+    if which == "cross_entropy/prob":
+        lt_add(f"lt_sobs_{i:03d}_ce_prob_{len(shape)}d" + ("_grad" if grad else ""), loss, x,
+               lt_prob_targets(shape), "prob", weights=w, reduction=LT_SOBS,
+               label_smoothing=[0.0, 0.2][i % 2], grad=grad)
+        return
+    ii, hit = LT_IGN[(i // 3) % len(LT_IGN)]
+    if ii == 1 and C < 2:
+        ii = -100
+    t = lt_targets(shape, ii, hit, w, need_weight=False)
+    if loss == "nll":
+        x = F.log_softmax(torch.tensor(x), 0 if len(shape) == 1 else 1).numpy()
+    kw = {}
+    if loss == "ldam":
+        kw["ldam"] = (lt_counts(C, "exp"), 0.5, [30.0, 5.0][i % 2])
+    if which == "cross_entropy/la":
+        kw["la"] = (1.0, lt_counts(C, "step"))
+    name = (f"lt_sobs_{i:03d}_{which.replace('/', '_')}_{len(shape)}d_ig{ii}"
+            f"{'hit' if hit else ''}" + ("_grad" if grad else ""))
+    lt_add(name, loss, x, t, "index", weights=w, reduction=LT_SOBS, ignore_index=ii,
+           label_smoothing=0.1 if loss == "cross_entropy" and i % 5 == 1 else 0.0,
+           gamma=2.0, grad=grad, **kw)
+
+
+for i in range(48):
+    lt_retry(_lt_sobs, i)
+
+# Keras's masked mean of nothing: every target ignored gives 0 (divide_no_nan), not NaN
+x = lt_logits((3, 4), "normal")
+lt_add("lt_sobs_all_ignored", "cross_entropy", x, np.array([-100, -100, -100]), "index",
+       reduction=LT_SOBS, grad=True)
+lt_add("lt_sobs_ldam_all_ignored", "ldam", x, np.array([7, 7, 7]), "index", reduction=LT_SOBS,
+       ignore_index=7, ldam=([10, 5, 2, 1], 0.5, 30.0))
+assert [c["expected"]["loss"] for c in lt_cases[-2:]] == [0.0, 0.0]
+
+lt_per = {}
+for c in lt_cases:
+    k = c["name"].split("_")[1]
+    lt_per[k] = lt_per.get(k, 0) + 1
+assert lt_per["la"] >= 30 and lt_per["ldam"] >= 30 and lt_per["sobs"] >= 30, lt_per
+
+
 # ------------------------------------------------------------------ self-check
 
 worst_np = 0.0
@@ -739,11 +1187,11 @@ header = {"generator": "tests/conformance/gen_loss.py",
           "python": sys.version.split()[0],
           "dtype": "float64",
           "tolerance": {"rel": RTOL, "abs": ATOL}}
-dump(OUT, header, cases)
+dump(OUT, header, cases + lt_cases)  # the long-tail section's cases last
 
 with open(OUT) as f:
     data = json.load(f)
-assert len(data["cases"]) == len(cases)
+assert len(data["cases"]) == len(cases) + len(lt_cases)
 per = {}
 for c in data["cases"]:
     r = c["request"]
@@ -755,10 +1203,12 @@ for c in data["cases"]:
     per[key] = per.get(key, 0) + 1
 ngrad = sum(1 for c in data["cases"] if c["request"].get("grad"))
 nwarn = sum(1 for c in data["cases"] if c["expected"].get("warning"))
-print(f"wrote {len(cases)} cases to {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)")
+print(f"wrote {len(cases) + len(lt_cases)} cases to {os.path.relpath(OUT)} "
+      f"({os.path.getsize(OUT)} bytes)")
 print("per loss:", json.dumps(per))
 print(f"with grad: {ngrad}; NaN (null + warning): {nwarn}")
-for k, v in rejected.items():
+print("long-tail cases (logit adjustment, ldam, sum_over_batch_size):", json.dumps(lt_per))
+for k, v in list(rejected.items()) + [("long-tail " + k, v) for k, v in lt_rejected.items()]:
     print(f"redrawn because torch differs from an accurate float64 evaluation by more than "
           f"1/4 of the tolerance: {k}: {len(v)} (e.g. {v[0][0]}: {v[0][1]:.3g}x tolerance)")
 print(f"self-check: numpy reimplementation agrees on every case "

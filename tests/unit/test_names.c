@@ -20,8 +20,8 @@ static const char *const SCHEMES[] = {"max_over_count",   "inverse",          "b
 static const char *const NORMALIZE[] = {"none", "sum", "mean", "max"};
 static const char *const GENERATORS[] = {"fast", "torch"};
 static const char *const LOSSES[] = {"cross_entropy", "nll", "focal", "bce_with_logits",
-                                     "sigmoid_focal"};
-static const char *const REDUCTIONS[] = {"mean", "sum", "none"};
+                                     "sigmoid_focal", "ldam"};
+static const char *const REDUCTIONS[] = {"mean", "sum", "none", "sum_over_batch_size"};
 static const char *const SAMPLE_REDUCES[] = {"max", "mean"};
 
 /* One enum's table, name function and lookup, checked against `want`. */
@@ -109,8 +109,8 @@ START_TEST(test_counts)
     ck_assert_int_eq(BL_SAMPLE_REDUCE_MEAN, BL_SAMPLE_REDUCE_COUNT - 1);
     ck_assert_int_eq(BL_NORMALIZE_MAX, BL_NORMALIZE_COUNT - 1);
     ck_assert_int_eq(BL_GENERATOR_TORCH, BL_GENERATOR_COUNT - 1);
-    ck_assert_int_eq(BL_LOSS_SIGMOID_FOCAL, BL_LOSS_COUNT - 1);
-    ck_assert_int_eq(BL_REDUCTION_NONE, BL_REDUCTION_COUNT - 1);
+    ck_assert_int_eq(BL_LOSS_LDAM, BL_LOSS_COUNT - 1);
+    ck_assert_int_eq(BL_REDUCTION_SUM_OVER_BATCH_SIZE, BL_REDUCTION_COUNT - 1);
 }
 END_TEST
 
