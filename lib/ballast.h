@@ -231,11 +231,17 @@ typedef enum {
     BL_LOSS_FOCAL,
     BL_LOSS_BCE_WITH_LOGITS,
     BL_LOSS_SIGMOID_FOCAL,
+    /* 5: ldam (another change). Named here only so that the name tables stay
+     * contiguous; bl_loss refuses it on this branch. */
+    BL_LOSS_LDAM = 5,
+    BL_LOSS_ASYMMETRIC = 6, /* multi-label, Ridnik et al. 2021 (timm) */
+    BL_LOSS_DICE = 7,       /* segmentation, MONAI's DiceLoss */
+    BL_LOSS_TVERSKY = 8,    /* segmentation, MONAI's TverskyLoss */
 } bl_loss_kind;
-#define BL_LOSS_COUNT 5
+#define BL_LOSS_COUNT 9
 
-/* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal";
- * then NULL. */
+/* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal",
+ * "ldam", "asymmetric", "dice", "tversky"; then NULL. */
 extern const char *const bl_loss_names[BL_LOSS_COUNT + 1];
 const char *bl_loss_name(bl_loss_kind k);
 bl_status bl_loss_from_name(const char *name, bl_loss_kind *out, bl_error *err);
@@ -253,6 +259,20 @@ const char *bl_reduction_name(bl_reduction r);
 bl_status bl_reduction_from_name(const char *name, bl_reduction *out, bl_error *err);
 
 #define BL_MAX_DIMS 16
+
+/* The activation of dice and tversky: softmax over the class dim with
+ * class-index targets, or an elementwise sigmoid with targets of the
+ * logits' shape. */
+typedef enum {
+    BL_ACTIVATION_SOFTMAX = 0,
+    BL_ACTIVATION_SIGMOID,
+} bl_activation;
+#define BL_ACTIVATION_COUNT 2
+
+/* "softmax", "sigmoid"; then NULL. */
+extern const char *const bl_activation_names[BL_ACTIVATION_COUNT + 1];
+const char *bl_activation_name(bl_activation v);
+bl_status bl_activation_from_name(const char *name, bl_activation *out, bl_error *err);
 
 typedef struct {
     bl_loss_kind loss;
@@ -280,14 +300,28 @@ typedef struct {
     double label_smoothing; /* cross_entropy: in [0, 1] */
     double gamma;           /* focal losses: >= 0 */
     double alpha;           /* sigmoid_focal: in [0, 1], or exactly -1 for none */
+    /* multi-label and segmentation */
+    double gamma_pos, gamma_neg; /* asymmetric: focusing of positives, negatives; >= 0 */
+    double clip;                 /* asymmetric: probability margin of negatives, [0, 1] */
+    double eps;                  /* asymmetric: floor of the probabilities in log, [0, 1) */
+    bl_activation activation;    /* dice, tversky */
+    int include_background;      /* dice, tversky: 0 drops class (channel) 0 */
+    int batch;                   /* dice, tversky: one score per class over the batch */
+    double smooth_nr, smooth_dr; /* dice, tversky: added to numerator, denominator; >= 0 */
+    double tversky_alpha;        /* tversky: weight of false positives, >= 0 */
+    double tversky_beta;         /* tversky: weight of false negatives, >= 0 */
 } bl_loss_args;
 
 /* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,
- * alpha 0.25. Can't fail. */
+ * alpha 0.25; gamma_pos 1, gamma_neg 4, clip 0.05, eps 1e-8; softmax,
+ * include_background 1, batch 0, smooth_nr = smooth_dr = 1e-5,
+ * tversky_alpha = tversky_beta = 0.5. Can't fail. */
 bl_loss_args bl_loss_args_default(void);
 
 /* Number of loss positions for `none`: N d1 ... dk for the class losses
- * (1 for 1-D input), the element count for binary losses. */
+ * (1 for 1-D input), the element count for binary losses and asymmetric;
+ * the number of scores for dice and tversky: N C' ((N, C')), or C' with
+ * batch, C' = C - 1 without the background, else C. */
 size_t bl_loss_positions(const bl_loss_args *a);
 /* Number of input elements (product of the shape). */
 size_t bl_loss_elements(const bl_loss_args *a);
@@ -307,8 +341,14 @@ typedef struct {
  * nll), "targets", "weights", "pos_weight", "label_smoothing", "gamma",
  * "alpha" or "ignore_index", with the flat index of a bad target or weight;
  * a loss or reduction outside its enum is an error with no argument name.
- * Nothing is allocated, and nothing is written on error. Non-finite inputs
- * are accepted and give NaN or inf as in PyTorch.
+ * asymmetric, dice and tversky also name "gamma_pos", "gamma_neg", "clip",
+ * "eps", "activation", "include_background", "smooth_nr", "smooth_dr",
+ * "tversky_alpha" or "tversky_beta" (README: their formulas; mean divides
+ * by the number of scores, which is res->total_weight).
+ * Nothing is written on error. Nothing is allocated, but dice and tversky
+ * take 8 K + 2 C doubles of scratch, K the classes scored (BL_ENOMEM when
+ * that fails). Non-finite inputs are accepted and give NaN or inf as in
+ * PyTorch.
  */
 bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
 

@@ -18,8 +18,9 @@ static const char *const SCHEMES[] = {"max_over_count",   "inverse",          "b
                                       "enet"};
 static const char *const NORMALIZE[] = {"none", "sum", "mean", "max"};
 static const char *const GENERATORS[] = {"fast", "torch"};
-static const char *const LOSSES[] = {"cross_entropy", "nll", "focal", "bce_with_logits",
-                                     "sigmoid_focal"};
+static const char *const LOSSES[] = {"cross_entropy", "nll",        "focal",
+                                     "bce_with_logits", "sigmoid_focal", "ldam",
+                                     "asymmetric",    "dice",          "tversky"};
 static const char *const REDUCTIONS[] = {"mean", "sum", "none"};
 
 /* One enum's table, name function and lookup, checked against `want`. */
@@ -97,7 +98,7 @@ START_TEST(test_counts)
     ck_assert_int_eq(BL_SCHEME_ENET, BL_SCHEME_COUNT - 1);
     ck_assert_int_eq(BL_NORMALIZE_MAX, BL_NORMALIZE_COUNT - 1);
     ck_assert_int_eq(BL_GENERATOR_TORCH, BL_GENERATOR_COUNT - 1);
-    ck_assert_int_eq(BL_LOSS_SIGMOID_FOCAL, BL_LOSS_COUNT - 1);
+    ck_assert_int_eq(BL_LOSS_TVERSKY, BL_LOSS_COUNT - 1);
     ck_assert_int_eq(BL_REDUCTION_NONE, BL_REDUCTION_COUNT - 1);
 }
 END_TEST
