@@ -68,8 +68,8 @@ static const field_spec fields[] = {
      .range = {.min = 0, .max = 1, .ranged = 1, .has_also = 1, .also = -1},
      .only = {"loss", CHOICE(BL_LOSS_SIGMOID_FOCAL),
               "to weight classes with the other losses, send per-class \"weights\" (for loss "
-              "\"focal\", weights[c] is the alpha of class c; for loss \"tversky\", the weight "
-              "of false positives is \"tversky_alpha\")"},
+              "\"focal\", weights[c] is the alpha of class c); for loss \"tversky\", the weight "
+              "of false positives is \"tversky_alpha\""},
      .doc = "the positives' weight of sigmoid_focal, in [0, 1], or -1 for none"},
     {.name = "grad", .type = FT_BOOL, .offset = OFF(grad), DEFAULT_INT(0),
      .doc = "also return d loss / d input"},
