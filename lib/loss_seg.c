@@ -272,6 +272,8 @@ static void accumulate(const blp_seg *k, size_t n0, size_t n1)
 {
     const size_t C = k->L.C, S = k->L.S, c0 = k->L.c0;
     memset(k->acc, 0, 6 * k->L.K * sizeof *k->acc);
+    if (S == 0)
+        return; /* no positions: a batch of 10^11 empty images costs nothing */
     for (size_t n = n0; n < n1; n++)
         for (size_t i = 0; i < S; i++) {
             size_t y = position_probs(k, n, i);
@@ -312,6 +314,8 @@ static double score(const blp_seg *k, size_t j)
 static void gradient(const blp_seg *k, size_t n0, size_t n1, double *grad)
 {
     const size_t C = k->L.C, S = k->L.S, c0 = k->L.c0;
+    if (S == 0)
+        return;
     for (size_t n = n0; n < n1; n++)
         for (size_t i = 0; i < S; i++) {
             size_t y = position_probs(k, n, i);
