@@ -378,8 +378,10 @@ static bl_api_code compute(const loss_req *r, const loss_data *d, size_t max, ap
         if (r->grad)
             out_tensor(out, "grad", grad, d->in.shape, d->in.ndim);
         out->warning = a.reduction == BL_REDUCTION_MEAN && !(res.total_weight != 0)
-                           ? "the mean is NaN: no target is left to average (all ignored, or "
-                             "their weights sum to 0), as in PyTorch"
+                           ? d->seg ? "the mean is NaN: there are no scores to average (no "
+                                      "samples), as torch.mean of nothing"
+                                    : "the mean is NaN: no target is left to average (all "
+                                      "ignored, or their weights sum to 0), as in PyTorch"
                            : "some results are not finite (NaN or infinity; null in JSON)";
         code = api_emit(out, e);
     }
