@@ -24,6 +24,10 @@ typedef struct {
     api_value class_counts, class_priors;
     double logit_adjustment, max_margin, scale;
     int logit_adjustment_given;
+    /* multi-label and segmentation */
+    double gamma_pos, gamma_neg, clip, eps;
+    int activation, include_background, batch;
+    double smooth_nr, smooth_dr, tversky_alpha, tversky_beta;
 } loss_req;
 
 #define CLASS_LOSSES                                                                           \
@@ -31,6 +35,10 @@ typedef struct {
      CHOICE(BL_LOSS_LDAM))
 #define ADJUSTED_LOSSES (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_FOCAL))
 #define ALL_LOSSES (CHOICE(BL_LOSS_COUNT) - 1)
+#define SEG_LOSSES (CHOICE(BL_LOSS_DICE) | CHOICE(BL_LOSS_TVERSKY))
+
+/* A shape as text, "[2, 3, 4]": up to 16 dims of 20 digits, cut short beyond this. */
+#define SHAPE_TEXT_MAX 128
 
 #define OFF(m) offsetof(loss_req, m)
 static const field_spec fields[] = {
@@ -70,7 +78,8 @@ static const field_spec fields[] = {
      .range = {.min = 0, .max = 1, .ranged = 1, .has_also = 1, .also = -1},
      .only = {"loss", CHOICE(BL_LOSS_SIGMOID_FOCAL),
               "to weight classes with the other losses, send per-class \"weights\" (for loss "
-              "\"focal\", weights[c] is the alpha of class c)"},
+              "\"focal\", weights[c] is the alpha of class c); for loss \"tversky\", the weight "
+              "of false positives is \"tversky_alpha\""},
      .doc = "the positives' weight of sigmoid_focal, in [0, 1], or -1 for none"},
     {.name = "grad", .type = FT_BOOL, .offset = OFF(grad), DEFAULT_INT(0),
      .doc = "also return d loss / d input"},
@@ -94,6 +103,42 @@ static const field_spec fields[] = {
     {.name = "scale", .type = FT_NUMBER, .offset = OFF(scale), DEFAULT_NUMBER(30),
      .range = ABOVE(0), .only = {"loss", CHOICE(BL_LOSS_LDAM), NULL},
      .doc = "ldam: s, the logits' scale, > 0"},
+    /* multi-label and segmentation (README: the asymmetric, dice and tversky losses) */
+    {.name = "gamma_pos", .type = FT_NUMBER, .offset = OFF(gamma_pos), DEFAULT_NUMBER(1),
+     .range = AT_LEAST(0), .only = {"loss", CHOICE(BL_LOSS_ASYMMETRIC), NULL},
+     .doc = "asymmetric: the focusing parameter of positive targets, >= 0"},
+    {.name = "gamma_neg", .type = FT_NUMBER, .offset = OFF(gamma_neg), DEFAULT_NUMBER(4),
+     .range = AT_LEAST(0), .only = {"loss", CHOICE(BL_LOSS_ASYMMETRIC), NULL},
+     .doc = "asymmetric: the focusing parameter of negative targets, >= 0"},
+    {.name = "clip", .type = FT_NUMBER, .offset = OFF(clip), DEFAULT_NUMBER(0.05),
+     .range = RANGE(0, 1), .only = {"loss", CHOICE(BL_LOSS_ASYMMETRIC), NULL},
+     .doc = "asymmetric: the probability margin of negatives, in [0, 1] (0: none)"},
+    {.name = "eps", .type = FT_NUMBER, .offset = OFF(eps), DEFAULT_NUMBER(1e-8),
+     .range = RANGE_BELOW(0, 1), .only = {"loss", CHOICE(BL_LOSS_ASYMMETRIC), NULL},
+     .doc = "asymmetric: the floor of the probabilities under log, in [0, 1)"},
+    {.name = "activation", .type = FT_ENUM, .offset = OFF(activation),
+     .choices = bl_activation_names, DEFAULT_INT(BL_ACTIVATION_SOFTMAX),
+     .only = {"loss", SEG_LOSSES, NULL},
+     .doc = "dice, tversky: softmax (class-index targets) or sigmoid (targets of the logits' "
+            "shape)"},
+    {.name = "include_background", .type = FT_BOOL, .offset = OFF(include_background),
+     DEFAULT_INT(1), .only = {"loss", SEG_LOSSES, NULL},
+     .doc = "dice, tversky: false leaves class 0 out of the scores"},
+    {.name = "batch", .type = FT_BOOL, .offset = OFF(batch), DEFAULT_INT(0),
+     .only = {"loss", SEG_LOSSES, NULL},
+     .doc = "dice, tversky: one score per class over the whole batch instead of per sample"},
+    {.name = "smooth_nr", .type = FT_NUMBER, .offset = OFF(smooth_nr), DEFAULT_NUMBER(1e-5),
+     .range = AT_LEAST(0), .only = {"loss", SEG_LOSSES, NULL},
+     .doc = "dice, tversky: added to the numerator of each score, >= 0"},
+    {.name = "smooth_dr", .type = FT_NUMBER, .offset = OFF(smooth_dr), DEFAULT_NUMBER(1e-5),
+     .range = AT_LEAST(0), .only = {"loss", SEG_LOSSES, NULL},
+     .doc = "dice, tversky: added to the denominator of each score, >= 0"},
+    {.name = "tversky_alpha", .type = FT_NUMBER, .offset = OFF(tversky_alpha),
+     DEFAULT_NUMBER(0.5), .range = AT_LEAST(0), .only = {"loss", CHOICE(BL_LOSS_TVERSKY), NULL},
+     .doc = "tversky: the weight of false positives, >= 0"},
+    {.name = "tversky_beta", .type = FT_NUMBER, .offset = OFF(tversky_beta),
+     DEFAULT_NUMBER(0.5), .range = AT_LEAST(0), .only = {"loss", CHOICE(BL_LOSS_TVERSKY), NULL},
+     .doc = "tversky: the weight of false negatives, >= 0"},
     FIELD_END,
 };
 
@@ -146,6 +191,8 @@ typedef struct {
     double *counts, *priors; /* class_counts, class_priors */
     size_t ncounts, npriors;
     int binary;       /* a binary loss: targets of the input's shape */
+    int seg;          /* dice or tversky: scores (N, K) or (K) for none */
+    size_t sshape[2], sndim; /* ... that shape */
     int prob;         /* targets are probabilities (or binary targets): tg */
     int64_t *idx;     /* else class indices, of shape ishape */
     size_t ishape[BL_MAX_DIMS], indim;
@@ -185,7 +232,7 @@ static bl_api_code read_arrays(const loss_req *r, size_t max, loss_data *d, api_
 /* Probability (or binary) targets: the input's own shape. */
 static bl_api_code probability_targets(const loss_req *r, loss_data *d, api_err *e)
 {
-    char ts[128], xs[128];
+    char ts[SHAPE_TEXT_MAX], xs[SHAPE_TEXT_MAX];
     const char *name = bl_loss_name((bl_loss_kind)r->loss);
     d->prob = 1;
     if (!d->binary && r->loss != BL_LOSS_CROSS_ENTROPY)
@@ -211,7 +258,7 @@ static bl_api_code probability_targets(const loss_req *r, loss_data *d, api_err 
  * not through the tensor's doubles). */
 static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
 {
-    char ts[128];
+    char ts[SHAPE_TEXT_MAX];
     if (!d->tg.all_integers)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
                         "targets of shape %s are class indices and must be integers",
@@ -224,10 +271,51 @@ static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
     return code;
 }
 
+/* dice and tversky: class indices of shape (N, d1, ...) for softmax, the
+ * logits' shape for sigmoid; the scores' shape for reduction none. */
+static bl_api_code seg_targets(const loss_req *r, loss_data *d, api_err *e)
+{
+    char ts[SHAPE_TEXT_MAX], xs[SHAPE_TEXT_MAX];
+    const char *name = bl_loss_name((bl_loss_kind)r->loss);
+    if (d->in.ndim < 2)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "logits",
+                        "loss \"%s\" takes logits of shape (N, C, d1, ...) or (N, C), not %s", name,
+                        d->in.ndim ? "a 1-D array" : "a single number");
+    size_t C = d->in.shape[1], K = C > 0 && !r->include_background ? C - 1 : C;
+    d->sndim = r->batch ? 1 : 2;
+    d->sshape[0] = r->batch ? K : d->in.shape[0];
+    d->sshape[1] = K;
+    shape_text(ts, sizeof ts, d->tg.shape, d->tg.ndim);
+    shape_text(xs, sizeof xs, d->in.shape, d->in.ndim);
+    if (r->activation == BL_ACTIVATION_SIGMOID) {
+        if (!same_shape(d->tg.shape, d->tg.ndim, d->in.shape, d->in.ndim))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
+                            "targets has shape %s; loss \"%s\" with activation \"sigmoid\" needs "
+                            "the logits' shape %s",
+                            ts, name, xs);
+        d->prob = 1;
+        return BL_API_OK;
+    }
+    d->indim = index_shape(d->in.shape, d->in.ndim, d->ishape);
+    if (!same_shape(d->tg.shape, d->tg.ndim, d->ishape, d->indim)) {
+        char is[SHAPE_TEXT_MAX];
+        shape_text(is, sizeof is, d->ishape, d->indim);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
+                        "targets has shape %s, but loss \"%s\" with activation \"softmax\" takes "
+                        "class indices of shape %s for logits of shape %s (activation "
+                        "\"sigmoid\" takes targets of the logits' shape)",
+                        ts, name, is, xs);
+    }
+    return index_targets(r, d, e);
+}
+
 /* Tells class indices from probabilities by the targets' shape. */
 static bl_api_code read_targets(const loss_req *r, loss_data *d, api_err *e)
 {
-    char ts[128], is[128], xs[128];
+    char ts[SHAPE_TEXT_MAX], is[SHAPE_TEXT_MAX], xs[SHAPE_TEXT_MAX];
+    d->seg = (CHOICE(r->loss) & SEG_LOSSES) != 0;
+    if (d->seg)
+        return seg_targets(r, d, e);
     d->binary = !(CHOICE(r->loss) & CLASS_LOSSES);
     if (!d->binary) {
         if (d->in.ndim == 0)
@@ -278,6 +366,17 @@ static bl_loss_args loss_args(const loss_req *r, const loss_data *d)
     a.logit_adjustment = r->logit_adjustment;
     a.max_margin = r->max_margin;
     a.scale = r->scale;
+    a.gamma_pos = r->gamma_pos;
+    a.gamma_neg = r->gamma_neg;
+    a.clip = r->clip;
+    a.eps = r->eps;
+    a.activation = (bl_activation)r->activation;
+    a.include_background = r->include_background;
+    a.batch = r->batch;
+    a.smooth_nr = r->smooth_nr;
+    a.smooth_dr = r->smooth_dr;
+    a.tversky_alpha = r->tversky_alpha;
+    a.tversky_beta = r->tversky_beta;
     return a;
 }
 
@@ -296,7 +395,7 @@ static bl_api_code loss_error(const loss_data *d, const bl_error *le, api_err *e
 static bl_api_code compute(const loss_req *r, const loss_data *d, size_t max, api_out *out,
                            api_err *e)
 {
-    char xs[128];
+    char xs[SHAPE_TEXT_MAX];
     bl_loss_args a = loss_args(r, d);
     size_t positions = bl_loss_positions(&a), elements = bl_loss_elements(&a);
     /* An empty input (a zero dimension) can still name a huge number of
@@ -318,7 +417,9 @@ static bl_api_code compute(const loss_req *r, const loss_data *d, size_t max, ap
     else if (bl_loss(&a, &res, &le) != BL_OK)
         code = loss_error(d, &le, e);
     else {
-        if (none)
+        if (none && d->seg)
+            out_tensor(out, "loss", per, d->sshape, d->sndim);
+        else if (none)
             out_tensor(out, "loss", per, d->binary ? d->in.shape : d->ishape,
                        d->binary ? d->in.ndim : d->indim);
         else
@@ -330,8 +431,10 @@ static bl_api_code compute(const loss_req *r, const loss_data *d, size_t max, ap
         if (r->grad)
             out_tensor(out, "grad", grad, d->in.shape, d->in.ndim);
         out->warning = a.reduction == BL_REDUCTION_MEAN && !(res.total_weight != 0)
-                           ? "the mean is NaN: no target is left to average (all ignored, or "
-                             "their weights sum to 0), as in PyTorch"
+                           ? d->seg ? "the mean is NaN: there are no scores to average (no "
+                                      "samples), as torch.mean of nothing"
+                                    : "the mean is NaN: no target is left to average (all "
+                                      "ignored, or their weights sum to 0), as in PyTorch"
                            : "some results are not finite (NaN or infinity; null in JSON)";
         code = api_emit(out, e);
     }

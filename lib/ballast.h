@@ -324,12 +324,15 @@ typedef enum {
     BL_LOSS_FOCAL,
     BL_LOSS_BCE_WITH_LOGITS,
     BL_LOSS_SIGMOID_FOCAL,
-    BL_LOSS_LDAM = 5, /* label-distribution-aware margin (Cao et al. 2019) */
+    BL_LOSS_LDAM = 5,       /* label-distribution-aware margin (Cao et al. 2019) */
+    BL_LOSS_ASYMMETRIC = 6, /* multi-label, Ridnik et al. 2021 (timm) */
+    BL_LOSS_DICE = 7,       /* segmentation, MONAI's DiceLoss */
+    BL_LOSS_TVERSKY = 8,    /* segmentation, MONAI's TverskyLoss */
 } bl_loss_kind;
-#define BL_LOSS_COUNT 6
+#define BL_LOSS_COUNT 9
 
 /* "cross_entropy", "nll", "focal", "bce_with_logits", "sigmoid_focal",
- * "ldam"; then NULL. */
+ * "ldam", "asymmetric", "dice", "tversky"; then NULL. */
 extern const char *const bl_loss_names[BL_LOSS_COUNT + 1];
 const char *bl_loss_name(bl_loss_kind k);
 bl_status bl_loss_from_name(const char *name, bl_loss_kind *out, bl_error *err);
@@ -349,6 +352,20 @@ const char *bl_reduction_name(bl_reduction r);
 bl_status bl_reduction_from_name(const char *name, bl_reduction *out, bl_error *err);
 
 #define BL_MAX_DIMS 16
+
+/* The activation of dice and tversky: softmax over the class dim with
+ * class-index targets, or an elementwise sigmoid with targets of the
+ * logits' shape. */
+typedef enum {
+    BL_ACTIVATION_SOFTMAX = 0,
+    BL_ACTIVATION_SIGMOID,
+} bl_activation;
+#define BL_ACTIVATION_COUNT 2
+
+/* "softmax", "sigmoid"; then NULL. */
+extern const char *const bl_activation_names[BL_ACTIVATION_COUNT + 1];
+const char *bl_activation_name(bl_activation v);
+bl_status bl_activation_from_name(const char *name, bl_activation *out, bl_error *err);
 
 typedef struct {
     bl_loss_kind loss;
@@ -391,14 +408,29 @@ typedef struct {
     double logit_adjustment;
     double max_margin; /* ldam: the largest margin, finite and > 0 */
     double scale;      /* ldam: s, finite and > 0 */
+    /* multi-label and segmentation */
+    double gamma_pos, gamma_neg; /* asymmetric: focusing of positives, negatives; >= 0 */
+    double clip;                 /* asymmetric: probability margin of negatives, [0, 1] */
+    double eps;                  /* asymmetric: floor of the probabilities in log, [0, 1) */
+    bl_activation activation;    /* dice, tversky */
+    int include_background;      /* dice, tversky: 0 drops class (channel) 0 */
+    int batch;                   /* dice, tversky: one score per class over the batch */
+    double smooth_nr, smooth_dr; /* dice, tversky: added to numerator, denominator; >= 0 */
+    double tversky_alpha;        /* tversky: weight of false positives, >= 0 */
+    double tversky_beta;         /* tversky: weight of false negatives, >= 0 */
 } bl_loss_args;
 
 /* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,
- * alpha 0.25, no logit adjustment (tau 1 once on), max_margin 0.5, scale 30. Can't fail. */
+ * alpha 0.25; no logit adjustment (tau 1 once on), max_margin 0.5, scale 30;
+ * gamma_pos 1, gamma_neg 4, clip 0.05, eps 1e-8; softmax,
+ * include_background 1, batch 0, smooth_nr = smooth_dr = 1e-5,
+ * tversky_alpha = tversky_beta = 0.5. Can't fail. */
 bl_loss_args bl_loss_args_default(void);
 
 /* Number of loss positions for `none`: N d1 ... dk for the class losses
- * (1 for 1-D input), the element count for binary losses. */
+ * (1 for 1-D input), the element count for binary losses and asymmetric;
+ * the number of scores for dice and tversky: N C' ((N, C')), or C' with
+ * batch, C' = C - 1 without the background, else C. */
 size_t bl_loss_positions(const bl_loss_args *a);
 /* Number of input elements (product of the shape). */
 size_t bl_loss_elements(const bl_loss_args *a);
@@ -419,7 +451,11 @@ typedef struct {
  * "alpha", "ignore_index", "class_counts", "class_priors",
  * "logit_adjustment", "max_margin" or "scale", with the flat index of a bad
  * target or weight; a loss or reduction outside its enum is an error with no
- * argument name. Nothing is written on error. Non-finite inputs are
+ * argument name. asymmetric, dice and tversky also name "gamma_pos",
+ * "gamma_neg", "clip", "eps", "activation", "include_background",
+ * "smooth_nr", "smooth_dr", "tversky_alpha" or "tversky_beta" (README: their
+ * formulas; their mean divides by the number of scores, which is
+ * res->total_weight). Nothing is written on error. Non-finite inputs are
  * accepted and give NaN or inf as in PyTorch.
  *
  * Long-tail options (README "Long-tail losses"):
@@ -430,10 +466,12 @@ typedef struct {
  *    and every reduction (class-index targets; no smoothing);
  *  - reduction sum_over_batch_size (every loss): the sum of the weighted
  *    losses over the number of positions kept (class-index targets: those
- *    not ignore_index; else every position or element), 0 when none is
- *    kept, as Keras 3 divides a masked loss; total_weight is that count.
- * Logit adjustment and ldam allocate one copy of the input (BL_ENOMEM when
- * that fails); otherwise only scratch that has a fallback.
+ *    not ignore_index; dice and tversky: the scores; else every position or
+ *    element), 0 when none is kept, as Keras 3 divides a masked loss;
+ *    total_weight is that count.
+ * Logit adjustment and ldam allocate one copy of the input, dice and
+ * tversky 8 K + 2 C doubles of scratch, K the classes scored (BL_ENOMEM
+ * when that fails); otherwise only scratch that has a fallback.
  */
 bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
 

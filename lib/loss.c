@@ -40,6 +40,7 @@
 
 #include "ballast.h"
 #include "loss_longtail.h"
+#include "loss_internal.h"
 #include "vmath.h"
 
 bl_loss_args bl_loss_args_default(void)
@@ -56,12 +57,24 @@ bl_loss_args bl_loss_args_default(void)
     a.logit_adjustment = 1.0; /* Balanced Softmax, once on */
     a.max_margin = 0.5;
     a.scale = 30.0;
+    /* multi-label and segmentation */
+    a.gamma_pos = 1.0;
+    a.gamma_neg = 4.0;
+    a.clip = 0.05;
+    a.eps = 1e-8;
+    a.activation = BL_ACTIVATION_SOFTMAX;
+    a.include_background = 1;
+    a.batch = 0;
+    a.smooth_nr = 1e-5;
+    a.smooth_dr = 1e-5;
+    a.tversky_alpha = 0.5;
+    a.tversky_beta = 0.5;
     return a;
 }
 
 static int is_binary(bl_loss_kind k)
 {
-    return k == BL_LOSS_BCE_WITH_LOGITS || k == BL_LOSS_SIGMOID_FOCAL;
+    return k == BL_LOSS_BCE_WITH_LOGITS || k == BL_LOSS_SIGMOID_FOCAL || k == BL_LOSS_ASYMMETRIC;
 }
 
 size_t bl_loss_elements(const bl_loss_args *a)
@@ -75,6 +88,8 @@ size_t bl_loss_elements(const bl_loss_args *a)
 
 size_t bl_loss_positions(const bl_loss_args *a)
 {
+    if (blp_is_seg(a->loss))
+        return blp_seg_scores(a);
     if (is_binary(a->loss))
         return bl_loss_elements(a);
     size_t ndim = a->ndim < BL_MAX_DIMS ? a->ndim : BL_MAX_DIMS;
@@ -209,6 +224,8 @@ static bl_status check_options(const bl_loss_args *a, bl_error *err)
     if (a->pos_weight && a->loss != BL_LOSS_BCE_WITH_LOGITS)
         return bl_error_set(err, BL_EINVAL, "pos_weight", -1,
                             "pos_weight is only supported by bce_with_logits, not %s", name);
+    if (a->loss == BL_LOSS_ASYMMETRIC)
+        return blp_asymmetric_check(a, err);
     return BL_OK;
 }
 
@@ -812,11 +829,17 @@ bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
      * comes back here with plain arguments */
     if (blp_longtail_wanted(a))
         return blp_longtail_loss(a, res, err);
+    if (blp_is_seg(a->loss) && bl_reduction_name(a->reduction))
+        return blp_seg_loss(a, res, err); /* lib/loss_seg.c */
     if ((rc = check_all(a, res, &L, &den, err)) != BL_OK)
         return rc;
 
     blp_sum total = {0, 0};
-    if (is_binary(a->loss))
+    if (a->loss == BL_LOSS_ASYMMETRIC) /* lib/loss_multilabel.c */
+        sum_add(&total, blp_asymmetric(a, L.elements, L.last,
+                                       a->reduction == BL_REDUCTION_NONE ? res->per : NULL,
+                                       res->grad));
+    else if (is_binary(a->loss))
         binary_loss(a, &L, res, &total);
     else
         class_loss(a, &L, den, res, &total);

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loss_internal.h"
 #include "loss_longtail.h"
 
 int blp_longtail_wanted(const bl_loss_args *a)
@@ -224,8 +225,8 @@ static void adjusted_input(const bl_loss_args *a, const lt_layout *L, const doub
  * for the binary losses). Called after bl_loss accepted the targets. */
 static size_t kept_positions(const bl_loss_args *a)
 {
-    size_t positions = bl_loss_positions(a);
-    if (!a->target_index || a->loss == BL_LOSS_BCE_WITH_LOGITS ||
+    size_t positions = bl_loss_positions(a); /* dice and tversky: their scores */
+    if (!a->target_index || blp_is_seg(a->loss) || a->loss == BL_LOSS_BCE_WITH_LOGITS ||
         a->loss == BL_LOSS_SIGMOID_FOCAL)
         return positions;
     size_t kept = 0;

@@ -55,9 +55,12 @@ const char *const bl_loss_names[BL_LOSS_COUNT + 1] = {
     [BL_LOSS_BCE_WITH_LOGITS] = "bce_with_logits",
     [BL_LOSS_SIGMOID_FOCAL] = "sigmoid_focal",
     [BL_LOSS_LDAM] = "ldam",
+    [BL_LOSS_ASYMMETRIC] = "asymmetric",
+    [BL_LOSS_DICE] = "dice",
+    [BL_LOSS_TVERSKY] = "tversky",
     [BL_LOSS_COUNT] = NULL,
 };
-_Static_assert(BL_LOSS_LDAM + 1 == BL_LOSS_COUNT, "BL_LOSS_COUNT is stale");
+_Static_assert(BL_LOSS_TVERSKY + 1 == BL_LOSS_COUNT, "BL_LOSS_COUNT is stale");
 _Static_assert(NELEM(bl_loss_names) == BL_LOSS_COUNT + 1, "a loss without a name");
 
 const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1] = {
@@ -79,6 +82,15 @@ _Static_assert(BL_SAMPLE_REDUCE_MEAN + 1 == BL_SAMPLE_REDUCE_COUNT,
                "BL_SAMPLE_REDUCE_COUNT is stale");
 _Static_assert(NELEM(bl_sample_reduce_names) == BL_SAMPLE_REDUCE_COUNT + 1,
                "a sample_weight_reduce without a name");
+
+const char *const bl_activation_names[BL_ACTIVATION_COUNT + 1] = {
+    [BL_ACTIVATION_SOFTMAX] = "softmax",
+    [BL_ACTIVATION_SIGMOID] = "sigmoid",
+    [BL_ACTIVATION_COUNT] = NULL,
+};
+_Static_assert(BL_ACTIVATION_SIGMOID + 1 == BL_ACTIVATION_COUNT, "BL_ACTIVATION_COUNT is stale");
+_Static_assert(NELEM(bl_activation_names) == BL_ACTIVATION_COUNT + 1,
+               "an activation without a name");
 
 /* names[v] for v in [0, count), else NULL. The enum arrives as an int: a
  * value outside the enum is exactly what this guards against. */
@@ -136,3 +148,4 @@ NAME_FUNCTIONS(bl_generator, generator, "generator")
 NAME_FUNCTIONS(bl_loss_kind, loss, "loss")
 NAME_FUNCTIONS(bl_reduction, reduction, "reduction")
 NAME_FUNCTIONS(bl_sample_reduce, sample_reduce, "sample_weight_reduce")
+NAME_FUNCTIONS(bl_activation, activation, "activation")

@@ -1170,6 +1170,373 @@ for case, spec in zip(cases, specs):
         aten_checks += 1
 
 
+# ------------------------------------------------------------------ 9. multi-label and segmentation
+#
+# asymmetric (Ridnik et al. 2021, as timm's AsymmetricLossMultiLabel computes it) and dice /
+# tversky (MONAI's DiceLoss / TverskyLoss, softmax=True with to_onehot_y=True, or sigmoid=True).
+# Neither timm nor MONAI is installed: the references below are written in PyTorch float64 from
+# their documented formulas (README "Multi-label: asymmetric", "Segmentation: dice and
+# tversky"), gradients by autograd; a NumPy evaluation with the closed-form gradients is the
+# second opinion. The section has its own random stream, so the cases above do not move.
+
+ms_rng = np.random.default_rng(131399)
+MS_DEFAULTS = {"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05, "eps": 1e-8,
+               "activation": "softmax", "include_background": True, "batch": False,
+               "smooth_nr": 1e-5, "smooth_dr": 1e-5, "tversky_alpha": 0.5, "tversky_beta": 0.5,
+               "reduction": "mean", "grad": False}
+ms_count = {}
+
+
+def ms_send(req, key, value):
+    """Put an option in the request; at its default value only half of the time."""
+    if key in MS_DEFAULTS and value == MS_DEFAULTS[key] and ms_rng.random() < 0.5:
+        return
+    req[key] = value
+
+
+def ms_reduce(l, red, count):
+    if red == "none":
+        return l
+    if red == "sum":
+        return l.sum()
+    return l.sum() / count
+
+
+def sigmoid_pair(x):
+    """sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x) as exp(logsigmoid(+-x)): the same values
+    to an ulp, and autograd's derivative p (1 - p) without the 1 - p that
+    torch.sigmoid's backward forms from its rounded output (1e-3 relative at x = -30)."""
+    return torch.exp(F.logsigmoid(x)), torch.exp(F.logsigmoid(-x))
+
+
+def asymmetric_torch(x, y, w, o):
+    """timm's AsymmetricLossMultiLabel per element, with 1 - sigmoid(x) written sigmoid(-x),
+    log sigmoid(x) written logsigmoid(x) and 1 - min(1 - p + clip, 1) written max(p - clip, 0)
+    (the same numbers, without the cancellation); the clamps are torch's, so autograd zeroes
+    their gradient where they bind."""
+    p, q = sigmoid_pair(x)
+    log_eps = torch.log(torch.tensor(o["eps"], dtype=F64))
+    if o["clip"] > 0:
+        pn = (q + o["clip"]).clamp(max=1)
+        u_neg = (p - o["clip"]).clamp(min=0)
+        log_pn = torch.log(pn.clamp(min=o["eps"]))
+    else:
+        u_neg = p
+        log_pn = torch.where(q >= o["eps"], F.logsigmoid(-x), log_eps)
+    # log max(p, eps) as logsigmoid where the floor is inactive: log(sigmoid(x)) keeps only
+    # ulp(1) of a confident positive's log p (torch.where passes the gradient to its branch)
+    A = y * torch.where(p >= o["eps"], F.logsigmoid(x), log_eps) + (1 - y) * log_pn
+    if o["gamma_pos"] > 0 or o["gamma_neg"] > 0:
+        u = y * q + (1 - y) * u_neg
+        A = A * torch.pow(u, o["gamma_pos"] * y + o["gamma_neg"] * (1 - y))
+    l = -A
+    if w is not None:
+        l = l * w
+    return l
+
+
+def asymmetric_numpy(x, y, w, o):
+    """(l, dl/dx) elementwise, closed form (lib/loss_multilabel.c's derivation)."""
+    p, q = sigmoid(x), sigmoid(-x)
+    eps, clip, gp, gn = o["eps"], o["clip"], o["gamma_pos"], o["gamma_neg"]
+    if clip > 0:
+        raw = q + clip
+        pas = raw <= 1
+        pn = np.where(pas, raw, 1.0)
+        u_neg = np.where(pas, np.maximum(p - clip, 0.0), 0.0)
+        dpn = np.where(pas, -p * q, 0.0)
+        dln = np.where(pn >= eps, dpn / pn, 0.0)
+        log_pn = np.log(np.maximum(pn, eps))
+    else:
+        u_neg, dpn = p, -p * q
+        dln = np.where(q >= eps, -p, 0.0)
+        log_pn = np.where(q >= eps, -softplus(x), np.log(max(eps, 1e-300)))
+    pos_ok = p >= eps
+    log_p = np.where(pos_ok, -softplus(-x), np.log(max(eps, 1e-300)))
+    A = y * log_p + (1 - y) * log_pn
+    dA = y * np.where(pos_ok, q, 0.0) + (1 - y) * dln
+    wv = 1.0 if w is None else np.asarray(w)
+    if gp > 0 or gn > 0:
+        u = y * q + (1 - y) * u_neg
+        g = gp * y + gn * (1 - y)
+        W = u ** g
+        du = -(y * p * q + (1 - y) * dpn)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dW = np.where(g == 0, 0.0,
+                          np.where(u > 0, g * (W / u) * du, np.where(g == 1, du, 0.0)))
+    else:
+        W, dW = 1.0, 0.0
+    return -wv * A * W, -wv * (dA * W + A * dW)
+
+
+def seg_parts(x, t, o):
+    """p and g as (N, C', S) (torch), from logits (N, C, ...) and the targets."""
+    N, C = x.shape[0], x.shape[1]
+    S = int(np.prod(x.shape[2:])) if x.dim() > 2 else 1
+    xr = x.reshape(N, C, S)
+    if o["activation"] == "softmax":
+        p = torch.softmax(xr, 1)
+        g = F.one_hot(t.reshape(N, S), C).permute(0, 2, 1).to(F64)
+        one_minus_p = 1 - p
+    else:
+        p, one_minus_p = sigmoid_pair(xr)
+        g = t.reshape(N, C, S)
+    if not o["include_background"]:
+        p, one_minus_p, g = p[:, 1:], one_minus_p[:, 1:], g[:, 1:]
+    return p, one_minus_p, g
+
+
+def seg_torch(loss, x, t, w, o, monai_form=False):
+    """MONAI's DiceLoss / TverskyLoss scores, (N, C') or (C') with batch: compute_tp_fp_fn,
+    then 1 - num/den written (den - num)/den (no cancellation as num -> den); monai_form keeps
+    MONAI's literal 1 - num/den for the identity check."""
+    p, omp, g = seg_parts(x, t, o)
+    dims = [0, 2] if o["batch"] else [2]
+    tp, fp, fn = (p * g).sum(dims), (p * (1 - g)).sum(dims), (omp * g).sum(dims)
+    snr, sdr = o["smooth_nr"], o["smooth_dr"]
+    if loss == "dice":
+        num, den = 2 * tp + snr, 2 * tp + fp + fn + sdr
+        top = fp + fn + (sdr - snr)
+    else:
+        a, b = o["tversky_alpha"], o["tversky_beta"]
+        num, den = tp + snr, tp + a * fp + b * fn + sdr
+        top = a * fp + b * fn + (sdr - snr)
+    f = 1 - num / den if monai_form else top / den
+    if w is not None:
+        f = f * w
+    return f
+
+
+def seg_numpy(loss, x, t, w, o):
+    """(scores, dL/dx of their sum) with the closed-form gradient of lib/loss_seg.c's
+    derivation: df/dp = (A(g) - f B(g)) / den, then softmax's or sigmoid's Jacobian."""
+    N, C = x.shape[0], x.shape[1]
+    S = int(np.prod(x.shape[2:])) if x.ndim > 2 else 1
+    xr = x.reshape(N, C, S)
+    if o["activation"] == "softmax":
+        m = xr.max(axis=1, keepdims=True)
+        e = np.exp(xr - m)
+        p = e / e.sum(axis=1, keepdims=True)
+        g = np.moveaxis(np.eye(C)[np.asarray(t).reshape(N, S)], -1, 1)
+    else:
+        p = sigmoid(xr)
+        g = np.asarray(t, np.float64).reshape(N, C, S)
+    c0 = 0 if o["include_background"] else 1
+    P, G = p[:, c0:], g[:, c0:]
+    ax = (0, 2) if o["batch"] else (2,)
+    tp, fp, fn = (P * G).sum(ax), (P * (1 - G)).sum(ax), ((1 - P) * G).sum(ax)
+    snr, sdr = o["smooth_nr"], o["smooth_dr"]
+    if loss == "dice":
+        den = 2 * tp + fp + fn + sdr
+        f = (fp + fn + sdr - snr) / den
+        A = lambda gg: 1 - 2 * gg  # noqa: E731
+        B = lambda gg: np.ones_like(gg)  # noqa: E731
+    else:
+        a, b = o["tversky_alpha"], o["tversky_beta"]
+        den = tp + a * fp + b * fn + sdr
+        f = (a * fp + b * fn + sdr - snr) / den
+        A = lambda gg: a * (1 - gg) - b * gg  # noqa: E731
+        B = lambda gg: gg + a * (1 - gg) - b * gg  # noqa: E731
+    wv = np.ones(C - c0) if w is None else np.asarray(w, np.float64)
+    fw = f * wv
+    if o["batch"]:
+        fb, denb, wb = f[None, :, None], den[None, :, None], wv[None, :, None]
+    else:
+        fb, denb, wb = f[:, :, None], den[:, :, None], wv[None, :, None]
+    q = np.zeros_like(p)
+    q[:, c0:] = wb * (A(G) - fb * B(G)) / denb
+    if o["activation"] == "softmax":
+        dz = p * (q - np.sum(p * q, axis=1, keepdims=True))
+    else:
+        dz = q * p * sigmoid(-xr)
+    return fw, dz.reshape(x.shape)
+
+
+def ms_add(name, loss, x, t, opts, weights=None, reduction="mean", grad=False, t_json=None,
+           explicit=()):
+    """One asymmetric / dice / tversky case: torch reference (autograd), NumPy second opinion
+    to RTOL/4, and for dice / tversky MONAI's literal 1 - num/den to 1e-12 absolute."""
+    assert name not in names, name
+    names.add(name)
+    x = np.asarray(x, dtype=np.float64)
+    o = dict(opts)
+    req = {"loss": loss, "logits": x.tolist()}
+    req["targets"] = t_json if t_json is not None else np.asarray(t).tolist()
+    if weights is not None:
+        req["weights"] = [float(v) for v in weights]
+    keys = ("gamma_pos", "gamma_neg", "clip", "eps") if loss == "asymmetric" else \
+        ("activation", "include_background", "batch", "smooth_nr", "smooth_dr") + \
+        (("tversky_alpha", "tversky_beta") if loss == "tversky" else ())
+    for k in keys:
+        if k in explicit:
+            req[k] = o[k]
+        else:
+            ms_send(req, k, o[k])
+    ms_send(req, "reduction", reduction)
+    ms_send(req, "grad", bool(grad))
+
+    xt = torch.tensor(x, dtype=F64, requires_grad=True)
+    w = None if weights is None else torch.tensor(np.asarray(weights, np.float64))
+    if loss == "asymmetric":
+        yt = torch.tensor(np.asarray(t, np.float64))
+        if w is not None and x.ndim == 0:
+            w = w.reshape(())
+        per = asymmetric_torch(xt, yt, w, o)
+        count = float(x.size)
+        nl, ng = asymmetric_numpy(x, np.asarray(t, np.float64),
+                                  None if weights is None else np.asarray(weights, np.float64), o)
+    else:
+        tt = torch.tensor(np.asarray(t)) if o["activation"] == "softmax" else \
+            torch.tensor(np.asarray(t, np.float64))
+        per = seg_torch(loss, xt, tt, w, o)
+        count = float(per.numel())
+        nl, ng = seg_numpy(loss, x, t, weights, o)
+        lit = seg_torch(loss, xt.detach(), tt, w, o, monai_form=True)
+        assert np.all(np.abs(lit.numpy() - per.detach().numpy()) <= 1e-12), name
+    out = ms_reduce(per, reduction, count)
+    exp = {"loss": None, "total_weight": count}
+    lv, bad = sanitize(out.detach())
+    exp["loss"] = lv
+    nval = ms_reduce(nl, reduction, count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok, worst = close(nanlist(lv), nval)
+    if grad:
+        (out.sum() if reduction == "none" else out).backward()
+        gv, gbad = sanitize(xt.grad.detach())
+        exp["grad"] = gv
+        bad = bad or gbad
+        ngr = ng if reduction != "mean" else ng / count
+        ok2, worst2 = close(nanlist(gv), ngr)
+        ok, worst = ok and ok2, max(worst, worst2)
+    if bad:
+        exp["warning"] = True
+    if not ok or worst > 0.25:  # torch's own rounding: redraw, as add() does
+        names.discard(name)
+        rejected.setdefault(loss, []).append((name, worst))
+        raise Reject(name)
+    cases.append({"name": name, "request": req, "expected": exp})
+    ms_count[loss] = ms_count.get(loss, 0) + 1
+
+
+def ms_logits(shape, style):
+    z = ms_rng.standard_normal(shape)
+    if style == "normal":
+        return np.round(z * ms_rng.uniform(0.5, 3.0), 5)
+    if style == "full":
+        return z * 2.0
+    if style == "int":
+        return np.round(z * 3.0)
+    if style == "confident":
+        return np.round(z * 25.0, 4)
+    if style == "extreme":
+        big = ms_rng.choice([1e4, -1e4], size=shape) + np.round(ms_rng.standard_normal(shape), 3)
+        return np.where(ms_rng.random(shape) < 0.5, big, np.round(z, 4))
+    raise ValueError(style)
+
+
+# asymmetric: (gamma_pos, gamma_neg, clip, eps)
+ASYM_OPTS = [(1.0, 4.0, 0.05, 1e-8), (0.0, 0.0, 0.0, 1e-8), (2.0, 2.0, 0.05, 1e-8),
+             (0.0, 4.0, 0.05, 1e-8), (1.0, 4.0, 0.0, 1e-8), (1.0, 4.0, 0.2, 0.1),
+             (3.0, 1.0, 1.0, 1e-8), (1.0, 4.0, 0.05, 0.0), (0.5, 0.5, 0.0, 1e-8),
+             (1.0, 1.5, 0.3, 0.02)]
+ASHAPES = [(4, 5), (3, 7), (6,), (2, 3, 4), (2, 2, 2, 3), (1, 8), (5, 1), ()]
+def _asym(i):
+    gp, gn, clip, eps = ASYM_OPTS[i % len(ASYM_OPTS)]
+    shape = ASHAPES[i % len(ASHAPES)]
+    red = REDS[i % 3]
+    style = ["normal", "full", "confident", "extreme", "int"][i % 5]
+    if min(gp, gn) < 1 and (gp > 0 or gn > 0) and style in ("confident", "extreme"):
+        style = "normal"  # (1 - p_t)^γ with 1 - p_t = 0 and γ < 1: torch's gradient is NaN
+    hard = i % 4 != 3
+    grad = i % 3 != 2
+    wk = ["none", "rand", "none", "zeros"][i % 4] if shape else "none"
+    x = ms_logits(shape, style)
+    y = (ms_rng.random(shape) < 0.3).astype(np.float64) if hard else np.round(ms_rng.random(shape), 4)
+    L = shape[-1] if shape else 1
+    w = None if wk == "none" else (np.round(ms_rng.uniform(0.1, 3.0, L), 3) if wk == "rand" else
+                                   np.where(np.arange(L) % 2 == 0, 0.0, 1.5))
+    o = {"gamma_pos": gp, "gamma_neg": gn, "clip": clip, "eps": eps}
+    yj = y.astype(np.int64).tolist() if hard and i % 2 == 0 else None
+    ms_add(f"asym_{i:03d}_{'x'.join(map(str, shape)) or 'scalar'}_{red}_gp{gp}_gn{gn}_c{clip}_"
+           f"e{eps}_w{wk}_{'hard' if hard else 'soft'}_{style}" + ("_grad" if grad else ""),
+           "asymmetric", x, y, o, weights=w, reduction=red, grad=grad, t_json=yj)
+
+for i in range(42):
+    retry(_asym, i)
+# every target positive, every target negative, p below the floor eps
+for k, (fill, x) in enumerate([(1.0, [[-30.0, 2.0, 0.0], [40.0, -3.5, 1e-3]]),
+                               (0.0, [[-30.0, 2.0, 0.0], [40.0, -3.5, 1e-3]]),
+                               (1.0, [[-25.0, -19.0, -18.0], [-1.0, 0.5, 3.0]])]):
+    ms_add(f"asym_edge_{k}_all{int(fill)}_grad", "asymmetric", x, np.full((2, 3), fill),
+           dict(zip(("gamma_pos", "gamma_neg", "clip", "eps"), ASYM_OPTS[0])),
+           reduction="sum", grad=True, explicit=("gamma_pos",))
+
+# dice / tversky
+SEG_SHAPES = [(2, 3), (3, 2, 5), (2, 4, 3, 2), (2, 3, 2, 2, 2), (1, 2, 6), (4, 5, 2), (2, 2, 3, 3)]
+SEG_SMOOTH = [(1e-5, 1e-5), (0.0, 1.0), (1.0, 1.0), (0.0, 1e-5), (0.5, 2.0)]
+TV_AB = [(0.5, 0.5), (0.3, 0.7), (0.7, 0.3), (1.0, 1.0), (0.0, 1.0), (2.0, 0.5)]
+
+
+def seg_case(loss, i):
+    shape = SEG_SHAPES[i % len(SEG_SHAPES)]
+    N, C = shape[0], shape[1]
+    act = "sigmoid" if i % 4 == 3 else "softmax"
+    incl = i % 3 != 1
+    if not incl and C < 2:
+        incl = True
+    batch = i % 5 in (1, 3)
+    snr, sdr = SEG_SMOOTH[i % len(SEG_SMOOTH)]
+    red = REDS[i % 3]
+    grad = i % 3 != 0 or i % 7 == 0
+    style = ["normal", "full", "confident", "extreme", "int", "normal"][i % 6]
+    edge = ["", "", "empty_class", "", "one_class", "", "perfect"][i % 7]
+    x = ms_logits(shape, style)
+    tshape = (N,) + shape[2:]
+    K = C - (0 if incl else 1)
+    if act == "softmax":
+        t = ms_rng.integers(0, C, size=tshape)
+        if edge == "empty_class":
+            t = np.where(t == C - 1, 0, t)  # the last class never appears
+        elif edge == "one_class":
+            t = np.full(tshape, int(ms_rng.integers(0, C)))
+        elif edge == "perfect":   # confident logits that agree with the targets
+            x = np.moveaxis(np.eye(C)[t], -1, 1) * 40.0 - 20.0
+    else:
+        t = (ms_rng.random(shape) < 0.4).astype(np.float64)
+        if i % 8 == 7:
+            t = np.round(ms_rng.random(shape), 3)  # soft masks
+        if edge == "empty_class":
+            t[:, C - 1] = 0.0
+        elif edge == "one_class":
+            t[:] = 1.0
+        elif edge == "perfect":
+            x = np.where(t > 0.5, 30.0, -30.0)
+            t = (t > 0.5).astype(np.float64)
+    wk = ["none", "rand", "none", "zeros"][i % 4]
+    w = None if wk == "none" else (np.round(ms_rng.uniform(0.1, 3.0, K), 3) if wk == "rand" else
+                                   np.where(np.arange(K) % 2 == 0, 0.0, 2.0))
+    o = {"activation": act, "include_background": incl, "batch": batch, "smooth_nr": snr,
+         "smooth_dr": sdr}
+    tag = ""
+    if loss == "tversky":
+        a, b = TV_AB[i % len(TV_AB)]
+        o.update(tversky_alpha=a, tversky_beta=b)
+        tag = f"_a{a}_b{b}"
+    name = (f"{loss}_{i:03d}_{'x'.join(map(str, shape))}_{act}_{'bg' if incl else 'nobg'}_"
+            f"{'batch' if batch else 'sample'}_s{snr}-{sdr}{tag}_{red}_w{wk}_{style}"
+            + (f"_{edge}" if edge else "") + ("_grad" if grad else ""))
+    ms_add(name, loss, x, t, o, weights=w, reduction=red, grad=grad,
+           explicit=("activation",) if i % 2 else ())
+
+
+for i in range(40):
+    retry(lambda j: seg_case("dice", j), i)
+for i in range(40):
+    retry(lambda j: seg_case("tversky", j), i)
+
+print("multi-label and segmentation cases:", json.dumps(ms_count))
+
+
 # ------------------------------------------------------------------ write
 
 def dump(path, header, cases):

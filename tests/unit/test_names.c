@@ -19,8 +19,9 @@ static const char *const SCHEMES[] = {"max_over_count",   "inverse",          "b
                                       "enet",           "power",            "repeat_factor"};
 static const char *const NORMALIZE[] = {"none", "sum", "mean", "max"};
 static const char *const GENERATORS[] = {"fast", "torch"};
-static const char *const LOSSES[] = {"cross_entropy", "nll", "focal", "bce_with_logits",
-                                     "sigmoid_focal", "ldam"};
+static const char *const LOSSES[] = {"cross_entropy", "nll",        "focal",
+                                     "bce_with_logits", "sigmoid_focal", "ldam",
+                                     "asymmetric",    "dice",          "tversky"};
 static const char *const REDUCTIONS[] = {"mean", "sum", "none", "sum_over_batch_size"};
 static const char *const SAMPLE_REDUCES[] = {"max", "mean"};
 
@@ -109,7 +110,8 @@ START_TEST(test_counts)
     ck_assert_int_eq(BL_SAMPLE_REDUCE_MEAN, BL_SAMPLE_REDUCE_COUNT - 1);
     ck_assert_int_eq(BL_NORMALIZE_MAX, BL_NORMALIZE_COUNT - 1);
     ck_assert_int_eq(BL_GENERATOR_TORCH, BL_GENERATOR_COUNT - 1);
-    ck_assert_int_eq(BL_LOSS_LDAM, BL_LOSS_COUNT - 1);
+    ck_assert_int_eq(BL_LOSS_LDAM, 5); /* pre-assigned values (issue #13) */
+    ck_assert_int_eq(BL_LOSS_TVERSKY, BL_LOSS_COUNT - 1);
     ck_assert_int_eq(BL_REDUCTION_SUM_OVER_BATCH_SIZE, BL_REDUCTION_COUNT - 1);
 }
 END_TEST
