@@ -666,6 +666,31 @@ START_TEST(test_balance_fixtures)
 }
 END_TEST
 
+/* The work bound that bl_api_estimate gives a request (what lets ballastd
+ * answer a tiny one on its I/O thread) covers the replay that stream
+ * "continued" asks for: epoch times num_samples, or times the items. */
+START_TEST(test_estimate_covers_the_replay)
+{
+    const struct {
+        const char *doc;
+        size_t at_least;
+    } docs[] = {
+        {"{\"weights\":[1,2],\"num_samples\":1000,\"epoch\":1000,\"stream\":\"continued\","
+         "\"generator\":\"torch\"}", 1000000},
+        {"{\"weights\":[1,2,3,4,5],\"replacement\":false,\"num_samples\":2,\"epoch\":900,"
+         "\"stream\":\"continued\",\"generator\":\"torch\"}", 4500},
+        {"{\"weights\":[1,2],\"num_samples\":1000,\"epoch\":1000,\"generator\":\"torch\"}", 1000},
+    };
+    for (size_t i = 0; i < NELEM(docs); i++) {
+        bl_api_request r = {docs[i].doc, strlen(docs[i].doc), NULL, 0, BL_API_JSON};
+        size_t work = 0;
+        bl_api_estimate("sample", &r, &work);
+        CHECK_MSG(work >= docs[i].at_least, "%s: work %zu < %zu", docs[i].doc, work,
+                  docs[i].at_least);
+    }
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
     Suite *s = suite_create("sample_stream");
@@ -683,6 +708,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, test_balance_targets);
     tcase_add_test(tc, test_resample_uniform);
     tcase_add_test(tc, test_balance_fixtures);
+    tcase_add_test(tc, test_estimate_covers_the_replay);
     suite_add_tcase(s, tc);
     return s;
 }
