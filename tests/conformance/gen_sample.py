@@ -360,6 +360,23 @@ def build():
             b.add_stream("win_cont_shard_%s_n%d_seed%s_e3_ws%d" % (tag, n, seedname(s), ws),
                          w, k, repl, s, 3, epochs[3], ws, (i + 1) % ws, offset=1,
                          count=share, continued=True)
+    # far epochs: 10^8 uniforms replayed with replacement, 1.2 * 10^7 without;
+    # torch iterates every epoch before (a few seconds)
+    g = torch.Generator().manual_seed(2**64 - 1)
+    wt = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    for _ in range(100000):
+        torch.multinomial(wt, 1000, True, generator=g)
+    far = torch.multinomial(wt, 1000, True, generator=g).tolist()
+    b.add_stream("cont_far_repl_e100000_seed2p64m1", [1.0, 2.0, 0.5], 1000, True, 2**64 - 1,
+                 100000, far, offset=990)
+    wf = reals(3000)
+    g = torch.Generator().manual_seed(2**32 + 3)
+    wt = torch.tensor(wf, dtype=torch.float64)
+    for _ in range(2000):
+        torch.multinomial(wt, 50, False, generator=g)
+    far = torch.multinomial(wt, 50, False, generator=g).tolist()
+    b.add_stream("cont_far_norepl_e2000_seed2p32p3", wf, 50, False, 2**32 + 3, 2000, far,
+                 world_size=3, rank=2, count=10)
     b.add_stream("win_empty_at_end", [1, 2, 3], 4, True, 9, 0,
                  torch_indices([1, 2, 3], 4, True, 9, 0), offset=4, count=3, continued=False)
     b.add_stream("win_count0", [1, 2, 3], 4, True, 9, 1,
