@@ -160,10 +160,16 @@ type fixture struct {
 	Request struct {
 		Weights     []float64   `json:"weights"`
 		NumSamples  int64       `json:"num_samples"`
-		Replacement bool        `json:"replacement"`
+		Replacement *bool       `json:"replacement"`
 		Seed        json.Number `json:"seed"`
 		Epoch       json.Number `json:"epoch"`
 		Generator   string      `json:"generator"`
+		WorldSize   int64       `json:"world_size"`
+		Rank        int64       `json:"rank"`
+		// Fields the typed request has no member for yet: sent as Extra.
+		Stream string `json:"stream"`
+		Offset *int64 `json:"offset"`
+		Count  *int64 `json:"count"`
 	} `json:"request"`
 	Expected struct {
 		Indices []int64 `json:"indices"`
@@ -200,9 +206,21 @@ func TestSampleReplaysPyTorchFixtures(t *testing.T) {
 		if seed > 1<<53 {
 			big++
 		}
-		res, err := c.Sample(ctx(), &SampleRequest{Weights: fx.Request.Weights, NumSamples: fx.Request.NumSamples,
-			Replacement: Bool(fx.Request.Replacement), Seed: Seed(seed), Epoch: Seed(epoch),
-			Generator: fx.Request.Generator})
+		extra := map[string]interface{}{}
+		if fx.Request.Stream != "" {
+			extra["stream"] = fx.Request.Stream
+		}
+		if fx.Request.Offset != nil {
+			extra["offset"] = *fx.Request.Offset
+		}
+		if fx.Request.Count != nil {
+			extra["count"] = *fx.Request.Count
+		}
+		req := &SampleRequest{Weights: fx.Request.Weights,
+			NumSamples: fx.Request.NumSamples, Seed: Seed(seed), Epoch: Seed(epoch),
+			Generator: fx.Request.Generator, WorldSize: fx.Request.WorldSize,
+			Rank: fx.Request.Rank, Replacement: fx.Request.Replacement, Extra: extra}
+		res, err := c.Sample(ctx(), req)
 		if err != nil {
 			t.Fatalf("%s: %v", fx.Name, err)
 		}
