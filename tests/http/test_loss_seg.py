@@ -92,7 +92,7 @@ def refusals_name_their_field():
     refused(dict(ml, activation="sigmoid"), "activation", "applies only")
     refused(dict(ml, targets=[[1, 2]]), "targets[0][1]", "outside [0, 1]")
     refused(dict(ml, targets=[1, 0]), "targets", "the logits' shape")
-    refused(dict(ml, loss="ldam"), None, "ldam")
+    refused(dict(ml, loss="ldam", class_counts=[5, 1]), "targets", "class indices")
 
 
 def parts_of(request, arrays):
