@@ -7,8 +7,9 @@ fork and pickle; the PyTorch helpers (BallastSampler equal to torch.multinomial
 epoch by epoch, DistributedBallastSampler's shards, also from a real gloo
 process group, class_weights as a tensor, BallastLoss with its gradients); a
 DataLoader training loop step for step equal to plain PyTorch; the offline
-install (pip --no-build-isolation --no-index, into a target and into a venv)
-and the README's Python client examples run from the installed package.
+install (README's `python3 -m venv ... && .venv/bin/pip install ./clients/python`
+with no index and no network, through the in-tree build backend) and the
+README's Python client examples run from the installed package.
 
 Needs NumPy and PyTorch (Debian's python3-numpy and python3-torch, which
 `make test` installs): when the python3 running this lacks them, the suite
@@ -725,15 +726,40 @@ def training_example_runs():
 
 # ---- install -----------------------------------------------------------------------------------
 
-PIP_OFFLINE = ["--no-build-isolation", "--no-index", "--disable-pip-version-check", "--no-cache-dir",
-               "--quiet"]
+# No network for pip: no index, and a proxy that refuses every connection, with none of this
+# machine's pip configuration ($PIP_*, pip.conf); a fresh Debian bookworm has none.
+BOGUS_PROXY = "http://127.0.0.1:9"
+
+
+def offline_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "PYTHON")) and k.lower() not in
+           ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_RETRIES="0", PIP_TIMEOUT="2",
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1", HTTP_PROXY=BOGUS_PROXY,
+               HTTPS_PROXY=BOGUS_PROXY, ALL_PROXY=BOGUS_PROXY, http_proxy=BOGUS_PROXY,
+               https_proxy=BOGUS_PROXY,
+               PATH="/usr/bin:/bin:" + env.get("PATH", ""))   # python3: Debian's
+    return env
+
+
+def readme_section(title):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    return text.split("\n" + title, 1)[1].split("\n## ", 1)[0]
 
 
 def readme_python_blocks():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
-    section = text.split("\n## Clients", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return re.findall(r"```python\n(.*?)```", readme_section("## Clients"), re.S)
+
+
+def readme_install_commands():
+    """The sh block of README's "Python: `clients/python`" that installs the package."""
+    section = readme_section("### Python: `clients/python`").split("\n### ", 1)[0]
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        if "pip install" in block:
+            return [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    raise AssertionError("README: no sh block with pip install in the Python client section")
 
 
 def check_printed(code, out, what):
@@ -746,46 +772,156 @@ def check_printed(code, out, what):
         check(line.startswith(w.split(" ...")[0].rstrip(",")), "%s printed %r, its comment says %r" % (what, line, w))
 
 
+def copy_package(d):
+    """A checkout's clients/python, as a fresh clone has it, under d/clients/python."""
+    src = os.path.join(d, "clients", "python")
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info",
+                                                            ".venv"))
+    return src
+
+
 @test
-def install_offline_and_readme_examples():
-    """pip install --no-build-isolation --no-index: into a --target with the
-    system's pip, and into a venv; the installed package (not the checkout)
-    runs the README's Python client examples against the server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+def install_offline_exactly_as_the_readme_says():
+    """The README's two commands, run as they are written by sh in a directory
+    holding a copy of clients/python, with Debian's python3, no index, a proxy
+    that refuses connections and no pip configuration: pip builds the package
+    with its in-tree backend (pyproject.toml requires nothing) under build
+    isolation. The venv's python then imports the installed copy and runs the
+    README's Python client examples against the server."""
+    cmds = readme_install_commands()
+    eq(cmds, ["python3 -m venv --system-site-packages .venv", ".venv/bin/pip install ./clients/python"],
+       "README's install commands")
+    env = offline_env()
     with tempfile.TemporaryDirectory() as d:
-        src = os.path.join(d, "src")
-        shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
-        target = os.path.join(d, "target")
-        r = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", *PIP_OFFLINE, "--target", target, src],
-                           capture_output=True, text=True, timeout=120, env=env)
-        eq(r.returncode, 0, "pip install --target: " + r.stderr[-2000:])
-        check(os.path.exists(os.path.join(target, "ballast", "torch.py")), "installed files")
-        check(os.path.exists(os.path.join(target, "ballast", "py.typed")), "py.typed")
-        probe = ("import ballast, sys; assert ballast.__file__.startswith(sys.argv[2]), ballast.__file__; "
-                 "print(ballast.__version__, ballast.Client(sys.argv[1]).class_weights(counts=[1, 4])['weights'])")
-        r = subprocess.run([SYSTEM_PYTHON, "-c", probe, url(), target], capture_output=True, text=True,
-                           cwd=d, timeout=60, env=dict(env, PYTHONPATH=target))
-        eq((r.returncode, r.stdout.strip()), (0, "0.1.0 [4.0, 1.0]"), "import from --target: " + r.stderr)
-        venv = os.path.join(d, "venv")
-        # A venv that sees the system's packages (Debian's pip, setuptools, NumPy, PyTorch);
-        # its own pip would only cost time.
-        r = subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv],
-                           capture_output=True, text=True, timeout=120, env=env)
-        eq(r.returncode, 0, "python3 -m venv: " + r.stderr[-2000:])
-        vpy = os.path.join(venv, "bin", "python")
-        r = subprocess.run([vpy, "-m", "pip", "install", *PIP_OFFLINE, src], capture_output=True, text=True,
-                           timeout=120, env=env)
-        eq(r.returncode, 0, "pip install into the venv: " + r.stderr[-2000:])
+        copy_package(d)
+        for cmd in cmds:
+            r = subprocess.run(cmd, shell=True, cwd=d, capture_output=True, text=True, timeout=300, env=env)
+            eq(r.returncode, 0, "%s: %s%s" % (cmd, r.stdout[-1500:], r.stderr[-2000:]))
+        check("Successfully installed ballast-0.1.0" in r.stdout, r.stdout[-1500:])
+        vpy = os.path.join(d, ".venv", "bin", "python")
+        probe = ("import ballast, ballast.torch, sys, importlib.metadata as m; "
+                 "print(ballast.__file__); print(ballast.__version__, m.version('ballast'), "
+                 "ballast.Client(sys.argv[1]).class_weights(counts=[1, 4])['weights'])")
+        r = subprocess.run([vpy, "-c", probe, url()], capture_output=True, text=True, cwd="/", timeout=60, env=env)
+        eq(r.returncode, 0, "import the installed package: " + r.stderr[-2000:])
+        where, line = r.stdout.strip().splitlines()
+        check(where.startswith(os.path.join(d, ".venv", "lib")), "the venv's copy is imported: %r" % where)
+        eq(line, "0.1.0 0.1.0 [4.0, 1.0]", "version and a call")
         blocks = readme_python_blocks()
         check(len(blocks) >= 2, "README: %d python blocks in Clients" % len(blocks))
         for i, code in enumerate(blocks):
             run = code.replace("127.0.0.1:8080", "127.0.0.1:%d" % srv.port)
-            r = subprocess.run([vpy, "-c", run], capture_output=True, text=True, cwd=d, timeout=60, env=env)
+            r = subprocess.run([vpy, "-c", run], capture_output=True, text=True, cwd=d, timeout=120, env=env)
             eq(r.returncode, 0, "README Clients python block %d in the venv: %s" % (i, r.stderr[-2000:]))
             check_printed(code, r.stdout, "README Clients python block %d" % i)
-        r = subprocess.run([vpy, "-c", "import ballast; print(ballast.__file__)"],
-                           capture_output=True, text=True, cwd=d, timeout=60, env=env)
-        check(r.stdout.startswith(venv), "the venv's copy is imported: %r" % r.stdout)
+        # The package's own README and its training example run from the installed copy too.
+        example = os.path.join(d, "clients", "python", "examples", "train_imbalanced.py")
+        r = subprocess.run([vpy, example, "--url", url()], capture_output=True, text=True, cwd="/",
+                           timeout=300, env=env)
+        eq(r.returncode, 0, "the training example from the venv: " + r.stdout[-1000:] + r.stderr[-2000:])
+        # An editable install (PEP 660) of the same copy: the source files are imported.
+        r = subprocess.run([os.path.join(d, ".venv", "bin", "pip"), "install", "-e", "./clients/python"],
+                           cwd=d, capture_output=True, text=True, timeout=300, env=env)
+        eq(r.returncode, 0, "pip install -e: " + r.stderr[-2000:])
+        r = subprocess.run([vpy, "-c", "import ballast; print(ballast.__file__)"], capture_output=True, text=True,
+                           cwd="/", timeout=60, env=env)
+        eq(r.stdout.strip(), os.path.join(d, "clients", "python", "ballast", "__init__.py"), "editable")
+        # Without the in-tree backend's guarantee (a backend that must be downloaded)
+        # the same command fails here: the environment is offline indeed.
+        with open(os.path.join(d, "clients", "python", "pyproject.toml")) as f:
+            toml = f.read()
+        with open(os.path.join(d, "clients", "python", "pyproject.toml"), "w") as f:
+            f.write(toml.replace("requires = []", 'requires = ["setuptools>=61"]'))
+        r = subprocess.run(cmds[1], shell=True, cwd=d, capture_output=True, text=True, timeout=300, env=env)
+        check(r.returncode != 0 and "setuptools" in r.stdout + r.stderr,
+              "a download was possible: %s %s" % (r.stdout[-800:], r.stderr[-800:]))
+
+
+def _load_backend():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("ballast_build_under_test",
+                                                  os.path.join(PKG, "_build", "ballast_build.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@test
+def build_backend_wheel_sdist_metadata():
+    """clients/python/_build/ballast_build.py: the wheel's files and RECORD
+    (every sha256 and size right), METADATA from pyproject.toml, byte-identical
+    rebuilds, an sdist that holds what a build needs (pip installs from it,
+    offline), and the fallback TOML reader equal to tomllib."""
+    import base64
+    import hashlib
+    import tarfile
+    import tomllib
+    import zipfile
+    be = _load_backend()
+    eq((be.get_requires_for_build_wheel(), be.get_requires_for_build_sdist(),
+        be.get_requires_for_build_editable()), ([], [], []), "no build requirements")
+    with open(os.path.join(PKG, "pyproject.toml"), "rb") as f:
+        want = tomllib.load(f)
+    with open(os.path.join(PKG, "pyproject.toml"), encoding="utf-8") as f:
+        eq(be._parse_toml(f.read()), want, "the fallback TOML reader")
+    with tempfile.TemporaryDirectory() as d:
+        a, b = os.path.join(d, "a"), os.path.join(d, "b")
+        os.mkdir(a)
+        os.mkdir(b)
+        name = be.build_wheel(a)
+        eq(name, "ballast-0.1.0-py3-none-any.whl", "wheel name")
+        eq(be.build_wheel(b), name, "again")
+        with open(os.path.join(a, name), "rb") as f1, open(os.path.join(b, name), "rb") as f2:
+            check(f1.read() == f2.read(), "two builds, the same bytes")
+        with zipfile.ZipFile(os.path.join(a, name)) as z:
+            names = z.namelist()
+            mods = sorted(f for f in os.listdir(os.path.join(PKG, "ballast")) if f.endswith(".py"))
+            eq(sorted(n for n in names if n.startswith("ballast/")),
+               sorted(["ballast/" + m for m in mods] + ["ballast/py.typed"]), "the package's files")
+            info = "ballast-0.1.0.dist-info/"
+            eq(sorted(n for n in names if n.startswith(info)),
+               [info + "METADATA", info + "RECORD", info + "WHEEL"], "dist-info")
+            rows = [line.split(",") for line in z.read(info + "RECORD").decode().splitlines()]
+            eq(sorted(r[0] for r in rows), sorted(names), "RECORD lists every file")
+            for path, digest, size in rows:
+                if path == info + "RECORD":
+                    eq((digest, size), ("", ""), "RECORD's own row")
+                    continue
+                data = z.read(path)
+                h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                eq((digest, int(size)), ("sha256=" + h, len(data)), "RECORD row of " + path)
+            with open(os.path.join(PKG, "ballast", "torch.py"), "rb") as f:
+                eq(z.read("ballast/torch.py"), f.read(), "file contents")
+            wheel = z.read(info + "WHEEL").decode()
+            check("Root-Is-Purelib: true" in wheel and "Tag: py3-none-any" in wheel, wheel)
+            meta = z.read(info + "METADATA").decode()
+        head, _, body = meta.partition("\n\n")
+        for line in ("Metadata-Version: 2.1", "Name: ballast", "Version: 0.1.0", "Requires-Python: >=3.8",
+                     "Summary: " + want["project"]["description"], "Provides-Extra: torch",
+                     'Requires-Dist: torch; extra == "torch"', "Description-Content-Type: text/markdown"):
+            check(line in head.splitlines(), "METADATA lacks %r:\n%s" % (line, head))
+        with open(os.path.join(PKG, "README.md"), encoding="utf-8") as f:
+            eq(body, f.read(), "the long description is the package's README")
+        sdist = be.build_sdist(a)
+        eq(sdist, "ballast-0.1.0.tar.gz", "sdist name")
+        with tarfile.open(os.path.join(a, sdist)) as t:
+            members = t.getnames()
+            eq(t.extractfile("ballast-0.1.0/PKG-INFO").read().decode(), meta, "PKG-INFO = METADATA")
+        for f in ("pyproject.toml", "README.md", "_build/ballast_build.py", "ballast/__init__.py",
+                  "ballast/py.typed"):
+            check("ballast-0.1.0/" + f in members, "the sdist lacks " + f)
+        eq(be.build_sdist(b), sdist, "again")
+        with open(os.path.join(a, sdist), "rb") as f1, open(os.path.join(b, sdist), "rb") as f2:
+            check(f1.read() == f2.read(), "two sdists, the same bytes")
+        # pip (Debian's, offline) installs the sdist into a --target, through the backend in it
+        target = os.path.join(d, "target")
+        r = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "--quiet", "--target", target,
+                            os.path.join(a, sdist)], capture_output=True, text=True, timeout=300, env=offline_env())
+        eq(r.returncode, 0, "pip install the sdist: " + r.stderr[-2000:])
+        r = subprocess.run([SYSTEM_PYTHON, "-c", "import ballast; print(ballast.__file__, ballast.__version__)"],
+                           capture_output=True, text=True, timeout=60, cwd="/",
+                           env=dict(offline_env(), PYTHONPATH=target))
+        eq(r.stdout.strip(), os.path.join(target, "ballast", "__init__.py") + " 0.1.0", "from the sdist")
 
 
 if __name__ == "__main__":
