@@ -548,34 +548,172 @@ def distributed_sampler_from_a_gloo_process_group():
     eq(sorted(o["rank"] for o in results), [0, 1], "ranks")
 
 
+class CountingClient(ballast.Client):
+    """A Client that records the windows of each /sample request: (offset, count)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.windows = []
+
+    def sample(self, *a, **kw):
+        self.windows.append((kw.get("offset"), kw.get("count")))
+        return super().sample(*a, **kw)
+
+
+def wrs_passes(w, k, replacement, seed, passes):
+    """WeightedRandomSampler with one generator seeded once: its first passes."""
+    ref = WeightedRandomSampler(w, k, replacement, generator=torch.Generator().manual_seed(seed))
+    return [list(ref) for _ in range(passes)]
+
+
 @test
-def stream_and_window_are_passed_through():
-    """stream= and window= send "stream" and "offset"/"count". Today's server
-    refuses them by name (the sampler says which argument to leave unset); a
-    server that has them must give what PyTorch gives."""
+def continued_stream_equals_weighted_random_sampler():
+    """stream="continued": pass e of the sampler is pass e of one
+    WeightedRandomSampler(w, k, replacement, generator=Generator().manual_seed(seed)),
+    index for index, over 4 epochs, with and without replacement, fetched whole
+    or in windows; set_epoch(e) reaches pass e directly."""
     c = client()
-    w = torch.rand(40, dtype=torch.float64)
-    s = bt.BallastSampler(w, 30, seed=8, stream="continued", client=c)
+    w = torch.rand(300, dtype=torch.float64) ** 3
+    n = 0
+    for seed in (2024, U64_MAX):
+        for replacement, k in ((True, 500), (False, 120)):
+            ref = wrs_passes(w, k, replacement, seed, 4)
+            for window in (None, 64, 7):
+                s = bt.BallastSampler(w, k, replacement, seed=seed, stream="continued", window=window, client=c)
+                for epoch in range(4):
+                    eq(list(s), ref[epoch], "seed %d, replacement %s, window %s, epoch %d"
+                       % (seed, replacement, window, epoch))
+                    n += 1
+                eq(s.epoch, 4, "the sampler's epoch counter")
+            s = bt.BallastSampler(w, k, replacement, seed=seed, stream="continued", client=c)
+            s.set_epoch(3)
+            eq(list(s), ref[3], "set_epoch(3): the fourth pass")
+            check(ref[1] != ref[0], "consecutive passes differ")
+    # labels + scheme: the item weights are the class weights of the labels
+    labels = torch.tensor([0] * 50 + [1] * 8 + [2] * 2)
+    counts = torch.bincount(labels).double()
+    s = bt.BallastSampler(labels=labels, scheme="inverse", seed=5, stream="continued", window=16, client=c)
+    eq([list(s) for _ in range(3)], wrs_passes((1 / counts)[labels], 60, True, 5, 3), "labels, continued")
+    # per_epoch, spelled out, is the default stream
+    s = bt.BallastSampler(w, 40, seed=9, stream="per_epoch", window=9, client=c)
+    eq([list(s) for _ in range(3)], [torch_draw(w, 40, True, 9, e) for e in range(3)], "per_epoch")
+    # the fast generator has no continued stream: the server says so, naming the field
+    s = bt.BallastSampler(w, 40, seed=9, generator="fast", stream="continued", client=c)
+    raises(lambda: list(s), status=400, field="stream")
     try:
-        epochs = [list(s) for _ in range(3)]
-    except BallastError as e:
-        eq((e.status, e.field), (400, "stream"), "today's answer to stream")
-        check("leave stream unset" in e.message, e.message)
-        print("stream: not served yet (400, field stream)")
-    else:
-        g = torch.Generator().manual_seed(8)
-        ref = WeightedRandomSampler(w, 30, generator=g)
-        eq(epochs, [list(ref) for _ in range(3)], "continued stream = one WeightedRandomSampler")
-        print("stream: continued, equal to WeightedRandomSampler")
-    s = bt.BallastSampler(w, 30, seed=8, window=7, client=c)
+        bt.BallastSampler(w, stream="continuous", client=c)
+        raise AssertionError("a bad stream accepted")
+    except ValueError as e:
+        check("stream" in str(e), str(e))
+    print("continued stream: %d (seed, replacement, window, epoch) passes equal WeightedRandomSampler's" % n)
+
+
+@test
+def distributed_continued_equals_distributed_sampler():
+    """DistributedBallastSampler, world sizes 2 and 3, 3 epochs, per_epoch and
+    continued streams: rank r's indices are those DistributedSampler(shuffle=False)
+    gives rank r over the epoch's full draw (the same draw a single sampler makes)."""
+    from torch.utils.data.distributed import DistributedSampler
+    c = client()
+    w = torch.rand(61, dtype=torch.float64) + 0.05
+    n = 0
+    for stream in ("continued", "per_epoch"):
+        for k, replacement in ((61, True), (40, False), (7, True)):
+            if stream == "continued":
+                draws = wrs_passes(w, k, replacement, 77, 3)
+            else:
+                draws = [torch_draw(w, k, replacement, 77, e) for e in range(3)]
+            for world_size in (2, 3):
+                samplers = [bt.DistributedBallastSampler(w, k, replacement, world_size=world_size, rank=r, seed=77,
+                                                         stream=stream, window=4, client=c)
+                            for r in range(world_size)]
+                for epoch in range(3):
+                    for r, s in enumerate(samplers):
+                        s.set_epoch(epoch)
+                        ds = DistributedSampler(range(k), num_replicas=world_size, rank=r, shuffle=False)
+                        want = [draws[epoch][i] for i in ds]
+                        got = list(s)
+                        eq(got, want, "%s k %d world %d rank %d epoch %d" % (stream, k, world_size, r, epoch))
+                        eq(len(s), len(ds), "len = DistributedSampler's")
+                        n += 1
+    print("distributed: %d (stream, k, world size, rank, epoch) shards equal DistributedSampler's" % n)
+
+
+@test
+def windows_are_lazy_and_a_run_resumes_mid_epoch():
+    """A pass fetches nothing until its first index is asked for, then one
+    window (offset, count) at a time; state_dict() / load_state_dict() and
+    set_epoch(e, start_index) resume an epoch where it stopped."""
+    c = CountingClient(url())
+    w = torch.rand(100, dtype=torch.float64)
+    ref = wrs_passes(w, 50, True, 11, 3)
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=8, client=c)
+    it = iter(s)
+    eq(c.windows, [], "nothing fetched by iter()")
+    got = [next(it) for _ in range(8)]
+    eq(c.windows, [(0, 8)], "one window for the first 8 indices")
+    got.append(next(it))
+    eq(c.windows, [(0, 8), (8, 8)], "the next window at the 9th")
+    got += list(it)
+    eq(got, ref[0], "the windows make the pass")
+    eq(c.windows[-1], (48, 2), "the last window is short")
+    eq(len(c.windows), 7, "ceil(50 / 8) requests")
+    # window=None: one request without offset/count (any server)
+    c.windows.clear()
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=None, client=c)
+    eq(list(s), ref[0], "one request")
+    eq(c.windows, [(None, None)], "no window fields")
+    # Stop in epoch 1 after 21 indices; resume from the state in a new sampler.
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=8, client=c)
+    eq(s.state_dict(), {"seed": 11, "epoch": 0, "start_index": 0}, "state before any pass")
+    list(s)
+    it = iter(s)
+    head = [next(it) for _ in range(21)]
+    eq(head, ref[1][:21], "the head of epoch 1")
+    state = s.state_dict()
+    eq(state, {"seed": 11, "epoch": 1, "start_index": 21}, "the state mid-epoch")
+    c.windows.clear()
+    r = bt.BallastSampler(w, 50, seed=None, stream="continued", window=8, client=c)
+    r.load_state_dict(pickle.loads(pickle.dumps(state)))
+    eq(r.seed, 11, "the seed comes with the state")
+    eq(list(r), ref[1][21:], "the rest of epoch 1")
+    eq(c.windows[0], (21, 8), "the first request starts at the resumed index")
+    eq(list(r), ref[2], "then epoch 2, whole")
+    eq(r.state_dict(), {"seed": 11, "epoch": 3, "start_index": 0}, "between passes: the next")
+    # set_epoch(e, start_index) is the same, per_epoch stream and window None included
+    for window in (None, 5):
+        s = bt.BallastSampler(w, 50, seed=11, window=window, client=c)
+        s.set_epoch(2, start_index=45)
+        eq(list(s), torch_draw(w, 50, True, 11, 2)[45:], "set_epoch(2, 45), window %s" % window)
+        eq(list(s), torch_draw(w, 50, True, 11, 3), "then epoch 3")
+    # A distributed rank resumes within its own share.
+    d = bt.DistributedBallastSampler(w, 50, world_size=3, rank=1, seed=11, stream="continued", window=4,
+                                     client=c)
+    d.set_epoch(2, start_index=10)
+    eq(list(d), shard(ref[2], 3, 1)[10:], "rank 1 of 3 from its 10th index")
+    # Resuming a DataLoader run: 2 of epoch 1's 5 batches done, saved as the loop counted them.
+    ds = TensorDataset(torch.arange(100))
+    full = []
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=16, client=c)
+    for epoch in range(3):
+        full.append([b[0].tolist() for b in DataLoader(ds, batch_size=10, sampler=s)])
+    eq([sum(b, []) for b in full], ref, "DataLoader passes")
+    s = bt.BallastSampler(w, 50, seed=None, stream="continued", window=16, client=c)
+    s.load_state_dict({"seed": 11, "epoch": 1, "start_index": 2 * 10})
+    resumed = [[b[0].tolist() for b in DataLoader(ds, batch_size=10, sampler=s)] for _ in range(2)]
+    eq(resumed, [full[1][2:], full[2]], "the resumed run's batches")
+    for bad in (dict(window=0), dict(window=2.5), dict(start_index=-1), dict(epoch=-1)):
+        try:
+            bt.BallastSampler(w, **bad, client=c)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+    s = bt.BallastSampler(w, 50, start_index=51, client=c)
     try:
-        got = list(s)
-    except BallastError as e:
-        eq((e.status, e.field in ("offset", "count")), (400, True), "today's answer to offset/count")
-        check("leave window unset" in e.message, e.message)
-        print("window: not served yet (400, field %s)" % e.field)
-    else:
-        eq(got, torch_draw(w, 30, True, 8, 0), "windows make the epoch's draw")
+        iter(s)
+        raise AssertionError("start_index beyond the epoch accepted")
+    except ValueError as e:
+        check("start_index" in str(e), str(e))
 
 
 # ---- PyTorch: class weights, losses, training ------------------------------------------------
@@ -722,6 +860,27 @@ def training_example_runs():
     print(out.rstrip())
     eq(rc, 0, "the example's verdict")
     check("indices identical; largest relative loss difference 0;" in out, out)
+
+
+@test
+def training_example_imbalanced_prints_identical_losses():
+    """clients/python/examples/train_imbalanced.py: BallastSampler (continued
+    stream) and class_weights from the server against WeightedRandomSampler and
+    torch-computed weights: 5 epochs, every batch loss the same double."""
+    ex = os.path.join(PKG, "examples", "train_imbalanced.py")
+    r = subprocess.run([SYSTEM_PYTHON, ex, "--url", url()], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=PKG))
+    print(r.stdout.rstrip())
+    eq(r.returncode, 0, "the example's verdict: " + r.stderr[-2000:])
+    rows = re.findall(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(yes|NO)\s+\[(\d+), (\d+), (\d+)\]$", r.stdout, re.M)
+    eq([int(row[0]) for row in rows], list(range(5)), "5 epochs")
+    for row in rows:
+        eq((row[1], row[3]), (row[2], "yes"), "epoch %s: the same loss" % row[0])
+        drawn = [int(v) for v in row[4:]]
+        eq(sum(drawn), 1000, "one epoch draws len(dataset) items")
+        check(min(drawn) > 250, "inverse weights draw the classes about equally: %s" % drawn)
+    check(float(rows[-1][1]) < float(rows[0][1]), "the loss goes down")
+    check("identical: True (50 batch losses" in r.stdout, r.stdout)
 
 
 # ---- install -----------------------------------------------------------------------------------

@@ -328,7 +328,8 @@ class Client:
         return self._call("/weights", fields, output, request_id)
 
     def sample(self, weights=None, *, labels=None, class_weights=None, num_samples=None,
-               replacement=None, seed=None, epoch=None, generator=None, world_size=None, rank=None,
+               replacement=None, seed=None, epoch=None, generator=None, stream=None, world_size=None,
+               rank=None, offset=None, count=None, strategy=None, sampling_strategy=None,
                output=None, request_id=None, extra=None):
         """POST /sample: indices drawn with probability proportional to weights.
 
@@ -344,7 +345,22 @@ class Client:
         generator       "fast" (default) or "torch": bit for bit
                         torch.multinomial(w, num_samples, replacement,
                         generator=torch.Generator().manual_seed(seed + epoch))
+        stream          "per_epoch" (the server's default: each epoch a generator
+                        seeded with seed + epoch, as above) or "continued"
+                        (generator "torch": epoch e is the (e+1)-th consecutive
+                        draw of one generator seeded with seed, i.e. epoch e of
+                        WeightedRandomSampler(w, num_samples, replacement,
+                        generator=torch.Generator().manual_seed(seed)))
         world_size, rank  this rank's share of the draw (DistributedSampler's rule)
+        offset, count   a window of the answer's indices: indices[offset:offset +
+                        count] of what the request without them returns (count
+                        default: to the end), so a long epoch is fetched piece
+                        by piece in bounded memory
+        strategy, sampling_strategy  with labels, resampling as imbalanced-learn's
+                        samplers do: strategy "undersample" or "oversample", and
+                        sampling_strategy the target class counts (a string such
+                        as "auto", a float ratio or per-class counts), as the
+                        server's /sample documents them (api/openapi.yaml)
         output, request_id, extra   as in class_weights()
 
         Returns the answer as a dict: "indices" (a list, or int64 array/tensor),
@@ -353,14 +369,16 @@ class Client:
         """
         fields = _fields(extra, weights=weights, labels=labels, class_weights=class_weights,
                          num_samples=num_samples, replacement=replacement, seed=seed, epoch=epoch,
-                         generator=generator, world_size=world_size, rank=rank)
+                         generator=generator, stream=stream, world_size=world_size, rank=rank,
+                         offset=offset, count=count, strategy=strategy,
+                         sampling_strategy=sampling_strategy)
         idempotent = True
         if fields.get("seed") is None:
             if self.client_seeds:
                 fields["seed"] = random_seed()
             else:
                 idempotent = False
-        for k in ("seed", "epoch"):
+        for k in ("seed", "epoch", "offset", "count"):
             if fields.get(k) is not None and not isinstance(fields[k], (str, bool)) \
                     and hasattr(fields[k], "__index__"):
                 fields[k] = operator.index(fields[k])
