@@ -637,23 +637,76 @@ func TestStaleKeepAliveConnection(t *testing.T) {
 	}
 }
 
-func TestExtraFieldsPassThrough(t *testing.T) {
-	// stream / offset / count are not served yet: they reach the server, which names them.
+// The passes of PyTorch 1.13's WeightedRandomSampler([0.1, 0.9, 0.4, 0.6, 0.3, 0.7], k,
+// replacement, generator=torch.Generator().manual_seed(42)): 8 with replacement, 5 without.
+var wrsPasses = map[bool][][]int64{
+	true:  {{1, 1, 1, 1, 3, 3, 5, 5}, {1, 1, 1, 2, 5, 5, 2, 3}, {1, 4, 3, 2, 1, 4, 1, 1}},
+	false: {{1, 3, 2, 0, 5}, {2, 3, 4, 5, 1}, {4, 2, 3, 5, 1}},
+}
+
+func TestSampleContinuedStreamAndWindows(t *testing.T) {
 	c := New(baseURL)
-	for _, f := range []string{"stream", "offset"} {
-		extra := map[string]interface{}{f: "continued"}
-		if f == "offset" {
-			extra = map[string]interface{}{"offset": 0, "count": 2}
-		}
-		res, err := c.Sample(ctx(), &SampleRequest{Weights: []float64{1, 2}, NumSamples: 4, Seed: Seed(1), Extra: extra})
-		if err == nil {
-			if len(res.Indices) == 0 {
-				t.Fatalf("%s accepted, but no indices", f)
+	w := []float64{0.1, 0.9, 0.4, 0.6, 0.3, 0.7}
+	for _, rep := range []bool{true, false} {
+		k := int64(len(wrsPasses[rep][0]))
+		for epoch, want := range wrsPasses[rep] {
+			req := SampleRequest{Weights: w, NumSamples: k, Replacement: Bool(rep), Seed: Seed(42),
+				Epoch: Seed(uint64(epoch)), Generator: "torch", Stream: "continued"}
+			full, err := c.Sample(ctx(), &req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
+			if !reflect.DeepEqual(full.Indices, want) {
+				t.Fatalf("continued, replacement %v, epoch %d: %v, PyTorch %v", rep, epoch, full.Indices, want)
+			}
+			// Every window is the slice of the whole answer.
+			for off := int64(0); off < k; off++ {
+				for cnt := int64(1); off+cnt <= k; cnt += 2 {
+					r := req
+					r.Offset, r.Count = off, cnt
+					part, err := c.Sample(ctx(), &r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(part.Indices, want[off:off+cnt]) {
+						t.Fatalf("epoch %d window (%d, %d): %v, want %v", epoch, off, cnt, part.Indices, want[off:off+cnt])
+					}
+				}
+			}
 		}
-		if e := mustErr(t, err); e.Status != 400 || (e.Field != "stream" && e.Field != "offset" && e.Field != "count") {
-			t.Fatalf("%s: %+v", f, e)
-		}
+	}
+	// The default stream is per_epoch: epoch e draws with a generator seeded with seed + e,
+	// so (seed 41, epoch 1) is the first pass of seed 42, and (seed 42, epoch 1) is not its
+	// second.
+	per, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(41), Epoch: Seed(1), Generator: "torch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(42), Epoch: Seed(1),
+		Generator: "torch", Stream: "per_epoch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(per.Indices, wrsPasses[true][0]) || reflect.DeepEqual(next.Indices, wrsPasses[true][1]) {
+		t.Fatalf("per_epoch: seed 41 epoch 1 %v, seed 42 epoch 1 %v", per.Indices, next.Indices)
+	}
+	// A window of a rank's share.
+	shard, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(42), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued", WorldSize: 3, Rank: 1, Offset: 1, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := wrsPasses[true][2] // padded to 9: rank 1 gets elements 1, 4, 7
+	if want := []int64{p[4], p[7]}; !reflect.DeepEqual(shard.Indices, want) {
+		t.Fatalf("window of rank 1 of 3: %v, want %v", shard.Indices, want)
+	}
+	// A window beyond the answer, or a continued fast stream, is refused, naming the field.
+	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Offset: 9, Count: 1})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "offset" {
+		t.Fatalf("offset beyond the answer: %+v", e)
+	}
+	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Generator: "fast", Stream: "continued"})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "stream" {
+		t.Fatalf("continued fast stream: %+v", e)
 	}
 }

@@ -347,10 +347,19 @@ type SampleRequest struct {
 	Seed         *U64      `json:"seed,omitempty"`
 	Epoch        *U64      `json:"epoch,omitempty"`
 	Generator    string    `json:"generator,omitempty"`
-	WorldSize    int64     `json:"world_size,omitempty"`
-	Rank         int64     `json:"rank,omitempty"`
-	// Extra fields, sent as they are: e.g. {"stream": "continued"} or "offset"/"count" on
-	// servers that have them.
+	// Stream: "per_epoch" (the server's default: epoch e draws with a generator seeded
+	// with Seed + e) or "continued" (Generator "torch": epoch e is the (e+1)-th consecutive
+	// draw of one generator seeded with Seed, as PyTorch's WeightedRandomSampler with a
+	// seeded generator gives pass after pass).
+	Stream    string `json:"stream,omitempty"`
+	WorldSize int64  `json:"world_size,omitempty"`
+	Rank      int64  `json:"rank,omitempty"`
+	// Offset and Count: a window of the answer, Indices[Offset : Offset+Count] of what the
+	// same request without them returns (Count 0: not sent, to the end), so that a long
+	// epoch is fetched piece by piece.
+	Offset int64 `json:"offset,omitempty"`
+	Count  int64 `json:"count,omitempty"`
+	// Extra fields, sent as they are (fields this package does not know yet).
 	Extra map[string]interface{} `json:"-"`
 }
 

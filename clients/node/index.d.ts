@@ -74,8 +74,19 @@ export interface SampleRequest {
   seed?: U64;
   epoch?: U64;
   generator?: "fast" | "torch";
+  /**
+   * "per_epoch" (default): epoch e draws with a generator seeded with seed + e;
+   * "continued" (generator "torch"): epoch e is the (e+1)-th consecutive draw of one
+   * generator seeded with seed, the passes of PyTorch's WeightedRandomSampler with
+   * generator=torch.Generator().manual_seed(seed)
+   */
+  stream?: "per_epoch" | "continued";
   world_size?: number;
   rank?: number;
+  /** a window of the answer: indices.slice(offset, offset + count) of the request without them */
+  offset?: number;
+  /** the window's length (default: to the end) */
+  count?: number;
   [extra: string]: unknown;
 }
 export interface SampleResponse {

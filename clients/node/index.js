@@ -305,6 +305,10 @@ export class Client {
   /**
    * POST /sample. Without a seed the client draws one (see clientSeeds); the answer's
    * `seed` is a BigInt, `indices` numbers (typed: BigInt64Array in { data, shape }).
+   * `stream: "continued"` (generator "torch") makes epoch e the (e+1)-th pass of PyTorch's
+   * WeightedRandomSampler seeded once (default "per_epoch": reseeded with seed + epoch);
+   * `offset` and `count` ask for a window of the answer, `indices.slice(offset, offset +
+   * count)` of the same request without them.
    */
   async sample(fields, opts = {}) {
     const f = { ...fields };

@@ -136,6 +136,43 @@ test("sample: shards are DistributedSampler's rule over the draw", async () => {
   }
 });
 
+// The passes of PyTorch 1.13's WeightedRandomSampler([0.1, 0.9, 0.4, 0.6, 0.3, 0.7], k,
+// replacement, generator=torch.Generator().manual_seed(42)): 8 with replacement, 5 without.
+const WRS_PASSES = new Map([
+  [true, [[1, 1, 1, 1, 3, 3, 5, 5], [1, 1, 1, 2, 5, 5, 2, 3], [1, 4, 3, 2, 1, 4, 1, 1]]],
+  [false, [[1, 3, 2, 0, 5], [2, 3, 4, 5, 1], [4, 2, 3, 5, 1]]],
+]);
+
+test("sample: the continued stream is WeightedRandomSampler's passes; windows are slices", async () => {
+  const w = [0.1, 0.9, 0.4, 0.6, 0.3, 0.7];
+  for (const [replacement, passes] of WRS_PASSES) {
+    const k = passes[0].length;
+    for (const [epoch, want] of passes.entries()) {
+      const req = { weights: w, num_samples: k, replacement, seed: 42n, epoch, generator: "torch", stream: "continued" };
+      assert.deepEqual((await c.sample(req)).indices, want, `replacement ${replacement} epoch ${epoch}`);
+      for (let offset = 0; offset < k; offset++) {
+        const count = Math.min(3, k - offset);
+        const doc = await c.sample({ ...req, offset, count });
+        assert.deepEqual(doc.indices, want.slice(offset, offset + count), `window (${offset}, ${count})`);
+      }
+      const typed = await c.sample({ ...req, weights: Float64Array.from(w), offset: 2 }, { output: "typed" });
+      assert.deepEqual(Array.from(typed.indices.data, Number), want.slice(2), "typed, offset to the end");
+    }
+  }
+  // per_epoch (the default) reseeds: (seed 41, epoch 1) is seed 42's first pass.
+  assert.deepEqual((await c.sample({ weights: w, num_samples: 8, seed: 41n, epoch: 1, generator: "torch" })).indices,
+                   WRS_PASSES.get(true)[0]);
+  // A window of rank 1's share of 3 (the draw padded to 9: elements 1, 4, 7).
+  const p = WRS_PASSES.get(true)[2];
+  const doc = await c.sample({ weights: w, num_samples: 8, seed: 42n, epoch: 2, generator: "torch", stream: "continued",
+                               world_size: 3, rank: 1, offset: 1, count: 2 });
+  assert.deepEqual(doc.indices, [p[4], p[7]]);
+  await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, stream: "continued", generator: "fast" }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "stream");
+  await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, offset: 9, count: 1 }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "offset");
+});
+
 test("loss: values, nested arrays and { data, shape } in, typed out", async () => {
   const req = { logits: [[1, 2], [1, 3], [1, 3]], targets: [0, 1, 1], weights: [1, 2] };
   const none = await c.loss({ ...req, reduction: "none" });
