@@ -14,10 +14,10 @@
 
 typedef struct {
     api_value weights, labels, class_weights;
-    int64_t num_samples, world_size, rank;
+    int64_t num_samples, world_size, rank, offset, count, fast_version;
     uint64_t seed, epoch;
-    int replacement, generator;
-    int num_samples_given, seed_given; /* FIELD_* */
+    int replacement, generator, stream;
+    int num_samples_given, seed_given, count_given, offset_given, fast_version_given; /* FIELD_* */
 } sample_req;
 
 #define OFF(m) offsetof(sample_req, m)
@@ -45,6 +45,20 @@ static const field_spec fields[] = {
      DEFAULT_INT(1), .doc = "distributed training: the number of ranks"},
     {.name = "rank", .type = FT_INT, .offset = OFF(rank), .range = AT_LEAST(0), DEFAULT_INT(0),
      .doc = "this rank's share of the draw, in [0, world_size)"},
+    {.name = "stream", .type = FT_ENUM, .offset = OFF(stream), .choices = bl_stream_names,
+     DEFAULT_INT(BL_STREAM_PER_EPOCH),
+     .doc = "per_epoch (reseeded every epoch), or continued (torch: one generator, seeded once)"},
+    {.name = "offset", .type = FT_INT, .offset = OFF(offset), .range = AT_LEAST(0),
+     DEFAULT_INT(0), .given = FIELD_GIVEN_AT(sample_req, offset_given),
+     .doc = "the window's first index, within what this request returns"},
+    {.name = "count", .type = FT_INT, .offset = OFF(count), .range = AT_LEAST(0),
+     .given = FIELD_GIVEN_AT(sample_req, count_given),
+     .doc = "the window's length (default: the rest from offset)"},
+    {.name = "fast_version", .type = FT_INT, .offset = OFF(fast_version),
+     .range = RANGE(1, BL_FAST_VERSION), DEFAULT_INT(BL_FAST_VERSION),
+     .only = {"generator", CHOICE(BL_GENERATOR_FAST), NULL},
+     .given = FIELD_GIVEN_AT(sample_req, fast_version_given),
+     .doc = "the fast stream's version: 2 (counter-based), or 1 (before ballast 0.2)"},
     FIELD_END,
 };
 
@@ -134,12 +148,11 @@ done:
 }
 
 /* The draw, mapping a refusal of weights derived from labels to the label. */
-static bl_api_code draw_indices(const sample_req *r, const double *w, size_t n, size_t k,
-                                int64_t *draw, api_err *e)
+static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, const double *w,
+                                size_t n, size_t k, int64_t *draw, api_err *e)
 {
     bl_error le;
-    if (bl_sample(w, n, k, r->replacement, (bl_generator)r->generator, r->seed, r->epoch, draw,
-                  &le) == BL_OK)
+    if (bl_sample_window(w, n, k, o, draw, NULL, &le) == BL_OK)
         return BL_API_OK;
     if (le.arg && strcmp(le.arg, "weights") == 0 && api_sent(&r->labels)) {
         char path[64] = "labels";
@@ -158,8 +171,8 @@ static bl_api_code draw_indices(const sample_req *r, const double *w, size_t n, 
  * JavaScript's numbers are not (.npy answers carry it exactly in their
  * Ballast-Seed header already). digits: SEED_DIGITS bytes for its text,
  * kept until the answer is written. */
-static void put_fields(const sample_req *r, size_t k, size_t m, size_t ws, api_out *out,
-                       char *digits)
+static void put_fields(const sample_req *r, size_t k, size_t share, size_t len, size_t ws,
+                       api_out *out, char *digits)
 {
     out_uint(out, "num_samples", k);
     snprintf(digits, SEED_DIGITS, "%" PRIu64, r->seed);
@@ -172,12 +185,28 @@ static void put_fields(const sample_req *r, size_t k, size_t m, size_t ws, api_o
     }
     out_uint(out, "epoch", r->epoch);
     out_string(out, "generator", bl_generator_name((bl_generator)r->generator));
+    if (r->fast_version_given)
+        out_uint(out, "fast_version", (uint64_t)r->fast_version);
+    if (r->stream == BL_STREAM_CONTINUED)
+        out_string(out, "stream", bl_stream_name((bl_stream)r->stream));
     if (ws > 1) {
         out_uint(out, "rank", (uint64_t)r->rank);
         out_uint(out, "world_size", ws);
-        out_uint(out, "total_size", m * ws);
+        out_uint(out, "total_size", share * ws);
     }
+    if (!r->offset_given && !r->count_given)
+        return;
+    /* the window, and where the next one starts */
+    out_uint(out, "offset", (uint64_t)r->offset);
+    out_uint(out, "count", len);
+    out_uint(out, "next_offset", (uint64_t)r->offset + len);
+    out_uint(out, "full_count", share);
 }
+
+/* The replay that stream "continued" may ask for: epoch draws' worth of
+ * uniforms before the epoch's own, at most REPLAY_PER_SAMPLE times the
+ * max-samples limit (README, "Limits"). */
+#define REPLAY_PER_SAMPLE 64
 
 bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
@@ -187,7 +216,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         return code;
     const bl_api_limits *lim = &cfg->limits;
     double *w = NULL;
-    int64_t *draw = NULL, *share = NULL;
+    int64_t *draw = NULL;
     size_t n = 0;
     char digits[SEED_DIGITS];
     if (api_sent(&r.weights))
@@ -198,9 +227,21 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
         goto done;
 
     size_t k = r.num_samples_given ? (size_t)r.num_samples : n;
-    size_t ws = (size_t)r.world_size, m = k; /* m: this rank's share of the k */
+    size_t ws = (size_t)r.world_size, share = k, len = 0;
+    bl_sample_opts o = bl_sample_opts_default();
+    o.replacement = r.replacement;
+    o.generator = (bl_generator)r.generator;
+    o.stream = (bl_stream)r.stream;
+    o.fast_version = (int)r.fast_version;
+    o.seed = r.seed; /* drawn below when not sent */
+    o.epoch = r.epoch;
+    o.world_size = ws;
+    o.rank = (size_t)r.rank;
+    o.offset = (size_t)r.offset;
+    o.count = r.count_given ? (size_t)r.count : SIZE_MAX;
     bl_error le;
-    if (bl_shard_size(k, ws, (size_t)r.rank, &m, &le) != BL_OK) {
+    if (bl_shard_size(k, ws, (size_t)r.rank, &share, &le) != BL_OK ||
+        bl_sample_window_size(k, &o, &len, &le) != BL_OK) {
         code = api_from_lib(e, &le, NULL, 0);
         goto done;
     }
@@ -210,6 +251,16 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
                         k, lim->max_samples);
         goto done;
     }
+    uint64_t replay = bl_sample_replay(n, k, &o);
+    if (lim->max_samples && replay / REPLAY_PER_SAMPLE >= lim->max_samples) {
+        code = api_fail(e, BL_API_LIMIT_EXCEEDED, "epoch",
+                        "stream \"continued\" at epoch %" PRIu64 " replays %" PRIu64
+                        " draws' worth of uniforms (epoch x %s), more than %d times the "
+                        "server's max-samples limit of %zu",
+                        r.epoch, replay, r.replacement ? "num_samples" : "items",
+                        REPLAY_PER_SAMPLE, lim->max_samples);
+        goto done;
+    }
     if (!r.seed_given) {
         int (*entropy)(void *, uint64_t *) = cfg->entropy ? cfg->entropy : os_entropy;
         if (entropy(cfg->entropy_ctx, &r.seed) != 0) {
@@ -217,35 +268,22 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
                             "the system gave no random seed; send \"seed\"");
             goto done;
         }
+        o.seed = r.seed;
     }
-    draw = calloc(k ? k : 1, sizeof *draw); /* calloc: k * 8 may overflow (no limit) */
+    draw = malloc((len ? len : 1) * sizeof *draw); /* len <= share <= max-samples */
     if (!draw) {
-        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
+        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
         goto done;
     }
-    code = draw_indices(&r, w, n, k, draw, e);
+    code = draw_indices(&r, &o, w, n, k, draw, e);
     if (code != BL_API_OK)
         goto done;
-    const int64_t *result = draw;
-    if (ws > 1) {
-        share = malloc(m * sizeof *share + 1);
-        if (!share) {
-            code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", k);
-            goto done;
-        }
-        if (bl_shard(draw, k, ws, (size_t)r.rank, share, &m, &le) != BL_OK) {
-            code = api_from_lib(e, &le, NULL, 0);
-            goto done;
-        }
-        result = share;
-    }
-    out_int64s(out, "indices", result, m);
+    out_int64s(out, "indices", draw, len);
     out_primary(out);
-    put_fields(&r, k, m, ws, out, digits);
+    put_fields(&r, k, share, len, ws, out, digits);
     code = api_emit(out, e);
 done:
     free(w);
     free(draw);
-    free(share);
     return code;
 }

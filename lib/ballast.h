@@ -158,6 +158,11 @@ uint32_t bl_mt19937_next(bl_mt19937 *mt);
 /* PyTorch's uniform double in [0, 1): two outputs a, b make (a << 32 | b),
  * whose low 53 bits are scaled by 2^-53. Can't fail. */
 double bl_mt19937_uniform(bl_mt19937 *mt);
+/* Advances the generator by `outputs` 32-bit outputs without computing
+ * them (one uniform is two outputs): the state is where `outputs` calls of
+ * bl_mt19937_next would leave it, at the cost of one twist per 624. Can't
+ * fail. */
+void bl_mt19937_skip(bl_mt19937 *mt, uint64_t outputs);
 
 /* The fast generator's engine: xoshiro256**, seeded by SplitMix64. */
 typedef struct {
@@ -170,6 +175,18 @@ void bl_xoshiro_seed(bl_xoshiro *x, uint64_t seed, uint64_t epoch);
 uint64_t bl_xoshiro_next(bl_xoshiro *x);
 /* A double in [0, 1) from the top 53 bits of one output. Can't fail. */
 double bl_xoshiro_uniform(bl_xoshiro *x);
+
+/* The fast generator's engine from fast_version 2 on: a counter-based
+ * stream, output i a function of (seed, epoch, i) alone (README, "The fast
+ * stream"). */
+typedef struct {
+    uint64_t k0, k1;
+} bl_counter;
+
+/* The key of the stream (seed, epoch). Can't fail. */
+void bl_counter_seed(bl_counter *c, uint64_t seed, uint64_t epoch);
+/* Output i of the stream. Can't fail. */
+uint64_t bl_counter_at(const bl_counter *c, uint64_t i);
 
 /* ------------------------------------------------------------------ */
 /* Weighted sampling                                                   */
@@ -220,6 +237,76 @@ bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_ra
  */
 bl_status bl_shard(const int64_t *draw, size_t k, size_t world_size, size_t rank, int64_t *out,
                    size_t *count, bl_error *err);
+
+/*
+ * Streams, windows and shards (README, "Continued streams and windows").
+ *
+ * stream: per_epoch seeds every epoch anew (torch: seed + epoch, as
+ * DistributedSampler; fast: the key (seed, epoch)); continued is PyTorch's
+ * one generator seeded once with seed and drawn from epoch after epoch, as
+ * WeightedRandomSampler(..., generator=torch.Generator().manual_seed(seed))
+ * iterated: epoch e is its (e + 1)-th draw. Only the torch generator has
+ * such a state; continued with fast is refused (BL_EINVAL, "stream").
+ */
+typedef enum {
+    BL_STREAM_PER_EPOCH = 0,
+    BL_STREAM_CONTINUED = 1,
+} bl_stream;
+#define BL_STREAM_COUNT 2
+
+/* "per_epoch", "continued"; then NULL. */
+extern const char *const bl_stream_names[BL_STREAM_COUNT + 1];
+const char *bl_stream_name(bl_stream s);
+bl_status bl_stream_from_name(const char *name, bl_stream *out, bl_error *err);
+
+/* The fast stream's versions: 1 is sequential xoshiro256** (bl_sample's),
+ * 2 (the newest, the default of bl_sample_opts) is counter-based. */
+#define BL_FAST_VERSION 2
+
+typedef struct {
+    int replacement;        /* 1 (default) or 0 */
+    bl_generator generator; /* BL_GENERATOR_FAST (default) */
+    bl_stream stream;       /* BL_STREAM_PER_EPOCH (default) */
+    int fast_version;       /* 1 or 2 (default BL_FAST_VERSION); fast generator only */
+    uint64_t seed, epoch;   /* 0, 0 */
+    size_t world_size, rank; /* 1, 0: the share of the draw (bl_shard) */
+    size_t offset, count;   /* 0, SIZE_MAX: the window [offset, offset + count) of the share */
+} bl_sample_opts;
+
+/* The defaults above. Can't fail. */
+bl_sample_opts bl_sample_opts_default(void);
+
+/*
+ * The number of indices bl_sample_window writes for a draw of k: the share
+ * ceil(k / world_size) less offset, at most count. offset beyond the share
+ * is BL_EINVAL naming "offset"; errors of bl_shard_size; an opts field out
+ * of range names it ("replacement", "generator", "stream", "fast_version").
+ */
+bl_status bl_sample_window_size(size_t k, const bl_sample_opts *o, size_t *len, bl_error *err);
+
+/*
+ * The draw of k indices from w (as bl_sample), shared among world_size
+ * ranks (bl_shard) and cut to the window [offset, offset + count) of this
+ * rank's share: *len (bl_sample_window_size) indices to out, exactly the
+ * slice of the whole share. Work beyond the weights' O(n) setup:
+ *   torch, replacement: the uniforms up to the window's last draw are
+ *     skipped (MT19937 advanced untempered), then one per index written;
+ *   torch, no replacement: all n keys and PyTorch's top-k of the k;
+ *   fast 2, replacement: O(len) (every draw is addressed by its position);
+ *   fast 2 or 1, no replacement: all keys, two selections and a sort of
+ *     the window's span of the k, O(n + span log span);
+ *   fast 1, replacement: one output per draw up to the window's last.
+ * continued (torch only) first skips epoch * 2k (replacement) or epoch * 2n
+ * (no replacement) MT19937 outputs: bl_sample_replay gives the draws'
+ * worth, for a caller's bound.
+ */
+bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
+                           int64_t *out, size_t *len, bl_error *err);
+
+/* What stream continued replays before epoch `epoch`: epoch times k
+ * (replacement) or n (without) uniforms, saturating at UINT64_MAX; 0 for
+ * per_epoch or the fast generator. Can't fail. */
+uint64_t bl_sample_replay(size_t n, size_t k, const bl_sample_opts *o);
 
 /* ------------------------------------------------------------------ */
 /* Losses                                                              */

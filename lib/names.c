@@ -66,6 +66,14 @@ const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1] = {
 _Static_assert(BL_REDUCTION_NONE + 1 == BL_REDUCTION_COUNT, "BL_REDUCTION_COUNT is stale");
 _Static_assert(NELEM(bl_reduction_names) == BL_REDUCTION_COUNT + 1, "a reduction without a name");
 
+const char *const bl_stream_names[BL_STREAM_COUNT + 1] = {
+    [BL_STREAM_PER_EPOCH] = "per_epoch",
+    [BL_STREAM_CONTINUED] = "continued",
+    [BL_STREAM_COUNT] = NULL,
+};
+_Static_assert(BL_STREAM_CONTINUED + 1 == BL_STREAM_COUNT, "BL_STREAM_COUNT is stale");
+_Static_assert(NELEM(bl_stream_names) == BL_STREAM_COUNT + 1, "a stream without a name");
+
 /* names[v] for v in [0, count), else NULL. The enum arrives as an int: a
  * value outside the enum is exactly what this guards against. */
 static const char *name_of(const char *const *names, int count, int v)
@@ -121,3 +129,4 @@ NAME_FUNCTIONS(bl_normalize, normalize, "normalize")
 NAME_FUNCTIONS(bl_generator, generator, "generator")
 NAME_FUNCTIONS(bl_loss_kind, loss, "loss")
 NAME_FUNCTIONS(bl_reduction, reduction, "reduction")
+NAME_FUNCTIONS(bl_stream, stream, "stream")

@@ -26,14 +26,38 @@ void bl_mt19937_seed(bl_mt19937 *mt, uint64_t seed)
     mt->next = MT_N;
 }
 
+/* The recurrence over the whole state, in three runs so that no index
+ * needs a modulo: i + 1 and i + M wrap at different places. */
+static inline uint32_t mt_mix(uint32_t cur, uint32_t nxt, uint32_t far)
+{
+    uint32_t y = (cur & 0x80000000u) | (nxt & 0x7fffffffu);
+    return far ^ (y >> 1) ^ ((0u - (y & 1u)) & 0x9908b0dfu);
+}
+
 static void mt_twist(bl_mt19937 *mt)
 {
     uint32_t *s = mt->state;
-    for (int i = 0; i < MT_N; i++) {
-        uint32_t y = (s[i] & 0x80000000u) | (s[(i + 1) % MT_N] & 0x7fffffffu);
-        s[i] = s[(i + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-    }
+    int i = 0;
+    for (; i < MT_N - MT_M; i++)
+        s[i] = mt_mix(s[i], s[i + 1], s[i + MT_M]);
+    for (; i < MT_N - 1; i++)
+        s[i] = mt_mix(s[i], s[i + 1], s[i + MT_M - MT_N]);
+    s[MT_N - 1] = mt_mix(s[MT_N - 1], s[0], s[MT_M - 1]);
     mt->next = 0;
+}
+
+/* Skipping reads no output: a block of 624 costs one twist, the tempering
+ * of the outputs skipped is never done. */
+void bl_mt19937_skip(bl_mt19937 *mt, uint64_t outputs)
+{
+    while (outputs) {
+        if (mt->next >= MT_N)
+            mt_twist(mt);
+        uint64_t avail = (uint64_t)(MT_N - mt->next);
+        uint64_t take = outputs < avail ? outputs : avail;
+        mt->next += (int)take;
+        outputs -= take;
+    }
 }
 
 uint32_t bl_mt19937_next(bl_mt19937 *mt)
@@ -95,3 +119,29 @@ uint64_t bl_xoshiro_next(bl_xoshiro *x)
 }
 
 double bl_xoshiro_uniform(bl_xoshiro *x) { return (double)(bl_xoshiro_next(x) >> 11) * 0x1p-53; }
+
+/* Fast stream, version 2: output i of the stream (seed, epoch) is a pure
+ * function of the key and i, so that any draw is computed without the ones
+ * before it. The key is two words from the same SplitMix64 seeding as
+ * version 1; output i is mix(mix(k0 + (i + 1) gamma) XOR k1), mix being
+ * SplitMix64's finaliser. The first round is SplitMix64's own output i for
+ * the start k0; the second, keyed by k1, keeps two keys whose k0 differ by
+ * a multiple of gamma from giving shifted copies of one stream. */
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+void bl_counter_seed(bl_counter *c, uint64_t seed, uint64_t epoch)
+{
+    uint64_t a = seed, b = epoch ^ UINT64_C(0x6A09E667F3BCC909);
+    c->k0 = splitmix64(&a) ^ splitmix64(&b);
+    c->k1 = splitmix64(&a) ^ splitmix64(&b);
+}
+
+uint64_t bl_counter_at(const bl_counter *c, uint64_t i)
+{
+    return mix64(mix64(c->k0 + (i + 1) * UINT64_C(0x9E3779B97F4A7C15)) ^ c->k1);
+}

@@ -86,22 +86,92 @@ static void select_first(keyed *v, size_t n, size_t k)
     }
 }
 
-/* The k largest keys of v[0..n) in keyed order, written as indices to out. */
-static void top_k(keyed *v, size_t n, size_t k, int64_t *out)
+/* ---- positions ------------------------------------------------------- */
+
+/* The window's j-th index is element offset + j of the rank's share, which
+ * is element (rank + (offset + j) world_size) mod k of the draw (bl_shard:
+ * (offset + j) world_size < k + world_size, so one subtraction wraps it). */
+typedef struct {
+    size_t k, ws, r, offset;
+} window;
+
+static size_t position(const window *wd, size_t j)
 {
-    if (k < n)
-        select_first(v, n, k);
-    qsort(v, k, sizeof *v, keyed_cmp);
-    for (size_t i = 0; i < k; i++)
-        out[i] = v[i].index;
+    size_t i = (wd->offset + j) * wd->ws;
+    return i >= wd->k - wd->r ? i - (wd->k - wd->r) : i + wd->r;
 }
 
-static bl_status torch_with_replacement(const double *w, size_t n, size_t k, uint64_t seed,
+/* ---- the random number at a draw position ------------------------------ */
+
+/* Reads a stream at increasing positions, going back to its start (a saved
+ * copy) when a position is behind: that happens once at most, where a
+ * share wraps round to the start of the draw. */
+typedef struct {
+    bl_mt19937 mt, mt_start; /* torch */
+    bl_xoshiro x, x_start;   /* fast 1 */
+    bl_counter c;            /* fast 2 */
+    uint64_t at;             /* the next position the sequential engines give */
+} cursor;
+
+/* torch: the uniform of draw p (two outputs each). */
+static double torch_uniform_at(cursor *cu, uint64_t p)
+{
+    if (p < cu->at) {
+        cu->mt = cu->mt_start;
+        cu->at = 0;
+    }
+    bl_mt19937_skip(&cu->mt, 2 * (p - cu->at));
+    cu->at = p + 1;
+    return bl_mt19937_uniform(&cu->mt);
+}
+
+/* fast: the 64-bit output of draw p. */
+static uint64_t fast_output_at(cursor *cu, int version, uint64_t p)
+{
+    if (version >= 2)
+        return bl_counter_at(&cu->c, p);
+    if (p < cu->at) {
+        cu->x = cu->x_start;
+        cu->at = 0;
+    }
+    for (; cu->at < p; cu->at++)
+        bl_xoshiro_next(&cu->x);
+    cu->at = p + 1;
+    return bl_xoshiro_next(&cu->x);
+}
+
+/* torch's generator for the epoch: seeded with seed + epoch (per_epoch), or
+ * with seed and advanced past the epochs before (continued), each of which
+ * read `per_draw` uniforms. */
+static void torch_start(bl_mt19937 *mt, const bl_sample_opts *o, uint64_t per_draw)
+{
+    if (o->stream == BL_STREAM_CONTINUED) {
+        bl_mt19937_seed(mt, o->seed);
+        uint64_t e = o->epoch;
+        /* 2 e per_draw outputs, skipped in pieces that cannot overflow */
+        while (e) {
+            uint64_t step = per_draw && e > UINT64_MAX / 2 / per_draw ? UINT64_MAX / 2 / per_draw : e;
+            bl_mt19937_skip(mt, 2 * step * per_draw);
+            e -= step;
+        }
+    } else {
+        bl_mt19937_seed(mt, o->seed + o->epoch); /* mod 2^64 */
+    }
+}
+
+/* ---- with replacement -------------------------------------------------- */
+
+static bl_status torch_with_replacement(const double *w, size_t n, size_t k,
+                                        const bl_sample_opts *o, const window *wd, size_t len,
                                         int64_t *out, bl_error *err)
 {
     double *cum = malloc(n * sizeof *cum);
-    if (!cum)
+    cursor *cu = malloc(sizeof *cu);
+    if (!cum || !cu) {
+        free(cum);
+        free(cu);
         return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
+    }
     double sum = 0;
     for (size_t j = 0; j < n; j++) {
         sum += w[j];
@@ -110,10 +180,11 @@ static bl_status torch_with_replacement(const double *w, size_t n, size_t k, uin
     for (size_t j = 0; j < n; j++)
         cum[j] /= sum;
     cum[n - 1] = 1;
-    bl_mt19937 mt;
-    bl_mt19937_seed(&mt, seed);
-    for (size_t d = 0; d < k; d++) {
-        double u = bl_mt19937_uniform(&mt);
+    torch_start(&cu->mt, o, k);
+    cu->mt_start = cu->mt;
+    cu->at = 0;
+    for (size_t d = 0; d < len; d++) {
+        double u = torch_uniform_at(cu, position(wd, d));
         size_t lo = 0, hi = n;
         while (hi > lo) {
             size_t mid = lo + (hi - lo) / 2;
@@ -125,40 +196,9 @@ static bl_status torch_with_replacement(const double *w, size_t n, size_t k, uin
         out[d] = (int64_t)lo;
     }
     free(cum);
+    free(cu);
     return BL_OK;
 }
-
-/* torch.multinomial(w, k, replacement=False) of PyTorch 1.13: keys w_i / q_i
- * with q_i ~ Exp(1), then at::argmax for k = 1 and at::topk for k > 1. */
-static bl_status torch_without_replacement(const double *w, size_t n, size_t k, uint64_t seed,
-                                           int64_t *out, bl_error *err)
-{
-    keyed *v = malloc(n * sizeof *v);
-    if (!v)
-        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
-    bl_mt19937 mt;
-    bl_mt19937_seed(&mt, seed);
-    size_t best = 0;
-    for (size_t i = 0; i < n; i++) {
-        double q = -log(1.0 - bl_mt19937_uniform(&mt));
-        v[i].key = w[i] / q;
-        v[i].index = (int64_t)i;
-        if (isnan(v[i].key)) /* 0 / 0 (probability 2^-53): never chosen */
-            v[i].key = -1;
-        if (v[i].key > v[best].key) /* argmax: the first of equal maxima */
-            best = i;
-    }
-    if (k == 1)
-        out[0] = (int64_t)best;
-    else {
-        blp_torch_topk(v, n, k);
-        for (size_t i = 0; i < k; i++)
-            out[i] = v[i].index;
-    }
-    free(v);
-    return BL_OK;
-}
-
 
 /* One column of the alias table, 8 bytes so that a draw touches one cache
  * line and the table stays small: the column keeps its own index with
@@ -172,21 +212,17 @@ typedef struct {
  * prefetched, so the table's cache misses overlap instead of queueing. */
 #define ALIAS_BATCH 64
 
-static bl_status fast_with_replacement(const double *w, size_t n, size_t k, double sum,
-                                       uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err)
+/* Vose's alias method over p_i = w_i n / sum, in doubles; the keep
+ * probabilities are then rounded down to 32-bit fixed point. t: n columns. */
+static bl_status alias_build(const double *w, size_t n, double sum, alias_column *t,
+                             bl_error *err)
 {
-    if ((uint64_t)n > UINT32_MAX)
-        return bl_error_set(err, BL_ELIMIT, "weights", -1,
-                            "the fast generator draws from at most 2^32 - 1 items, not %zu", n);
-    /* Vose's alias method over p_i = w_i n / sum, in doubles; the keep
-     * probabilities are then rounded down to 32-bit fixed point. */
     double *p = malloc(n * sizeof *p);
     uint32_t *work = malloc(n * sizeof *work); /* small from the front, large from the back */
-    alias_column *t = malloc(n * sizeof *t);
-    bl_status rc = BL_OK;
-    if (!p || !work || !t) {
-        rc = bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
-        goto done;
+    if (!p || !work) {
+        free(p);
+        free(work);
+        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
     }
     /* w / sum first: n / sum overflows for sums below n / DBL_MAX (tiny or
      * subnormal weights), and 0 * inf would be NaN. */
@@ -219,18 +255,40 @@ static bl_status fast_with_replacement(const double *w, size_t n, size_t k, doub
         t[i].keep = keep >= 0x1p32 - 1 ? UINT32_MAX : keep <= 0 ? 0 : (uint32_t)keep;
     }
     free(p);
-    p = NULL;
+    free(work);
+    return BL_OK;
+}
 
+static bl_status fast_with_replacement(const double *w, size_t n, double sum,
+                                       const bl_sample_opts *o, const window *wd, size_t len,
+                                       int64_t *out, bl_error *err)
+{
+    if ((uint64_t)n > UINT32_MAX)
+        return bl_error_set(err, BL_ELIMIT, "weights", -1,
+                            "the fast generator draws from at most 2^32 - 1 items, not %zu", n);
+    alias_column *t = malloc(n * sizeof *t);
+    cursor *cu = malloc(sizeof *cu);
+    bl_status rc = BL_OK;
+    if (!t || !cu) {
+        rc = bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
+        goto done;
+    }
+    rc = alias_build(w, n, sum, t, err);
+    if (rc != BL_OK)
+        goto done;
+    bl_xoshiro_seed(&cu->x, o->seed, o->epoch);
+    cu->x_start = cu->x;
+    bl_counter_seed(&cu->c, o->seed, o->epoch);
+    cu->at = 0;
     /* One output a draw: r n = column 2^64 + frac; the column is the high
      * word of the product (Lemire), and the top 32 bits of frac, uniform
      * given the column, decide between it and its alias. */
-    bl_xoshiro x;
-    bl_xoshiro_seed(&x, seed, epoch);
     uint32_t col[ALIAS_BATCH], u[ALIAS_BATCH];
-    for (size_t d = 0; d < k; d += ALIAS_BATCH) {
-        size_t m = k - d < ALIAS_BATCH ? k - d : ALIAS_BATCH;
+    for (size_t d = 0; d < len; d += ALIAS_BATCH) {
+        size_t m = len - d < ALIAS_BATCH ? len - d : ALIAS_BATCH;
         for (size_t j = 0; j < m; j++) {
-            unsigned __int128 prod = (unsigned __int128)bl_xoshiro_next(&x) * (uint64_t)n;
+            uint64_t r = fast_output_at(cu, o->fast_version, position(wd, d + j));
+            unsigned __int128 prod = (unsigned __int128)r * (uint64_t)n;
             col[j] = (uint32_t)(prod >> 64);
             u[j] = (uint32_t)((uint64_t)prod >> 32);
             __builtin_prefetch(&t[col[j]]);
@@ -241,51 +299,176 @@ static bl_status fast_with_replacement(const double *w, size_t n, size_t k, doub
         }
     }
 done:
-    free(p);
-    free(work);
     free(t);
+    free(cu);
     return rc;
 }
 
-static bl_status fast_without_replacement(const double *w, size_t n, size_t k, size_t nonzero,
-                                          uint64_t seed, uint64_t epoch, int64_t *out,
-                                          bl_error *err)
+/* ---- without replacement ----------------------------------------------- */
+
+/* torch.multinomial(w, k, replacement=False) of PyTorch 1.13: keys w_i / q_i
+ * with q_i ~ Exp(1), then at::argmax for k = 1 and at::topk for k > 1; the
+ * window is read from the k in topk's order. */
+static bl_status torch_without_replacement(const double *w, size_t n, size_t k,
+                                           const bl_sample_opts *o, const window *wd,
+                                           size_t len, int64_t *out, bl_error *err)
 {
-    keyed *v = malloc(nonzero * sizeof *v);
-    if (!v)
+    keyed *v = malloc(n * sizeof *v);
+    bl_mt19937 *mt = malloc(sizeof *mt);
+    if (!v || !mt) {
+        free(v);
+        free(mt);
         return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
+    }
+    torch_start(mt, o, n);
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        double q = -log(1.0 - bl_mt19937_uniform(mt));
+        v[i].key = w[i] / q;
+        v[i].index = (int64_t)i;
+        if (isnan(v[i].key)) /* 0 / 0 (probability 2^-53): never chosen */
+            v[i].key = -1;
+        if (v[i].key > v[best].key) /* argmax: the first of equal maxima */
+            best = i;
+    }
+    if (k == 1) {
+        v[0].index = (int64_t)best;
+    } else {
+        blp_torch_topk(v, n, k);
+    }
+    for (size_t j = 0; j < len; j++)
+        out[j] = v[position(wd, j)].index;
+    free(v);
+    free(mt);
+    return BL_OK;
+}
+
+/* The fast keys key_i = w_i / -log(u_i), u_i in (0, 1) (never 0, for the
+ * log, nor 1, for a key of infinity), for the non-zero weights in index
+ * order: version 1 reads u from one xoshiro stream, one output per non-zero
+ * weight; version 2 from output i of the counter stream for item i. */
+static void fast_keys(const double *w, size_t n, const bl_sample_opts *o, keyed *v)
+{
     bl_xoshiro x;
-    bl_xoshiro_seed(&x, seed, epoch);
+    bl_counter c;
+    bl_xoshiro_seed(&x, o->seed, o->epoch);
+    bl_counter_seed(&c, o->seed, o->epoch);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (w[i] == 0)
             continue;
-        /* u in (0, 1): never 0 (log) nor 1 (a key of infinity). */
-        double u = ((double)(bl_xoshiro_next(&x) >> 11) + 0.5) * 0x1p-53;
+        uint64_t r = o->fast_version >= 2 ? bl_counter_at(&c, i) : bl_xoshiro_next(&x);
+        double u = ((double)(r >> 11) + 0.5) * 0x1p-53;
         v[m].key = w[i] / -log(u);
         v[m].index = (int64_t)i;
         m++;
     }
-    top_k(v, m, k, out);
+}
+
+/* The draw is the k largest keys in keyed order; the window needs its
+ * positions [lo, hi) only: the hi first are selected, of those the lo
+ * first, and [lo, hi) sorted. */
+static bl_status fast_without_replacement(const double *w, size_t n, size_t nonzero,
+                                          const bl_sample_opts *o, const window *wd, size_t len,
+                                          int64_t *out, bl_error *err)
+{
+    keyed *v = malloc(nonzero * sizeof *v);
+    if (!v)
+        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
+    fast_keys(w, n, o, v);
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t j = 0; j < len; j++) {
+        size_t p = position(wd, j);
+        lo = p < lo ? p : lo;
+        hi = p + 1 > hi ? p + 1 : hi;
+    }
+    if (len) {
+        if (hi < nonzero)
+            select_first(v, nonzero, hi);
+        if (lo > 0)
+            select_first(v, hi, lo);
+        qsort(v + lo, hi - lo, sizeof *v, keyed_cmp);
+    }
+    for (size_t j = 0; j < len; j++)
+        out[j] = v[position(wd, j)].index;
     free(v);
     return BL_OK;
 }
 
-bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_generator gen,
-                    uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err)
+/* ---- the doors ----------------------------------------------------------- */
+
+bl_sample_opts bl_sample_opts_default(void)
+{
+    bl_sample_opts o = {1, BL_GENERATOR_FAST, BL_STREAM_PER_EPOCH, BL_FAST_VERSION, 0, 0, 1, 0,
+                        0, SIZE_MAX};
+    return o;
+}
+
+static bl_status check_opts(const bl_sample_opts *o, bl_error *err)
+{
+    if (!o)
+        return bl_error_set(err, BL_EINVAL, NULL, -1, "the sampling options are NULL");
+    if (o->replacement != 0 && o->replacement != 1)
+        return bl_error_set(err, BL_EINVAL, "replacement", -1, "replacement is %d, not 0 or 1",
+                            o->replacement);
+    if ((unsigned)o->generator >= BL_GENERATOR_COUNT)
+        return bl_error_set(err, BL_EINVAL, "generator", -1,
+                            "generator %d is not a bl_generator (0 to %d)", (int)o->generator,
+                            BL_GENERATOR_COUNT - 1);
+    if ((unsigned)o->stream >= BL_STREAM_COUNT)
+        return bl_error_set(err, BL_EINVAL, "stream", -1, "stream %d is not a bl_stream (0 to %d)",
+                            (int)o->stream, BL_STREAM_COUNT - 1);
+    if (o->fast_version < 1 || o->fast_version > BL_FAST_VERSION)
+        return bl_error_set(err, BL_EINVAL, "fast_version", -1,
+                            "fast_version = %d: the fast stream has versions 1 to %d",
+                            o->fast_version, BL_FAST_VERSION);
+    if (o->stream == BL_STREAM_CONTINUED && o->generator != BL_GENERATOR_TORCH)
+        return bl_error_set(err, BL_EINVAL, "stream", -1,
+                            "stream \"continued\" carries PyTorch's generator from epoch to "
+                            "epoch and needs generator \"torch\"; the fast stream has no state "
+                            "to carry (every epoch is keyed by seed and epoch)");
+    return BL_OK;
+}
+
+bl_status bl_sample_window_size(size_t k, const bl_sample_opts *o, size_t *len, bl_error *err)
 {
     bl_error_clear(err);
-    if ((unsigned)gen >= BL_GENERATOR_COUNT)
-        return bl_error_set(err, BL_EINVAL, "generator", -1,
-                            "generator %d is not a bl_generator (0 to %d)", (int)gen,
-                            BL_GENERATOR_COUNT - 1);
+    bl_status rc = check_opts(o, err);
+    if (rc != BL_OK)
+        return rc;
+    if (!len)
+        return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_sample_window_size needs a place for the size");
+    size_t share = 0;
+    rc = bl_shard_size(k, o->world_size, o->rank, &share, err);
+    if (rc != BL_OK)
+        return rc;
+    if (o->offset > share)
+        return bl_error_set(err, BL_EINVAL, "offset", -1,
+                            "offset = %zu is past the end of the %zu indices of this draw%s",
+                            o->offset, share, o->world_size > 1 ? " (this rank's share)" : "");
+    size_t rest = share - o->offset;
+    *len = o->count < rest ? o->count : rest;
+    return BL_OK;
+}
+
+uint64_t bl_sample_replay(size_t n, size_t k, const bl_sample_opts *o)
+{
+    if (!o || o->stream != BL_STREAM_CONTINUED || o->generator != BL_GENERATOR_TORCH)
+        return 0;
+    uint64_t per = o->replacement ? (uint64_t)k : (uint64_t)n;
+    return per && o->epoch > UINT64_MAX / per ? UINT64_MAX : o->epoch * per;
+}
+
+/* The checks shared by every door: weights, k against them. */
+static bl_status check_weights(const double *w, size_t n, size_t k, int replacement,
+                               double *sum_out, size_t *nonzero_out, bl_error *err)
+{
     if (n == 0)
         return bl_error_set(err, BL_EINVAL, "weights", -1, "weights is empty: give at least one item");
     if (k == 0)
         return bl_error_set(err, BL_EINVAL, "num_samples", -1, "num_samples must be at least 1");
-    if (!w || !out)
-        return bl_error_set(err, BL_EINVAL, w ? "out" : "weights", -1, "%s is NULL",
-                            w ? "out" : "weights");
+    if (!w)
+        return bl_error_set(err, BL_EINVAL, "weights", -1, "weights is NULL");
     double sum = 0;
     size_t nonzero = 0;
     for (size_t i = 0; i < n; i++) {
@@ -306,13 +489,60 @@ bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_gen
                             "cannot draw %zu samples without replacement from %zu items of "
                             "non-zero weight",
                             k, nonzero);
-    if (gen == BL_GENERATOR_TORCH) {
-        uint64_t s = seed + epoch; /* mod 2^64 */
-        return replacement ? torch_with_replacement(w, n, k, s, out, err)
-                           : torch_without_replacement(w, n, k, s, out, err);
-    }
-    return replacement ? fast_with_replacement(w, n, k, sum, seed, epoch, out, err)
-                       : fast_without_replacement(w, n, k, nonzero, seed, epoch, out, err);
+    *sum_out = sum;
+    *nonzero_out = nonzero;
+    return BL_OK;
+}
+
+bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
+                           int64_t *out, size_t *len, bl_error *err)
+{
+    bl_error_clear(err);
+    size_t m = 0;
+    bl_status rc = bl_sample_window_size(k, o, &m, err);
+    if (rc != BL_OK)
+        return rc;
+    double sum = 0;
+    size_t nonzero = 0;
+    rc = check_weights(w, n, k, o->replacement, &sum, &nonzero, err);
+    if (rc != BL_OK)
+        return rc;
+    if (m && !out)
+        return bl_error_set(err, BL_EINVAL, "out", -1, "out is NULL");
+    window wd = {k, o->world_size, o->rank % k, o->offset};
+    if (o->generator == BL_GENERATOR_TORCH)
+        rc = o->replacement ? torch_with_replacement(w, n, k, o, &wd, m, out, err)
+                            : torch_without_replacement(w, n, k, o, &wd, m, out, err);
+    else
+        rc = o->replacement ? fast_with_replacement(w, n, sum, o, &wd, m, out, err)
+                            : fast_without_replacement(w, n, nonzero, o, &wd, m, out, err);
+    if (rc == BL_OK && len)
+        *len = m;
+    return rc;
+}
+
+bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_generator gen,
+                    uint64_t seed, uint64_t epoch, int64_t *out, bl_error *err)
+{
+    bl_error_clear(err);
+    if ((unsigned)gen >= BL_GENERATOR_COUNT)
+        return bl_error_set(err, BL_EINVAL, "generator", -1,
+                            "generator %d is not a bl_generator (0 to %d)", (int)gen,
+                            BL_GENERATOR_COUNT - 1);
+    double sum = 0;
+    size_t nonzero = 0;
+    bl_status rc = check_weights(w, n, k, replacement, &sum, &nonzero, err);
+    if (rc != BL_OK)
+        return rc;
+    if (!out)
+        return bl_error_set(err, BL_EINVAL, "out", -1, "out is NULL");
+    bl_sample_opts o = bl_sample_opts_default();
+    o.replacement = replacement != 0;
+    o.generator = gen;
+    o.fast_version = 1;
+    o.seed = seed;
+    o.epoch = epoch;
+    return bl_sample_window(w, n, k, &o, out, NULL, err);
 }
 
 bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank,

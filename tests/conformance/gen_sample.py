@@ -15,6 +15,22 @@ Every case's expected indices are
 (or list(iter(WeightedRandomSampler(...))) for the "wrs_*" cases, which is
 checked to be the same thing), and every case is cross-checked against the
 pure-Python reference in torch_multinomial_ref.py; any disagreement aborts.
+
+The "cont_*" cases are `"stream": "continued"`: epoch e is the (e + 1)-th
+iteration of one WeightedRandomSampler whose generator was seeded once,
+
+    g = torch.Generator().manual_seed(seed)
+    s = WeightedRandomSampler(weights, num_samples, replacement, generator=g)
+    epochs = [list(iter(s)) for e in range(E)]
+
+each checked against a fresh generator advanced by e draws' worth of
+uniforms (e * num_samples with replacement, e * n without: the count
+ballast skips) with Tensor.uniform_, then torch.multinomial.
+The "win_*" cases add `offset` / `count` (and shards, and the continued
+stream): their indices are the slice [offset : offset + count] of what the
+request would return without them, the shard being taken with torch's own
+DistributedSampler(range(num_samples), world_size, rank, shuffle=False)
+over the epoch's draw.
 The output is deterministic (fixed seeds for the random weights).
 """
 
@@ -24,7 +40,7 @@ import random
 import sys
 
 import torch
-from torch.utils.data import WeightedRandomSampler
+from torch.utils.data import DistributedSampler, WeightedRandomSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -58,10 +74,66 @@ def check_no_key_ties(weights, k, seed):
             raise SystemExit("tied keys in the top %d (seed %d): choose other data" % (k, seed))
 
 
+def continued_epochs(weights, k, replacement, seed, epochs):
+    """The first `epochs` iterations of one seeded WeightedRandomSampler,
+    each checked against a fresh generator advanced by the uniforms of the
+    epochs before it."""
+    g = torch.Generator().manual_seed(seed)
+    wrs = WeightedRandomSampler(weights, k, replacement, generator=g)
+    got = [list(iter(wrs)) for _ in range(epochs)]
+    per = k if replacement else len(weights)
+    w = torch.tensor(weights, dtype=torch.float64)
+    for e, draw in enumerate(got):
+        g2 = torch.Generator().manual_seed(seed)
+        if e:
+            torch.empty(e * per, dtype=torch.float64).uniform_(0, 1, generator=g2)
+        again = torch.multinomial(w, k, replacement, generator=g2).tolist()
+        if again != draw:
+            raise SystemExit("continued stream (seed %d, epoch %d) is not %d skipped uniforms "
+                             "per epoch" % (seed, e, per))
+    return got
+
+
+def shard(draw, world_size, rank):
+    """The rank's share of a draw, by torch's DistributedSampler."""
+    ds = DistributedSampler(range(len(draw)), num_replicas=world_size, rank=rank,
+                            shuffle=False)
+    return [draw[i] for i in ds]
+
+
 class Builder:
     def __init__(self):
         self.cases = []
         self.names = set()
+
+    def add_stream(self, name, weights, k, replacement, seed, epoch, draw, world_size=1,
+                   rank=0, offset=None, count=None, continued=True):
+        """A case whose expected indices are `draw` (the epoch's whole draw,
+        computed by torch) sharded and windowed."""
+        if name in self.names:
+            raise SystemExit("duplicate case name " + name)
+        self.names.add(name)
+        req = {"weights": weights, "num_samples": k, "replacement": replacement,
+               "seed": seed, "epoch": epoch, "generator": "torch"}
+        if continued:
+            req["stream"] = "continued"
+        got = list(draw)
+        if world_size > 1:
+            req["world_size"] = world_size
+            req["rank"] = rank
+            got = shard(got, world_size, rank)
+        lo = 0
+        if offset is not None:
+            req["offset"] = offset
+            lo = offset
+            assert offset <= len(got), name
+        if count is not None:
+            req["count"] = count
+            got = got[lo:lo + count]
+        else:
+            got = got[lo:]
+        assert all(weights[i] > 0 for i in got), name + ": zero-weight item drawn"
+        self.cases.append({"name": name, "request": req, "expected": {"indices": got}})
 
     def add(self, name, weights, k, replacement, seed, epoch=0, wrs=False):
         if wrs and not name.startswith("wrs_"):
@@ -230,6 +302,57 @@ def build():
               wrs=True)
         b.add("wrs_norepl_n%d_seed%s" % (n, seedname(s)), w, max(1, nz // 2), False, s,
               (i + 2) % 6, wrs=True)
+
+    # 10. stream "continued": epochs 0..4 of one seeded WeightedRandomSampler.
+    cont_seeds = [0, 42, 2**32 - 1, 2**32, 2**32 + 5, 2**63 + 7, 2**64 - 2, 2**64 - 1]
+    for i, s in enumerate(cont_seeds):
+        n = [3, 10, 40, 7, 100, 25, 64, 5][i]
+        w = reals(n, 0.0, 4.0) if i % 2 else ints(n, 0, 9)
+        w[i % n] = w[i % n] or 1
+        nz = sum(1 for x in w if x > 0)
+        for repl in (True, False):
+            k = [5, 30, 40, 12, 250, 8, 64, 9][i] if repl else max(1, nz // 2)
+            epochs = continued_epochs(w, k, repl, s, 5)
+            for e in (0, 1, 2, 4) if i % 2 else (1, 3, 4):
+                b.add_stream("cont_%s_n%d_k%d_seed%s_e%d" % ("repl" if repl else "norepl", n, k,
+                                                             seedname(s), e),
+                             w, k, repl, s, e, epochs[e])
+            # one epoch shared among ranks
+            ws = 2 + i % 3
+            b.add_stream("cont_shard_%s_seed%s_e2_ws%d_r%d" % ("repl" if repl else "norepl",
+                                                               seedname(s), ws, ws - 1),
+                         w, k, repl, s, 2, epochs[2], ws, ws - 1)
+
+    # 11. Windows: offset / count, alone, with shards, with the continued stream;
+    #     the slice of the whole answer, computed by torch.
+    for i, s in enumerate(SEEDS):
+        n = [6, 50, 200, 13, 1000, 30, 3, 400, 77][i]
+        w = ints(n, 0, 10) if i % 2 else reals(n)
+        w[0] = w[0] or 1
+        nz = sum(1 for x in w if x > 0)
+        for repl in (True, False):
+            k = min(300, 3 * n) if repl else max(1, (2 * nz) // 3)
+            tag = "repl" if repl else "norepl"
+            e = i % 4
+            full = torch_indices(w, k, repl, s, e)
+            off, cnt = (i * 7) % k, 1 + (i * 13) % max(1, k // 2)
+            b.add_stream("win_%s_n%d_k%d_seed%s_off%d_cnt%d" % (tag, n, k, seedname(s), off, cnt),
+                         w, k, repl, s, e, full, offset=off, count=cnt, continued=False)
+            b.add_stream("win_%s_n%d_seed%s_tail%d" % (tag, n, seedname(s), k - off),
+                         w, k, repl, s, e, full, offset=off, continued=False)
+            ws = 2 + i % 4
+            share = -(-k // ws)
+            b.add_stream("win_shard_%s_n%d_seed%s_ws%d_r%d" % (tag, n, seedname(s), ws, i % ws),
+                         w, k, repl, s, e, full, ws, i % ws, offset=share // 3,
+                         count=max(1, share // 2), continued=False)
+            epochs = continued_epochs(w, k, repl, s, 4)
+            b.add_stream("win_cont_shard_%s_n%d_seed%s_e3_ws%d" % (tag, n, seedname(s), ws),
+                         w, k, repl, s, 3, epochs[3], ws, (i + 1) % ws, offset=1,
+                         count=share, continued=True)
+    b.add_stream("win_empty_at_end", [1, 2, 3], 4, True, 9, 0,
+                 torch_indices([1, 2, 3], 4, True, 9, 0), offset=4, count=3, continued=False)
+    b.add_stream("win_count0", [1, 2, 3], 4, True, 9, 1,
+                 torch_indices([1, 2, 3], 4, True, 9, 1), offset=1, count=0, continued=False)
 
     return b.cases
 
