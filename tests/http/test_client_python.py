@@ -551,6 +551,43 @@ def distributed_sampler_from_a_gloo_process_group():
     eq(sorted(o["rank"] for o in results), [0, 1], "ranks")
 
 
+@test
+def client_sample_stream_window_and_version_fields():
+    """Client.sample's stream, offset, count and fast_version arguments: the
+    continued stream is WeightedRandomSampler's passes, a window is the slice
+    of the whole answer (through JSON and .npy alike) with offset, count,
+    next_offset and full_count, and the server's refusals name the field."""
+    c, b = client(bulk_threshold=None), client(bulk_threshold=0)
+    w = np.random.default_rng(3).random(500)
+    passes = wrs_passes(torch.tensor(w), 300, True, U64_MAX, 3)
+    for epoch in range(3):
+        whole = c.sample(weights=w, num_samples=300, seed=U64_MAX, epoch=epoch, generator="torch", stream="continued")
+        eq(whole["indices"].tolist(), passes[epoch], "continued epoch %d" % epoch)
+        eq(whole["stream"], "continued", "the answer names the stream")
+        for cl in (c, b):
+            for off, cnt in ((0, 1), (17, 100), (250, 50), (299, None), (300, 0), (123, 1000)):
+                doc = cl.sample(weights=w, num_samples=300, seed=U64_MAX, epoch=epoch, generator="torch",
+                                stream="continued", offset=off, count=cnt)
+                want = passes[epoch][off:None if cnt is None else off + cnt]
+                eq(doc["indices"].tolist(), want, "window (%s, %s)" % (off, cnt))
+                eq((doc["offset"], doc["count"], doc["next_offset"], doc["full_count"]),
+                   (off, len(want), off + len(want), 300), "window fields (%s, %s)" % (off, cnt))
+    # A window of a rank's share; an offset past the end is refused, naming the field.
+    doc = c.sample(weights=w.tolist(), num_samples=300, seed=5, world_size=3, rank=2, offset=90, count=20)
+    eq(doc["indices"], c.sample(weights=w.tolist(), num_samples=300, seed=5, world_size=3, rank=2)["indices"][90:],
+       "a rank's window")
+    raises(lambda: c.sample(weights=[1, 2], num_samples=4, seed=1, offset=5), status=400, field="offset")
+    raises(lambda: c.sample(weights=[1, 2], seed=1, stream="continued"), status=400, field="stream")
+    raises(lambda: c.sample(weights=[1, 2], seed=1, stream="sideways", generator="torch"), status=400,
+           field="stream")
+    # fast_version 1 is ballast 0.1's stream; 2 (the default) another, with the same distribution.
+    v1 = c.sample(weights=w.tolist(), num_samples=50, seed=9, fast_version=1)
+    v2 = c.sample(weights=w.tolist(), num_samples=50, seed=9, fast_version=2)
+    eq((v1["fast_version"], v2["fast_version"]), (1, 2), "fast_version echoed")
+    check(v1["indices"] != v2["indices"], "two versions, two streams")
+    eq(c.sample(weights=w.tolist(), num_samples=50, seed=9)["indices"], v2["indices"], "2 is the default")
+
+
 class CountingClient(ballast.Client):
     """A Client that records the windows of each /sample request: (offset, count)."""
 

@@ -329,8 +329,8 @@ class Client:
 
     def sample(self, weights=None, *, labels=None, class_weights=None, num_samples=None,
                replacement=None, seed=None, epoch=None, generator=None, stream=None, world_size=None,
-               rank=None, offset=None, count=None, strategy=None, sampling_strategy=None,
-               output=None, request_id=None, extra=None):
+               rank=None, offset=None, count=None, fast_version=None, strategy=None,
+               sampling_strategy=None, output=None, request_id=None, extra=None):
         """POST /sample: indices drawn with probability proportional to weights.
 
         weights         one weight >= 0 per item (list, NumPy array or tensor)
@@ -355,7 +355,9 @@ class Client:
         offset, count   a window of the answer's indices: indices[offset:offset +
                         count] of what the request without them returns (count
                         default: to the end), so a long epoch is fetched piece
-                        by piece in bounded memory
+                        by piece in bounded memory; the answer then adds
+                        "offset", "count", "next_offset" and "full_count"
+        fast_version    generator "fast": 2 (default) or 1 (ballast 0.1's answers)
         strategy, sampling_strategy  with labels, resampling as imbalanced-learn's
                         samplers do: strategy "undersample" or "oversample", and
                         sampling_strategy the target class counts (a string such
@@ -365,12 +367,13 @@ class Client:
 
         Returns the answer as a dict: "indices" (a list, or int64 array/tensor),
         "num_samples", "seed" and "epoch" (Python ints, exact up to 2^64 - 1),
-        "generator", and with world_size > 1 "rank", "world_size", "total_size".
+        "generator", with world_size > 1 "rank", "world_size", "total_size", and
+        the fields of a window, stream or fast_version when sent.
         """
         fields = _fields(extra, weights=weights, labels=labels, class_weights=class_weights,
                          num_samples=num_samples, replacement=replacement, seed=seed, epoch=epoch,
                          generator=generator, stream=stream, world_size=world_size, rank=rank,
-                         offset=offset, count=count, strategy=strategy,
+                         offset=offset, count=count, fast_version=fast_version, strategy=strategy,
                          sampling_strategy=sampling_strategy)
         idempotent = True
         if fields.get("seed") is None:

@@ -279,9 +279,10 @@ class BallastSampler(Sampler):
         self.last_answer = doc
         indices = indices.tolist() if hasattr(indices, "tolist") else list(indices)
         want = (len(self) - (offset or 0)) if count is None else count
-        if len(indices) != want:
-            raise BallastError("the server sent %d indices, not %d" % (len(indices), want),
-                               code="invalid_response")
+        full = doc.get("full_count", len(self))
+        if len(indices) != want or full != len(self):
+            raise BallastError("the server sent %d indices of %d, not %d of %d"
+                               % (len(indices), full, want, len(self)), code="invalid_response")
         return indices
 
     def __iter__(self):
