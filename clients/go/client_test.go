@@ -164,6 +164,11 @@ type fixture struct {
 		Seed        json.Number `json:"seed"`
 		Epoch       json.Number `json:"epoch"`
 		Generator   string      `json:"generator"`
+		Stream      string      `json:"stream"`
+		WorldSize   int64       `json:"world_size"`
+		Rank        int64       `json:"rank"`
+		Offset      int64       `json:"offset"`
+		Count       *int64      `json:"count"`
 	} `json:"request"`
 	Expected struct {
 		Indices []int64 `json:"indices"`
@@ -202,7 +207,8 @@ func TestSampleReplaysPyTorchFixtures(t *testing.T) {
 		}
 		res, err := c.Sample(ctx(), &SampleRequest{Weights: fx.Request.Weights, NumSamples: fx.Request.NumSamples,
 			Replacement: Bool(fx.Request.Replacement), Seed: Seed(seed), Epoch: Seed(epoch),
-			Generator: fx.Request.Generator})
+			Generator: fx.Request.Generator, Stream: fx.Request.Stream, WorldSize: fx.Request.WorldSize,
+			Rank: fx.Request.Rank, Offset: fx.Request.Offset, Count: fx.Request.Count})
 		if err != nil {
 			t.Fatalf("%s: %v", fx.Name, err)
 		}
@@ -663,13 +669,17 @@ func TestSampleContinuedStreamAndWindows(t *testing.T) {
 			for off := int64(0); off < k; off++ {
 				for cnt := int64(1); off+cnt <= k; cnt += 2 {
 					r := req
-					r.Offset, r.Count = off, cnt
+					r.Offset, r.Count = off, Int(cnt)
 					part, err := c.Sample(ctx(), &r)
 					if err != nil {
 						t.Fatal(err)
 					}
 					if !reflect.DeepEqual(part.Indices, want[off:off+cnt]) {
 						t.Fatalf("epoch %d window (%d, %d): %v, want %v", epoch, off, cnt, part.Indices, want[off:off+cnt])
+					}
+					if part.Offset != off || part.Count != cnt || part.NextOffset != off+cnt || part.FullCount != k ||
+						part.Stream != "continued" {
+						t.Fatalf("epoch %d window (%d, %d): fields %+v", epoch, off, cnt, part)
 					}
 				}
 			}
@@ -692,7 +702,7 @@ func TestSampleContinuedStreamAndWindows(t *testing.T) {
 	}
 	// A window of a rank's share.
 	shard, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(42), Epoch: Seed(2),
-		Generator: "torch", Stream: "continued", WorldSize: 3, Rank: 1, Offset: 1, Count: 2})
+		Generator: "torch", Stream: "continued", WorldSize: 3, Rank: 1, Offset: 1, Count: Int(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,8 +710,44 @@ func TestSampleContinuedStreamAndWindows(t *testing.T) {
 	if want := []int64{p[4], p[7]}; !reflect.DeepEqual(shard.Indices, want) {
 		t.Fatalf("window of rank 1 of 3: %v, want %v", shard.Indices, want)
 	}
+	// The same window through .npy (a client that always sends arrays as .npy parts).
+	bulk := New(baseURL)
+	bulk.BulkThreshold = 0
+	big := make([]float64, 5000)
+	for i := range big {
+		big[i] = float64(i%13) + 0.25
+	}
+	whole, err := c.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 3000, Seed: Seed(u64Max), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := bulk.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 3000, Seed: Seed(u64Max), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued", Offset: 2500, Count: Int(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(part.Indices, whole.Indices[2500:]) || part.Count != 500 || part.NextOffset != 3000 ||
+		part.FullCount != 3000 {
+		t.Fatalf(".npy window: %d indices, fields %+v", len(part.Indices), part.FullCount)
+	}
+	// FastVersion 1 is ballast 0.1's fast stream, 2 the default.
+	var fast [3][]int64
+	for v := int64(0); v <= 2; v++ {
+		res, err := c.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 20, Seed: Seed(9), FastVersion: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.FastVersion != v {
+			t.Fatalf("FastVersion %d answered %d", v, res.FastVersion)
+		}
+		fast[v] = res.Indices
+	}
+	if !reflect.DeepEqual(fast[0], fast[2]) || reflect.DeepEqual(fast[1], fast[2]) {
+		t.Fatalf("fast versions: default %v, 1 %v, 2 %v", fast[0], fast[1], fast[2])
+	}
 	// A window beyond the answer, or a continued fast stream, is refused, naming the field.
-	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Offset: 9, Count: 1})
+	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Offset: 9, Count: Int(1)})
 	if e := mustErr(t, err); e.Status != 400 || e.Field != "offset" {
 		t.Fatalf("offset beyond the answer: %+v", e)
 	}

@@ -355,10 +355,12 @@ type SampleRequest struct {
 	WorldSize int64  `json:"world_size,omitempty"`
 	Rank      int64  `json:"rank,omitempty"`
 	// Offset and Count: a window of the answer, Indices[Offset : Offset+Count] of what the
-	// same request without them returns (Count 0: not sent, to the end), so that a long
-	// epoch is fetched piece by piece.
-	Offset int64 `json:"offset,omitempty"`
-	Count  int64 `json:"count,omitempty"`
+	// same request without them returns, so that a long epoch is fetched piece by piece.
+	// Count nil: to the end (ballast.Int(0) asks for an empty window).
+	Offset int64  `json:"offset,omitempty"`
+	Count  *int64 `json:"count,omitempty"`
+	// FastVersion: generator "fast" only, 2 (the server's default) or 1 (ballast 0.1's stream).
+	FastVersion int64 `json:"fast_version,omitempty"`
 	// Extra fields, sent as they are (fields this package does not know yet).
 	Extra map[string]interface{} `json:"-"`
 }
@@ -366,14 +368,24 @@ type SampleRequest struct {
 // SampleResponse is the answer of POST /sample. With WorldSize > 1 in the request, Indices
 // is this rank's share and Rank, WorldSize and TotalSize are set.
 type SampleResponse struct {
-	Indices    []int64  `json:"indices"`
-	NumSamples int64    `json:"num_samples"`
-	Seed       U64      `json:"seed"`
-	Epoch      U64      `json:"epoch"`
-	Generator  string   `json:"generator"`
-	Rank       int64    `json:"rank,omitempty"`
-	WorldSize  int64    `json:"world_size,omitempty"`
-	TotalSize  int64    `json:"total_size,omitempty"`
+	Indices    []int64 `json:"indices"`
+	NumSamples int64   `json:"num_samples"`
+	Seed       U64     `json:"seed"`
+	Epoch      U64     `json:"epoch"`
+	Generator  string  `json:"generator"`
+	Rank       int64   `json:"rank,omitempty"`
+	WorldSize  int64   `json:"world_size,omitempty"`
+	TotalSize  int64   `json:"total_size,omitempty"`
+	// Stream is "continued" when the request asked for it (empty: per_epoch).
+	Stream      string `json:"stream,omitempty"`
+	FastVersion int64  `json:"fast_version,omitempty"`
+	// With Offset or Count in the request: the window's Offset, Count (len(Indices)),
+	// NextOffset (the next window's Offset) and FullCount (the answer's length without a
+	// window; the epoch is done when NextOffset reaches it).
+	Offset     int64    `json:"offset,omitempty"`
+	Count      int64    `json:"count,omitempty"`
+	NextOffset int64    `json:"next_offset,omitempty"`
+	FullCount  int64    `json:"full_count,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	RequestID  string   `json:"-"`
 }
