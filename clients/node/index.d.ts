@@ -87,6 +87,8 @@ export interface SampleRequest {
   offset?: number;
   /** the window's length (default: to the end) */
   count?: number;
+  /** generator "fast" only: 2 (default) or 1 (ballast 0.1's stream) */
+  fast_version?: 1 | 2;
   [extra: string]: unknown;
 }
 export interface SampleResponse {
@@ -100,6 +102,17 @@ export interface SampleResponse {
   rank?: number;
   world_size?: number;
   total_size?: number;
+  /** "continued" when asked for (absent: per_epoch) */
+  stream?: "continued";
+  fast_version?: number;
+  /** with offset or count in the request: the window's start */
+  offset?: number;
+  /** with offset or count in the request: the number of indices returned */
+  count?: number;
+  /** offset + count: the next window's offset (the epoch is done at full_count) */
+  next_offset?: number;
+  /** the answer's length without a window */
+  full_count?: number;
   warnings?: string[];
 }
 

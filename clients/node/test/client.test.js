@@ -154,6 +154,8 @@ test("sample: the continued stream is WeightedRandomSampler's passes; windows ar
         const count = Math.min(3, k - offset);
         const doc = await c.sample({ ...req, offset, count });
         assert.deepEqual(doc.indices, want.slice(offset, offset + count), `window (${offset}, ${count})`);
+        assert.deepEqual([doc.offset, doc.count, doc.next_offset, doc.full_count, doc.stream],
+                         [offset, count, offset + count, k, "continued"], `window fields (${offset}, ${count})`);
       }
       const typed = await c.sample({ ...req, weights: Float64Array.from(w), offset: 2 }, { output: "typed" });
       assert.deepEqual(Array.from(typed.indices.data, Number), want.slice(2), "typed, offset to the end");
@@ -167,6 +169,10 @@ test("sample: the continued stream is WeightedRandomSampler's passes; windows ar
   const doc = await c.sample({ weights: w, num_samples: 8, seed: 42n, epoch: 2, generator: "torch", stream: "continued",
                                world_size: 3, rank: 1, offset: 1, count: 2 });
   assert.deepEqual(doc.indices, [p[4], p[7]]);
+  const v1 = await c.sample({ weights: w, num_samples: 20, seed: 9n, fast_version: 1 });
+  const v2 = await c.sample({ weights: w, num_samples: 20, seed: 9n });
+  assert.equal(v1.fast_version, 1);
+  assert.notDeepEqual(v1.indices, v2.indices, "fast_version 1 is another stream");
   await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, stream: "continued", generator: "fast" }),
                        (e) => e instanceof BallastError && e.status === 400 && e.field === "stream");
   await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, offset: 9, count: 1 }),
