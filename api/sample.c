@@ -13,11 +13,12 @@
 #include "internal.h"
 
 typedef struct {
-    api_value weights, labels, class_weights;
+    api_value weights, labels, class_weights, sampling_strategy;
     int64_t num_samples, world_size, rank, offset, count, fast_version;
     uint64_t seed, epoch;
-    int replacement, generator, stream;
+    int replacement, generator, stream, strategy;
     int num_samples_given, seed_given, count_given, offset_given, fast_version_given; /* FIELD_* */
+    int replacement_given, generator_given, stream_given;
 } sample_req;
 
 #define OFF(m) offsetof(sample_req, m)
@@ -32,6 +33,7 @@ static const field_spec fields[] = {
      .given = FIELD_GIVEN_AT(sample_req, num_samples_given),
      .doc = "indices to draw (default: the number of items)"},
     {.name = "replacement", .type = FT_BOOL, .offset = OFF(replacement), DEFAULT_INT(1),
+     .given = FIELD_GIVEN_AT(sample_req, replacement_given),
      .doc = "draw with replacement, as in PyTorch"},
     {.name = "seed", .type = FT_UINT64, .offset = OFF(seed), .decimal_string = 1,
      .given = FIELD_GIVEN_AT(sample_req, seed_given),
@@ -40,13 +42,14 @@ static const field_spec fields[] = {
      .doc = "a fresh, reproducible draw per epoch from one seed"},
     {.name = "generator", .type = FT_ENUM, .offset = OFF(generator),
      .choices = bl_generator_names, DEFAULT_INT(BL_GENERATOR_FAST),
+     .given = FIELD_GIVEN_AT(sample_req, generator_given),
      .doc = "fast, or torch (bit-exact torch.multinomial)"},
     {.name = "world_size", .type = FT_INT, .offset = OFF(world_size), .range = AT_LEAST(1),
      DEFAULT_INT(1), .doc = "distributed training: the number of ranks"},
     {.name = "rank", .type = FT_INT, .offset = OFF(rank), .range = AT_LEAST(0), DEFAULT_INT(0),
      .doc = "this rank's share of the draw, in [0, world_size)"},
     {.name = "stream", .type = FT_ENUM, .offset = OFF(stream), .choices = bl_stream_names,
-     DEFAULT_INT(BL_STREAM_PER_EPOCH),
+     DEFAULT_INT(BL_STREAM_PER_EPOCH), .given = FIELD_GIVEN_AT(sample_req, stream_given),
      .doc = "per_epoch (reseeded every epoch), or continued (torch: one generator, seeded once)"},
     {.name = "offset", .type = FT_INT, .offset = OFF(offset), .range = AT_LEAST(0),
      DEFAULT_INT(0), .given = FIELD_GIVEN_AT(sample_req, offset_given),
@@ -59,6 +62,12 @@ static const field_spec fields[] = {
      .only = {"generator", CHOICE(BL_GENERATOR_FAST), NULL},
      .given = FIELD_GIVEN_AT(sample_req, fast_version_given),
      .doc = "the fast stream's version: 2 (counter-based), or 1 (before ballast 0.2)"},
+    {.name = "strategy", .type = FT_ENUM, .offset = OFF(strategy), .choices = bl_strategy_names,
+     DEFAULT_INT(BL_STRATEGY_WEIGHTED),
+     .doc = "weighted (draw by weight), or undersample / oversample the classes of labels"},
+    {.name = "sampling_strategy", .type = FT_ARRAY, .offset = OFF(sampling_strategy),
+     .only = {"strategy", CHOICE(BL_STRATEGY_UNDERSAMPLE) | CHOICE(BL_STRATEGY_OVERSAMPLE), NULL},
+     .doc = "the class targets, as imbalanced-learn: a name (default auto), a ratio, or counts"},
     FIELD_END,
 };
 
@@ -208,12 +217,271 @@ static void put_fields(const sample_req *r, size_t k, size_t share, size_t len, 
  * max-samples limit (README, "Limits"). */
 #define REPLAY_PER_SAMPLE 64
 
+/* The seed sent, or one drawn from the system. */
+static bl_api_code ensure_seed(const bl_api_config *cfg, sample_req *r, api_err *e)
+{
+    if (r->seed_given)
+        return BL_API_OK;
+    int (*entropy)(void *, uint64_t *) = cfg->entropy ? cfg->entropy : os_entropy;
+    if (entropy(cfg->entropy_ctx, &r->seed) != 0)
+        return api_fail(e, BL_API_UNAVAILABLE, "seed",
+                        "the system gave no random seed; send \"seed\"");
+    return BL_API_OK;
+}
+
+/* ---- strategy "undersample" / "oversample" (README, "Balancing") -------- */
+
+/* What weighted sampling takes and balancing does not. */
+static bl_api_code balance_refusals(const sample_req *r, api_err *e)
+{
+    const char *s = bl_strategy_name((bl_strategy)r->strategy);
+    if (api_sent(&r->weights))
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "weights",
+                        "strategy \"%s\" balances the classes of labels: send labels, not "
+                        "weights",
+                        s);
+    if (api_sent(&r->class_weights))
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "class_weights",
+                        "strategy \"%s\" counts the classes of labels and takes no "
+                        "class_weights",
+                        s);
+    if (r->num_samples_given)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "num_samples",
+                        "strategy \"%s\" returns as many indices as sampling_strategy asks "
+                        "for: leave num_samples out",
+                        s);
+    if (r->generator != BL_GENERATOR_FAST)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "generator",
+                        "strategy \"%s\" draws from the fast stream (version 2); there is no "
+                        "PyTorch sampler to replay: leave generator out",
+                        s);
+    if (r->fast_version != BL_FAST_VERSION)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "fast_version",
+                        "strategy \"%s\" draws from the fast stream's version %d only", s,
+                        BL_FAST_VERSION);
+    if (r->stream != BL_STREAM_PER_EPOCH)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "stream",
+                        "strategy \"%s\" keys every epoch by seed and epoch; stream "
+                        "\"continued\" is for generator \"torch\"",
+                        s);
+    if (r->strategy == BL_STRATEGY_OVERSAMPLE && r->replacement_given && !r->replacement)
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "replacement",
+                        "strategy \"oversample\" repeats items: it draws with replacement "
+                        "only");
+    return BL_API_OK;
+}
+
+/* sampling_strategy as an object {"class id": count}: wanted[c], -1 for
+ * the classes it leaves out. */
+static bl_api_code counts_from_object(json_t *obj, size_t C, int64_t *wanted, api_err *e)
+{
+    const char *key;
+    json_t *val;
+    for (size_t c = 0; c < C; c++)
+        wanted[c] = -1;
+    json_object_foreach(obj, key, val) {
+        char path[96];
+        snprintf(path, sizeof path, "sampling_strategy.%.60s", key);
+        char *end = NULL;
+        unsigned long long c = strtoull(key, &end, 10);
+        if (!*key || *end || key[0] == '-' || key[0] == '+' || key[0] == ' ')
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "sampling_strategy's keys are class ids (decimal integers), not "
+                            "\"%.60s\"",
+                            key);
+        if (c >= C)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "class %llu is not present in labels (its classes are 0 to %zu)", c,
+                            C - 1);
+        int64_t v;
+        if (!api_integer(val, &v) || v < 0)
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be a count of items: an integer >= 0", path);
+        wanted[c] = v;
+    }
+    return BL_API_OK;
+}
+
+/* sampling_strategy as an array or .npy: one count per class. */
+static bl_api_code counts_from_array(const api_value *v, size_t C, int64_t *wanted, api_err *e)
+{
+    int64_t *w = NULL;
+    size_t nw = 0;
+    bl_api_code code = api_int64s(v, "sampling_strategy", 0, NULL, &w, &nw, e);
+    if (code != BL_API_OK)
+        return code;
+    if (nw != C) {
+        free(w);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, "sampling_strategy",
+                        "sampling_strategy has %zu counts: give one per class, 0 to %zu (%zu), "
+                        "or an object {\"class\": count} for some of them",
+                        nw, C - 1, C);
+    }
+    for (size_t c = 0; c < C; c++) {
+        if (w[c] < 0) {
+            free(w);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, "sampling_strategy",
+                            "sampling_strategy[%zu] = %lld: counts are integers >= 0", c,
+                            (long long)w[c]);
+        }
+        wanted[c] = w[c];
+    }
+    free(w);
+    return BL_API_OK;
+}
+
+/* The targets per class of sampling_strategy (default "auto"). */
+static bl_api_code balance_targets(const sample_req *r, const size_t *counts, size_t C,
+                                   int64_t *target, api_err *e)
+{
+    bl_strategy s = (bl_strategy)r->strategy;
+    const api_value *v = &r->sampling_strategy;
+    json_t *j = v->part ? NULL : v->json;
+    bl_error le;
+    bl_status rc;
+    if (!api_sent(v)) {
+        rc = bl_balance_targets(counts, C, s, BL_BALANCE_AUTO, target, &le);
+    } else if (j && json_is_string(j) &&
+               (json_string_length(j) == 0 || json_string_value(j)[0] != '\0')) {
+        bl_balance b;
+        if (bl_balance_from_name(json_string_value(j), &b, &le) != BL_OK)
+            return api_from_lib(e, &le, NULL, 0);
+        rc = bl_balance_targets(counts, C, s, b, target, &le);
+    } else if (j && json_is_number(j)) {
+        rc = bl_balance_targets_ratio(counts, C, s, json_number_value(j), target, &le);
+    } else if (j && (json_is_object(j) || json_is_boolean(j) || json_is_null(j))) {
+        if (!json_is_object(j))
+            return api_fail(e, BL_API_INVALID_ARGUMENT, "sampling_strategy",
+                            "sampling_strategy is a name (\"auto\", ...), a ratio in (0, 1], "
+                            "or counts per class (an array, or an object {\"class\": count})");
+        int64_t *wanted = malloc(C * sizeof *wanted);
+        if (!wanted)
+            return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
+        bl_api_code code = counts_from_object(j, C, wanted, e);
+        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le) : BL_OK;
+        free(wanted);
+        if (code != BL_API_OK)
+            return code;
+    } else {
+        int64_t *wanted = malloc(C * sizeof *wanted);
+        if (!wanted)
+            return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
+        bl_api_code code = counts_from_array(v, C, wanted, e);
+        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le) : BL_OK;
+        free(wanted);
+        if (code != BL_API_OK)
+            return code;
+    }
+    return rc == BL_OK ? BL_API_OK : api_from_lib(e, &le, NULL, 0);
+}
+
+/* The labels, their classes and counts. */
+static bl_api_code balance_labels(const sample_req *r, size_t max, int64_t **labels, size_t *n,
+                                  size_t **counts, size_t *C, api_err *e)
+{
+    bl_error le;
+    bl_api_code code = api_int64s(&r->labels, "labels", max, "max-items", labels, n, e);
+    if (code != BL_API_OK)
+        return code;
+    if (bl_label_classes(*labels, *n, 0, C, &le) != BL_OK)
+        return api_from_lib(e, &le, NULL, 0);
+    if (max && *C > max)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
+                        "label %zu means %zu classes, more than the server's max-items limit of "
+                        "%zu",
+                        *C - 1, *C, max);
+    *counts = calloc(*C, sizeof **counts);
+    if (!*counts)
+        return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", *C);
+    for (size_t i = 0; i < *n; i++)
+        (*counts)[(*labels)[i]]++;
+    return BL_API_OK;
+}
+
+/* The resampled list, shared among ranks and windowed: the slice of
+ * bl_shard's share, as for weighted draws. */
+static bl_api_code sample_balanced(const bl_api_config *cfg, sample_req *r, api_out *out,
+                                   api_err *e)
+{
+    const bl_api_limits *lim = &cfg->limits;
+    int64_t *labels = NULL, *target = NULL, *all = NULL, *share = NULL;
+    size_t *counts = NULL, n = 0, C = 0, len = 0, m = 0;
+    char digits[SEED_DIGITS];
+    bl_error le;
+    bl_api_code code = balance_refusals(r, e);
+    if (code == BL_API_OK)
+        code = balance_labels(r, lim->max_items, &labels, &n, &counts, &C, e);
+    if (code != BL_API_OK)
+        goto done;
+    target = malloc(C * sizeof *target);
+    if (!target) {
+        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
+        goto done;
+    }
+    code = balance_targets(r, counts, C, target, e);
+    if (code != BL_API_OK)
+        goto done;
+    size_t total = bl_resample_size(counts, C, target);
+    if (total == 0) {
+        code = api_fail(e, BL_API_INVALID_ARGUMENT, "sampling_strategy",
+                        "sampling_strategy keeps no item at all");
+        goto done;
+    }
+    if (lim->max_samples && total > lim->max_samples) {
+        code = api_fail(e, BL_API_LIMIT_EXCEEDED, "sampling_strategy",
+                        "sampling_strategy asks for %zu indices, more than the server's "
+                        "max-samples limit of %zu",
+                        total, lim->max_samples);
+        goto done;
+    }
+    bl_sample_opts o = bl_sample_opts_default();
+    o.world_size = (size_t)r->world_size;
+    o.rank = (size_t)r->rank;
+    o.offset = (size_t)r->offset;
+    o.count = r->count_given ? (size_t)r->count : SIZE_MAX;
+    if (bl_sample_window_size(total, &o, &len, &le) != BL_OK ||
+        bl_shard_size(total, o.world_size, o.rank, &m, &le) != BL_OK) {
+        code = api_from_lib(e, &le, NULL, 0);
+        goto done;
+    }
+    code = ensure_seed(cfg, r, e);
+    if (code != BL_API_OK)
+        goto done;
+    int replacement = r->strategy == BL_STRATEGY_OVERSAMPLE || (r->replacement_given && r->replacement);
+    all = calloc(total, sizeof *all); /* calloc: no overflow without limits */
+    share = calloc(m + 1, sizeof *share);
+    if (!all || !share) {
+        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", total);
+        goto done;
+    }
+    if (bl_resample(labels, n, counts, C, (bl_strategy)r->strategy, target, replacement, r->seed,
+                    r->epoch, all, &le) != BL_OK ||
+        bl_shard(all, total, o.world_size, o.rank, share, &m, &le) != BL_OK) {
+        code = api_from_lib(e, &le, NULL, 0);
+        goto done;
+    }
+    out_int64s(out, "indices", share + o.offset, len);
+    out_primary(out);
+    put_fields(r, total, m, len, o.world_size, out, digits);
+    out_string(out, "strategy", bl_strategy_name((bl_strategy)r->strategy));
+    code = api_emit(out, e);
+done:
+    free(labels);
+    free(counts);
+    free(target);
+    free(all);
+    free(share);
+    return code;
+}
+
 bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     sample_req r;
     bl_api_code code = api_decode_fields(req, &api_sample_form, &r, e);
     if (code != BL_API_OK)
         return code;
+    if (r.strategy != BL_STRATEGY_WEIGHTED)
+        return sample_balanced(cfg, &r, out, e);
     const bl_api_limits *lim = &cfg->limits;
     double *w = NULL;
     int64_t *draw = NULL;
@@ -261,16 +529,11 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
                         REPLAY_PER_SAMPLE, lim->max_samples);
         goto done;
     }
-    if (!r.seed_given) {
-        int (*entropy)(void *, uint64_t *) = cfg->entropy ? cfg->entropy : os_entropy;
-        if (entropy(cfg->entropy_ctx, &r.seed) != 0) {
-            code = api_fail(e, BL_API_UNAVAILABLE, "seed",
-                            "the system gave no random seed; send \"seed\"");
-            goto done;
-        }
-        o.seed = r.seed;
-    }
-    draw = malloc((len ? len : 1) * sizeof *draw); /* len <= share <= max-samples */
+    code = ensure_seed(cfg, &r, e);
+    if (code != BL_API_OK)
+        goto done;
+    o.seed = r.seed;
+    draw = calloc(len ? len : 1, sizeof *draw); /* calloc: len * 8 may overflow (no limit) */
     if (!draw) {
         code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
         goto done;

@@ -309,6 +309,100 @@ bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_
 uint64_t bl_sample_replay(size_t n, size_t k, const bl_sample_opts *o);
 
 /* ------------------------------------------------------------------ */
+/* Balancing by resampling (lib/resample.c)                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * /sample's strategies: weighted sampling (bl_sample_window), or random
+ * under- and over-sampling of the items of each class to balance them, as
+ * imbalanced-learn's RandomUnderSampler / RandomOverSampler define it
+ * (README, "Balancing: undersample and oversample").
+ */
+typedef enum {
+    BL_STRATEGY_WEIGHTED = 0,
+    BL_STRATEGY_UNDERSAMPLE = 1,
+    BL_STRATEGY_OVERSAMPLE = 2,
+} bl_strategy;
+#define BL_STRATEGY_COUNT 3
+
+/* "weighted", "undersample", "oversample"; then NULL. */
+extern const char *const bl_strategy_names[BL_STRATEGY_COUNT + 1];
+const char *bl_strategy_name(bl_strategy s);
+bl_status bl_strategy_from_name(const char *name, bl_strategy *out, bl_error *err);
+
+/* imbalanced-learn's named sampling strategies. */
+typedef enum {
+    BL_BALANCE_AUTO = 0,         /* undersample: not minority; oversample: not majority */
+    BL_BALANCE_MAJORITY = 1,     /* undersample only */
+    BL_BALANCE_NOT_MINORITY = 2,
+    BL_BALANCE_NOT_MAJORITY = 3,
+    BL_BALANCE_ALL = 4,
+    BL_BALANCE_MINORITY = 5,     /* oversample only */
+} bl_balance;
+#define BL_BALANCE_COUNT 6
+
+/* "auto", "majority", "not minority", "not majority", "all", "minority"; then NULL. */
+extern const char *const bl_balance_names[BL_BALANCE_COUNT + 1];
+const char *bl_balance_name(bl_balance b);
+bl_status bl_balance_from_name(const char *name, bl_balance *out, bl_error *err);
+
+/*
+ * The per-class targets of a strategy, from the class counts (counts[c]
+ * items of class c, c in [0, C); classes of count 0 are absent and never
+ * targeted). target[c] is -1 for a class left as it is, else the number
+ * of its items in the result: for undersample at most counts[c], for
+ * oversample at least counts[c]. The minority (majority) class is the one
+ * of the smallest (largest) count, the lowest class id among equals, as
+ * imbalanced-learn picks it. Fewer than two classes present is BL_EINVAL
+ * naming "labels"; a name that does not apply to the strategy (majority
+ * with oversample, minority with undersample) or a strategy of
+ * BL_STRATEGY_WEIGHTED names "sampling_strategy" / "strategy".
+ */
+bl_status bl_balance_targets(const size_t *counts, size_t C, bl_strategy s, bl_balance b,
+                             int64_t *target, bl_error *err);
+
+/* The same for a ratio r in (0, 1], two classes present only (binary
+ * labels): undersample keeps floor(n_minority / r) of the other class;
+ * oversample grows the other class to floor(n_majority r) (imbalanced-learn's
+ * int(): its arithmetic in doubles). A ratio that would grow the class
+ * under-sampled or shrink the one over-sampled is BL_EINVAL naming
+ * "sampling_strategy". */
+bl_status bl_balance_targets_ratio(const size_t *counts, size_t C, bl_strategy s, double ratio,
+                                   int64_t *target, bl_error *err);
+
+/* The same for wanted counts per class (-1: leave the class as it is):
+ * each must be >= 0, the class present, and at most (undersample) or at
+ * least (oversample) its count; BL_EINVAL naming "sampling_strategy" with
+ * the class as index otherwise. */
+bl_status bl_balance_targets_counts(const size_t *counts, size_t C, bl_strategy s,
+                                    const int64_t *wanted, int64_t *target, bl_error *err);
+
+/* The length of the resampled index list: the sum over classes of
+ * target[c], or counts[c] where target[c] is -1. Can't fail. */
+size_t bl_resample_size(const size_t *counts, size_t C, const int64_t *target);
+
+/*
+ * The resampled index list, reproducible from (seed, epoch) through the
+ * fast stream's version 2 (bl_counter), its outputs read at positions 0, 1,
+ * 2, ... in the order below; an output r picks among m items the
+ * floor(r m / 2^64)-th (bias below m / 2^64).
+ *   undersample: class by class, ascending class id; a class left as it
+ *     is gives its items in index order; a targeted class gives target[c]
+ *     of its items in random order: without replacement a partial
+ *     Fisher-Yates shuffle of its items (in index order) stopped after
+ *     target[c] steps, with replacement target[c] independent picks.
+ *   oversample: 0, 1, ..., n - 1 (every item once, in order), then class
+ *     by class, ascending, target[c] - counts[c] independent picks among
+ *     the items of class c.
+ * labels: n class ids in [0, C); counts: their counts (bl_count_labels'
+ * as integers); out: bl_resample_size entries. Errors name "labels",
+ * "strategy", "target" or "out".
+ */
+bl_status bl_resample(const int64_t *labels, size_t n, const size_t *counts, size_t C,
+                      bl_strategy s, const int64_t *target, int replacement, uint64_t seed,
+                      uint64_t epoch, int64_t *out, bl_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Losses                                                              */
 /* ------------------------------------------------------------------ */
 

@@ -74,6 +74,27 @@ const char *const bl_stream_names[BL_STREAM_COUNT + 1] = {
 _Static_assert(BL_STREAM_CONTINUED + 1 == BL_STREAM_COUNT, "BL_STREAM_COUNT is stale");
 _Static_assert(NELEM(bl_stream_names) == BL_STREAM_COUNT + 1, "a stream without a name");
 
+const char *const bl_strategy_names[BL_STRATEGY_COUNT + 1] = {
+    [BL_STRATEGY_WEIGHTED] = "weighted",
+    [BL_STRATEGY_UNDERSAMPLE] = "undersample",
+    [BL_STRATEGY_OVERSAMPLE] = "oversample",
+    [BL_STRATEGY_COUNT] = NULL,
+};
+_Static_assert(BL_STRATEGY_OVERSAMPLE + 1 == BL_STRATEGY_COUNT, "BL_STRATEGY_COUNT is stale");
+_Static_assert(NELEM(bl_strategy_names) == BL_STRATEGY_COUNT + 1, "a strategy without a name");
+
+const char *const bl_balance_names[BL_BALANCE_COUNT + 1] = {
+    [BL_BALANCE_AUTO] = "auto",
+    [BL_BALANCE_MAJORITY] = "majority",
+    [BL_BALANCE_NOT_MINORITY] = "not minority",
+    [BL_BALANCE_NOT_MAJORITY] = "not majority",
+    [BL_BALANCE_ALL] = "all",
+    [BL_BALANCE_MINORITY] = "minority",
+    [BL_BALANCE_COUNT] = NULL,
+};
+_Static_assert(BL_BALANCE_MINORITY + 1 == BL_BALANCE_COUNT, "BL_BALANCE_COUNT is stale");
+_Static_assert(NELEM(bl_balance_names) == BL_BALANCE_COUNT + 1, "a balance without a name");
+
 /* names[v] for v in [0, count), else NULL. The enum arrives as an int: a
  * value outside the enum is exactly what this guards against. */
 static const char *name_of(const char *const *names, int count, int v)
@@ -130,3 +151,5 @@ NAME_FUNCTIONS(bl_generator, generator, "generator")
 NAME_FUNCTIONS(bl_loss_kind, loss, "loss")
 NAME_FUNCTIONS(bl_reduction, reduction, "reduction")
 NAME_FUNCTIONS(bl_stream, stream, "stream")
+NAME_FUNCTIONS(bl_strategy, strategy, "strategy")
+NAME_FUNCTIONS(bl_balance, balance, "sampling_strategy")

@@ -160,7 +160,7 @@ type fixture struct {
 	Request struct {
 		Weights     []float64   `json:"weights"`
 		NumSamples  int64       `json:"num_samples"`
-		Replacement bool        `json:"replacement"`
+		Replacement *bool       `json:"replacement"`
 		Seed        json.Number `json:"seed"`
 		Epoch       json.Number `json:"epoch"`
 		Generator   string      `json:"generator"`
@@ -206,7 +206,7 @@ func TestSampleReplaysPyTorchFixtures(t *testing.T) {
 			big++
 		}
 		res, err := c.Sample(ctx(), &SampleRequest{Weights: fx.Request.Weights, NumSamples: fx.Request.NumSamples,
-			Replacement: Bool(fx.Request.Replacement), Seed: Seed(seed), Epoch: Seed(epoch),
+			Replacement: fx.Request.Replacement, Seed: Seed(seed), Epoch: Seed(epoch),
 			Generator: fx.Request.Generator, Stream: fx.Request.Stream, WorldSize: fx.Request.WorldSize,
 			Rank: fx.Request.Rank, Offset: fx.Request.Offset, Count: fx.Request.Count})
 		if err != nil {

@@ -516,10 +516,32 @@ START_TEST(test_torch_fixtures)
         for (size_t i = 0; i < n; i++)
             w[i] = json_number_value(json_array_get(jw, i));
         bl_error err;
-        bl_status rc = bl_sample(w, n, k, repl, BL_GENERATOR_TORCH, seed, epoch, out, &err);
-        int ok = rc == BL_OK && json_array_size(want) == k;
+        bl_status rc;
+        size_t len = k;
+        /* "cont_*" and "win_*" cases: stream, shards, windows (README,
+         * "Continued streams and windows"); the others through bl_sample */
+        const char *stream = json_string_value(json_object_get(req, "stream"));
+        json_t *jws = json_object_get(req, "world_size"), *joff = json_object_get(req, "offset");
+        json_t *jcnt = json_object_get(req, "count");
+        if (stream || jws || joff || jcnt) {
+            bl_sample_opts o = bl_sample_opts_default();
+            o.generator = BL_GENERATOR_TORCH;
+            o.replacement = repl;
+            o.seed = seed;
+            o.epoch = epoch;
+            o.stream = stream && !strcmp(stream, "continued") ? BL_STREAM_CONTINUED
+                                                              : BL_STREAM_PER_EPOCH;
+            o.world_size = jws ? (size_t)json_integer_value(jws) : 1;
+            o.rank = (size_t)json_integer_value(json_object_get(req, "rank"));
+            o.offset = joff ? (size_t)json_integer_value(joff) : 0;
+            o.count = jcnt ? (size_t)json_integer_value(jcnt) : SIZE_MAX;
+            rc = bl_sample_window(w, n, k, &o, out, &len, &err);
+        } else {
+            rc = bl_sample(w, n, k, repl, BL_GENERATOR_TORCH, seed, epoch, out, &err);
+        }
+        int ok = rc == BL_OK && json_array_size(want) == len;
         size_t first_bad = 0;
-        for (size_t i = 0; ok && i < k; i++)
+        for (size_t i = 0; ok && i < len; i++)
             if (out[i] != json_integer_value(json_array_get(want, i))) {
                 ok = 0;
                 first_bad = i;
