@@ -588,6 +588,71 @@ def client_sample_stream_window_and_version_fields():
     eq(c.sample(weights=w.tolist(), num_samples=50, seed=9)["indices"], v2["indices"], "2 is the default")
 
 
+@test
+def client_sample_undersample_and_oversample():
+    """Client.sample(strategy=, sampling_strategy=): the README's example, and
+    for each way of naming the targets (names, a ratio, counts as a list, a
+    NumPy array sent as .npy, a dict with NumPy keys) the class counts
+    imbalanced-learn's RandomUnderSampler / RandomOverSampler give; an
+    undersampled class is a subset of its items, an oversampled list holds
+    every index once first; windows and shards cut the same list."""
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    c, b = client(bulk_threshold=None), client(bulk_threshold=0)
+    doc = c.sample(labels=[0, 0, 0, 0, 1, 1, 2, 2, 2], strategy="undersample", seed=7)
+    eq((doc["indices"], doc["strategy"], doc["num_samples"]), ([1, 3, 4, 5, 7, 6], "undersample", 6),
+       "README's example")
+    y = np.array([0] * 50 + [1] * 7 + [2] * 20 + [3] * 3)
+    y2 = np.array([0] * 40 + [1] * 10)
+    cases = [
+        ("undersample", y, "auto"), ("undersample", y, "not minority"), ("undersample", y, "all"),
+        ("undersample", y, "majority"), ("undersample", y, {0: 10, 2: 5}), ("undersample", y2, 0.5),
+        ("undersample", y, [20, 7, 3, 3]),
+        ("oversample", y, "auto"), ("oversample", y, "minority"), ("oversample", y, "not minority"),
+        ("oversample", y, {3: 30, 1: 8}), ("oversample", y2, 0.75), ("oversample", y, [50, 60, 20, 5]),
+    ]
+    for strategy, labels, target in cases:
+        cls = RandomUnderSampler if strategy == "undersample" else RandomOverSampler
+        imb = target
+        if isinstance(target, list):   # imbalanced-learn takes counts as a dict
+            imb = dict(enumerate(target))
+        if (strategy, target) == ("oversample", "minority"):
+            # imbalanced-learn 0.10's parameter check refuses "minority" for its over-sampler,
+            # though its own targets (check_sampling_strategy) define it: n_majority items.
+            from imblearn.utils import check_sampling_strategy
+            add = check_sampling_strategy("minority", labels, "over-sampling")
+            ref = np.concatenate([labels] + [np.full(n, k) for k, n in add.items()])
+        else:
+            import warnings
+            with warnings.catch_warnings():   # "more samples than the majority": asked for
+                warnings.simplefilter("ignore", UserWarning)
+                _, ref = cls(sampling_strategy=imb, random_state=0).fit_resample(labels.reshape(-1, 1), labels)
+        for cl, ss in ((c, target), (b, np.array(target) if isinstance(target, list) else target)):
+            if isinstance(ss, dict):
+                ss = {np.int64(k): np.int64(v) for k, v in ss.items()}
+            doc = cl.sample(labels=labels, strategy=strategy, sampling_strategy=ss, seed=123, output="list")
+            idx = doc["indices"]
+            what = "%s %r" % (strategy, target)
+            eq(np.bincount(labels[idx], minlength=labels.max() + 1).tolist(),
+               np.bincount(ref, minlength=labels.max() + 1).tolist(), what + ": imbalanced-learn's class counts")
+            eq(doc["num_samples"], len(idx), what + ": num_samples")
+            if strategy == "undersample":
+                eq(len(set(idx)), len(idx), what + ": no item twice")
+            else:
+                eq(idx[:len(labels)], list(range(len(labels))), what + ": every index once, first")
+    # windows and shards of the same list
+    full = c.sample(labels=y.tolist(), strategy="oversample", seed=5)["indices"]
+    eq(c.sample(labels=y.tolist(), strategy="oversample", seed=5, offset=30, count=40)["indices"], full[30:70],
+       "a window")
+    eq(c.sample(labels=y.tolist(), strategy="oversample", seed=5, world_size=2, rank=1)["indices"],
+       shard(full, 2, 1), "a shard")
+    raises(lambda: c.sample(labels=y.tolist(), strategy="undersample", sampling_strategy="minority"), status=400,
+           field="sampling_strategy")
+    raises(lambda: c.sample(labels=y.tolist(), strategy="undersample", generator="torch"), status=400,
+           field="generator")
+    raises(lambda: c.sample(labels=y.tolist(), sampling_strategy="auto"), status=400, field="sampling_strategy")
+
+
 class CountingClient(ballast.Client):
     """A Client that records the windows of each /sample request: (offset, count)."""
 
