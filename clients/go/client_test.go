@@ -756,3 +756,73 @@ func TestSampleContinuedStreamAndWindows(t *testing.T) {
 		t.Fatalf("continued fast stream: %+v", e)
 	}
 }
+
+func TestSampleUndersampleOversample(t *testing.T) {
+	c := New(baseURL)
+	res, err := c.Sample(ctx(), &SampleRequest{Labels: []int64{0, 0, 0, 0, 1, 1, 2, 2, 2}, Strategy: "undersample", Seed: Seed(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Indices, []int64{1, 3, 4, 5, 7, 6}) || res.Strategy != "undersample" || res.NumSamples != 6 {
+		t.Fatalf("README's example: %+v", res)
+	}
+	var labels []int64
+	for class, n := range []int{50, 7, 20, 3} {
+		for i := 0; i < n; i++ {
+			labels = append(labels, int64(class))
+		}
+	}
+	two := append(append([]int64{}, labels[:40]...), labels[50:57]...) // 40 of class 0, 7 of class 1
+	// The class counts each target asks for (imbalanced-learn's definitions).
+	cases := []struct {
+		strategy string
+		labels   []int64
+		target   interface{}
+		counts   []int64
+	}{
+		{"undersample", labels, nil, []int64{3, 3, 3, 3}},
+		{"undersample", labels, "majority", []int64{3, 7, 20, 3}},
+		{"undersample", labels, map[string]int64{"0": 10, "2": 5}, []int64{10, 7, 5, 3}},
+		{"undersample", labels, []int64{20, 7, 3, 3}, []int64{20, 7, 3, 3}},
+		{"undersample", two, 0.5, []int64{14, 7}},
+		{"oversample", labels, nil, []int64{50, 50, 50, 50}},
+		{"oversample", labels, "minority", []int64{50, 7, 20, 50}},
+		{"oversample", labels, map[string]int64{"3": 30}, []int64{50, 7, 20, 30}},
+		{"oversample", two, 0.75, []int64{40, 30}},
+	}
+	for _, tc := range cases {
+		res, err := c.Sample(ctx(), &SampleRequest{Labels: tc.labels, Strategy: tc.strategy, SamplingStrategy: tc.target,
+			Seed: Seed(123)})
+		if err != nil {
+			t.Fatalf("%s %v: %v", tc.strategy, tc.target, err)
+		}
+		counts := make([]int64, len(tc.counts))
+		seen := map[int64]bool{}
+		for i, idx := range res.Indices {
+			counts[tc.labels[idx]]++
+			if tc.strategy == "undersample" && seen[idx] {
+				t.Fatalf("%s %v: item %d twice", tc.strategy, tc.target, idx)
+			}
+			if tc.strategy == "oversample" && i < len(tc.labels) && idx != int64(i) {
+				t.Fatalf("%s %v: index %d is %d, not every index once first", tc.strategy, tc.target, i, idx)
+			}
+			seen[idx] = true
+		}
+		if !reflect.DeepEqual(counts, tc.counts) || res.NumSamples != int64(len(res.Indices)) {
+			t.Fatalf("%s %v: class counts %v, want %v", tc.strategy, tc.target, counts, tc.counts)
+		}
+	}
+	// A window of the list is its slice.
+	full, err := c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "oversample", Seed: Seed(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "oversample", Seed: Seed(5), Offset: 30, Count: Int(40)})
+	if err != nil || !reflect.DeepEqual(part.Indices, full.Indices[30:70]) {
+		t.Fatalf("window: %v %v", part, err)
+	}
+	_, err = c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "undersample", SamplingStrategy: "minority"})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "sampling_strategy" {
+		t.Fatalf("undersample minority: %+v", e)
+	}
+}

@@ -361,6 +361,16 @@ type SampleRequest struct {
 	Count  *int64 `json:"count,omitempty"`
 	// FastVersion: generator "fast" only, 2 (the server's default) or 1 (ballast 0.1's stream).
 	FastVersion int64 `json:"fast_version,omitempty"`
+	// Strategy: "weighted" (the default, the draw above) or, with Labels, "undersample" /
+	// "oversample": the classes balanced as imbalanced-learn's RandomUnderSampler /
+	// RandomOverSampler balance them; the answer is the list of item indices to train on
+	// (leave NumSamples, Weights, ClassWeights and Generator out).
+	Strategy string `json:"strategy,omitempty"`
+	// SamplingStrategy: with a Strategy, the class targets as imbalanced-learn defines them:
+	// a name (string: "auto", "not minority", "not majority", "majority", "minority",
+	// "all"), a ratio in (0, 1] (float64, two classes), one count per class ([]int64), or
+	// map[string]int64{"class id": count} for the classes to resample. Nil: "auto".
+	SamplingStrategy interface{} `json:"sampling_strategy,omitempty"`
 	// Extra fields, sent as they are (fields this package does not know yet).
 	Extra map[string]interface{} `json:"-"`
 }
@@ -379,6 +389,8 @@ type SampleResponse struct {
 	// Stream is "continued" when the request asked for it (empty: per_epoch).
 	Stream      string `json:"stream,omitempty"`
 	FastVersion int64  `json:"fast_version,omitempty"`
+	// Strategy is "undersample" or "oversample" when the request asked for it.
+	Strategy string `json:"strategy,omitempty"`
 	// With Offset or Count in the request: the window's Offset, Count (len(Indices)),
 	// NextOffset (the next window's Offset) and FullCount (the answer's length without a
 	// window; the epoch is done when NextOffset reaches it).

@@ -89,6 +89,18 @@ export interface SampleRequest {
   count?: number;
   /** generator "fast" only: 2 (default) or 1 (ballast 0.1's stream) */
   fast_version?: 1 | 2;
+  /**
+   * "weighted" (default) or, with labels, "undersample" / "oversample": the item indices that
+   * balance the classes as imbalanced-learn's RandomUnderSampler / RandomOverSampler do
+   * (leave num_samples, weights, class_weights and generator out)
+   */
+  strategy?: "weighted" | "undersample" | "oversample";
+  /**
+   * with a strategy, the class targets as imbalanced-learn defines them: "auto" (default),
+   * "not minority", "not majority", "majority", "minority", "all"; a ratio in (0, 1] (two
+   * classes); one count per class; or { "class id": count } for the classes to resample
+   */
+  sampling_strategy?: "auto" | "not minority" | "not majority" | "majority" | "minority" | "all" | number | ArrayLike | Record<string, number>;
   [extra: string]: unknown;
 }
 export interface SampleResponse {
@@ -104,6 +116,8 @@ export interface SampleResponse {
   total_size?: number;
   /** "continued" when asked for (absent: per_epoch) */
   stream?: "continued";
+  /** "undersample" or "oversample" when asked for */
+  strategy?: "undersample" | "oversample";
   fast_version?: number;
   /** with offset or count in the request: the window's start */
   offset?: number;

@@ -179,6 +179,33 @@ test("sample: the continued stream is WeightedRandomSampler's passes; windows ar
                        (e) => e instanceof BallastError && e.status === 400 && e.field === "offset");
 });
 
+test("sample: undersample and oversample balance the classes as imbalanced-learn targets them", async () => {
+  const doc = await c.sample({ labels: [0, 0, 0, 0, 1, 1, 2, 2, 2], strategy: "undersample", seed: 7n });
+  assert.deepEqual([doc.indices, doc.strategy, doc.num_samples], [[1, 3, 4, 5, 7, 6], "undersample", 6], "README's example");
+  const labels = [50, 7, 20, 3].flatMap((n, k) => Array(n).fill(k));
+  const cases = [
+    ["undersample", undefined, [3, 3, 3, 3]],
+    ["undersample", { 0: 10, 2: 5 }, [10, 7, 5, 3]],
+    ["undersample", Int32Array.of(20, 7, 3, 3), [20, 7, 3, 3]],
+    ["oversample", "not majority", [50, 50, 50, 50]],
+    ["oversample", [50, 60, 20, 5], [50, 60, 20, 5]],
+  ];
+  for (const [strategy, target, want] of cases) {
+    const { indices } = await c.sample({ labels, strategy, sampling_strategy: target, seed: 123n });
+    const counts = [0, 0, 0, 0];
+    for (const i of indices) counts[labels[i]]++;
+    assert.deepEqual(counts, want, `${strategy} ${JSON.stringify(target)}`);
+    if (strategy === "oversample") assert.deepEqual(indices.slice(0, labels.length), labels.map((_, i) => i));
+    else assert.equal(new Set(indices).size, indices.length, "no item twice");
+  }
+  // sent as a .npy part by a client whose threshold is 0: the same list
+  const bulk = new Client(URL_, { bulkThreshold: 0 });
+  const req = { labels: Int32Array.from(labels), strategy: "undersample", sampling_strategy: BigInt64Array.of(20n, 7n, 3n, 3n), seed: 9n };
+  assert.deepEqual((await bulk.sample(req)).indices, (await c.sample({ ...req, labels, sampling_strategy: [20, 7, 3, 3] })).indices);
+  await assert.rejects(c.sample({ labels, strategy: "oversample", sampling_strategy: "majority" }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "sampling_strategy");
+});
+
 test("loss: values, nested arrays and { data, shape } in, typed out", async () => {
   const req = { logits: [[1, 2], [1, 3], [1, 3]], targets: [0, 1, 1], weights: [1, 2] };
   const none = await c.loss({ ...req, reduction: "none" });
