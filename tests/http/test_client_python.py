@@ -986,6 +986,14 @@ def training_example_imbalanced_prints_identical_losses():
         check(min(drawn) > 250, "inverse weights draw the classes about equally: %s" % drawn)
     check(float(rows[-1][1]) < float(rows[0][1]), "the loss goes down")
     check("identical: True (50 batch losses" in r.stdout, r.stdout)
+    # clients/python/README.md shows a run of it: the same lines, both loss columns equal.
+    with open(os.path.join(PKG, "README.md")) as f:
+        shown = f.read().split("## A training loop", 1)[1].split("```\n", 2)[1]
+    eq([line.split()[:1] for line in shown.splitlines()], [line.split()[:1] for line in r.stdout.splitlines()],
+       "the README's output has the example's lines")
+    shown_rows = re.findall(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+yes\s", shown, re.M)
+    eq(len(shown_rows), 5, "the README's rows")
+    check(all(row[1] == row[2] for row in shown_rows), "the README's loss columns are equal")
 
 
 # ---- install -----------------------------------------------------------------------------------
