@@ -821,6 +821,61 @@ def windows_are_lazy_and_a_run_resumes_mid_epoch():
         check("start_index" in str(e), str(e))
 
 
+@test
+def sampler_undersample_and_oversample_per_epoch():
+    """BallastSampler(labels=y, strategy=...): each pass is the server's
+    balanced list for (seed, epoch), fetched in windows; len() is the list's
+    length (imbalanced-learn's class counts); shards for world size 2 and 3
+    are DistributedSampler's over it; a DataLoader trains on balanced batches."""
+    from torch.utils.data.distributed import DistributedSampler
+    c = CountingClient(url())
+    y = torch.tensor([0] * 50 + [1] * 7 + [2] * 20 + [3] * 3)
+    for strategy, target, counts in (("undersample", None, [3, 3, 3, 3]),
+                                     ("undersample", {0: 10, 2: 5}, [10, 7, 5, 3]),
+                                     ("oversample", None, [50, 50, 50, 50]),
+                                     ("oversample", "minority", [50, 7, 20, 50])):
+        for window in (None, 9):
+            c.windows.clear()
+            s = bt.BallastSampler(labels=y, strategy=strategy, sampling_strategy=target, seed=3, window=window,
+                                  client=c)
+            eq(c.windows, [], "nothing asked before len()")
+            eq(len(s), sum(counts), "%s %r: len" % (strategy, target))
+            eq(c.windows, [(0, 0)], "an empty window tells the length")
+            for epoch in range(3):
+                want = c.sample(labels=y, strategy=strategy, sampling_strategy=target, seed=3, epoch=epoch,
+                                output="list")["indices"]
+                got = list(s)
+                eq(got, want, "%s %r window %s epoch %d" % (strategy, target, window, epoch))
+                eq(torch.bincount(y[got], minlength=4).tolist(), counts, "class counts")
+            check(list(bt.BallastSampler(labels=y, strategy=strategy, sampling_strategy=target, seed=3,
+                                         epoch=1, client=c)) != list(bt.BallastSampler(
+                labels=y, strategy=strategy, sampling_strategy=target, seed=3, client=c)), "epochs differ")
+    full = c.sample(labels=y, strategy="oversample", seed=3, epoch=2, output="list")["indices"]
+    for world_size in (2, 3):
+        for rank in range(world_size):
+            d = bt.DistributedBallastSampler(labels=y, strategy="oversample", world_size=world_size, rank=rank,
+                                             seed=3, window=7, client=c)
+            d.set_epoch(2)
+            ds = DistributedSampler(range(len(full)), num_replicas=world_size, rank=rank, shuffle=False)
+            eq((list(d), len(d)), ([full[i] for i in ds], len(ds)), "oversample, world %d rank %d"
+               % (world_size, rank))
+    s = bt.BallastSampler(labels=y, strategy="undersample", seed=3, client=c)
+    batches = [yb.tolist() for _, yb in DataLoader(TensorDataset(torch.arange(len(y)), y), batch_size=4, sampler=s)]
+    eq(sorted(sum(batches, [])), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], "a DataLoader over the balanced list")
+    for bad in (dict(weights=torch.ones(80)), dict(labels=y, num_samples=10), dict(labels=y, generator="torch"),
+                dict(labels=y, scheme="inverse"), dict(labels=y, strategy="sideways")):
+        try:
+            bt.BallastSampler(**dict(dict(strategy="undersample"), **bad), client=c)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+    try:
+        bt.BallastSampler(labels=y, sampling_strategy="auto", client=c)
+        raise AssertionError("sampling_strategy without strategy accepted")
+    except ValueError:
+        pass
+
+
 # ---- PyTorch: class weights, losses, training ------------------------------------------------
 
 @test

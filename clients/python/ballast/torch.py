@@ -93,6 +93,7 @@ def class_weights(counts=None, *, labels=None, num_classes=None, scheme=None, be
 # longer one is fetched in windows of this size as the pass goes on (memory bounded).
 DEFAULT_WINDOW = 1 << 18
 _STREAMS = (None, "per_epoch", "continued")
+_STRATEGIES = (None, "undersample", "oversample")
 
 
 class BallastSampler(Sampler):
@@ -105,8 +106,18 @@ class BallastSampler(Sampler):
                     further fields such as {"beta": 0.99}), or
     class_weights   ... given (default, neither given: 1 / class count, every
                     class equally likely)
+    strategy        instead of a weighted draw, with labels: "undersample" or
+                    "oversample", each epoch the list of item indices that balances
+                    the classes as imbalanced-learn's RandomUnderSampler /
+                    RandomOverSampler do (a fresh draw per epoch from seed and
+                    epoch; its length, len(sampler), set by the labels and
+                    sampling_strategy: num_samples and generator are left out)
+    sampling_strategy  with a strategy, the class targets as imbalanced-learn
+                    names them ("auto" by default, a ratio, counts per class, or
+                    {class id: count}); see Client.sample
     num_samples     indices per epoch (default: the number of items)
-    replacement     as in WeightedRandomSampler (default True)
+    replacement     as in WeightedRandomSampler (default True; with a strategy
+                    the server's default: undersample without, oversample with)
     seed            an integer in [0, 2^64); None: one drawn now (kept in .seed)
     generator       "torch" (default): PyTorch's own draw, index for index (see
                     stream); "fast": ballast's O(n + k) stream (no 2^24 item limit)
@@ -150,42 +161,29 @@ class BallastSampler(Sampler):
     {"seed": s.seed, "epoch": epoch, "start_index": batches_done * batch_size}.
     """
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, *, labels=None,
-                 scheme=None, class_weights=None, weights_options=None, seed=None, generator="torch",
-                 stream=None, epoch=0, start_index=0, window=DEFAULT_WINDOW, client=None):
-        if (weights is None) == (labels is None):
-            raise ValueError("give weights or labels (not both)")
-        if weights is not None and (scheme is not None or class_weights is not None):
-            raise ValueError("scheme and class_weights go with labels, not weights")
-        if scheme is not None and class_weights is not None:
-            raise ValueError("give scheme or class_weights, not both")
-        if not isinstance(replacement, bool):
+    def __init__(self, weights=None, num_samples=None, replacement=None, *, labels=None,
+                 scheme=None, class_weights=None, weights_options=None, strategy=None,
+                 sampling_strategy=None, seed=None, generator=None, stream=None, epoch=0, start_index=0,
+                 window=DEFAULT_WINDOW, client=None):
+        self._items(weights, labels, scheme, class_weights, strategy, sampling_strategy)
+        if strategy is None:
+            n_items = len(self.weights if self.weights is not None else self.labels)
+            num_samples = n_items if num_samples is None else num_samples
+            if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+                raise ValueError("num_samples should be a positive integer value, but got "
+                                 "num_samples=%r" % (num_samples,))
+            replacement = True if replacement is None else replacement
+            generator = "torch" if generator is None else generator
+        elif num_samples is not None or generator is not None:
+            raise ValueError("strategy %r gives as many indices as sampling_strategy asks for, from "
+                             "the fast stream: leave num_samples and generator out" % (strategy,))
+        if replacement is not None and not isinstance(replacement, bool):
             raise ValueError("replacement should be a boolean value, but got replacement=%r" % (replacement,))
-        if weights is not None:
-            self.weights = torch.as_tensor(weights, dtype=torch.double).cpu()
-            if self.weights.dim() != 1:
-                raise ValueError("weights should be a 1d sequence but given weights have shape %s"
-                                 % (tuple(self.weights.shape),))
-            self.labels = None
-        else:
-            self.weights = None
-            self.labels = torch.as_tensor(labels).cpu()
-            if self.labels.dim() != 1:
-                raise ValueError("labels should be a 1d sequence")
-            if self.labels.is_floating_point():
-                raise ValueError("labels should be integers")
-            self.labels = self.labels.to(torch.int64)
-        n_items = len(self.weights if self.weights is not None else self.labels)
-        if num_samples is None:
-            num_samples = n_items
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
-            raise ValueError("num_samples should be a positive integer value, but got "
-                             "num_samples=%r" % (num_samples,))
         if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
             raise ValueError("window should be a positive integer or None, not %r" % (window,))
         if stream not in _STREAMS:
             raise ValueError("stream should be \"per_epoch\", \"continued\" or None, not %r" % (stream,))
-        self.num_samples = num_samples
+        self.num_samples = num_samples     # with a strategy: known after the first request
         self.replacement = replacement
         self.scheme = scheme
         self.weights_options = dict(weights_options or {})
@@ -202,8 +200,41 @@ class BallastSampler(Sampler):
         self.start_index = 0
         self.last_epoch = None
         self.last_answer = None
+        self._len = None
         self._progress = None   # [epoch, indices handed out] of the pass in progress
         self._start(epoch, start_index)
+
+    def _items(self, weights, labels, scheme, class_weights, strategy, sampling_strategy):
+        """Checks and keeps the item weights or labels (and the strategy)."""
+        if (weights is None) == (labels is None):
+            raise ValueError("give weights or labels (not both)")
+        if weights is not None and (scheme is not None or class_weights is not None):
+            raise ValueError("scheme and class_weights go with labels, not weights")
+        if scheme is not None and class_weights is not None:
+            raise ValueError("give scheme or class_weights, not both")
+        if strategy not in _STRATEGIES:
+            raise ValueError("strategy should be \"undersample\", \"oversample\" or None, not %r" % (strategy,))
+        if strategy is not None and (labels is None or scheme is not None or class_weights is not None):
+            raise ValueError("strategy %r balances the classes of labels: give labels, without "
+                             "weights, scheme or class_weights" % (strategy,))
+        if strategy is None and sampling_strategy is not None:
+            raise ValueError("sampling_strategy goes with strategy=\"undersample\" or \"oversample\"")
+        self.strategy = strategy
+        self.sampling_strategy = sampling_strategy
+        if weights is not None:
+            self.weights = torch.as_tensor(weights, dtype=torch.double).cpu()
+            if self.weights.dim() != 1:
+                raise ValueError("weights should be a 1d sequence but given weights have shape %s"
+                                 % (tuple(self.weights.shape),))
+            self.labels = None
+        else:
+            self.weights = None
+            self.labels = torch.as_tensor(labels).cpu()
+            if self.labels.dim() != 1:
+                raise ValueError("labels should be a 1d sequence")
+            if self.labels.is_floating_point():
+                raise ValueError("labels should be integers")
+            self.labels = self.labels.to(torch.int64)
 
     def _start(self, epoch, start_index):
         epoch, start_index = int(epoch), int(start_index)
@@ -233,7 +264,14 @@ class BallastSampler(Sampler):
         self._start(state["epoch"], state.get("start_index", 0))
 
     def __len__(self):
-        return -(-self.num_samples // self.world_size)
+        if self.strategy is None:
+            return -(-self.num_samples // self.world_size)
+        if self._len is None:
+            # The list's length depends on the labels and sampling_strategy only: an
+            # empty window of epoch 0 tells it.
+            doc = self.client.sample(output="list", offset=0, count=0, **self.request(0))
+            self.num_samples, self._len = doc["num_samples"], doc["full_count"]
+        return self._len
 
     def class_weights(self):
         """The class weights the labels are weighted with (None: the server's
@@ -248,13 +286,20 @@ class BallastSampler(Sampler):
 
     def request(self, epoch):
         """The /sample request fields of an epoch (without offset/count)."""
-        fields = {"num_samples": self.num_samples, "replacement": self.replacement,
-                  "seed": self.seed, "epoch": epoch, "generator": self.generator}
+        fields = {"seed": self.seed, "epoch": epoch}
+        if self.replacement is not None:
+            fields["replacement"] = self.replacement
         if self.weights is not None:
             fields["weights"] = self.weights
         else:
             fields["labels"] = self.labels
-            cw = self.class_weights()
+        if self.strategy is not None:
+            fields["strategy"] = self.strategy
+            if self.sampling_strategy is not None:
+                fields["sampling_strategy"] = self.sampling_strategy
+        else:
+            fields.update(num_samples=self.num_samples, generator=self.generator)
+            cw = self.class_weights() if self.labels is not None else None
             if cw is not None:
                 fields["class_weights"] = cw
         if self.world_size > 1:
@@ -287,8 +332,8 @@ class BallastSampler(Sampler):
 
     def __iter__(self):
         epoch, start = self.epoch, self.start_index
-        n = len(self)
-        if start > n:
+        n = len(self) if self.strategy is None else None   # a strategy's length costs a request
+        if n is not None and start > n:
             raise ValueError("start_index %d is beyond the epoch's %d indices" % (start, n))
         self.epoch, self.start_index = epoch + 1, 0
         self.last_epoch = epoch
@@ -296,6 +341,10 @@ class BallastSampler(Sampler):
         return self._pass(epoch, start, n, progress)
 
     def _pass(self, epoch, off, n, progress):
+        if n is None:
+            n = len(self)
+            if off > n:
+                raise ValueError("start_index %d is beyond the epoch's %d indices" % (off, n))
         while off < n:
             if off == 0 and (self.window is None or self.window >= n):
                 part = self.fetch(epoch)           # the whole epoch: no window fields
@@ -328,7 +377,7 @@ class DistributedBallastSampler(BallastSampler):
     start_index and state_dict() count in.
     """
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, *, world_size=None,
+    def __init__(self, weights=None, num_samples=None, replacement=None, *, world_size=None,
                  rank=None, seed=0, num_replicas=None, **kwargs):
         if world_size is None:
             world_size = num_replicas   # DistributedSampler's name
