@@ -62,6 +62,20 @@ static const char *skip_string(const char *p, const char *end)
     return end;
 }
 
+/* Whether s (NUL-terminated) occurs in p[0..len). */
+static int contains(const char *p, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *q = p; len >= n && q <= p + len - n; q++) {
+        q = memchr(q, s[0], (size_t)(p + len - n + 1 - q));
+        if (!q)
+            return 0;
+        if (memcmp(q, s, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int is_number_start(char c) { return (c >= '0' && c <= '9') || c == '-'; }
 
 static int is_number_char(char c)
@@ -86,11 +100,15 @@ static size_t integer_value(const char *p, const char *end)
 
 /* jansson's price of a JSON text, plus what its numbers cost decoded; the
  * work bound grows to the count of numbers and to every integer's value
- * (a count such as num_samples bounds the work it asks for). */
+ * (a count such as num_samples bounds the work it asks for). A document
+ * that names the stream "continued" asks for a replay of epoch times
+ * num_samples (or items) draws before its own: the work bound grows to the
+ * product of its two largest integers, and of the largest and the count of
+ * numbers (README, "Continued streams and windows"). */
 static size_t json_cost(const char *p, size_t len, size_t *work)
 {
-    const char *end = p + len;
-    size_t cost = 0, numbers = 0;
+    const char *doc = p, *end = p + len;
+    size_t cost = 0, numbers = 0, top1 = 0, top2 = 0;
     while (p < end) {
         char c = *p;
         if (c == '"') {
@@ -106,6 +124,12 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
             size_t v = integer_value(start, p);
             if (v > *work)
                 *work = v;
+            if (v > top1) {
+                top2 = top1;
+                top1 = v;
+            } else if (v > top2) {
+                top2 = v;
+            }
         } else {
             switch (c) {
             case '[': cost = sat_add(cost, PRICE_ARRAY); break;
@@ -121,6 +145,11 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
     }
     if (numbers > *work)
         *work = numbers;
+    if (contains(doc, len, "\"continued\"")) {
+        size_t replay = sat_mul(top1, top2 > numbers ? top2 : numbers);
+        if (replay > *work)
+            *work = replay;
+    }
     return cost;
 }
 

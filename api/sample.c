@@ -302,8 +302,10 @@ static bl_api_code counts_from_object(json_t *obj, size_t C, int64_t *wanted, ap
     return BL_API_OK;
 }
 
-/* sampling_strategy as an array or .npy: one count per class. */
-static bl_api_code counts_from_array(const api_value *v, size_t C, int64_t *wanted, api_err *e)
+/* sampling_strategy as an array or .npy: one count per class (0 for an
+ * absent class, which leaves it out). */
+static bl_api_code counts_from_array(const api_value *v, const size_t *counts, size_t C,
+                                     int64_t *wanted, api_err *e)
 {
     int64_t *w = NULL;
     size_t nw = 0;
@@ -324,7 +326,7 @@ static bl_api_code counts_from_array(const api_value *v, size_t C, int64_t *want
                             "sampling_strategy[%zu] = %lld: counts are integers >= 0", c,
                             (long long)w[c]);
         }
-        wanted[c] = w[c];
+        wanted[c] = counts[c] == 0 && w[c] == 0 ? -1 : w[c];
     }
     free(w);
     return BL_API_OK;
@@ -366,7 +368,7 @@ static bl_api_code balance_targets(const sample_req *r, const size_t *counts, si
         int64_t *wanted = malloc(C * sizeof *wanted);
         if (!wanted)
             return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
-        bl_api_code code = counts_from_array(v, C, wanted, e);
+        bl_api_code code = counts_from_array(v, counts, C, wanted, e);
         rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le) : BL_OK;
         free(wanted);
         if (code != BL_API_OK)

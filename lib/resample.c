@@ -202,6 +202,36 @@ static size_t pick(const bl_counter *key, uint64_t *pos, size_t m)
     return (size_t)(prod >> 64);
 }
 
+/* The items of each class in index order, items[start[c] .. start[c + 1]),
+ * checking labels and targets against the counts. start: C + 1 entries,
+ * fill: C scratch entries, items: n. */
+static bl_status group_by_class(const int64_t *labels, size_t n, const size_t *counts, size_t C,
+                                const int64_t *target, int under, size_t *start, size_t *fill,
+                                int64_t *items, bl_error *err)
+{
+    start[0] = 0;
+    for (size_t c = 0; c < C; c++) {
+        start[c + 1] = start[c] + counts[c];
+        fill[c] = start[c];
+        if (target[c] >= 0 && (under ? (uint64_t)target[c] > counts[c]
+                                     : (uint64_t)target[c] < counts[c]))
+            return bl_error_set(err, BL_EINVAL, "target", (int64_t)c,
+                                "target[%zu] = %lld is beyond class %zu's %zu items", c,
+                                (long long)target[c], c, counts[c]);
+    }
+    if (start[C] != n)
+        return bl_error_set(err, BL_EINVAL, "labels", -1,
+                            "the class counts add up to %zu, not to the %zu labels", start[C], n);
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || (uint64_t)labels[i] >= C || fill[labels[i]] >= start[labels[i] + 1])
+            return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
+                                "labels[%zu] = %lld does not match the class counts", i,
+                                (long long)labels[i]);
+        items[fill[labels[i]]++] = (int64_t)i;
+    }
+    return BL_OK;
+}
+
 bl_status bl_resample(const int64_t *labels, size_t n, const size_t *counts, size_t C,
                       bl_strategy s, const int64_t *target, int replacement, uint64_t seed,
                       uint64_t epoch, int64_t *out, bl_error *err)
@@ -217,41 +247,15 @@ bl_status bl_resample(const int64_t *labels, size_t n, const size_t *counts, siz
         return bl_error_set(err, BL_EINVAL, "replacement", -1, "replacement is %d, not 0 or 1",
                             replacement);
     int under = s == BL_STRATEGY_UNDERSAMPLE;
-    /* the items of each class, in index order: start[c] .. start[c + 1] */
     size_t *start = calloc(C + 1, sizeof *start), *fill = calloc(C + 1, sizeof *fill);
-    int64_t *items = malloc((n ? n : 1) * sizeof *items);
+    int64_t *items = calloc(n ? n : 1, sizeof *items);
     if (!start || !fill || !items) {
-        free(start);
-        free(fill);
-        free(items);
-        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu labels", n);
-    }
-    for (size_t c = 0; c < C; c++) {
-        start[c + 1] = start[c] + counts[c];
-        if (target[c] >= 0 && (under ? (uint64_t)target[c] > counts[c]
-                                     : (uint64_t)target[c] < counts[c])) {
-            rc = bl_error_set(err, BL_EINVAL, "target", (int64_t)c,
-                              "target[%zu] = %lld is beyond class %zu's %zu items", c,
-                              (long long)target[c], c, counts[c]);
-            goto done;
-        }
-    }
-    if (start[C] != n) {
-        rc = bl_error_set(err, BL_EINVAL, "labels", -1,
-                          "the class counts add up to %zu, not to the %zu labels", start[C], n);
+        rc = bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu labels", n);
         goto done;
     }
-    for (size_t c = 0; c < C; c++)
-        fill[c] = start[c];
-    for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || (uint64_t)labels[i] >= C || fill[labels[i]] >= start[labels[i] + 1]) {
-            rc = bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
-                              "labels[%zu] = %lld does not match the class counts", i,
-                              (long long)labels[i]);
-            goto done;
-        }
-        items[fill[labels[i]]++] = (int64_t)i;
-    }
+    rc = group_by_class(labels, n, counts, C, target, under, start, fill, items, err);
+    if (rc != BL_OK)
+        goto done;
     bl_counter key;
     bl_counter_seed(&key, seed, epoch);
     uint64_t pos = 0;

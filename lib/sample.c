@@ -22,6 +22,17 @@
  *   Without replacement, exponential keys (Efraimidis & Spirakis 2006):
  *   key_i = w_i / -log(u_i), u_i in (0, 1), for the non-zero weights in index
  *   order; quickselect of the k largest in O(n), sorted in O(k log k).
+ *   Version 1 reads one sequential xoshiro256** stream; version 2 (the
+ *   default of bl_sample_opts) reads output i of a counter-based stream for
+ *   draw i (with replacement) or item i (without), so that any draw is
+ *   computed from its position.
+ *
+ * Every draw is read through a window (bl_sample_window): the positions
+ * (rank + (offset + j) world_size) mod k of the draw, j < count, which is
+ * the slice of the rank's share (bl_shard). Sequential streams (torch's
+ * MT19937, fast version 1) go from position to position, skipping what lies
+ * between; stream "continued" first skips the epochs before (README,
+ * "Continued streams and windows").
  */
 #include <math.h>
 #include <stdlib.h>

@@ -32,11 +32,22 @@ request would return without them, the shard being taken with torch's own
 DistributedSampler(range(num_samples), world_size, rank, shuffle=False)
 over the epoch's draw.
 The output is deterministic (fixed seeds for the random weights).
+
+It also writes tests/conformance/balance_cases.json: `strategy`
+"undersample" / "oversample" cases, whose indices come from a Python
+reference of ballast's documented draw (README, "Balancing": the fast
+stream's version 2, written here from its formula) and whose class counts
+and structure are checked against imbalanced-learn's RandomUnderSampler /
+RandomOverSampler for the same labels and sampling_strategy (their indices
+come from NumPy's generator and differ); and "refused" requests, those
+imbalanced-learn refuses with a ValueError, which ballast must refuse (400)
+naming the field.
 """
 
 import json
 import os
 import random
+import re
 import sys
 
 import torch
@@ -349,6 +360,23 @@ def build():
             b.add_stream("win_cont_shard_%s_n%d_seed%s_e3_ws%d" % (tag, n, seedname(s), ws),
                          w, k, repl, s, 3, epochs[3], ws, (i + 1) % ws, offset=1,
                          count=share, continued=True)
+    # far epochs: 10^8 uniforms replayed with replacement, 1.2 * 10^7 without;
+    # torch iterates every epoch before (a few seconds)
+    g = torch.Generator().manual_seed(2**64 - 1)
+    wt = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    for _ in range(100000):
+        torch.multinomial(wt, 1000, True, generator=g)
+    far = torch.multinomial(wt, 1000, True, generator=g).tolist()
+    b.add_stream("cont_far_repl_e100000_seed2p64m1", [1.0, 2.0, 0.5], 1000, True, 2**64 - 1,
+                 100000, far, offset=990)
+    wf = reals(3000)
+    g = torch.Generator().manual_seed(2**32 + 3)
+    wt = torch.tensor(wf, dtype=torch.float64)
+    for _ in range(2000):
+        torch.multinomial(wt, 50, False, generator=g)
+    far = torch.multinomial(wt, 50, False, generator=g).tolist()
+    b.add_stream("cont_far_norepl_e2000_seed2p32p3", wf, 50, False, 2**32 + 3, 2000, far,
+                 world_size=3, rank=2, count=10)
     b.add_stream("win_empty_at_end", [1, 2, 3], 4, True, 9, 0,
                  torch_indices([1, 2, 3], 4, True, 9, 0), offset=4, count=3, continued=False)
     b.add_stream("win_count0", [1, 2, 3], 4, True, 9, 1,
@@ -357,7 +385,272 @@ def build():
     return b.cases
 
 
+M64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+
+def _mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+class Counter:
+    """The fast stream's version 2 (README, "The fast stream"): output i of
+    (seed, epoch) is mix(mix(k0 + (i + 1) gamma) ^ k1)."""
+
+    def __init__(self, seed, epoch):
+        a, b = seed, epoch ^ 0x6A09E667F3BCC909
+        words = []
+        for _ in range(2):
+            a = (a + GAMMA) & M64
+            b = (b + GAMMA) & M64
+            words.append(_mix(a) ^ _mix(b))
+        self.k0, self.k1 = words
+        self.pos = 0
+
+    def pick(self, m):
+        r = _mix(_mix((self.k0 + (self.pos + 1) * GAMMA) & M64) ^ self.k1)
+        self.pos += 1
+        return (r * m) >> 64
+
+
+def targets(labels, strategy, ss):
+    """Per class, the number of items in the result, or None (left as it
+    is): imbalanced-learn's sampling_strategy, from its documentation."""
+    C = max(labels) + 1
+    n = [labels.count(c) for c in range(C)]
+    present = [c for c in range(C) if n[c]]
+    minority = min(present, key=lambda c: (n[c], c))
+    majority = min(present, key=lambda c: (-n[c], c))
+    under = strategy == "undersample"
+    t = [None] * C
+    if isinstance(ss, str):
+        name = ss if ss != "auto" else ("not minority" if under else "not majority")
+        sel = {"all": present, "majority": [majority], "minority": [minority],
+               "not minority": [c for c in present if c != minority],
+               "not majority": [c for c in present if c != majority]}[name]
+        for c in sel:
+            t[c] = n[minority] if under else n[majority]
+    elif isinstance(ss, float):
+        # the class that is not the minority (undersample) or not the majority
+        # (oversample): with equal counts, the higher id
+        other = [c for c in present if c != (minority if under else majority)][0]
+        if under:
+            t[other] = int(n[minority] / ss)
+        else:
+            t[other] = n[other] + int(n[majority] * ss - n[other])
+    elif isinstance(ss, dict):
+        for c, v in ss.items():
+            t[int(c)] = v
+    else:
+        t = list(ss)
+    return t, n
+
+
+def balance(labels, strategy, ss, seed, epoch, replacement):
+    """ballast's balanced index list (README, "Balancing")."""
+    t, n = targets(labels, strategy, ss)
+    items = [[i for i, l in enumerate(labels) if l == c] for c in range(len(n))]
+    g = Counter(seed, epoch)
+    out = [] if strategy == "undersample" else list(range(len(labels)))
+    for c, it in enumerate(items):
+        it = list(it)
+        if t[c] is None:
+            if strategy == "undersample":
+                out += it
+            continue
+        if strategy == "undersample":
+            for j in range(t[c]):
+                if replacement:
+                    out.append(it[g.pick(len(it))])
+                else:
+                    r = j + g.pick(len(it) - j)
+                    it[j], it[r] = it[r], it[j]
+                    out.append(it[j])
+        else:
+            for _ in range(t[c] - n[c]):
+                out.append(it[g.pick(len(it))])
+    return out
+
+
+def imblearn_indices(labels, strategy, ss, replacement):
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    import numpy as np
+    X = np.arange(len(labels)).reshape(-1, 1)
+    y = np.array(labels)
+    ss_i = {int(k): v for k, v in ss.items()} if isinstance(ss, dict) else ss
+    if isinstance(ss, list):  # our per-class array: imbalanced-learn's dict of every class
+        ss_i = {c: v for c, v in enumerate(ss) if labels.count(c)}
+    if strategy == "undersample":
+        s = RandomUnderSampler(sampling_strategy=ss_i, random_state=0, replacement=replacement)
+    else:
+        s = RandomOverSampler(sampling_strategy=ss_i, random_state=0)
+    s.fit_resample(X, y)
+    return [int(i) for i in s.sample_indices_]
+
+
+def check_structure(name, labels, strategy, got, replacement):
+    """Undersample: classes in ascending order, each a subset of its class
+    (distinct without replacement); oversample: 0..n-1, then picks of the
+    classes in ascending order."""
+    cls = [labels[i] for i in got]
+    n = len(labels)
+    if strategy == "undersample":
+        assert cls == sorted(cls), name + ": classes not in ascending order"
+        if not replacement:
+            assert len(set(got)) == len(got), name + ": an item twice without replacement"
+    else:
+        assert got[:n] == list(range(n)), name + ": oversample does not start with 0..n-1"
+        extra = [labels[i] for i in got[n:]]
+        assert extra == sorted(extra), name + ": added items not by ascending class"
+
+
+def build_balance():
+    rng = random.Random(0xBA1A)
+    cases, refused, names = [], [], set()
+
+    def labels_of(counts):
+        ls = [c for c, k in enumerate(counts) for _ in range(k)]
+        rng.shuffle(ls)
+        return ls
+
+    def add(name, labels, strategy, ss, seed, epoch=0, replacement=None, extra=None):
+        assert name not in names, name
+        names.add(name)
+        repl = bool(replacement) if strategy == "undersample" else True
+        ours = balance(labels, strategy, ss, seed, epoch, repl)
+        C = max(labels) + 1
+        mine = [sum(1 for i in ours if labels[i] == c) for c in range(C)]
+        if ss == "minority":
+            # imbalanced-learn 0.10's RandomOverSampler refuses the name in its
+            # parameter check although its sampling_strategy machinery defines
+            # it (for over-samplers): compare with that definition
+            from imblearn.utils import check_sampling_strategy
+            import numpy as np
+            add_c = check_sampling_strategy("minority", np.array(labels), "over-sampling")
+            imb = [labels.count(c) + int(add_c.get(c, 0)) for c in range(C)]
+        else:
+            theirs = imblearn_indices(labels, strategy, ss, repl)
+            imb = [sum(1 for i in theirs if labels[i] == c) for c in range(C)]
+            check_structure(name + " (imbalanced-learn)", labels, strategy, theirs, repl)
+        if mine != imb:
+            raise SystemExit("%s: class counts %s, imbalanced-learn's %s" % (name, mine, imb))
+        check_structure(name, labels, strategy, ours, repl)
+        req = {"labels": labels, "strategy": strategy, "seed": seed, "epoch": epoch}
+        if ss != "auto" or epoch % 2:
+            req["sampling_strategy"] = ss
+        if replacement is not None:
+            req["replacement"] = replacement
+        got = ours
+        if extra:
+            req.update(extra)
+            if "world_size" in extra:
+                got = shard(got, extra["world_size"], extra["rank"])
+            lo = extra.get("offset", 0)
+            got = got[lo:lo + extra["count"]] if "count" in extra else got[lo:]
+        cases.append({"name": name, "request": req, "expected": {"indices": got},
+                      "imblearn_class_counts": imb})
+
+    def refuse(name, labels, strategy, ss, field="sampling_strategy"):
+        try:
+            if ss == "minority":  # see add(): the definition, not 0.10's parameter check
+                from imblearn.utils import check_sampling_strategy
+                import numpy as np
+                check_sampling_strategy(ss, np.array(labels), "under-sampling")
+            else:
+                imblearn_indices(labels, strategy, ss, False)
+        except ValueError as exc:
+            refused.append({"name": name, "request": {"labels": labels, "strategy": strategy,
+                                                      "sampling_strategy": ss, "seed": 1},
+                            "field": field,
+                            # sets print in hash order: left out, for a stable file
+                            "imblearn": re.sub(r"\{[^}]*\}", "{...}",
+                                               str(exc).split("\n")[0])[:160]})
+            return
+        raise SystemExit(name + ": imbalanced-learn accepts it")
+
+    shapes = [[5, 2], [30, 4, 11], [3, 3, 8], [50, 1, 7, 20], [10, 10], [2, 9, 9, 1, 40]]
+    names_ = ["auto", "all", "not minority", "not majority"]
+    for i, counts in enumerate(shapes):
+        ls = labels_of(counts)
+        seeds = (i, 2**32 + i, 2**64 - 1 - i)
+        for strategy in ("undersample", "oversample"):
+            for j, nm in enumerate(names_):
+                add("%s_%s_shape%d" % (strategy, nm.replace(" ", "_"), i), ls, strategy, nm,
+                    seeds[j % 3], j)
+            only = "majority" if strategy == "undersample" else "minority"
+            add("%s_%s_shape%d" % (strategy, only, i), ls, strategy, only, seeds[i % 3], 1)
+        add("undersample_auto_replacement_shape%d" % i, ls, "undersample", "auto", 7,
+            replacement=True)
+    # ratios, binary labels
+    for i, (counts, r_under, r_over) in enumerate([([40, 10], 0.5, 0.5), ([7, 30], 0.25, 0.9),
+                                                   ([100, 3], 0.1, 1.0), ([12, 12], 1.0, 1.0)]):
+        ls = labels_of(counts)
+        add("undersample_ratio%g_%d" % (r_under, i), ls, "undersample", r_under, 11 + i)
+        if i != 3:  # equal classes: nothing to add, which imbalanced-learn refuses
+            add("oversample_ratio%g_%d" % (r_over, i), ls, "oversample", r_over, 2**63 + i)
+    # counts: objects for some classes, arrays for all
+    ls = labels_of([30, 4, 11, 0, 6])
+    add("undersample_counts_object", ls, "undersample", {"0": 5, "2": 11}, 3)
+    add("undersample_counts_array", ls, "undersample", [7, 2, 3, 0, 6], 4)
+    add("undersample_counts_zero", ls, "undersample", {"0": 0}, 5)
+    add("oversample_counts_object", ls, "oversample", {"1": 25, "4": 6}, 6)
+    add("oversample_counts_array", ls, "oversample", [30, 30, 30, 0, 30], 7)
+    add("undersample_counts_replacement", ls, "undersample", {"2": 9}, 8, replacement=True)
+    # shards and windows of the list
+    ls = labels_of([25, 6, 9])
+    add("undersample_shard", ls, "undersample", "auto", 9, 2,
+        extra={"world_size": 4, "rank": 3})
+    add("oversample_window", ls, "oversample", "auto", 9, 2, extra={"offset": 30, "count": 12})
+    add("oversample_shard_window", ls, "oversample", "all", 2**64 - 1, 3,
+        extra={"world_size": 3, "rank": 1, "offset": 5, "count": 7})
+
+    # refused by imbalanced-learn (ValueError) and so by ballast
+    ls = labels_of([20, 5, 9])
+    refuse("undersample_minority", ls, "undersample", "minority")
+    refuse("oversample_majority", ls, "oversample", "majority")
+    refuse("ratio_multiclass", ls, "undersample", 0.5)
+    refuse("undersample_count_too_big", ls, "undersample", {"1": 6})
+    refuse("oversample_count_too_small", ls, "oversample", {"0": 19})
+    refuse("count_absent_class", ls, "undersample", {"5": 1})
+    refuse("ratio_above_1", labels_of([20, 5]), "undersample", 1.5)
+    refuse("ratio_undersample_grows", labels_of([20, 5]), "undersample", 0.2)
+    refuse("ratio_oversample_shrinks", labels_of([20, 5]), "oversample", 0.2)
+    refuse("ratio_oversample_adds_nothing", labels_of([20, 10]), "oversample", 0.5)
+    refuse("one_class", [0, 0, 0], "undersample", "auto", "labels")
+    return cases, refused
+
+
+def write_cases(path, header, cases, extra_keys=()):
+    # one case per line: diff-friendly and still plain JSON
+    lines = ["{"]
+    for key, val in header.items():
+        lines.append("  %s: %s," % (json.dumps(key), json.dumps(val)))
+    for key, val in extra_keys:
+        lines.append("  %s: [" % json.dumps(key))
+        lines.append(",\n".join("    " + json.dumps(c, separators=(",", ":")) for c in val))
+        lines.append("  ],")
+    lines.append('  "cases": [')
+    body = [json.dumps(c, separators=(",", ":")) for c in cases]
+    lines.append(",\n".join("    " + x for x in body))
+    lines.append("  ]")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    json.loads(text)  # sanity
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def main():
+    import imblearn
+    bcases, refused = build_balance()
+    bpath = os.path.join(HERE, "balance_cases.json")
+    write_cases(bpath, {"generator": "tests/conformance/gen_sample.py",
+                        "imblearn": imblearn.__version__}, bcases, [("refused", refused)])
+    print("wrote %s: %d cases (class counts as imbalanced-learn's), %d refusals"
+          % (os.path.relpath(bpath), len(bcases), len(refused)))
     cases = build()
     header = {"generator": "tests/conformance/gen_sample.py", "torch": torch.__version__}
     # one case per line: diff-friendly and still plain JSON

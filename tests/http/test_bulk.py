@@ -283,6 +283,21 @@ def binary_sizes_count_against_limits():
         s.stop()
 
 
+@test
+def balance_npy_requests_equal_json():
+    """strategy cases with labels (and per-class counts) as int64 .npy parts:
+    the same bytes as JSON."""
+    n = 0
+    for case in fixture_cases("balance_cases.json"):
+        req = case["request"]
+        s1, _, j = srv.request("POST", "/sample", req)
+        s2, _, b = post_parts("/sample", as_parts(req, ["labels", "sampling_strategy"],
+                                                  ("labels", "sampling_strategy")))
+        eq((s2, b), (s1, j), case["name"])
+        n += isinstance(req.get("sampling_strategy"), list)
+    check(n >= 2, "only %d cases with counts as an array" % n)
+    print("balance fixtures as .npy parts: byte-identical to JSON (%d with counts as .npy)" % n)
+
 if __name__ == "__main__":
     srv = Server("--log-format", "none")
     try:

@@ -260,6 +260,24 @@ def help_and_version():
     eq(json.loads(body)["version"], version_h(), "the daemon's version")
 
 
+@test
+def sample_stream_window_and_strategy():
+    """stream "continued", windows and strategies through the CLI: the daemon's
+    bytes, and the fixtures' indices (PyTorch's, and the balancing reference's)."""
+    with open(os.path.join(ROOT, "tests", "conformance", "sample_cases.json")) as f:
+        cases = {c["name"]: c for c in json.load(f)["cases"]}
+    with open(os.path.join(ROOT, "tests", "conformance", "balance_cases.json")) as f:
+        cases.update({c["name"]: c for c in json.load(f)["cases"]})
+    names = [n for n in cases if n.startswith("win_cont_shard_")][:2] + \
+        [n for n in cases if n.startswith("cont_repl_")][:1] + \
+        ["oversample_shard_window", "undersample_counts_object"]
+    for name in names:
+        doc = same_as_daemon("sample", cases[name]["request"], what=name)
+        eq(doc["indices"], cases[name]["expected"]["indices"], name)
+    doc = same_as_daemon("sample", {"weights": [1, 2], "seed": 1, "stream": "continued"},
+                         what="continued with fast")
+    eq(doc["error"]["field"], "stream", "continued with fast")
+
 if __name__ == "__main__":
     if not os.access(CLI, os.X_OK):
         print("no %s; run make first" % CLI)

@@ -292,6 +292,25 @@ def sample_fixtures_over_http():
 
 
 @test
+def balance_fixtures_over_http():
+    """strategy undersample / oversample: tests/conformance/balance_cases.json
+    (class counts checked by its generator against imbalanced-learn's), and
+    the requests imbalanced-learn refuses refused, naming the field."""
+    fixtures_over_http("balance_cases.json", "sample")
+    c = srv.conn()
+    refused = load("tests/conformance/balance_cases.json")["refused"]
+    for r in refused:
+        status, h, data = srv.request("POST", "/sample", r["request"], conn=c)
+        err = json.loads(data).get("error", {})
+        check(status == 400 and err.get("code") == "invalid_argument" and
+              err.get("field", "").startswith(r["field"]),
+              "%s: imbalanced-learn refuses it (%s); ballastd answered %d %s"
+              % (r["name"], r["imblearn"], status, data[:200]))
+    c.close()
+    print("balance refusals over HTTP: %d refused" % len(refused))
+
+
+@test
 def concurrent_clients():
     errors = []
     req = {"weights": [1, 2, 3, 4], "num_samples": 50, "seed": 11, "generator": "torch"}
