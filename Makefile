@@ -118,11 +118,14 @@ test-deps:
 	@{ $(PYTHON) -c 'import numpy, requests, yaml, jsonschema' 2>/dev/null && \
 	   command -v curl >/dev/null && command -v node >/dev/null; } || tools/install-deps.sh --test
 
-# The client packages' suites (tests/http/test_client_*.py) also need PyTorch, pip,
-# setuptools and wheel (the offline install of clients/python) and Go (clients/go).
+# The client packages' suites (tests/http/test_client_*.py) also need PyTorch, pip and
+# venv (the offline `pip install ./clients/python` into a venv: Debian's python3-venv)
+# and Go (clients/go).
 test-deps: test-deps-clients
 test-deps-clients:
-	@{ $(PYTHON) -c 'import torch, setuptools, wheel, pip' 2>/dev/null && command -v go >/dev/null; } || \
+	@{ $(PYTHON) -c 'import torch, pip, ensurepip' 2>/dev/null && command -v go >/dev/null && \
+	   { ! command -v dpkg-query >/dev/null || \
+	     dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q 'ok installed'; }; } || \
 	   tools/install-deps.sh --test
 
 clean:

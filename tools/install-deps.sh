@@ -5,8 +5,9 @@ set -e
 pkgs="build-essential libmicrohttpd-dev libjansson-dev check pkg-config python3 curl"
 # --test: also what the test suites use (Debian's Python modules, Node.js).
 [ "${1:-}" = --test ] && pkgs="$pkgs python3-numpy python3-requests python3-yaml python3-jsonschema nodejs"
-# The client packages' suites (tests/http/test_client_*.py): PyTorch for ballast.torch, pip,
-# setuptools, wheel and venv for the offline install of clients/python, Go for clients/go.
-[ "${1:-}" = --test ] && pkgs="$pkgs python3-torch python3-pip python3-setuptools python3-wheel python3-venv golang-go"
+# The client packages' suites (tests/http/test_client_*.py): PyTorch for ballast.torch, pip and
+# venv for the offline install of clients/python (its build backend is in the package: no
+# setuptools), Go for clients/go.
+[ "${1:-}" = --test ] && pkgs="$pkgs python3-torch python3-pip python3-venv golang-go"
 # shellcheck disable=SC2086
 exec "$(dirname "$0")/apt-install.sh" "build and test dependencies" $pkgs

@@ -164,12 +164,11 @@ type fixture struct {
 		Seed        json.Number `json:"seed"`
 		Epoch       json.Number `json:"epoch"`
 		Generator   string      `json:"generator"`
+		Stream      string      `json:"stream"`
 		WorldSize   int64       `json:"world_size"`
 		Rank        int64       `json:"rank"`
-		// Fields the typed request has no member for yet: sent as Extra.
-		Stream string `json:"stream"`
-		Offset *int64 `json:"offset"`
-		Count  *int64 `json:"count"`
+		Offset      int64       `json:"offset"`
+		Count       *int64      `json:"count"`
 	} `json:"request"`
 	Expected struct {
 		Indices []int64 `json:"indices"`
@@ -206,21 +205,10 @@ func TestSampleReplaysPyTorchFixtures(t *testing.T) {
 		if seed > 1<<53 {
 			big++
 		}
-		extra := map[string]interface{}{}
-		if fx.Request.Stream != "" {
-			extra["stream"] = fx.Request.Stream
-		}
-		if fx.Request.Offset != nil {
-			extra["offset"] = *fx.Request.Offset
-		}
-		if fx.Request.Count != nil {
-			extra["count"] = *fx.Request.Count
-		}
-		req := &SampleRequest{Weights: fx.Request.Weights,
-			NumSamples: fx.Request.NumSamples, Seed: Seed(seed), Epoch: Seed(epoch),
-			Generator: fx.Request.Generator, WorldSize: fx.Request.WorldSize,
-			Rank: fx.Request.Rank, Replacement: fx.Request.Replacement, Extra: extra}
-		res, err := c.Sample(ctx(), req)
+		res, err := c.Sample(ctx(), &SampleRequest{Weights: fx.Request.Weights, NumSamples: fx.Request.NumSamples,
+			Replacement: fx.Request.Replacement, Seed: Seed(seed), Epoch: Seed(epoch),
+			Generator: fx.Request.Generator, Stream: fx.Request.Stream, WorldSize: fx.Request.WorldSize,
+			Rank: fx.Request.Rank, Offset: fx.Request.Offset, Count: fx.Request.Count})
 		if err != nil {
 			t.Fatalf("%s: %v", fx.Name, err)
 		}
@@ -655,23 +643,186 @@ func TestStaleKeepAliveConnection(t *testing.T) {
 	}
 }
 
-func TestExtraFieldsPassThrough(t *testing.T) {
-	// stream / offset / count are not served yet: they reach the server, which names them.
+// The passes of PyTorch 1.13's WeightedRandomSampler([0.1, 0.9, 0.4, 0.6, 0.3, 0.7], k,
+// replacement, generator=torch.Generator().manual_seed(42)): 8 with replacement, 5 without.
+var wrsPasses = map[bool][][]int64{
+	true:  {{1, 1, 1, 1, 3, 3, 5, 5}, {1, 1, 1, 2, 5, 5, 2, 3}, {1, 4, 3, 2, 1, 4, 1, 1}},
+	false: {{1, 3, 2, 0, 5}, {2, 3, 4, 5, 1}, {4, 2, 3, 5, 1}},
+}
+
+func TestSampleContinuedStreamAndWindows(t *testing.T) {
 	c := New(baseURL)
-	for _, f := range []string{"stream", "offset"} {
-		extra := map[string]interface{}{f: "continued"}
-		if f == "offset" {
-			extra = map[string]interface{}{"offset": 0, "count": 2}
-		}
-		res, err := c.Sample(ctx(), &SampleRequest{Weights: []float64{1, 2}, NumSamples: 4, Seed: Seed(1), Extra: extra})
-		if err == nil {
-			if len(res.Indices) == 0 {
-				t.Fatalf("%s accepted, but no indices", f)
+	w := []float64{0.1, 0.9, 0.4, 0.6, 0.3, 0.7}
+	for _, rep := range []bool{true, false} {
+		k := int64(len(wrsPasses[rep][0]))
+		for epoch, want := range wrsPasses[rep] {
+			req := SampleRequest{Weights: w, NumSamples: k, Replacement: Bool(rep), Seed: Seed(42),
+				Epoch: Seed(uint64(epoch)), Generator: "torch", Stream: "continued"}
+			full, err := c.Sample(ctx(), &req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
+			if !reflect.DeepEqual(full.Indices, want) {
+				t.Fatalf("continued, replacement %v, epoch %d: %v, PyTorch %v", rep, epoch, full.Indices, want)
+			}
+			// Every window is the slice of the whole answer.
+			for off := int64(0); off < k; off++ {
+				for cnt := int64(1); off+cnt <= k; cnt += 2 {
+					r := req
+					r.Offset, r.Count = off, Int(cnt)
+					part, err := c.Sample(ctx(), &r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(part.Indices, want[off:off+cnt]) {
+						t.Fatalf("epoch %d window (%d, %d): %v, want %v", epoch, off, cnt, part.Indices, want[off:off+cnt])
+					}
+					if part.Offset != off || part.Count != cnt || part.NextOffset != off+cnt || part.FullCount != k ||
+						part.Stream != "continued" {
+						t.Fatalf("epoch %d window (%d, %d): fields %+v", epoch, off, cnt, part)
+					}
+				}
+			}
 		}
-		if e := mustErr(t, err); e.Status != 400 || (e.Field != "stream" && e.Field != "offset" && e.Field != "count") {
-			t.Fatalf("%s: %+v", f, e)
+	}
+	// The default stream is per_epoch: epoch e draws with a generator seeded with seed + e,
+	// so (seed 41, epoch 1) is the first pass of seed 42, and (seed 42, epoch 1) is not its
+	// second.
+	per, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(41), Epoch: Seed(1), Generator: "torch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(42), Epoch: Seed(1),
+		Generator: "torch", Stream: "per_epoch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(per.Indices, wrsPasses[true][0]) || reflect.DeepEqual(next.Indices, wrsPasses[true][1]) {
+		t.Fatalf("per_epoch: seed 41 epoch 1 %v, seed 42 epoch 1 %v", per.Indices, next.Indices)
+	}
+	// A window of a rank's share.
+	shard, err := c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(42), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued", WorldSize: 3, Rank: 1, Offset: 1, Count: Int(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := wrsPasses[true][2] // padded to 9: rank 1 gets elements 1, 4, 7
+	if want := []int64{p[4], p[7]}; !reflect.DeepEqual(shard.Indices, want) {
+		t.Fatalf("window of rank 1 of 3: %v, want %v", shard.Indices, want)
+	}
+	// The same window through .npy (a client that always sends arrays as .npy parts).
+	bulk := New(baseURL)
+	bulk.BulkThreshold = 0
+	big := make([]float64, 5000)
+	for i := range big {
+		big[i] = float64(i%13) + 0.25
+	}
+	whole, err := c.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 3000, Seed: Seed(u64Max), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := bulk.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 3000, Seed: Seed(u64Max), Epoch: Seed(2),
+		Generator: "torch", Stream: "continued", Offset: 2500, Count: Int(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(part.Indices, whole.Indices[2500:]) || part.Count != 500 || part.NextOffset != 3000 ||
+		part.FullCount != 3000 {
+		t.Fatalf(".npy window: %d indices, fields %+v", len(part.Indices), part.FullCount)
+	}
+	// FastVersion 1 is ballast 0.1's fast stream, 2 the default.
+	var fast [3][]int64
+	for v := int64(0); v <= 2; v++ {
+		res, err := c.Sample(ctx(), &SampleRequest{Weights: big, NumSamples: 20, Seed: Seed(9), FastVersion: v})
+		if err != nil {
+			t.Fatal(err)
 		}
+		if res.FastVersion != v {
+			t.Fatalf("FastVersion %d answered %d", v, res.FastVersion)
+		}
+		fast[v] = res.Indices
+	}
+	if !reflect.DeepEqual(fast[0], fast[2]) || reflect.DeepEqual(fast[1], fast[2]) {
+		t.Fatalf("fast versions: default %v, 1 %v, 2 %v", fast[0], fast[1], fast[2])
+	}
+	// A window beyond the answer, or a continued fast stream, is refused, naming the field.
+	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Offset: 9, Count: Int(1)})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "offset" {
+		t.Fatalf("offset beyond the answer: %+v", e)
+	}
+	_, err = c.Sample(ctx(), &SampleRequest{Weights: w, NumSamples: 8, Seed: Seed(1), Generator: "fast", Stream: "continued"})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "stream" {
+		t.Fatalf("continued fast stream: %+v", e)
+	}
+}
+
+func TestSampleUndersampleOversample(t *testing.T) {
+	c := New(baseURL)
+	res, err := c.Sample(ctx(), &SampleRequest{Labels: []int64{0, 0, 0, 0, 1, 1, 2, 2, 2}, Strategy: "undersample", Seed: Seed(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Indices, []int64{1, 3, 4, 5, 7, 6}) || res.Strategy != "undersample" || res.NumSamples != 6 {
+		t.Fatalf("README's example: %+v", res)
+	}
+	var labels []int64
+	for class, n := range []int{50, 7, 20, 3} {
+		for i := 0; i < n; i++ {
+			labels = append(labels, int64(class))
+		}
+	}
+	two := append(append([]int64{}, labels[:40]...), labels[50:57]...) // 40 of class 0, 7 of class 1
+	// The class counts each target asks for (imbalanced-learn's definitions).
+	cases := []struct {
+		strategy string
+		labels   []int64
+		target   interface{}
+		counts   []int64
+	}{
+		{"undersample", labels, nil, []int64{3, 3, 3, 3}},
+		{"undersample", labels, "majority", []int64{3, 7, 20, 3}},
+		{"undersample", labels, map[string]int64{"0": 10, "2": 5}, []int64{10, 7, 5, 3}},
+		{"undersample", labels, []int64{20, 7, 3, 3}, []int64{20, 7, 3, 3}},
+		{"undersample", two, 0.5, []int64{14, 7}},
+		{"oversample", labels, nil, []int64{50, 50, 50, 50}},
+		{"oversample", labels, "minority", []int64{50, 7, 20, 50}},
+		{"oversample", labels, map[string]int64{"3": 30}, []int64{50, 7, 20, 30}},
+		{"oversample", two, 0.75, []int64{40, 30}},
+	}
+	for _, tc := range cases {
+		res, err := c.Sample(ctx(), &SampleRequest{Labels: tc.labels, Strategy: tc.strategy, SamplingStrategy: tc.target,
+			Seed: Seed(123)})
+		if err != nil {
+			t.Fatalf("%s %v: %v", tc.strategy, tc.target, err)
+		}
+		counts := make([]int64, len(tc.counts))
+		seen := map[int64]bool{}
+		for i, idx := range res.Indices {
+			counts[tc.labels[idx]]++
+			if tc.strategy == "undersample" && seen[idx] {
+				t.Fatalf("%s %v: item %d twice", tc.strategy, tc.target, idx)
+			}
+			if tc.strategy == "oversample" && i < len(tc.labels) && idx != int64(i) {
+				t.Fatalf("%s %v: index %d is %d, not every index once first", tc.strategy, tc.target, i, idx)
+			}
+			seen[idx] = true
+		}
+		if !reflect.DeepEqual(counts, tc.counts) || res.NumSamples != int64(len(res.Indices)) {
+			t.Fatalf("%s %v: class counts %v, want %v", tc.strategy, tc.target, counts, tc.counts)
+		}
+	}
+	// A window of the list is its slice.
+	full, err := c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "oversample", Seed: Seed(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "oversample", Seed: Seed(5), Offset: 30, Count: Int(40)})
+	if err != nil || !reflect.DeepEqual(part.Indices, full.Indices[30:70]) {
+		t.Fatalf("window: %v %v", part, err)
+	}
+	_, err = c.Sample(ctx(), &SampleRequest{Labels: labels, Strategy: "undersample", SamplingStrategy: "minority"})
+	if e := mustErr(t, err); e.Status != 400 || e.Field != "sampling_strategy" {
+		t.Fatalf("undersample minority: %+v", e)
 	}
 }

@@ -347,24 +347,57 @@ type SampleRequest struct {
 	Seed         *U64      `json:"seed,omitempty"`
 	Epoch        *U64      `json:"epoch,omitempty"`
 	Generator    string    `json:"generator,omitempty"`
-	WorldSize    int64     `json:"world_size,omitempty"`
-	Rank         int64     `json:"rank,omitempty"`
-	// Extra fields, sent as they are: e.g. {"stream": "continued"} or "offset"/"count" on
-	// servers that have them.
+	// Stream: "per_epoch" (the server's default: epoch e draws with a generator seeded
+	// with Seed + e) or "continued" (Generator "torch": epoch e is the (e+1)-th consecutive
+	// draw of one generator seeded with Seed, as PyTorch's WeightedRandomSampler with a
+	// seeded generator gives pass after pass).
+	Stream    string `json:"stream,omitempty"`
+	WorldSize int64  `json:"world_size,omitempty"`
+	Rank      int64  `json:"rank,omitempty"`
+	// Offset and Count: a window of the answer, Indices[Offset : Offset+Count] of what the
+	// same request without them returns, so that a long epoch is fetched piece by piece.
+	// Count nil: to the end (ballast.Int(0) asks for an empty window).
+	Offset int64  `json:"offset,omitempty"`
+	Count  *int64 `json:"count,omitempty"`
+	// FastVersion: generator "fast" only, 2 (the server's default) or 1 (ballast 0.1's stream).
+	FastVersion int64 `json:"fast_version,omitempty"`
+	// Strategy: "weighted" (the default, the draw above) or, with Labels, "undersample" /
+	// "oversample": the classes balanced as imbalanced-learn's RandomUnderSampler /
+	// RandomOverSampler balance them; the answer is the list of item indices to train on
+	// (leave NumSamples, Weights, ClassWeights and Generator out).
+	Strategy string `json:"strategy,omitempty"`
+	// SamplingStrategy: with a Strategy, the class targets as imbalanced-learn defines them:
+	// a name (string: "auto", "not minority", "not majority", "majority", "minority",
+	// "all"), a ratio in (0, 1] (float64, two classes), one count per class ([]int64), or
+	// map[string]int64{"class id": count} for the classes to resample. Nil: "auto".
+	SamplingStrategy interface{} `json:"sampling_strategy,omitempty"`
+	// Extra fields, sent as they are (fields this package does not know yet).
 	Extra map[string]interface{} `json:"-"`
 }
 
 // SampleResponse is the answer of POST /sample. With WorldSize > 1 in the request, Indices
 // is this rank's share and Rank, WorldSize and TotalSize are set.
 type SampleResponse struct {
-	Indices    []int64  `json:"indices"`
-	NumSamples int64    `json:"num_samples"`
-	Seed       U64      `json:"seed"`
-	Epoch      U64      `json:"epoch"`
-	Generator  string   `json:"generator"`
-	Rank       int64    `json:"rank,omitempty"`
-	WorldSize  int64    `json:"world_size,omitempty"`
-	TotalSize  int64    `json:"total_size,omitempty"`
+	Indices    []int64 `json:"indices"`
+	NumSamples int64   `json:"num_samples"`
+	Seed       U64     `json:"seed"`
+	Epoch      U64     `json:"epoch"`
+	Generator  string  `json:"generator"`
+	Rank       int64   `json:"rank,omitempty"`
+	WorldSize  int64   `json:"world_size,omitempty"`
+	TotalSize  int64   `json:"total_size,omitempty"`
+	// Stream is "continued" when the request asked for it (empty: per_epoch).
+	Stream      string `json:"stream,omitempty"`
+	FastVersion int64  `json:"fast_version,omitempty"`
+	// Strategy is "undersample" or "oversample" when the request asked for it.
+	Strategy string `json:"strategy,omitempty"`
+	// With Offset or Count in the request: the window's Offset, Count (len(Indices)),
+	// NextOffset (the next window's Offset) and FullCount (the answer's length without a
+	// window; the epoch is done when NextOffset reaches it).
+	Offset     int64    `json:"offset,omitempty"`
+	Count      int64    `json:"count,omitempty"`
+	NextOffset int64    `json:"next_offset,omitempty"`
+	FullCount  int64    `json:"full_count,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	RequestID  string   `json:"-"`
 }

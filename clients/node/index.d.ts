@@ -74,8 +74,33 @@ export interface SampleRequest {
   seed?: U64;
   epoch?: U64;
   generator?: "fast" | "torch";
+  /**
+   * "per_epoch" (default): epoch e draws with a generator seeded with seed + e;
+   * "continued" (generator "torch"): epoch e is the (e+1)-th consecutive draw of one
+   * generator seeded with seed, the passes of PyTorch's WeightedRandomSampler with
+   * generator=torch.Generator().manual_seed(seed)
+   */
+  stream?: "per_epoch" | "continued";
   world_size?: number;
   rank?: number;
+  /** a window of the answer: indices.slice(offset, offset + count) of the request without them */
+  offset?: number;
+  /** the window's length (default: to the end) */
+  count?: number;
+  /** generator "fast" only: 2 (default) or 1 (ballast 0.1's stream) */
+  fast_version?: 1 | 2;
+  /**
+   * "weighted" (default) or, with labels, "undersample" / "oversample": the item indices that
+   * balance the classes as imbalanced-learn's RandomUnderSampler / RandomOverSampler do
+   * (leave num_samples, weights, class_weights and generator out)
+   */
+  strategy?: "weighted" | "undersample" | "oversample";
+  /**
+   * with a strategy, the class targets as imbalanced-learn defines them: "auto" (default),
+   * "not minority", "not majority", "majority", "minority", "all"; a ratio in (0, 1] (two
+   * classes); one count per class; or { "class id": count } for the classes to resample
+   */
+  sampling_strategy?: "auto" | "not minority" | "not majority" | "majority" | "minority" | "all" | number | ArrayLike | Record<string, number>;
   [extra: string]: unknown;
 }
 export interface SampleResponse {
@@ -89,6 +114,19 @@ export interface SampleResponse {
   rank?: number;
   world_size?: number;
   total_size?: number;
+  /** "continued" when asked for (absent: per_epoch) */
+  stream?: "continued";
+  /** "undersample" or "oversample" when asked for */
+  strategy?: "undersample" | "oversample";
+  fast_version?: number;
+  /** with offset or count in the request: the window's start */
+  offset?: number;
+  /** with offset or count in the request: the number of indices returned */
+  count?: number;
+  /** offset + count: the next window's offset (the epoch is done at full_count) */
+  next_offset?: number;
+  /** the answer's length without a window */
+  full_count?: number;
   warnings?: string[];
 }
 

@@ -35,7 +35,7 @@ const BIG = "__ballast_bigint__:";
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const ARRAY_FIELDS = {
   "/weights": ["counts", "labels"],
-  "/sample": ["weights", "labels", "class_weights"],
+  "/sample": ["weights", "labels", "class_weights", "sampling_strategy"],
   "/loss": ["logits", "log_probs", "targets", "weights", "pos_weight"],
 };
 const REAL_ANSWERS = ["weights", "counts", "sample_weights", "loss", "grad"];
@@ -305,6 +305,13 @@ export class Client {
   /**
    * POST /sample. Without a seed the client draws one (see clientSeeds); the answer's
    * `seed` is a BigInt, `indices` numbers (typed: BigInt64Array in { data, shape }).
+   * `stream: "continued"` (generator "torch") makes epoch e the (e+1)-th pass of PyTorch's
+   * WeightedRandomSampler seeded once (default "per_epoch": reseeded with seed + epoch);
+   * `offset` and `count` ask for a window of the answer, `indices.slice(offset, offset +
+   * count)` of the same request without them. `strategy: "undersample" | "oversample"`
+   * (with labels) answers the item indices that balance the classes as imbalanced-learn's
+   * RandomUnderSampler / RandomOverSampler do, `sampling_strategy` naming the targets as
+   * imbalanced-learn does (a name, a ratio, counts per class, or { "class id": count }).
    */
   async sample(fields, opts = {}) {
     const f = { ...fields };

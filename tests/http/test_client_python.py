@@ -7,8 +7,9 @@ fork and pickle; the PyTorch helpers (BallastSampler equal to torch.multinomial
 epoch by epoch, DistributedBallastSampler's shards, also from a real gloo
 process group, class_weights as a tensor, BallastLoss with its gradients); a
 DataLoader training loop step for step equal to plain PyTorch; the offline
-install (pip --no-build-isolation --no-index, into a target and into a venv)
-and the README's Python client examples run from the installed package.
+install (README's `python3 -m venv ... && .venv/bin/pip install ./clients/python`
+with no index and no network, through the in-tree build backend) and the
+README's Python client examples run from the installed package.
 
 Needs NumPy and PyTorch (Debian's python3-numpy and python3-torch, which
 `make test` installs): when the python3 running this lacks them, the suite
@@ -554,33 +555,328 @@ def distributed_sampler_from_a_gloo_process_group():
 
 
 @test
-def stream_and_window_are_passed_through():
-    """stream= and window= send "stream" and "offset"/"count". Today's server
-    refuses them by name (the sampler says which argument to leave unset); a
-    server that has them must give what PyTorch gives."""
+def client_sample_stream_window_and_version_fields():
+    """Client.sample's stream, offset, count and fast_version arguments: the
+    continued stream is WeightedRandomSampler's passes, a window is the slice
+    of the whole answer (through JSON and .npy alike) with offset, count,
+    next_offset and full_count, and the server's refusals name the field."""
+    c, b = client(bulk_threshold=None), client(bulk_threshold=0)
+    w = np.random.default_rng(3).random(500)
+    passes = wrs_passes(torch.tensor(w), 300, True, U64_MAX, 3)
+    for epoch in range(3):
+        whole = c.sample(weights=w, num_samples=300, seed=U64_MAX, epoch=epoch, generator="torch", stream="continued")
+        eq(whole["indices"].tolist(), passes[epoch], "continued epoch %d" % epoch)
+        eq(whole["stream"], "continued", "the answer names the stream")
+        for cl in (c, b):
+            for off, cnt in ((0, 1), (17, 100), (250, 50), (299, None), (300, 0), (123, 1000)):
+                doc = cl.sample(weights=w, num_samples=300, seed=U64_MAX, epoch=epoch, generator="torch",
+                                stream="continued", offset=off, count=cnt)
+                want = passes[epoch][off:None if cnt is None else off + cnt]
+                eq(doc["indices"].tolist(), want, "window (%s, %s)" % (off, cnt))
+                eq((doc["offset"], doc["count"], doc["next_offset"], doc["full_count"]),
+                   (off, len(want), off + len(want), 300), "window fields (%s, %s)" % (off, cnt))
+    # A window of a rank's share; an offset past the end is refused, naming the field.
+    doc = c.sample(weights=w.tolist(), num_samples=300, seed=5, world_size=3, rank=2, offset=90, count=20)
+    eq(doc["indices"], c.sample(weights=w.tolist(), num_samples=300, seed=5, world_size=3, rank=2)["indices"][90:],
+       "a rank's window")
+    raises(lambda: c.sample(weights=[1, 2], num_samples=4, seed=1, offset=5), status=400, field="offset")
+    raises(lambda: c.sample(weights=[1, 2], seed=1, stream="continued"), status=400, field="stream")
+    raises(lambda: c.sample(weights=[1, 2], seed=1, stream="sideways", generator="torch"), status=400,
+           field="stream")
+    # fast_version 1 is ballast 0.1's stream; 2 (the default) another, with the same distribution.
+    v1 = c.sample(weights=w.tolist(), num_samples=50, seed=9, fast_version=1)
+    v2 = c.sample(weights=w.tolist(), num_samples=50, seed=9, fast_version=2)
+    eq((v1["fast_version"], v2["fast_version"]), (1, 2), "fast_version echoed")
+    check(v1["indices"] != v2["indices"], "two versions, two streams")
+    eq(c.sample(weights=w.tolist(), num_samples=50, seed=9)["indices"], v2["indices"], "2 is the default")
+
+
+@test
+def client_sample_undersample_and_oversample():
+    """Client.sample(strategy=, sampling_strategy=): the README's example, and
+    for each way of naming the targets (names, a ratio, counts as a list, a
+    NumPy array sent as .npy, a dict with NumPy keys) the class counts
+    imbalanced-learn's RandomUnderSampler / RandomOverSampler give; an
+    undersampled class is a subset of its items, an oversampled list holds
+    every index once first; windows and shards cut the same list."""
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    c, b = client(bulk_threshold=None), client(bulk_threshold=0)
+    doc = c.sample(labels=[0, 0, 0, 0, 1, 1, 2, 2, 2], strategy="undersample", seed=7)
+    eq((doc["indices"], doc["strategy"], doc["num_samples"]), ([1, 3, 4, 5, 7, 6], "undersample", 6),
+       "README's example")
+    y = np.array([0] * 50 + [1] * 7 + [2] * 20 + [3] * 3)
+    y2 = np.array([0] * 40 + [1] * 10)
+    cases = [
+        ("undersample", y, "auto"), ("undersample", y, "not minority"), ("undersample", y, "all"),
+        ("undersample", y, "majority"), ("undersample", y, {0: 10, 2: 5}), ("undersample", y2, 0.5),
+        ("undersample", y, [20, 7, 3, 3]),
+        ("oversample", y, "auto"), ("oversample", y, "minority"), ("oversample", y, "not minority"),
+        ("oversample", y, {3: 30, 1: 8}), ("oversample", y2, 0.75), ("oversample", y, [50, 60, 20, 5]),
+    ]
+    for strategy, labels, target in cases:
+        cls = RandomUnderSampler if strategy == "undersample" else RandomOverSampler
+        imb = target
+        if isinstance(target, list):   # imbalanced-learn takes counts as a dict
+            imb = dict(enumerate(target))
+        if (strategy, target) == ("oversample", "minority"):
+            # imbalanced-learn 0.10's parameter check refuses "minority" for its over-sampler,
+            # though its own targets (check_sampling_strategy) define it: n_majority items.
+            from imblearn.utils import check_sampling_strategy
+            add = check_sampling_strategy("minority", labels, "over-sampling")
+            ref = np.concatenate([labels] + [np.full(n, k) for k, n in add.items()])
+        else:
+            import warnings
+            with warnings.catch_warnings():   # "more samples than the majority": asked for
+                warnings.simplefilter("ignore", UserWarning)
+                _, ref = cls(sampling_strategy=imb, random_state=0).fit_resample(labels.reshape(-1, 1), labels)
+        for cl, ss in ((c, target), (b, np.array(target) if isinstance(target, list) else target)):
+            if isinstance(ss, dict):
+                ss = {np.int64(k): np.int64(v) for k, v in ss.items()}
+            doc = cl.sample(labels=labels, strategy=strategy, sampling_strategy=ss, seed=123, output="list")
+            idx = doc["indices"]
+            what = "%s %r" % (strategy, target)
+            eq(np.bincount(labels[idx], minlength=labels.max() + 1).tolist(),
+               np.bincount(ref, minlength=labels.max() + 1).tolist(), what + ": imbalanced-learn's class counts")
+            eq(doc["num_samples"], len(idx), what + ": num_samples")
+            if strategy == "undersample":
+                eq(len(set(idx)), len(idx), what + ": no item twice")
+            else:
+                eq(idx[:len(labels)], list(range(len(labels))), what + ": every index once, first")
+    # windows and shards of the same list
+    full = c.sample(labels=y.tolist(), strategy="oversample", seed=5)["indices"]
+    eq(c.sample(labels=y.tolist(), strategy="oversample", seed=5, offset=30, count=40)["indices"], full[30:70],
+       "a window")
+    eq(c.sample(labels=y.tolist(), strategy="oversample", seed=5, world_size=2, rank=1)["indices"],
+       shard(full, 2, 1), "a shard")
+    raises(lambda: c.sample(labels=y.tolist(), strategy="undersample", sampling_strategy="minority"), status=400,
+           field="sampling_strategy")
+    raises(lambda: c.sample(labels=y.tolist(), strategy="undersample", generator="torch"), status=400,
+           field="generator")
+    raises(lambda: c.sample(labels=y.tolist(), sampling_strategy="auto"), status=400, field="sampling_strategy")
+
+
+class CountingClient(ballast.Client):
+    """A Client that records the windows of each /sample request: (offset, count)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.windows = []
+
+    def sample(self, *a, **kw):
+        self.windows.append((kw.get("offset"), kw.get("count")))
+        return super().sample(*a, **kw)
+
+
+def wrs_passes(w, k, replacement, seed, passes):
+    """WeightedRandomSampler with one generator seeded once: its first passes."""
+    ref = WeightedRandomSampler(w, k, replacement, generator=torch.Generator().manual_seed(seed))
+    return [list(ref) for _ in range(passes)]
+
+
+@test
+def continued_stream_equals_weighted_random_sampler():
+    """stream="continued": pass e of the sampler is pass e of one
+    WeightedRandomSampler(w, k, replacement, generator=Generator().manual_seed(seed)),
+    index for index, over 4 epochs, with and without replacement, fetched whole
+    or in windows; set_epoch(e) reaches pass e directly."""
     c = client()
-    w = torch.rand(40, dtype=torch.float64)
-    s = bt.BallastSampler(w, 30, seed=8, stream="continued", client=c)
+    w = torch.rand(300, dtype=torch.float64) ** 3
+    n = 0
+    for seed in (2024, U64_MAX):
+        for replacement, k in ((True, 500), (False, 120)):
+            ref = wrs_passes(w, k, replacement, seed, 4)
+            for window in (None, 64, 7):
+                s = bt.BallastSampler(w, k, replacement, seed=seed, stream="continued", window=window, client=c)
+                for epoch in range(4):
+                    eq(list(s), ref[epoch], "seed %d, replacement %s, window %s, epoch %d"
+                       % (seed, replacement, window, epoch))
+                    n += 1
+                eq(s.epoch, 4, "the sampler's epoch counter")
+            s = bt.BallastSampler(w, k, replacement, seed=seed, stream="continued", client=c)
+            s.set_epoch(3)
+            eq(list(s), ref[3], "set_epoch(3): the fourth pass")
+            check(ref[1] != ref[0], "consecutive passes differ")
+    # labels + scheme: the item weights are the class weights of the labels
+    labels = torch.tensor([0] * 50 + [1] * 8 + [2] * 2)
+    counts = torch.bincount(labels).double()
+    s = bt.BallastSampler(labels=labels, scheme="inverse", seed=5, stream="continued", window=16, client=c)
+    eq([list(s) for _ in range(3)], wrs_passes((1 / counts)[labels], 60, True, 5, 3), "labels, continued")
+    # per_epoch, spelled out, is the default stream
+    s = bt.BallastSampler(w, 40, seed=9, stream="per_epoch", window=9, client=c)
+    eq([list(s) for _ in range(3)], [torch_draw(w, 40, True, 9, e) for e in range(3)], "per_epoch")
+    # the fast generator has no continued stream: the server says so, naming the field
+    s = bt.BallastSampler(w, 40, seed=9, generator="fast", stream="continued", client=c)
+    raises(lambda: list(s), status=400, field="stream")
     try:
-        epochs = [list(s) for _ in range(3)]
-    except BallastError as e:
-        eq((e.status, e.field), (400, "stream"), "today's answer to stream")
-        check("leave stream unset" in e.message, e.message)
-        print("stream: not served yet (400, field stream)")
-    else:
-        g = torch.Generator().manual_seed(8)
-        ref = WeightedRandomSampler(w, 30, generator=g)
-        eq(epochs, [list(ref) for _ in range(3)], "continued stream = one WeightedRandomSampler")
-        print("stream: continued, equal to WeightedRandomSampler")
-    s = bt.BallastSampler(w, 30, seed=8, window=7, client=c)
+        bt.BallastSampler(w, stream="continuous", client=c)
+        raise AssertionError("a bad stream accepted")
+    except ValueError as e:
+        check("stream" in str(e), str(e))
+    print("continued stream: %d (seed, replacement, window, epoch) passes equal WeightedRandomSampler's" % n)
+
+
+@test
+def distributed_continued_equals_distributed_sampler():
+    """DistributedBallastSampler, world sizes 2 and 3, 3 epochs, per_epoch and
+    continued streams: rank r's indices are those DistributedSampler(shuffle=False)
+    gives rank r over the epoch's full draw (the same draw a single sampler makes)."""
+    from torch.utils.data.distributed import DistributedSampler
+    c = client()
+    w = torch.rand(61, dtype=torch.float64) + 0.05
+    n = 0
+    for stream in ("continued", "per_epoch"):
+        for k, replacement in ((61, True), (40, False), (7, True)):
+            if stream == "continued":
+                draws = wrs_passes(w, k, replacement, 77, 3)
+            else:
+                draws = [torch_draw(w, k, replacement, 77, e) for e in range(3)]
+            for world_size in (2, 3):
+                samplers = [bt.DistributedBallastSampler(w, k, replacement, world_size=world_size, rank=r, seed=77,
+                                                         stream=stream, window=4, client=c)
+                            for r in range(world_size)]
+                for epoch in range(3):
+                    for r, s in enumerate(samplers):
+                        s.set_epoch(epoch)
+                        ds = DistributedSampler(range(k), num_replicas=world_size, rank=r, shuffle=False)
+                        want = [draws[epoch][i] for i in ds]
+                        got = list(s)
+                        eq(got, want, "%s k %d world %d rank %d epoch %d" % (stream, k, world_size, r, epoch))
+                        eq(len(s), len(ds), "len = DistributedSampler's")
+                        n += 1
+    print("distributed: %d (stream, k, world size, rank, epoch) shards equal DistributedSampler's" % n)
+
+
+@test
+def windows_are_lazy_and_a_run_resumes_mid_epoch():
+    """A pass fetches nothing until its first index is asked for, then one
+    window (offset, count) at a time; state_dict() / load_state_dict() and
+    set_epoch(e, start_index) resume an epoch where it stopped."""
+    c = CountingClient(url())
+    w = torch.rand(100, dtype=torch.float64)
+    ref = wrs_passes(w, 50, True, 11, 3)
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=8, client=c)
+    it = iter(s)
+    eq(c.windows, [], "nothing fetched by iter()")
+    got = [next(it) for _ in range(8)]
+    eq(c.windows, [(0, 8)], "one window for the first 8 indices")
+    got.append(next(it))
+    eq(c.windows, [(0, 8), (8, 8)], "the next window at the 9th")
+    got += list(it)
+    eq(got, ref[0], "the windows make the pass")
+    eq(c.windows[-1], (48, 2), "the last window is short")
+    eq(len(c.windows), 7, "ceil(50 / 8) requests")
+    # window=None: one request without offset/count (any server)
+    c.windows.clear()
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=None, client=c)
+    eq(list(s), ref[0], "one request")
+    eq(c.windows, [(None, None)], "no window fields")
+    # Stop in epoch 1 after 21 indices; resume from the state in a new sampler.
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=8, client=c)
+    eq(s.state_dict(), {"seed": 11, "epoch": 0, "start_index": 0}, "state before any pass")
+    list(s)
+    it = iter(s)
+    head = [next(it) for _ in range(21)]
+    eq(head, ref[1][:21], "the head of epoch 1")
+    state = s.state_dict()
+    eq(state, {"seed": 11, "epoch": 1, "start_index": 21}, "the state mid-epoch")
+    c.windows.clear()
+    r = bt.BallastSampler(w, 50, seed=None, stream="continued", window=8, client=c)
+    r.load_state_dict(pickle.loads(pickle.dumps(state)))
+    eq(r.seed, 11, "the seed comes with the state")
+    eq(list(r), ref[1][21:], "the rest of epoch 1")
+    eq(c.windows[0], (21, 8), "the first request starts at the resumed index")
+    eq(list(r), ref[2], "then epoch 2, whole")
+    eq(r.state_dict(), {"seed": 11, "epoch": 3, "start_index": 0}, "between passes: the next")
+    # set_epoch(e, start_index) is the same, per_epoch stream and window None included
+    for window in (None, 5):
+        s = bt.BallastSampler(w, 50, seed=11, window=window, client=c)
+        s.set_epoch(2, start_index=45)
+        eq(list(s), torch_draw(w, 50, True, 11, 2)[45:], "set_epoch(2, 45), window %s" % window)
+        eq(list(s), torch_draw(w, 50, True, 11, 3), "then epoch 3")
+    # A distributed rank resumes within its own share.
+    d = bt.DistributedBallastSampler(w, 50, world_size=3, rank=1, seed=11, stream="continued", window=4,
+                                     client=c)
+    d.set_epoch(2, start_index=10)
+    eq(list(d), shard(ref[2], 3, 1)[10:], "rank 1 of 3 from its 10th index")
+    # Resuming a DataLoader run: 2 of epoch 1's 5 batches done, saved as the loop counted them.
+    ds = TensorDataset(torch.arange(100))
+    full = []
+    s = bt.BallastSampler(w, 50, seed=11, stream="continued", window=16, client=c)
+    for epoch in range(3):
+        full.append([b[0].tolist() for b in DataLoader(ds, batch_size=10, sampler=s)])
+    eq([sum(b, []) for b in full], ref, "DataLoader passes")
+    s = bt.BallastSampler(w, 50, seed=None, stream="continued", window=16, client=c)
+    s.load_state_dict({"seed": 11, "epoch": 1, "start_index": 2 * 10})
+    resumed = [[b[0].tolist() for b in DataLoader(ds, batch_size=10, sampler=s)] for _ in range(2)]
+    eq(resumed, [full[1][2:], full[2]], "the resumed run's batches")
+    for bad in (dict(window=0), dict(window=2.5), dict(start_index=-1), dict(epoch=-1)):
+        try:
+            bt.BallastSampler(w, **bad, client=c)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+    s = bt.BallastSampler(w, 50, start_index=51, client=c)
     try:
-        got = list(s)
-    except BallastError as e:
-        eq((e.status, e.field in ("offset", "count")), (400, True), "today's answer to offset/count")
-        check("leave window unset" in e.message, e.message)
-        print("window: not served yet (400, field %s)" % e.field)
-    else:
-        eq(got, torch_draw(w, 30, True, 8, 0), "windows make the epoch's draw")
+        iter(s)
+        raise AssertionError("start_index beyond the epoch accepted")
+    except ValueError as e:
+        check("start_index" in str(e), str(e))
+
+
+@test
+def sampler_undersample_and_oversample_per_epoch():
+    """BallastSampler(labels=y, strategy=...): each pass is the server's
+    balanced list for (seed, epoch), fetched in windows; len() is the list's
+    length (imbalanced-learn's class counts); shards for world size 2 and 3
+    are DistributedSampler's over it; a DataLoader trains on balanced batches."""
+    from torch.utils.data.distributed import DistributedSampler
+    c = CountingClient(url())
+    y = torch.tensor([0] * 50 + [1] * 7 + [2] * 20 + [3] * 3)
+    for strategy, target, counts in (("undersample", None, [3, 3, 3, 3]),
+                                     ("undersample", {0: 10, 2: 5}, [10, 7, 5, 3]),
+                                     ("oversample", None, [50, 50, 50, 50]),
+                                     ("oversample", "minority", [50, 7, 20, 50])):
+        for window in (None, 9):
+            c.windows.clear()
+            s = bt.BallastSampler(labels=y, strategy=strategy, sampling_strategy=target, seed=3, window=window,
+                                  client=c)
+            eq(c.windows, [], "nothing asked before len()")
+            eq(len(s), sum(counts), "%s %r: len" % (strategy, target))
+            eq(c.windows, [(0, 0)], "an empty window tells the length")
+            for epoch in range(3):
+                want = c.sample(labels=y, strategy=strategy, sampling_strategy=target, seed=3, epoch=epoch,
+                                output="list")["indices"]
+                got = list(s)
+                eq(got, want, "%s %r window %s epoch %d" % (strategy, target, window, epoch))
+                eq(torch.bincount(y[got], minlength=4).tolist(), counts, "class counts")
+            check(list(bt.BallastSampler(labels=y, strategy=strategy, sampling_strategy=target, seed=3,
+                                         epoch=1, client=c)) != list(bt.BallastSampler(
+                labels=y, strategy=strategy, sampling_strategy=target, seed=3, client=c)), "epochs differ")
+    full = c.sample(labels=y, strategy="oversample", seed=3, epoch=2, output="list")["indices"]
+    for world_size in (2, 3):
+        for rank in range(world_size):
+            d = bt.DistributedBallastSampler(labels=y, strategy="oversample", world_size=world_size, rank=rank,
+                                             seed=3, window=7, client=c)
+            d.set_epoch(2)
+            ds = DistributedSampler(range(len(full)), num_replicas=world_size, rank=rank, shuffle=False)
+            eq((list(d), len(d)), ([full[i] for i in ds], len(ds)), "oversample, world %d rank %d"
+               % (world_size, rank))
+    s = bt.BallastSampler(labels=y, strategy="undersample", seed=3, client=c)
+    batches = [yb.tolist() for _, yb in DataLoader(TensorDataset(torch.arange(len(y)), y), batch_size=4, sampler=s)]
+    eq(sorted(sum(batches, [])), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], "a DataLoader over the balanced list")
+    for bad in (dict(weights=torch.ones(80)), dict(labels=y, num_samples=10), dict(labels=y, generator="torch"),
+                dict(labels=y, scheme="inverse"), dict(labels=y, strategy="sideways")):
+        try:
+            bt.BallastSampler(**dict(dict(strategy="undersample"), **bad), client=c)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+    try:
+        bt.BallastSampler(labels=y, sampling_strategy="auto", client=c)
+        raise AssertionError("sampling_strategy without strategy accepted")
+    except ValueError:
+        pass
 
 
 # ---- PyTorch: class weights, losses, training ------------------------------------------------
@@ -729,17 +1025,71 @@ def training_example_runs():
     check("indices identical; largest relative loss difference 0;" in out, out)
 
 
+@test
+def training_example_imbalanced_prints_identical_losses():
+    """clients/python/examples/train_imbalanced.py: BallastSampler (continued
+    stream) and class_weights from the server against WeightedRandomSampler and
+    torch-computed weights: 5 epochs, every batch loss the same double."""
+    ex = os.path.join(PKG, "examples", "train_imbalanced.py")
+    r = subprocess.run([SYSTEM_PYTHON, ex, "--url", url()], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=PKG))
+    print(r.stdout.rstrip())
+    eq(r.returncode, 0, "the example's verdict: " + r.stderr[-2000:])
+    rows = re.findall(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(yes|NO)\s+\[(\d+), (\d+), (\d+)\]$", r.stdout, re.M)
+    eq([int(row[0]) for row in rows], list(range(5)), "5 epochs")
+    for row in rows:
+        eq((row[1], row[3]), (row[2], "yes"), "epoch %s: the same loss" % row[0])
+        drawn = [int(v) for v in row[4:]]
+        eq(sum(drawn), 1000, "one epoch draws len(dataset) items")
+        check(min(drawn) > 250, "inverse weights draw the classes about equally: %s" % drawn)
+    check(float(rows[-1][1]) < float(rows[0][1]), "the loss goes down")
+    check("identical: True (50 batch losses" in r.stdout, r.stdout)
+    # clients/python/README.md shows a run of it: the same lines, both loss columns equal.
+    with open(os.path.join(PKG, "README.md")) as f:
+        shown = f.read().split("## A training loop", 1)[1].split("```\n", 2)[1]
+    eq([line.split()[:1] for line in shown.splitlines()], [line.split()[:1] for line in r.stdout.splitlines()],
+       "the README's output has the example's lines")
+    shown_rows = re.findall(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+yes\s", shown, re.M)
+    eq(len(shown_rows), 5, "the README's rows")
+    check(all(row[1] == row[2] for row in shown_rows), "the README's loss columns are equal")
+
+
 # ---- install -----------------------------------------------------------------------------------
 
-PIP_OFFLINE = ["--no-build-isolation", "--no-index", "--disable-pip-version-check", "--no-cache-dir",
-               "--quiet"]
+# No network for pip: no index, and a proxy that refuses every connection, with none of this
+# machine's pip configuration ($PIP_*, pip.conf); a fresh Debian bookworm has none.
+BOGUS_PROXY = "http://127.0.0.1:9"
+
+
+def offline_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "PYTHON")) and k.lower() not in
+           ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_RETRIES="0", PIP_TIMEOUT="2",
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1", HTTP_PROXY=BOGUS_PROXY,
+               HTTPS_PROXY=BOGUS_PROXY, ALL_PROXY=BOGUS_PROXY, http_proxy=BOGUS_PROXY,
+               https_proxy=BOGUS_PROXY,
+               PATH="/usr/bin:/bin:" + env.get("PATH", ""))   # python3: Debian's
+    return env
+
+
+def readme_section(title):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    return text.split("\n" + title, 1)[1].split("\n## ", 1)[0]
 
 
 def readme_python_blocks():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
-    section = text.split("\n## Clients", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return re.findall(r"```python\n(.*?)```", readme_section("## Clients"), re.S)
+
+
+def readme_install_commands():
+    """The sh block of README's "Python: `clients/python`" that installs the package."""
+    section = readme_section("### Python: `clients/python`").split("\n### ", 1)[0]
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        if "pip install" in block:
+            return [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    raise AssertionError("README: no sh block with pip install in the Python client section")
 
 
 def check_printed(code, out, what):
@@ -752,46 +1102,156 @@ def check_printed(code, out, what):
         check(line.startswith(w.split(" ...")[0].rstrip(",")), "%s printed %r, its comment says %r" % (what, line, w))
 
 
+def copy_package(d):
+    """A checkout's clients/python, as a fresh clone has it, under d/clients/python."""
+    src = os.path.join(d, "clients", "python")
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("__pycache__", "build", "dist", "*.egg-info",
+                                                            ".venv"))
+    return src
+
+
 @test
-def install_offline_and_readme_examples():
-    """pip install --no-build-isolation --no-index: into a --target with the
-    system's pip, and into a venv; the installed package (not the checkout)
-    runs the README's Python client examples against the server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+def install_offline_exactly_as_the_readme_says():
+    """The README's two commands, run as they are written by sh in a directory
+    holding a copy of clients/python, with Debian's python3, no index, a proxy
+    that refuses connections and no pip configuration: pip builds the package
+    with its in-tree backend (pyproject.toml requires nothing) under build
+    isolation. The venv's python then imports the installed copy and runs the
+    README's Python client examples against the server."""
+    cmds = readme_install_commands()
+    eq(cmds, ["python3 -m venv --system-site-packages .venv", ".venv/bin/pip install ./clients/python"],
+       "README's install commands")
+    env = offline_env()
     with tempfile.TemporaryDirectory() as d:
-        src = os.path.join(d, "src")
-        shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
-        target = os.path.join(d, "target")
-        r = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", *PIP_OFFLINE, "--target", target, src],
-                           capture_output=True, text=True, timeout=120, env=env)
-        eq(r.returncode, 0, "pip install --target: " + r.stderr[-2000:])
-        check(os.path.exists(os.path.join(target, "ballast", "torch.py")), "installed files")
-        check(os.path.exists(os.path.join(target, "ballast", "py.typed")), "py.typed")
-        probe = ("import ballast, sys; assert ballast.__file__.startswith(sys.argv[2]), ballast.__file__; "
-                 "print(ballast.__version__, ballast.Client(sys.argv[1]).class_weights(counts=[1, 4])['weights'])")
-        r = subprocess.run([SYSTEM_PYTHON, "-c", probe, url(), target], capture_output=True, text=True,
-                           cwd=d, timeout=60, env=dict(env, PYTHONPATH=target))
-        eq((r.returncode, r.stdout.strip()), (0, "0.1.0 [4.0, 1.0]"), "import from --target: " + r.stderr)
-        venv = os.path.join(d, "venv")
-        # A venv that sees the system's packages (Debian's pip, setuptools, NumPy, PyTorch);
-        # its own pip would only cost time.
-        r = subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv],
-                           capture_output=True, text=True, timeout=120, env=env)
-        eq(r.returncode, 0, "python3 -m venv: " + r.stderr[-2000:])
-        vpy = os.path.join(venv, "bin", "python")
-        r = subprocess.run([vpy, "-m", "pip", "install", *PIP_OFFLINE, src], capture_output=True, text=True,
-                           timeout=120, env=env)
-        eq(r.returncode, 0, "pip install into the venv: " + r.stderr[-2000:])
+        copy_package(d)
+        for cmd in cmds:
+            r = subprocess.run(cmd, shell=True, cwd=d, capture_output=True, text=True, timeout=300, env=env)
+            eq(r.returncode, 0, "%s: %s%s" % (cmd, r.stdout[-1500:], r.stderr[-2000:]))
+        check("Successfully installed ballast-0.1.0" in r.stdout, r.stdout[-1500:])
+        vpy = os.path.join(d, ".venv", "bin", "python")
+        probe = ("import ballast, ballast.torch, sys, importlib.metadata as m; "
+                 "print(ballast.__file__); print(ballast.__version__, m.version('ballast'), "
+                 "ballast.Client(sys.argv[1]).class_weights(counts=[1, 4])['weights'])")
+        r = subprocess.run([vpy, "-c", probe, url()], capture_output=True, text=True, cwd="/", timeout=60, env=env)
+        eq(r.returncode, 0, "import the installed package: " + r.stderr[-2000:])
+        where, line = r.stdout.strip().splitlines()
+        check(where.startswith(os.path.join(d, ".venv", "lib")), "the venv's copy is imported: %r" % where)
+        eq(line, "0.1.0 0.1.0 [4.0, 1.0]", "version and a call")
         blocks = readme_python_blocks()
         check(len(blocks) >= 2, "README: %d python blocks in Clients" % len(blocks))
         for i, code in enumerate(blocks):
             run = code.replace("127.0.0.1:8080", "127.0.0.1:%d" % srv.port)
-            r = subprocess.run([vpy, "-c", run], capture_output=True, text=True, cwd=d, timeout=60, env=env)
+            r = subprocess.run([vpy, "-c", run], capture_output=True, text=True, cwd=d, timeout=120, env=env)
             eq(r.returncode, 0, "README Clients python block %d in the venv: %s" % (i, r.stderr[-2000:]))
             check_printed(code, r.stdout, "README Clients python block %d" % i)
-        r = subprocess.run([vpy, "-c", "import ballast; print(ballast.__file__)"],
-                           capture_output=True, text=True, cwd=d, timeout=60, env=env)
-        check(r.stdout.startswith(venv), "the venv's copy is imported: %r" % r.stdout)
+        # The package's own README and its training example run from the installed copy too.
+        example = os.path.join(d, "clients", "python", "examples", "train_imbalanced.py")
+        r = subprocess.run([vpy, example, "--url", url()], capture_output=True, text=True, cwd="/",
+                           timeout=300, env=env)
+        eq(r.returncode, 0, "the training example from the venv: " + r.stdout[-1000:] + r.stderr[-2000:])
+        # An editable install (PEP 660) of the same copy: the source files are imported.
+        r = subprocess.run([os.path.join(d, ".venv", "bin", "pip"), "install", "-e", "./clients/python"],
+                           cwd=d, capture_output=True, text=True, timeout=300, env=env)
+        eq(r.returncode, 0, "pip install -e: " + r.stderr[-2000:])
+        r = subprocess.run([vpy, "-c", "import ballast; print(ballast.__file__)"], capture_output=True, text=True,
+                           cwd="/", timeout=60, env=env)
+        eq(r.stdout.strip(), os.path.join(d, "clients", "python", "ballast", "__init__.py"), "editable")
+        # Without the in-tree backend's guarantee (a backend that must be downloaded)
+        # the same command fails here: the environment is offline indeed.
+        with open(os.path.join(d, "clients", "python", "pyproject.toml")) as f:
+            toml = f.read()
+        with open(os.path.join(d, "clients", "python", "pyproject.toml"), "w") as f:
+            f.write(toml.replace("requires = []", 'requires = ["setuptools>=61"]'))
+        r = subprocess.run(cmds[1], shell=True, cwd=d, capture_output=True, text=True, timeout=300, env=env)
+        check(r.returncode != 0 and "setuptools" in r.stdout + r.stderr,
+              "a download was possible: %s %s" % (r.stdout[-800:], r.stderr[-800:]))
+
+
+def _load_backend():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("ballast_build_under_test",
+                                                  os.path.join(PKG, "_build", "ballast_build.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@test
+def build_backend_wheel_sdist_metadata():
+    """clients/python/_build/ballast_build.py: the wheel's files and RECORD
+    (every sha256 and size right), METADATA from pyproject.toml, byte-identical
+    rebuilds, an sdist that holds what a build needs (pip installs from it,
+    offline), and the fallback TOML reader equal to tomllib."""
+    import base64
+    import hashlib
+    import tarfile
+    import tomllib
+    import zipfile
+    be = _load_backend()
+    eq((be.get_requires_for_build_wheel(), be.get_requires_for_build_sdist(),
+        be.get_requires_for_build_editable()), ([], [], []), "no build requirements")
+    with open(os.path.join(PKG, "pyproject.toml"), "rb") as f:
+        want = tomllib.load(f)
+    with open(os.path.join(PKG, "pyproject.toml"), encoding="utf-8") as f:
+        eq(be._parse_toml(f.read()), want, "the fallback TOML reader")
+    with tempfile.TemporaryDirectory() as d:
+        a, b = os.path.join(d, "a"), os.path.join(d, "b")
+        os.mkdir(a)
+        os.mkdir(b)
+        name = be.build_wheel(a)
+        eq(name, "ballast-0.1.0-py3-none-any.whl", "wheel name")
+        eq(be.build_wheel(b), name, "again")
+        with open(os.path.join(a, name), "rb") as f1, open(os.path.join(b, name), "rb") as f2:
+            check(f1.read() == f2.read(), "two builds, the same bytes")
+        with zipfile.ZipFile(os.path.join(a, name)) as z:
+            names = z.namelist()
+            mods = sorted(f for f in os.listdir(os.path.join(PKG, "ballast")) if f.endswith(".py"))
+            eq(sorted(n for n in names if n.startswith("ballast/")),
+               sorted(["ballast/" + m for m in mods] + ["ballast/py.typed"]), "the package's files")
+            info = "ballast-0.1.0.dist-info/"
+            eq(sorted(n for n in names if n.startswith(info)),
+               [info + "METADATA", info + "RECORD", info + "WHEEL"], "dist-info")
+            rows = [line.split(",") for line in z.read(info + "RECORD").decode().splitlines()]
+            eq(sorted(r[0] for r in rows), sorted(names), "RECORD lists every file")
+            for path, digest, size in rows:
+                if path == info + "RECORD":
+                    eq((digest, size), ("", ""), "RECORD's own row")
+                    continue
+                data = z.read(path)
+                h = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                eq((digest, int(size)), ("sha256=" + h, len(data)), "RECORD row of " + path)
+            with open(os.path.join(PKG, "ballast", "torch.py"), "rb") as f:
+                eq(z.read("ballast/torch.py"), f.read(), "file contents")
+            wheel = z.read(info + "WHEEL").decode()
+            check("Root-Is-Purelib: true" in wheel and "Tag: py3-none-any" in wheel, wheel)
+            meta = z.read(info + "METADATA").decode()
+        head, _, body = meta.partition("\n\n")
+        for line in ("Metadata-Version: 2.1", "Name: ballast", "Version: 0.1.0", "Requires-Python: >=3.8",
+                     "Summary: " + want["project"]["description"], "Provides-Extra: torch",
+                     'Requires-Dist: torch; extra == "torch"', "Description-Content-Type: text/markdown"):
+            check(line in head.splitlines(), "METADATA lacks %r:\n%s" % (line, head))
+        with open(os.path.join(PKG, "README.md"), encoding="utf-8") as f:
+            eq(body, f.read(), "the long description is the package's README")
+        sdist = be.build_sdist(a)
+        eq(sdist, "ballast-0.1.0.tar.gz", "sdist name")
+        with tarfile.open(os.path.join(a, sdist)) as t:
+            members = t.getnames()
+            eq(t.extractfile("ballast-0.1.0/PKG-INFO").read().decode(), meta, "PKG-INFO = METADATA")
+        for f in ("pyproject.toml", "README.md", "_build/ballast_build.py", "ballast/__init__.py",
+                  "ballast/py.typed"):
+            check("ballast-0.1.0/" + f in members, "the sdist lacks " + f)
+        eq(be.build_sdist(b), sdist, "again")
+        with open(os.path.join(a, sdist), "rb") as f1, open(os.path.join(b, sdist), "rb") as f2:
+            check(f1.read() == f2.read(), "two sdists, the same bytes")
+        # pip (Debian's, offline) installs the sdist into a --target, through the backend in it
+        target = os.path.join(d, "target")
+        r = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "--quiet", "--target", target,
+                            os.path.join(a, sdist)], capture_output=True, text=True, timeout=300, env=offline_env())
+        eq(r.returncode, 0, "pip install the sdist: " + r.stderr[-2000:])
+        r = subprocess.run([SYSTEM_PYTHON, "-c", "import ballast; print(ballast.__file__, ballast.__version__)"],
+                           capture_output=True, text=True, timeout=60, cwd="/",
+                           env=dict(offline_env(), PYTHONPATH=target))
+        eq(r.stdout.strip(), os.path.join(target, "ballast", "__init__.py") + " 0.1.0", "from the sdist")
 
 
 if __name__ == "__main__":

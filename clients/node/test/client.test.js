@@ -136,6 +136,76 @@ test("sample: shards are DistributedSampler's rule over the draw", async () => {
   }
 });
 
+// The passes of PyTorch 1.13's WeightedRandomSampler([0.1, 0.9, 0.4, 0.6, 0.3, 0.7], k,
+// replacement, generator=torch.Generator().manual_seed(42)): 8 with replacement, 5 without.
+const WRS_PASSES = new Map([
+  [true, [[1, 1, 1, 1, 3, 3, 5, 5], [1, 1, 1, 2, 5, 5, 2, 3], [1, 4, 3, 2, 1, 4, 1, 1]]],
+  [false, [[1, 3, 2, 0, 5], [2, 3, 4, 5, 1], [4, 2, 3, 5, 1]]],
+]);
+
+test("sample: the continued stream is WeightedRandomSampler's passes; windows are slices", async () => {
+  const w = [0.1, 0.9, 0.4, 0.6, 0.3, 0.7];
+  for (const [replacement, passes] of WRS_PASSES) {
+    const k = passes[0].length;
+    for (const [epoch, want] of passes.entries()) {
+      const req = { weights: w, num_samples: k, replacement, seed: 42n, epoch, generator: "torch", stream: "continued" };
+      assert.deepEqual((await c.sample(req)).indices, want, `replacement ${replacement} epoch ${epoch}`);
+      for (let offset = 0; offset < k; offset++) {
+        const count = Math.min(3, k - offset);
+        const doc = await c.sample({ ...req, offset, count });
+        assert.deepEqual(doc.indices, want.slice(offset, offset + count), `window (${offset}, ${count})`);
+        assert.deepEqual([doc.offset, doc.count, doc.next_offset, doc.full_count, doc.stream],
+                         [offset, count, offset + count, k, "continued"], `window fields (${offset}, ${count})`);
+      }
+      const typed = await c.sample({ ...req, weights: Float64Array.from(w), offset: 2 }, { output: "typed" });
+      assert.deepEqual(Array.from(typed.indices.data, Number), want.slice(2), "typed, offset to the end");
+    }
+  }
+  // per_epoch (the default) reseeds: (seed 41, epoch 1) is seed 42's first pass.
+  assert.deepEqual((await c.sample({ weights: w, num_samples: 8, seed: 41n, epoch: 1, generator: "torch" })).indices,
+                   WRS_PASSES.get(true)[0]);
+  // A window of rank 1's share of 3 (the draw padded to 9: elements 1, 4, 7).
+  const p = WRS_PASSES.get(true)[2];
+  const doc = await c.sample({ weights: w, num_samples: 8, seed: 42n, epoch: 2, generator: "torch", stream: "continued",
+                               world_size: 3, rank: 1, offset: 1, count: 2 });
+  assert.deepEqual(doc.indices, [p[4], p[7]]);
+  const v1 = await c.sample({ weights: w, num_samples: 20, seed: 9n, fast_version: 1 });
+  const v2 = await c.sample({ weights: w, num_samples: 20, seed: 9n });
+  assert.equal(v1.fast_version, 1);
+  assert.notDeepEqual(v1.indices, v2.indices, "fast_version 1 is another stream");
+  await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, stream: "continued", generator: "fast" }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "stream");
+  await assert.rejects(c.sample({ weights: w, num_samples: 8, seed: 1n, offset: 9, count: 1 }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "offset");
+});
+
+test("sample: undersample and oversample balance the classes as imbalanced-learn targets them", async () => {
+  const doc = await c.sample({ labels: [0, 0, 0, 0, 1, 1, 2, 2, 2], strategy: "undersample", seed: 7n });
+  assert.deepEqual([doc.indices, doc.strategy, doc.num_samples], [[1, 3, 4, 5, 7, 6], "undersample", 6], "README's example");
+  const labels = [50, 7, 20, 3].flatMap((n, k) => Array(n).fill(k));
+  const cases = [
+    ["undersample", undefined, [3, 3, 3, 3]],
+    ["undersample", { 0: 10, 2: 5 }, [10, 7, 5, 3]],
+    ["undersample", Int32Array.of(20, 7, 3, 3), [20, 7, 3, 3]],
+    ["oversample", "not majority", [50, 50, 50, 50]],
+    ["oversample", [50, 60, 20, 5], [50, 60, 20, 5]],
+  ];
+  for (const [strategy, target, want] of cases) {
+    const { indices } = await c.sample({ labels, strategy, sampling_strategy: target, seed: 123n });
+    const counts = [0, 0, 0, 0];
+    for (const i of indices) counts[labels[i]]++;
+    assert.deepEqual(counts, want, `${strategy} ${JSON.stringify(target)}`);
+    if (strategy === "oversample") assert.deepEqual(indices.slice(0, labels.length), labels.map((_, i) => i));
+    else assert.equal(new Set(indices).size, indices.length, "no item twice");
+  }
+  // sent as a .npy part by a client whose threshold is 0: the same list
+  const bulk = new Client(URL_, { bulkThreshold: 0 });
+  const req = { labels: Int32Array.from(labels), strategy: "undersample", sampling_strategy: BigInt64Array.of(20n, 7n, 3n, 3n), seed: 9n };
+  assert.deepEqual((await bulk.sample(req)).indices, (await c.sample({ ...req, labels, sampling_strategy: [20, 7, 3, 3] })).indices);
+  await assert.rejects(c.sample({ labels, strategy: "oversample", sampling_strategy: "majority" }),
+                       (e) => e instanceof BallastError && e.status === 400 && e.field === "sampling_strategy");
+});
+
 test("loss: values, nested arrays and { data, shape } in, typed out", async () => {
   const req = { logits: [[1, 2], [1, 3], [1, 3]], targets: [0, 1, 1], weights: [1, 2] };
   const none = await c.loss({ ...req, reduction: "none" });

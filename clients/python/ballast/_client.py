@@ -25,7 +25,7 @@ RETRY_STATUSES = frozenset((429, 502, 503, 504))
 # The array fields of each endpoint that may travel as .npy parts.
 ARRAY_FIELDS = {
     "/weights": frozenset(("counts", "labels")),
-    "/sample": frozenset(("weights", "labels", "class_weights")),
+    "/sample": frozenset(("weights", "labels", "class_weights", "sampling_strategy")),
     "/loss": frozenset(("logits", "log_probs", "targets", "weights", "pos_weight")),
 }
 # The array fields of the answers; `indices` are int64, the others float64.
@@ -328,8 +328,9 @@ class Client:
         return self._call("/weights", fields, output, request_id)
 
     def sample(self, weights=None, *, labels=None, class_weights=None, num_samples=None,
-               replacement=None, seed=None, epoch=None, generator=None, world_size=None, rank=None,
-               output=None, request_id=None, extra=None):
+               replacement=None, seed=None, epoch=None, generator=None, stream=None, world_size=None,
+               rank=None, offset=None, count=None, fast_version=None, strategy=None,
+               sampling_strategy=None, output=None, request_id=None, extra=None):
         """POST /sample: indices drawn with probability proportional to weights.
 
         weights         one weight >= 0 per item (list, NumPy array or tensor)
@@ -344,23 +345,53 @@ class Client:
         generator       "fast" (default) or "torch": bit for bit
                         torch.multinomial(w, num_samples, replacement,
                         generator=torch.Generator().manual_seed(seed + epoch))
+        stream          "per_epoch" (the server's default: each epoch a generator
+                        seeded with seed + epoch, as above) or "continued"
+                        (generator "torch": epoch e is the (e+1)-th consecutive
+                        draw of one generator seeded with seed, i.e. epoch e of
+                        WeightedRandomSampler(w, num_samples, replacement,
+                        generator=torch.Generator().manual_seed(seed)))
         world_size, rank  this rank's share of the draw (DistributedSampler's rule)
+        offset, count   a window of the answer's indices: indices[offset:offset +
+                        count] of what the request without them returns (count
+                        default: to the end), so a long epoch is fetched piece
+                        by piece in bounded memory; the answer then adds
+                        "offset", "count", "next_offset" and "full_count"
+        fast_version    generator "fast": 2 (default) or 1 (ballast 0.1's answers)
+        strategy        "weighted" (default: the weighted draw above), or with
+                        labels "undersample" / "oversample": the classes balanced as
+                        imbalanced-learn's RandomUnderSampler / RandomOverSampler
+                        balance them; the answer is the list of item indices to
+                        train on (its length as num_samples; leave num_samples,
+                        weights, class_weights and generator out)
+        sampling_strategy  with a strategy, the class targets as imbalanced-learn
+                        defines them: "auto" (default), "not minority", "not
+                        majority", "majority", "minority", "all"; a ratio in (0, 1]
+                        (two classes); one count per class (a list or array); or
+                        {class id: count} for the classes to resample
         output, request_id, extra   as in class_weights()
 
         Returns the answer as a dict: "indices" (a list, or int64 array/tensor),
         "num_samples", "seed" and "epoch" (Python ints, exact up to 2^64 - 1),
-        "generator", and with world_size > 1 "rank", "world_size", "total_size".
+        "generator", with world_size > 1 "rank", "world_size", "total_size", and
+        the fields of a window, stream, strategy or fast_version when sent.
         """
         fields = _fields(extra, weights=weights, labels=labels, class_weights=class_weights,
                          num_samples=num_samples, replacement=replacement, seed=seed, epoch=epoch,
-                         generator=generator, world_size=world_size, rank=rank)
+                         generator=generator, stream=stream, world_size=world_size, rank=rank,
+                         offset=offset, count=count, fast_version=fast_version, strategy=strategy,
+                         sampling_strategy=sampling_strategy)
+        ss = fields.get("sampling_strategy")
+        if isinstance(ss, dict):    # {class id: count}: JSON object keys are strings
+            fields["sampling_strategy"] = {str(operator.index(k)) if not isinstance(k, str) else k:
+                                           operator.index(v) for k, v in ss.items()}
         idempotent = True
         if fields.get("seed") is None:
             if self.client_seeds:
                 fields["seed"] = random_seed()
             else:
                 idempotent = False
-        for k in ("seed", "epoch"):
+        for k in ("seed", "epoch", "offset", "count"):
             if fields.get(k) is not None and not isinstance(fields[k], (str, bool)) \
                     and hasattr(fields[k], "__index__"):
                 fields[k] = operator.index(fields[k])

@@ -1,9 +1,12 @@
 """PyTorch helpers over a ballastd server.
 
 - BallastSampler: a torch.utils.data.Sampler whose indices the server draws,
-  each epoch when it starts; with generator="torch" the indices equal
-  torch.multinomial(weights, num_samples, replacement,
-  generator=torch.Generator().manual_seed((seed + epoch) % 2**64)).
+  fetched in windows as each epoch is iterated; with generator="torch" the
+  indices equal torch.multinomial(weights, num_samples, replacement,
+  generator=torch.Generator().manual_seed((seed + epoch) % 2**64)), or with
+  stream="continued" those of WeightedRandomSampler(weights, num_samples,
+  replacement, generator=torch.Generator().manual_seed(seed)) pass by pass;
+  a run resumes mid-epoch with state_dict() / load_state_dict().
 - DistributedBallastSampler: the same, sharded by the server across ranks as
   DistributedSampler shards (rank r gets elements r, r + world_size, ... of
   the draw padded by wrapping around), rank and world size from
@@ -86,8 +89,15 @@ def class_weights(counts=None, *, labels=None, num_classes=None, scheme=None, be
 
 # ---- samplers ------------------------------------------------------------------------
 
+# Indices fetched per request by default: an epoch up to this size is one request; a
+# longer one is fetched in windows of this size as the pass goes on (memory bounded).
+DEFAULT_WINDOW = 1 << 18
+_STREAMS = (None, "per_epoch", "continued")
+_STRATEGIES = (None, "undersample", "oversample")
+
+
 class BallastSampler(Sampler):
-    """Weighted sampling of dataset indices by the server, one request per epoch.
+    """Weighted sampling of dataset indices by the server, fetched as each epoch is iterated.
 
     weights         one weight per item (sequence, NumPy array or tensor), or
     labels          one class id per item, the item's weight being its class's:
@@ -96,43 +106,121 @@ class BallastSampler(Sampler):
                     further fields such as {"beta": 0.99}), or
     class_weights   ... given (default, neither given: 1 / class count, every
                     class equally likely)
+    strategy        instead of a weighted draw, with labels: "undersample" or
+                    "oversample", each epoch the list of item indices that balances
+                    the classes as imbalanced-learn's RandomUnderSampler /
+                    RandomOverSampler do (a fresh draw per epoch from seed and
+                    epoch; its length, len(sampler), set by the labels and
+                    sampling_strategy: num_samples and generator are left out)
+    sampling_strategy  with a strategy, the class targets as imbalanced-learn
+                    names them ("auto" by default, a ratio, counts per class, or
+                    {class id: count}); see Client.sample
     num_samples     indices per epoch (default: the number of items)
-    replacement     as in WeightedRandomSampler (default True)
+    replacement     as in WeightedRandomSampler (default True; with a strategy
+                    the server's default: undersample without, oversample with)
     seed            an integer in [0, 2^64); None: one drawn now (kept in .seed)
-    generator       "torch" (default): the epoch's indices are exactly
+    generator       "torch" (default): PyTorch's own draw, index for index (see
+                    stream); "fast": ballast's O(n + k) stream (no 2^24 item limit)
+    stream          how epochs follow each other (generator "torch"):
+                    "per_epoch" (None, the default): epoch e is
                     torch.multinomial(w, num_samples, replacement,
                     generator=torch.Generator().manual_seed((seed + epoch) % 2**64)),
-                    i.e. WeightedRandomSampler with that generator; "fast":
-                    ballast's own O(n + k) stream (no 2^24 item limit)
+                    a fresh generator per epoch as DistributedSampler reseeds;
+                    "continued": epoch e is the (e+1)-th consecutive draw of one
+                    generator seeded once, i.e. exactly what
+                    WeightedRandomSampler(w, num_samples, replacement,
+                    generator=torch.Generator().manual_seed(seed)) gives on its
+                    (e+1)-th pass. The server replays the e earlier draws to
+                    reach epoch e, so a request's cost grows with the epoch:
+                    "continued" is for matching an existing WeightedRandomSampler
+                    run, "per_epoch" costs the same at every epoch
     epoch           the epoch of the first pass (default 0)
-    stream          sent as the request's "stream" field when given: None (the
-                    server's per-epoch stream, seeded with seed + epoch as
-                    DistributedSampler reseeds) or, on servers that offer it,
-                    "continued" (epoch e is the (e+1)-th consecutive draw of one
-                    generator seeded once, as one WeightedRandomSampler(...,
-                    generator=torch.Generator().manual_seed(seed)) epoch after epoch)
-    window          None: fetch an epoch's indices in one request when the pass
-                    starts; n: fetch them n at a time as the pass goes on, with
-                    the "offset" and "count" fields (servers that offer them)
+    start_index     where in that epoch the first pass starts (default 0; a
+                    resumed run, see below)
+    window          indices per request (default 2^18): a pass fetches its
+                    epoch window by window (the request's "offset" and "count")
+                    while it is iterated, so memory stays bounded by the window,
+                    not the epoch; None: the whole epoch in one request
     client          a ballast.Client, a URL, or None (default_client())
 
     Each pass (iter(), as a DataLoader makes once per epoch) uses .epoch and
-    then advances it by one, so consecutive passes draw consecutive epochs;
-    set_epoch(e) sets the epoch of the next pass, as with DistributedSampler.
-    The answer's scalar fields of the last pass are in .last_answer.
+    then advances it by one, as WeightedRandomSampler's generator advances, so
+    consecutive passes are consecutive epochs; set_epoch(e) sets the epoch of
+    the next pass, as with DistributedSampler. Nothing is fetched before the
+    first index is asked for. The scalar fields of the last answer are in
+    .last_answer.
+
+    Resuming mid-epoch: state_dict() gives {"seed", "epoch", "start_index"},
+    the position of the pass in progress (indices handed out so far) or, between
+    passes, of the next one; load_state_dict(d) (or set_epoch(epoch,
+    start_index)) makes the next pass start there: it yields that epoch's
+    indices from start_index on (len(sampler) - start_index of them), fetching
+    nothing before it, then passes go on with epoch + 1 from index 0. A
+    DataLoader takes indices ahead of the batches trained on (prefetching,
+    workers), so for an exact resume save the position the loop reached:
+    {"seed": s.seed, "epoch": epoch, "start_index": batches_done * batch_size}.
     """
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, *, labels=None,
-                 scheme=None, class_weights=None, weights_options=None, seed=None, generator="torch",
-                 epoch=0, stream=None, window=None, client=None):
+    def __init__(self, weights=None, num_samples=None, replacement=None, *, labels=None,
+                 scheme=None, class_weights=None, weights_options=None, strategy=None,
+                 sampling_strategy=None, seed=None, generator=None, stream=None, epoch=0, start_index=0,
+                 window=DEFAULT_WINDOW, client=None):
+        self._items(weights, labels, scheme, class_weights, strategy, sampling_strategy)
+        if strategy is None:
+            n_items = len(self.weights if self.weights is not None else self.labels)
+            num_samples = n_items if num_samples is None else num_samples
+            if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+                raise ValueError("num_samples should be a positive integer value, but got "
+                                 "num_samples=%r" % (num_samples,))
+            replacement = True if replacement is None else replacement
+            generator = "torch" if generator is None else generator
+        elif num_samples is not None or generator is not None:
+            raise ValueError("strategy %r gives as many indices as sampling_strategy asks for, from "
+                             "the fast stream: leave num_samples and generator out" % (strategy,))
+        if replacement is not None and not isinstance(replacement, bool):
+            raise ValueError("replacement should be a boolean value, but got replacement=%r" % (replacement,))
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
+            raise ValueError("window should be a positive integer or None, not %r" % (window,))
+        if stream not in _STREAMS:
+            raise ValueError("stream should be \"per_epoch\", \"continued\" or None, not %r" % (stream,))
+        self.num_samples = num_samples     # with a strategy: known after the first request
+        self.replacement = replacement
+        self.scheme = scheme
+        self.weights_options = dict(weights_options or {})
+        self._class_weights = (None if class_weights is None
+                               else torch.as_tensor(class_weights, dtype=torch.double).cpu())
+        self.seed = random_seed() if seed is None else int(seed)
+        self.generator = generator
+        self.stream = stream
+        self.window = window
+        self.client = _client(client)
+        self.world_size = 1
+        self.rank = 0
+        self.epoch = 0
+        self.start_index = 0
+        self.last_epoch = None
+        self.last_answer = None
+        self._len = None
+        self._progress = None   # [epoch, indices handed out] of the pass in progress
+        self._start(epoch, start_index)
+
+    def _items(self, weights, labels, scheme, class_weights, strategy, sampling_strategy):
+        """Checks and keeps the item weights or labels (and the strategy)."""
         if (weights is None) == (labels is None):
             raise ValueError("give weights or labels (not both)")
         if weights is not None and (scheme is not None or class_weights is not None):
             raise ValueError("scheme and class_weights go with labels, not weights")
         if scheme is not None and class_weights is not None:
             raise ValueError("give scheme or class_weights, not both")
-        if not isinstance(replacement, bool):
-            raise ValueError("replacement should be a boolean value, but got replacement=%r" % (replacement,))
+        if strategy not in _STRATEGIES:
+            raise ValueError("strategy should be \"undersample\", \"oversample\" or None, not %r" % (strategy,))
+        if strategy is not None and (labels is None or scheme is not None or class_weights is not None):
+            raise ValueError("strategy %r balances the classes of labels: give labels, without "
+                             "weights, scheme or class_weights" % (strategy,))
+        if strategy is None and sampling_strategy is not None:
+            raise ValueError("sampling_strategy goes with strategy=\"undersample\" or \"oversample\"")
+        self.strategy = strategy
+        self.sampling_strategy = sampling_strategy
         if weights is not None:
             self.weights = torch.as_tensor(weights, dtype=torch.double).cpu()
             if self.weights.dim() != 1:
@@ -147,37 +235,43 @@ class BallastSampler(Sampler):
             if self.labels.is_floating_point():
                 raise ValueError("labels should be integers")
             self.labels = self.labels.to(torch.int64)
-        n_items = len(self.weights if self.weights is not None else self.labels)
-        if num_samples is None:
-            num_samples = n_items
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
-            raise ValueError("num_samples should be a positive integer value, but got "
-                             "num_samples=%r" % (num_samples,))
-        if window is not None and (not isinstance(window, int) or window <= 0):
-            raise ValueError("window should be a positive integer or None")
-        self.num_samples = num_samples
-        self.replacement = replacement
-        self.scheme = scheme
-        self.weights_options = dict(weights_options or {})
-        self._class_weights = (None if class_weights is None
-                               else torch.as_tensor(class_weights, dtype=torch.double).cpu())
-        self.seed = random_seed() if seed is None else int(seed)
-        self.generator = generator
-        self.epoch = int(epoch)
-        self.stream = stream
-        self.window = window
-        self.client = _client(client)
-        self.world_size = 1
-        self.rank = 0
-        self.last_epoch = None
-        self.last_answer = None
 
-    def set_epoch(self, epoch):
-        """The epoch of the next pass (DistributedSampler's set_epoch)."""
-        self.epoch = int(epoch)
+    def _start(self, epoch, start_index):
+        epoch, start_index = int(epoch), int(start_index)
+        if epoch < 0:
+            raise ValueError("epoch should be >= 0, not %d" % epoch)
+        if start_index < 0:
+            raise ValueError("start_index should be >= 0, not %d" % start_index)
+        self.epoch, self.start_index = epoch, start_index
+        self._progress = None
+
+    def set_epoch(self, epoch, start_index=0):
+        """The epoch of the next pass (DistributedSampler's set_epoch), and
+        where in it that pass starts (default 0: the whole epoch)."""
+        self._start(epoch, start_index)
+
+    def state_dict(self):
+        """{"seed", "epoch", "start_index"}: where a resumed run goes on (see the class doc)."""
+        if self._progress is not None and self._progress[1] < len(self):
+            epoch, index = self._progress
+        else:
+            epoch, index = self.epoch, self.start_index
+        return {"seed": self.seed, "epoch": epoch, "start_index": index}
+
+    def load_state_dict(self, state):
+        """Makes the next pass start at state's epoch and start_index, with its seed."""
+        self.seed = int(state["seed"])
+        self._start(state["epoch"], state.get("start_index", 0))
 
     def __len__(self):
-        return -(-self.num_samples // self.world_size)
+        if self.strategy is None:
+            return -(-self.num_samples // self.world_size)
+        if self._len is None:
+            # The list's length depends on the labels and sampling_strategy only: an
+            # empty window of epoch 0 tells it.
+            doc = self.client.sample(output="list", offset=0, count=0, **self.request(0))
+            self.num_samples, self._len = doc["num_samples"], doc["full_count"]
+        return self._len
 
     def class_weights(self):
         """The class weights the labels are weighted with (None: the server's
@@ -192,13 +286,20 @@ class BallastSampler(Sampler):
 
     def request(self, epoch):
         """The /sample request fields of an epoch (without offset/count)."""
-        fields = {"num_samples": self.num_samples, "replacement": self.replacement,
-                  "seed": self.seed, "epoch": epoch, "generator": self.generator}
+        fields = {"seed": self.seed, "epoch": epoch}
+        if self.replacement is not None:
+            fields["replacement"] = self.replacement
         if self.weights is not None:
             fields["weights"] = self.weights
         else:
             fields["labels"] = self.labels
-            cw = self.class_weights()
+        if self.strategy is not None:
+            fields["strategy"] = self.strategy
+            if self.sampling_strategy is not None:
+                fields["sampling_strategy"] = self.sampling_strategy
+        else:
+            fields.update(num_samples=self.num_samples, generator=self.generator)
+            cw = self.class_weights() if self.labels is not None else None
             if cw is not None:
                 fields["class_weights"] = cw
         if self.world_size > 1:
@@ -207,44 +308,53 @@ class BallastSampler(Sampler):
             fields["stream"] = self.stream
         return fields
 
-    def _fetch(self, epoch, window=None):
+    def fetch(self, epoch, offset=None, count=None):
+        """Indices [offset, offset + count) of an epoch's pass (all: None, None), as a list."""
         fields = self.request(epoch)
-        extra = {k: fields.pop(k) for k in ("stream",) if k in fields}
-        if window is not None:
-            extra.update(offset=window[0], count=window[1])
+        if offset is not None:
+            fields.update(offset=offset, count=count)
         try:
-            doc = self.client.sample(output=_output(), extra=extra or None, **fields)
+            doc = self.client.sample(output=_output(), **fields)
         except BallastError as e:
             if e.status == 400 and e.field in ("stream", "offset", "count"):
-                e.message += (" (this server has no %r field yet: leave %s unset)"
-                              % (e.field, "stream" if e.field == "stream" else "window"))
+                e.message += (" (this server has no %r field: leave %s unset)"
+                              % (e.field, "stream" if e.field == "stream" else "window=None"))
             raise
         indices = doc.pop("indices")
         self.last_answer = doc
-        return indices.tolist() if hasattr(indices, "tolist") else list(indices)
+        indices = indices.tolist() if hasattr(indices, "tolist") else list(indices)
+        want = (len(self) - (offset or 0)) if count is None else count
+        full = doc.get("full_count", len(self))
+        if len(indices) != want or full != len(self):
+            raise BallastError("the server sent %d indices of %d, not %d of %d"
+                               % (len(indices), full, want, len(self)), code="invalid_response")
+        return indices
 
     def __iter__(self):
-        epoch = self.epoch
-        self.epoch = epoch + 1
+        epoch, start = self.epoch, self.start_index
+        n = len(self) if self.strategy is None else None   # a strategy's length costs a request
+        if n is not None and start > n:
+            raise ValueError("start_index %d is beyond the epoch's %d indices" % (start, n))
+        self.epoch, self.start_index = epoch + 1, 0
         self.last_epoch = epoch
-        if self.window is None:
-            indices = self._fetch(epoch)
-            if len(indices) != len(self):
-                raise BallastError("the server sent %d indices, not %d" % (len(indices), len(self)),
-                                   code="invalid_response")
-            return iter(indices)
-        return self._windows(epoch)
+        progress = self._progress = [epoch, start]
+        return self._pass(epoch, start, n, progress)
 
-    def _windows(self, epoch):
-        n, off = len(self), 0
+    def _pass(self, epoch, off, n, progress):
+        if n is None:
+            n = len(self)
+            if off > n:
+                raise ValueError("start_index %d is beyond the epoch's %d indices" % (off, n))
         while off < n:
-            count = min(self.window, n - off)
-            part = self._fetch(epoch, (off, count))
-            if len(part) != count:
-                raise BallastError("the server sent %d indices, not %d" % (len(part), count),
-                                   code="invalid_response")
-            yield from part
-            off += count
+            if off == 0 and (self.window is None or self.window >= n):
+                part = self.fetch(epoch)           # the whole epoch: no window fields
+            else:
+                count = n - off if self.window is None else min(self.window, n - off)
+                part = self.fetch(epoch, off, count)
+            off += len(part)
+            for i in part:
+                progress[1] += 1
+                yield i
 
 
 class DistributedBallastSampler(BallastSampler):
@@ -261,11 +371,13 @@ class DistributedBallastSampler(BallastSampler):
 
     Call set_epoch(epoch) at the start of each epoch, as with DistributedSampler
     (consecutive passes also advance the epoch by themselves). The other
-    arguments are BallastSampler's; num_samples is the whole draw, before
-    sharding, and len(sampler) this rank's share.
+    arguments are BallastSampler's (stream="continued": the draw that is
+    sharded is WeightedRandomSampler's (e+1)-th pass); num_samples is the whole
+    draw, before sharding, and len(sampler) this rank's share, which window,
+    start_index and state_dict() count in.
     """
 
-    def __init__(self, weights=None, num_samples=None, replacement=True, *, world_size=None,
+    def __init__(self, weights=None, num_samples=None, replacement=None, *, world_size=None,
                  rank=None, seed=0, num_replicas=None, **kwargs):
         if world_size is None:
             world_size = num_replicas   # DistributedSampler's name
