@@ -745,6 +745,29 @@ static const char *read_exponent(const char *s, const char *end, int64_t *ex)
     return s;
 }
 
+/* Short integers (labels, counts, class indices) are most of what clients
+ * send: up to 8 digits at s (after the sign), then neither a digit, '.' nor
+ * an exponent, are read digit by digit and converted exactly, without
+ * num_parse's bookkeeping. Returns the bytes from p, or 0 for the general
+ * path (a leading zero, "0" and "01", takes it too). */
+static size_t short_integer(const char *p, const char *s, const char *end, int neg, num_value *v)
+{
+    uint64_t w = 0;
+    const char *q = s;
+    if (*s == '0')
+        return 0;
+    while (q < end && q - s < 8 && is_digit(*q))
+        w = w * 10 + (uint64_t)(*q++ - '0');
+    if (q < end && (is_digit(*q) || *q == '.' || *q == 'e' || *q == 'E'))
+        return 0;
+    v->neg = (unsigned char)neg;
+    v->integral = 1;
+    v->fits64 = 1;
+    v->mag = w;
+    v->value = neg ? -(double)w : (double)w;
+    return (size_t)(q - p);
+}
+
 size_t num_parse(const char *p, const char *end, num_value *v)
 {
     const char *s = p;
@@ -754,24 +777,9 @@ size_t num_parse(const char *p, const char *end, num_value *v)
         return 0;
     const char *digits = s;
     uint64_t w = 0;
-    /* Short integers (labels, counts, class indices) are most of what
-     * clients send: up to 8 digits, then neither '.' nor an exponent, are
-     * read digit by digit and converted exactly, without the general path's
-     * bookkeeping. A leading zero takes the general path ("0" and "01"). */
-    if (*s != '0') {
-        const char *q = s;
-        while (q < end && q - s < 8 && is_digit(*q))
-            w = w * 10 + (uint64_t)(*q++ - '0');
-        if (q == end || (!is_digit(*q) && *q != '.' && *q != 'e' && *q != 'E')) {
-            v->neg = (unsigned char)neg;
-            v->integral = 1;
-            v->fits64 = 1;
-            v->mag = w;
-            v->value = neg ? -(double)w : (double)w;
-            return (size_t)(q - p);
-        }
-        w = 0;
-    }
+    size_t n = short_integer(p, s, end, neg, v);
+    if (n)
+        return n;
     s = *s == '0' ? s + 1 : read_digits(s, end, &w);
     int64_t nint = *digits == '0' ? 0 : s - digits; /* a lone 0 is no digit of w */
     int64_t nfrac = 0;
