@@ -130,8 +130,9 @@ def _npy_bytes(name, x):
     if key == "u8" and a.size and int(a.max()) >= 2 ** 63:
         raise BallastError("%s: a value of 2^63 or more does not fit the int64 the server reads"
                            % name, code="invalid_argument", field=name)
-    a = np.ascontiguousarray(a, dtype=np.dtype(descr))
-    return _npy.encode(descr, a.shape, a.tobytes())
+    # (ascontiguousarray makes a 0-d array 1-d: the shape is the array's own)
+    data = np.ascontiguousarray(a, dtype=np.dtype(descr)).tobytes()
+    return _npy.encode(descr, a.shape, data)
 
 
 def _size(x):
