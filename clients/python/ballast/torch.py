@@ -553,8 +553,8 @@ def server_loss(input, target, *, loss=None, weights=None, pos_weight=None, redu
     e.g. loss="ldam" with class_counts=, loss="asymmetric" for multi-label
     targets, loss="dice" / "tversky" for segmentation, logit_adjustment=1.0
     with class_counts= for Balanced Softmax."""
-    opts = locals()
-    fields = {k: opts[k] for k in ("loss",) + LOSS_OPTIONS if opts[k] is not None}
+    given = locals()    # the keyword arguments, by their API names (LOSS_OPTIONS)
+    fields = {k: given[k] for k in ("loss",) + LOSS_OPTIONS if given[k] is not None}
     return _ServerLoss.apply(input, target, _client(client), fields)
 
 
