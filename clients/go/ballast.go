@@ -137,9 +137,28 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 // ClassWeights calls POST /weights.
 func (c *Client) ClassWeights(ctx context.Context, req *WeightsRequest) (*WeightsResponse, error) {
 	out := &WeightsResponse{}
-	arrays := []namedArray{{"counts", f64(req.Counts)}, {"labels", i64(req.Labels)}}
-	rid, err := postAs(c, ctx, "/weights", req, req.Extra, arrays, func(r *WeightsRequest) {
+	labels, extra := i64(req.Labels), req.Extra
+	if req.LabelMatrix != nil {
+		if req.Labels != nil {
+			return out, &Error{Code: "invalid_argument", Field: "labels",
+				Message: "give Labels (one class per sample) or LabelMatrix (multi-label), not both"}
+		}
+		if len(req.LabelMatrix.Dims()) != 2 {
+			return out, &Error{Code: "invalid_argument", Field: "labels",
+				Message: fmt.Sprintf("LabelMatrix must be N x C (samples x classes), not of shape %v", req.LabelMatrix.Dims())}
+		}
+		// sent as "labels": in JSON through Extra (its own field has no JSON name)
+		labels, extra = req.LabelMatrix, map[string]interface{}{"labels": req.LabelMatrix}
+		for k, v := range req.Extra {
+			extra[k] = v
+		}
+	}
+	arrays := []namedArray{{"counts", f64(req.Counts)}, {"labels", labels}}
+	rid, err := postAs(c, ctx, "/weights", req, extra, arrays, func(r *WeightsRequest) {
 		r.Counts, r.Labels = nil, nil
+		if req.LabelMatrix != nil {
+			delete(extra, "labels") // this call's own copy: the matrix goes as a part
+		}
 	}, out, true)
 	out.RequestID = rid
 	return out, err
@@ -195,9 +214,11 @@ func (c *Client) Loss(ctx context.Context, req *LossRequest) (*LossResponse, err
 		}
 	}
 	arrays := []namedArray{{"logits", req.Logits}, {"log_probs", req.LogProbs}, {"targets", targets},
-		{"weights", f64(req.Weights)}, {"pos_weight", f64(req.PosWeight)}}
+		{"weights", f64(req.Weights)}, {"pos_weight", f64(req.PosWeight)},
+		{"class_counts", f64(req.ClassCounts)}, {"class_priors", f64(req.ClassPriors)}}
 	rid, err := postAs(c, ctx, "/loss", req, req.Extra, arrays, func(r *LossRequest) {
 		r.Logits, r.LogProbs, r.Targets, r.Weights, r.PosWeight = nil, nil, nil, nil, nil
+		r.ClassCounts, r.ClassPriors = nil, nil
 	}, out, true)
 	out.RequestID = rid
 	return out, err
@@ -239,8 +260,15 @@ func i64(v []int64) *Tensor {
 	return NewInt64(v)
 }
 
+// classLoss: the losses whose targets may be class indices of the input's shape without
+// the class dim (dice and tversky with activation "softmax"; with "sigmoid" the targets
+// have the input's own shape, which the caller's rank test tells).
 func classLoss(loss string) bool {
-	return loss == "" || loss == "cross_entropy" || loss == "nll" || loss == "focal"
+	switch loss {
+	case "", "cross_entropy", "nll", "focal", "ldam", "dice", "tversky":
+		return true
+	}
+	return false
 }
 
 func integral(v []float64) ([]int64, bool) {
@@ -404,6 +432,15 @@ func setArray(out interface{}, name string, t *Tensor) error {
 			return nil
 		case "sample_weights":
 			o.SampleWeights = v
+			return nil
+		case "positives":
+			o.Positives = v
+			return nil
+		case "pos_weight":
+			o.PosWeight = v
+			return nil
+		case "repeat_factors":
+			o.RepeatFactors = v
 			return nil
 		}
 	case *LossResponse:

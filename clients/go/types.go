@@ -308,18 +308,58 @@ func (t *Tensor) UnmarshalJSON(b []byte) error {
 
 // ---- requests and responses ----------------------------------------------------------
 
-// WeightsRequest is the body of POST /weights: counts or labels in (see api/openapi.yaml).
-// Zero values are not sent, so the server's defaults apply.
+// LabelSets is the multi-label input of POST /weights: per sample the list of its class
+// ids. A sample without classes may be nil or empty: it is sent as [] (never null).
+type LabelSets [][]int64
+
+// MarshalJSON writes the lists, nil ones as [].
+func (ls LabelSets) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, set := range ls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, c := range set {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, c, 10)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// WeightsRequest is the body of POST /weights: Counts, Labels, LabelMatrix or LabelSets in
+// (see api/openapi.yaml). Zero values are not sent, so the server's defaults apply.
 type WeightsRequest struct {
-	Counts        []float64 `json:"counts,omitempty"`
-	Labels        []int64   `json:"labels,omitempty"`
-	NumClasses    *int64    `json:"num_classes,omitempty"`
-	Scheme        string    `json:"scheme,omitempty"`
-	Beta          *float64  `json:"beta,omitempty"`
-	C             *float64  `json:"c,omitempty"`
-	Normalize     string    `json:"normalize,omitempty"`
-	ZeroCounts    string    `json:"zero_counts,omitempty"`
-	SampleWeights bool      `json:"sample_weights,omitempty"`
+	Counts []float64 `json:"counts,omitempty"`
+	// Labels: one class id per sample.
+	Labels []int64 `json:"labels,omitempty"`
+	// LabelMatrix: multi-label, instead of Labels: an N x C Int64 tensor of 0 and 1
+	// (samples x classes), e.g. NewInt64(flat, n, c); sent as the API's "labels" (nested
+	// arrays in JSON, a 2-D .npy part above BulkThreshold).
+	LabelMatrix *Tensor `json:"-"`
+	// LabelSets: multi-label, instead of Labels: per sample its class ids (JSON only).
+	LabelSets  LabelSets `json:"label_sets,omitempty"`
+	NumClasses *int64    `json:"num_classes,omitempty"`
+	// Scheme: "max_over_count" (default), "inverse", "balanced", "inverse_sqrt",
+	// "effective_number", "median_frequency", "enet", "power" (with Exponent) or
+	// "repeat_factor" (with Threshold; labels or multi-label input).
+	Scheme string   `json:"scheme,omitempty"`
+	Beta   *float64 `json:"beta,omitempty"`
+	C      *float64 `json:"c,omitempty"`
+	// Exponent: q of scheme "power", w_c = n_c^-q, in [0, 64] (default 1).
+	Exponent *float64 `json:"exponent,omitempty"`
+	// Threshold: t of scheme "repeat_factor", in [0, 1] (default 0.001).
+	Threshold     *float64 `json:"threshold,omitempty"`
+	Normalize     string   `json:"normalize,omitempty"`
+	ZeroCounts    string   `json:"zero_counts,omitempty"`
+	SampleWeights bool     `json:"sample_weights,omitempty"`
+	// SampleWeightReduce: with SampleWeights, multi-label: a sample's weight is the "max"
+	// (default) or "mean" of its classes' weights.
+	SampleWeightReduce string `json:"sample_weight_reduce,omitempty"`
 	// Extra fields, sent as they are (fields this package does not know yet).
 	Extra map[string]interface{} `json:"-"`
 }
@@ -332,6 +372,14 @@ type WeightsResponse struct {
 	Scheme        string   `json:"scheme"`
 	Normalize     string   `json:"normalize"`
 	SampleWeights Float64s `json:"sample_weights,omitempty"`
+	// Multi-label input (LabelMatrix, LabelSets) only: NumSamples is N, Positives n_pos per
+	// class (the counts the scheme was applied to), PosWeight (N - n_pos) / n_pos per class,
+	// for PyTorch's BCEWithLogitsLoss(pos_weight=...).
+	NumSamples int64    `json:"num_samples,omitempty"`
+	Positives  Float64s `json:"positives,omitempty"`
+	PosWeight  Float64s `json:"pos_weight,omitempty"`
+	// RepeatFactors: scheme "repeat_factor" only, one per sample (LVIS's r_i).
+	RepeatFactors Float64s `json:"repeat_factors,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
 	RequestID     string   `json:"-"`
 }
@@ -404,7 +452,10 @@ type SampleResponse struct {
 
 // LossRequest is the body of POST /loss. Logits (or LogProbs for "nll") of shape (C), (N,
 // C) or (N, C, d1, ...); Targets: class indices (an Int64 tensor of the input's shape
-// without the class dim) or probabilities (a Float64 tensor of the input's shape).
+// without the class dim) or probabilities (a Float64 tensor of the input's shape). Loss:
+// "cross_entropy" (default), "nll", "focal", "bce_with_logits", "sigmoid_focal", "ldam",
+// "asymmetric", "dice", "tversky"; Reduction: "mean" (default), "sum", "none",
+// "sum_over_batch_size".
 type LossRequest struct {
 	Loss           string    `json:"loss,omitempty"`
 	Logits         *Tensor   `json:"logits,omitempty"`
@@ -418,6 +469,32 @@ type LossRequest struct {
 	Gamma          *float64  `json:"gamma,omitempty"`
 	Alpha          *float64  `json:"alpha,omitempty"`
 	Grad           bool      `json:"grad,omitempty"`
+	// LogitAdjustment: tau ("cross_entropy", "focal"); the logits become z + tau*log(prior)
+	// with the prior from ClassCounts or ClassPriors (1: Balanced Softmax).
+	LogitAdjustment *float64 `json:"logit_adjustment,omitempty"`
+	// ClassCounts: samples per class (> 0), the priors of LogitAdjustment and the margins of
+	// "ldam" (required there). ClassPriors: instead, priors (> 0, normalised).
+	ClassCounts []float64 `json:"class_counts,omitempty"`
+	ClassPriors []float64 `json:"class_priors,omitempty"`
+	// MaxMargin (default 0.5) and Scale (default 30): "ldam" only.
+	MaxMargin *float64 `json:"max_margin,omitempty"`
+	Scale     *float64 `json:"scale,omitempty"`
+	// GammaPos (default 1), GammaNeg (4), Clip (0.05), Eps (1e-8): "asymmetric" only.
+	GammaPos *float64 `json:"gamma_pos,omitempty"`
+	GammaNeg *float64 `json:"gamma_neg,omitempty"`
+	Clip     *float64 `json:"clip,omitempty"`
+	Eps      *float64 `json:"eps,omitempty"`
+	// "dice" and "tversky" only: Activation "softmax" (default: class-index targets) or
+	// "sigmoid" (targets of the logits' shape), IncludeBackground (default true), Batch
+	// (default false), SmoothNr and SmoothDr (default 1e-5); TverskyAlpha and TverskyBeta
+	// (default 0.5) for "tversky".
+	Activation        string   `json:"activation,omitempty"`
+	IncludeBackground *bool    `json:"include_background,omitempty"`
+	Batch             *bool    `json:"batch,omitempty"`
+	SmoothNr          *float64 `json:"smooth_nr,omitempty"`
+	SmoothDr          *float64 `json:"smooth_dr,omitempty"`
+	TverskyAlpha      *float64 `json:"tversky_alpha,omitempty"`
+	TverskyBeta       *float64 `json:"tversky_beta,omitempty"`
 	// Extra fields, sent as they are.
 	Extra map[string]interface{} `json:"-"`
 }

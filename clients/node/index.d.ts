@@ -42,25 +42,51 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export type WeightsScheme = "max_over_count" | "inverse" | "balanced" | "inverse_sqrt" | "effective_number" |
+  "median_frequency" | "enet" | "power" | "repeat_factor";
+
 export interface WeightsRequest {
   counts?: ArrayLike | Record<string, number>;
+  /**
+   * one class id per sample; or, multi-label, an N x C matrix of 0/1 (samples x classes):
+   * nested arrays, or { data, shape: [N, C] } with an integer typed array (.npy when large)
+   */
   labels?: ArrayLike;
+  /** multi-label, instead of counts or labels: per sample its class ids ([] for none); JSON only */
+  label_sets?: (number[] | Int32Array | BigInt64Array)[];
   num_classes?: number;
-  scheme?: "max_over_count" | "inverse" | "balanced" | "inverse_sqrt" | "effective_number" | "median_frequency" | "enet";
+  scheme?: WeightsScheme;
+  /** effective_number only (0.999) */
   beta?: number;
+  /** enet only (1.02) */
   c?: number;
+  /** power only: q in [0, 64], w_c = n_c^-q (1) */
+  exponent?: number;
+  /** repeat_factor only: t in [0, 1] (0.001) */
+  threshold?: number;
+  /** not with repeat_factor */
   normalize?: "none" | "sum" | "mean" | "max";
   zero_counts?: "error" | "zero";
   sample_weights?: boolean;
+  /** with sample_weights, multi-label: a sample's weight is the max (default) or mean of its classes' */
+  sample_weight_reduce?: "max" | "mean";
   [extra: string]: unknown;
 }
 export interface WeightsResponse {
   weights: (number | null)[] | Record<string, number | null> | NdArray<Float64Array>;
   counts: number[] | Record<string, number> | NdArray<Float64Array>;
   num_classes: number;
-  scheme: string;
+  scheme: WeightsScheme;
   normalize: string;
   sample_weights?: (number | null)[] | NdArray<Float64Array>;
+  /** multi-label only: N */
+  num_samples?: number;
+  /** multi-label only: n_pos per class (the counts the scheme was applied to) */
+  positives?: number[] | NdArray<Float64Array>;
+  /** multi-label only: (N - n_pos) / n_pos per class, for BCEWithLogitsLoss(pos_weight=...) */
+  pos_weight?: number[] | NdArray<Float64Array>;
+  /** scheme repeat_factor only: one repeat factor per sample */
+  repeat_factors?: number[] | NdArray<Float64Array>;
   warnings?: string[];
 }
 
@@ -130,25 +156,62 @@ export interface SampleResponse {
   warnings?: string[];
 }
 
+export type LossName = "cross_entropy" | "nll" | "focal" | "bce_with_logits" | "sigmoid_focal" | "ldam" |
+  "asymmetric" | "dice" | "tversky";
+export type Reduction = "mean" | "sum" | "none" | "sum_over_batch_size";
+
 export interface LossRequest {
-  loss?: "cross_entropy" | "nll" | "focal" | "bce_with_logits" | "sigmoid_focal";
+  loss?: LossName;
   logits?: ArrayLike;
   log_probs?: ArrayLike;
   targets?: ArrayLike | number;
   weights?: ArrayLike;
   pos_weight?: ArrayLike;
-  reduction?: "mean" | "sum" | "none";
+  /** "sum_over_batch_size": Keras's default, the weighted sum over the number of positions */
+  reduction?: Reduction;
   ignore_index?: number;
   label_smoothing?: number;
   gamma?: number;
   alpha?: number;
   grad?: boolean;
+  /** cross_entropy, focal: tau; logits + tau * log(prior) (1: Balanced Softmax); needs class_counts or class_priors */
+  logit_adjustment?: number;
+  /** samples per class (> 0): the priors of logit_adjustment, the margins of ldam (required there) */
+  class_counts?: ArrayLike;
+  /** instead of class_counts: class priors (> 0, normalised) */
+  class_priors?: ArrayLike;
+  /** ldam: the largest margin (0.5) */
+  max_margin?: number;
+  /** ldam: the scale s of the adjusted logits (30) */
+  scale?: number;
+  /** asymmetric: focusing of positives (1) */
+  gamma_pos?: number;
+  /** asymmetric: focusing of negatives (4) */
+  gamma_neg?: number;
+  /** asymmetric: probability margin of negatives (0.05) */
+  clip?: number;
+  /** asymmetric: floor of probabilities under the log (1e-8) */
+  eps?: number;
+  /** dice, tversky: "softmax" (class-index targets, default) or "sigmoid" (targets of the logits' shape) */
+  activation?: "softmax" | "sigmoid";
+  /** dice, tversky: false leaves class 0 out of the scores (true) */
+  include_background?: boolean;
+  /** dice, tversky: one score per class over the batch (false) */
+  batch?: boolean;
+  /** dice, tversky: added to each score's numerator (1e-5) */
+  smooth_nr?: number;
+  /** dice, tversky: added to each score's denominator (1e-5) */
+  smooth_dr?: number;
+  /** tversky: weight of false positives (0.5) */
+  tversky_alpha?: number;
+  /** tversky: weight of false negatives (0.5) */
+  tversky_beta?: number;
   [extra: string]: unknown;
 }
 export interface LossResponse {
   /** a number for mean and sum (null: the mean of nothing, see warnings); nested arrays for none */
   loss: number | null | unknown[] | NdArray<Float64Array>;
-  reduction: "mean" | "sum" | "none";
+  reduction: Reduction;
   total_weight: number | null;
   grad?: unknown[] | NdArray<Float64Array>;
   warnings?: string[];

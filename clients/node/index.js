@@ -36,9 +36,11 @@ const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const ARRAY_FIELDS = {
   "/weights": ["counts", "labels"],
   "/sample": ["weights", "labels", "class_weights", "sampling_strategy"],
-  "/loss": ["logits", "log_probs", "targets", "weights", "pos_weight"],
+  "/loss": ["logits", "log_probs", "targets", "weights", "pos_weight", "class_counts", "class_priors"],
 };
-const REAL_ANSWERS = ["weights", "counts", "sample_weights", "loss", "grad"];
+const REAL_ANSWERS = ["weights", "counts", "sample_weights", "positives", "pos_weight", "repeat_factors", "loss", "grad"];
+// The losses whose targets may be class indices (of the input's shape without the class dim).
+const INDEX_TARGET_LOSSES = ["cross_entropy", "nll", "focal", "ldam", "dice", "tversky", undefined];
 
 /** Every failure of a call: an error answer of the server, or no answer at all (status null). */
 export class BallastError extends Error {
@@ -208,6 +210,13 @@ function exactInts(text, doc) {
   return doc;
 }
 
+/** The number of dimensions of a number or nested plain arrays. */
+function nestedDims(value) {
+  let d = 0;
+  for (let v = value; Array.isArray(v); v = v[0]) d++;
+  return d;
+}
+
 function integerIndices(nd) {
   const out = new Int32Array(nd.data.length);
   for (let i = 0; i < out.length; i++) {
@@ -292,7 +301,15 @@ export class Client {
     this.lastRequestId = null;
   }
 
-  /** POST /weights: counts (array, typed array, or {name: count}) or labels in. */
+  /**
+   * POST /weights: counts (array, typed array, or {name: count}) or labels in. Multi-label:
+   * `labels` as an N x C matrix of 0/1 (nested arrays, or { data: Uint8Array | Int32Array |
+   * BigInt64Array, shape: [N, C] }, sent as .npy when large), or `label_sets` (per sample the
+   * array of its class ids, JSON only); the answer then adds `num_samples`, `positives` and
+   * `pos_weight` ((N - n_pos) / n_pos per class, for PyTorch's BCEWithLogitsLoss). Schemes
+   * "power" (`exponent`) and "repeat_factor" (`threshold`; answer: `repeat_factors`);
+   * `sample_weight_reduce` ("max" | "mean") for multi-label `sample_weights`.
+   */
   classWeights(fields, opts = {}) {
     return this.#call("/weights", { ...fields }, opts);
   }
@@ -325,14 +342,21 @@ export class Client {
     return this.#call("/sample", f, opts, idempotent);
   }
 
-  /** POST /loss: { loss, reduction, total_weight } (plus grad and warnings). */
+  /**
+   * POST /loss: { loss, reduction, total_weight } (plus grad and warnings). Every field of
+   * the API by its name: the losses "ldam" (class_counts, max_margin, scale), "asymmetric"
+   * (gamma_pos, gamma_neg, clip, eps), "dice" and "tversky" (activation, include_background,
+   * batch, smooth_nr, smooth_dr, tversky_alpha, tversky_beta); logit_adjustment with
+   * class_counts or class_priors; reduction "sum_over_batch_size".
+   */
   loss(fields, opts = {}) {
     const f = { ...fields };
     // Class indices held in a real typed array go as integers, as their JSON would.
-    const input = asNd(f.logits ?? f.log_probs);
+    const input = f.logits ?? f.log_probs;
+    const inputDims = asNd(input)?.shape.length ?? nestedDims(input);
     const t = asNd(f.targets);
-    if (t && input && (t.data instanceof Float64Array || t.data instanceof Float32Array) &&
-        ["cross_entropy", "nll", "focal", undefined].includes(f.loss) && t.shape.length === input.shape.length - 1) {
+    if (t && input != null && (t.data instanceof Float64Array || t.data instanceof Float32Array) &&
+        INDEX_TARGET_LOSSES.includes(f.loss) && t.shape.length === inputDims - 1) {
       const ints = integerIndices(t);
       if (ints) f.targets = ints;
     }

@@ -3,7 +3,7 @@
 `go vet`, then `go test` in clients/go with BALLAST_URL (a plain server),
 BALLAST_AUTH_URL and BALLAST_TOKEN (one with --auth-token) and BALLASTD (for
 the servers the retry tests start themselves), each Go test counted; then the
-README's Go example, built as a program in another module that requires
+README's Go examples, each built as a program in another module that requires
 `ballast` through a replace directive, must print what its comment says.
 
 Offline: GOPROXY=off, GOFLAGS=-mod=mod, no module outside the standard
@@ -35,12 +35,11 @@ def go_env(build):
     return env
 
 
-def readme_go_block():
+def readme_go_blocks():
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
     section = text.split("\n## Clients", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```go\n(.*?)```", section, re.S)
-    return blocks[0] if blocks else None
+    return re.findall(r"```go\n(.*?)```", section, re.S)
 
 
 def main():
@@ -85,12 +84,12 @@ def main():
         for line in r.stdout.splitlines():
             if "replayed" in line:
                 print(line.strip())
-        # The README's Go example, in a module of its own.
-        code = readme_go_block()
-        if code is None:
+        # The README's Go examples, each in a module of its own.
+        blocks = readme_go_blocks()
+        if not blocks:
             failed += 1
             print("FAIL the README's Clients section has no go block")
-        else:
+        for code in blocks:
             with tempfile.TemporaryDirectory() as d:
                 with open(os.path.join(d, "go.mod"), "w") as f:
                     f.write("module readme\n\ngo 1.19\n\nrequire ballast v0.0.0\n\nreplace ballast => %s\n" % GO_DIR)

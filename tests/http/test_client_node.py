@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The Node.js client package, clients/node (an ES module, `ballast`), against live
-ballastd processes: its own node:test suite, clients/node/test/client.test.js,
+ballastd processes: its own node:test suites, clients/node/test/*.test.js,
 run with `node --test` (BALLAST_URL: a plain server; BALLAST_AUTH_URL and
 BALLAST_TOKEN: one with --auth-token; BALLASTD: for the servers the retry
 tests start themselves), each test counted; a skipped or cancelled test is a
@@ -65,8 +65,9 @@ def main():
         env = dict(os.environ, BALLAST_URL="http://127.0.0.1:%d" % srv.port,
                    BALLAST_AUTH_URL="http://127.0.0.1:%d" % auth.port, BALLAST_TOKEN=TOKEN,
                    BALLASTD=os.path.abspath(BALLASTD))
-        r = subprocess.run([node, "--test", "--test-reporter=tap", "test/client.test.js"], cwd=PKG, env=env,
-                           capture_output=True, text=True, timeout=120)
+        tests = sorted(os.path.join("test", f) for f in os.listdir(os.path.join(PKG, "test")) if f.endswith(".test.js"))
+        r = subprocess.run([node, "--test", "--test-reporter=tap"] + tests, cwd=PKG, env=env,
+                           capture_output=True, text=True, timeout=180)
     finally:
         stop_servers()
     for status, name in re.findall(r"^(ok|not ok) \d+ - (.*)$", r.stdout, re.M):

@@ -26,10 +26,13 @@ RETRY_STATUSES = frozenset((429, 502, 503, 504))
 ARRAY_FIELDS = {
     "/weights": frozenset(("counts", "labels")),
     "/sample": frozenset(("weights", "labels", "class_weights", "sampling_strategy")),
-    "/loss": frozenset(("logits", "log_probs", "targets", "weights", "pos_weight")),
+    "/loss": frozenset(("logits", "log_probs", "targets", "weights", "pos_weight", "class_counts",
+                        "class_priors")),
 }
-# The array fields of the answers; `indices` are int64, the others float64.
-_ANSWER_ARRAYS = ("indices", "weights", "counts", "sample_weights", "loss", "grad")
+# The array fields of the answers; `indices` are int64, the others float64
+# (`positives` too, as `counts`: the server sends both as float64 .npy parts).
+_ANSWER_ARRAYS = ("indices", "weights", "counts", "sample_weights", "positives", "pos_weight",
+                  "repeat_factors", "loss", "grad")
 _OUTPUTS = ("list", "numpy", "torch")
 # NumPy dtypes (kind + item size) and the .npy dtype each is sent as: the
 # server reads <f8, <f4, <i8, <i4 and |u1; the others are widened losslessly.
@@ -127,8 +130,9 @@ def _npy_bytes(name, x):
     if key == "u8" and a.size and int(a.max()) >= 2 ** 63:
         raise BallastError("%s: a value of 2^63 or more does not fit the int64 the server reads"
                            % name, code="invalid_argument", field=name)
-    a = np.ascontiguousarray(a, dtype=np.dtype(descr))
-    return _npy.encode(descr, a.shape, a.tobytes())
+    # (ascontiguousarray makes a 0-d array 1-d: the shape is the array's own)
+    data = np.ascontiguousarray(a, dtype=np.dtype(descr)).tobytes()
+    return _npy.encode(descr, a.shape, data)
 
 
 def _size(x):
@@ -136,10 +140,15 @@ def _size(x):
 
 
 def _json_default(o):
+    # Booleans go as 0 and 1, as the .npy path sends them (|u1): a 0/1 label
+    # matrix or binary targets held as bool arrays.
     kind = _kind(o)
     if kind == "torch":
-        return o.detach().cpu().tolist()
-    if kind == "numpy" or hasattr(o, "tolist"):
+        t = o.detach().cpu()
+        return (t.to(dtype=sys.modules["torch"].uint8) if t.dtype == sys.modules["torch"].bool else t).tolist()
+    if kind == "numpy":
+        return (o.astype("u1") if o.dtype.kind == "b" else o).tolist()
+    if hasattr(o, "tolist"):
         return o.tolist()
     if hasattr(o, "__index__"):
         return operator.index(o)
@@ -296,22 +305,36 @@ class Client:
 
     # ---- the endpoints --------------------------------------------------------
 
-    def class_weights(self, counts=None, *, labels=None, num_classes=None, scheme=None, beta=None,
-                      c=None, normalize=None, zero_counts=None, sample_weights=None, output=None,
+    def class_weights(self, counts=None, *, labels=None, label_sets=None, num_classes=None,
+                      scheme=None, beta=None, c=None, exponent=None, threshold=None, normalize=None,
+                      zero_counts=None, sample_weights=None, sample_weight_reduce=None, output=None,
                       request_id=None, extra=None):
         """POST /weights: one weight per class from class counts or labels.
 
         counts          samples per class: a list, a NumPy array, a tensor, or a
                         dict {name: count} (the answer keeps its keys and order)
-        labels          instead of counts: one class id per sample
-        num_classes     with labels: the number of classes (default max(label)+1)
+        labels          instead of counts: one class id per sample; or, multi-
+                        label, an N x C matrix of 0/1 (samples x classes: a
+                        nested list, a 2-D NumPy array or tensor, bool or integer)
+        label_sets      instead of counts or labels, multi-label: per sample the
+                        list of its class ids ([] for none). Always sent as JSON
+                        (the lists differ in length); a large multi-label set
+                        travels faster as a 2-D labels array
+        num_classes     with labels or label_sets: the number of classes
+                        (default max(label)+1; a labels matrix: its width)
         scheme          "max_over_count" (default), "inverse", "balanced",
-                        "inverse_sqrt", "effective_number", "median_frequency", "enet"
+                        "inverse_sqrt", "effective_number", "median_frequency",
+                        "enet", "power", "repeat_factor" (multi-label or labels:
+                        LVIS's repeat factors, see the answer's "repeat_factors")
         beta            effective_number only (default 0.999)
         c               enet only (default 1.02)
-        normalize       "none" (default), "sum", "mean", "max"
+        exponent        power only: q in [0, 64], w_c = n_c^-q (default 1)
+        threshold       repeat_factor only: t in [0, 1] (default 0.001)
+        normalize       "none" (default), "sum", "mean", "max" (not repeat_factor)
         zero_counts     "error" (default) or "zero"
-        sample_weights  with labels: also return w[label] per sample
+        sample_weights  with labels or label_sets: also return a weight per sample
+        sample_weight_reduce  with sample_weights, multi-label: a sample's weight
+                        is the "max" (default) or "mean" of its classes' weights
         output          "list", "numpy" or "torch" for the arrays of the answer;
                         default: "torch" if an argument is a tensor, "numpy" if
                         one is a NumPy array, else "list"
@@ -320,11 +343,17 @@ class Client:
 
         Returns the answer as a dict: "weights", "counts", "num_classes",
         "scheme", "normalize" (and "sample_weights", "warnings" when present).
+        Multi-label (a labels matrix or label_sets) it adds "num_samples" (N),
+        "positives" (n_pos per class, the counts the scheme was applied to) and
+        "pos_weight" ((N - n_pos) / n_pos per class, for
+        nn.BCEWithLogitsLoss(pos_weight=...)); scheme "repeat_factor" adds
+        "repeat_factors" (one per sample). Arrays come back as "output" says.
         Fields left None are not sent, so the server's defaults apply.
         """
-        fields = _fields(extra, counts=counts, labels=labels, num_classes=num_classes, scheme=scheme,
-                         beta=beta, c=c, normalize=normalize, zero_counts=zero_counts,
-                         sample_weights=sample_weights)
+        fields = _fields(extra, counts=counts, labels=labels, label_sets=label_sets,
+                         num_classes=num_classes, scheme=scheme, beta=beta, c=c, exponent=exponent,
+                         threshold=threshold, normalize=normalize, zero_counts=zero_counts,
+                         sample_weights=sample_weights, sample_weight_reduce=sample_weight_reduce)
         return self._call("/weights", fields, output, request_id)
 
     def sample(self, weights=None, *, labels=None, class_weights=None, num_samples=None,
@@ -401,24 +430,52 @@ class Client:
 
     def loss(self, logits=None, targets=None, *, loss=None, log_probs=None, weights=None,
              pos_weight=None, reduction=None, ignore_index=None, label_smoothing=None, gamma=None,
-             alpha=None, grad=None, output=None, request_id=None, extra=None):
+             alpha=None, grad=None, logit_adjustment=None, class_counts=None, class_priors=None,
+             max_margin=None, scale=None, gamma_pos=None, gamma_neg=None, clip=None, eps=None,
+             activation=None, include_background=None, batch=None, smooth_nr=None, smooth_dr=None,
+             tversky_alpha=None, tversky_beta=None, output=None, request_id=None, extra=None):
         """POST /loss: a classification loss (and its gradient), as PyTorch computes it.
 
         logits          the input: shape (C), (N, C) or (N, C, d1, ...); any
-                        shape for the binary losses
+                        shape for the binary losses and "asymmetric"
         targets         class indices (integers) or, for cross_entropy,
-                        probabilities (reals) of the input's shape
+                        probabilities (reals) of the input's shape; binary
+                        losses and "asymmetric": the logits' shape, in [0, 1]
         loss            "cross_entropy" (default), "nll", "focal",
-                        "bce_with_logits", "sigmoid_focal"
+                        "bce_with_logits", "sigmoid_focal", "ldam" (label-
+                        distribution-aware margins), "asymmetric" (multi-label
+                        ASL), "dice", "tversky" (segmentation)
         log_probs       the input of "nll", instead of logits
-        weights         per-class weights (length C), as nn.CrossEntropyLoss(weight=)
-        pos_weight      bce_with_logits only
-        reduction       "mean" (default), "sum", "none"
+        weights         per-class weights (length C), as nn.CrossEntropyLoss(weight=);
+                        dice/tversky: one per class scored
+        pos_weight      bce_with_logits only (e.g. the "pos_weight" of
+                        class_weights() with a multi-label matrix)
+        reduction       "mean" (default), "sum", "none", "sum_over_batch_size"
+                        (Keras's: the weighted sum over the number of positions)
         ignore_index    class-index targets only (default -100)
         label_smoothing cross_entropy only, in [0, 1]
         gamma           focal losses (default 2)
         alpha           sigmoid_focal only (default 0.25; -1: none)
         grad            also return d loss / d input (with "none": of the sum)
+        logit_adjustment  cross_entropy, focal: tau, the logits become
+                        z + tau * log(prior) (1: Balanced Softmax); needs
+                        class_counts or class_priors
+        class_counts    samples per class (> 0): the priors of logit_adjustment,
+                        the margins of "ldam" (required there)
+        class_priors    instead of class_counts: priors (> 0, normalised)
+        max_margin      ldam: the largest margin (default 0.5)
+        scale           ldam: s, the scale of the adjusted logits (default 30)
+        gamma_pos, gamma_neg  asymmetric: focusing of positives (default 1)
+                        and negatives (default 4)
+        clip            asymmetric: the probability margin of negatives (default 0.05)
+        eps             asymmetric: the floor of probabilities under the log (1e-8)
+        activation      dice, tversky: "softmax" (default; class-index targets)
+                        or "sigmoid" (targets of the logits' shape in [0, 1])
+        include_background  dice, tversky: False leaves class 0 out (default True)
+        batch           dice, tversky: one score per class over the batch (default False)
+        smooth_nr, smooth_dr  dice, tversky: added to numerator and denominator (1e-5)
+        tversky_alpha, tversky_beta  tversky: weights of false positives and
+                        false negatives (default 0.5, 0.5)
         output, request_id, extra   as in class_weights()
 
         Returns the answer as a dict: "loss" (a float, or an array with
@@ -429,7 +486,12 @@ class Client:
         fields = _fields(extra, loss=loss, logits=logits, log_probs=log_probs, targets=targets,
                          weights=weights, pos_weight=pos_weight, reduction=reduction,
                          ignore_index=ignore_index, label_smoothing=label_smoothing, gamma=gamma,
-                         alpha=alpha, grad=grad)
+                         alpha=alpha, grad=grad, logit_adjustment=logit_adjustment,
+                         class_counts=class_counts, class_priors=class_priors,
+                         max_margin=max_margin, scale=scale, gamma_pos=gamma_pos,
+                         gamma_neg=gamma_neg, clip=clip, eps=eps, activation=activation,
+                         include_background=include_background, batch=batch, smooth_nr=smooth_nr,
+                         smooth_dr=smooth_dr, tversky_alpha=tversky_alpha, tversky_beta=tversky_beta)
         return self._call("/loss", fields, output, request_id)
 
     def request(self, path, fields, output=None, request_id=None, idempotent=True):

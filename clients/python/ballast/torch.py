@@ -13,6 +13,10 @@
   torch.distributed when it is initialised.
 - class_weights(...): class weights as a tensor, ready for
   nn.CrossEntropyLoss(weight=...).
+- pos_weight(...): multi-label (a 0/1 label matrix or label sets), the
+  per-class negatives / positives as a tensor, ready for
+  nn.BCEWithLogitsLoss(pos_weight=...); fetch_weights(...) gives every array
+  of the same answer (weights, pos_weight, positives, repeat factors, ...).
 - BallastLoss / server_loss(...): a loss computed by the server (its value
   and gradient), differentiable through autograd, for the losses PyTorch has
   no module for (multi-class "focal") or to check a pipeline's numbers.
@@ -29,8 +33,8 @@ from torch.utils.data import Sampler
 
 from ._client import BallastError, Client, random_seed
 
-__all__ = ["BallastSampler", "DistributedBallastSampler", "class_weights", "server_loss",
-           "BallastLoss", "default_client"]
+__all__ = ["BallastSampler", "DistributedBallastSampler", "class_weights", "pos_weight",
+           "fetch_weights", "WeightsResult", "server_loss", "BallastLoss", "default_client"]
 
 _default = None
 _default_lock = threading.Lock()
@@ -64,8 +68,72 @@ def _output():
 
 # ---- class weights -------------------------------------------------------------------
 
-def class_weights(counts=None, *, labels=None, num_classes=None, scheme=None, beta=None, c=None,
-                  normalize=None, zero_counts=None, dtype=torch.float32, device=None, client=None):
+class WeightsResult:
+    """The answer of POST /weights with its arrays as tensors (of the dtype and
+    device fetch_weights was given); an array the answer does not hold is None.
+
+    weights         one weight per class (the scheme applied to counts, or to
+                    the positives of multi-label input)
+    counts          the counts used (multi-label: the positives)
+    pos_weight      multi-label: (N - n_pos) / n_pos per class, for
+                    nn.BCEWithLogitsLoss(pos_weight=...)
+    positives       multi-label: n_pos, the samples holding each class
+    sample_weights  with sample_weights=True: one weight per sample
+    repeat_factors  scheme "repeat_factor": one repeat factor per sample
+    num_samples     multi-label: N (an int), else None
+    num_classes, scheme, normalize, warnings   as the answer gives them
+    """
+
+    ARRAYS = ("weights", "counts", "pos_weight", "positives", "sample_weights", "repeat_factors")
+
+    def __init__(self, doc, dtype, device):
+        for k in self.ARRAYS:
+            v = doc.get(k)
+            if isinstance(v, dict):      # counts given as {name: count}: their key order
+                v = torch.tensor([float("nan") if x is None else x for x in v.values()],
+                                 dtype=torch.float64)
+            setattr(self, k, None if v is None else torch.as_tensor(v).to(dtype=dtype, device=device))
+        self.num_samples = doc.get("num_samples")
+        self.num_classes = doc.get("num_classes")
+        self.scheme = doc.get("scheme")
+        self.normalize = doc.get("normalize")
+        self.warnings = doc.get("warnings")
+        self.answer = doc
+
+    def __repr__(self):
+        shown = ", ".join("%s=%s" % (k, getattr(self, k).tolist()) for k in self.ARRAYS
+                          if getattr(self, k) is not None and getattr(self, k).numel() <= 8)
+        return "WeightsResult(scheme=%r, num_classes=%r, %s)" % (self.scheme, self.num_classes, shown)
+
+
+def fetch_weights(counts=None, *, labels=None, label_sets=None, num_classes=None, scheme=None,
+                  beta=None, c=None, exponent=None, threshold=None, normalize=None, zero_counts=None,
+                  sample_weights=None, sample_weight_reduce=None, dtype=torch.float32, device=None,
+                  client=None):
+    """POST /weights, its arrays as tensors of `dtype` (float32 by default) on
+    `device` (default: that of a tensor given as counts or labels, else the
+    CPU), in a WeightsResult. The arguments are those of Client.class_weights:
+    labels may be one class id per sample or, multi-label, an N x C 0/1 matrix
+    (a tensor, bool or integer; sent as .npy when large); label_sets the
+    per-sample lists of class ids:
+
+        r = ballast.torch.fetch_weights(labels=Y)        # Y: (N, C) multi-hot
+        crit = nn.BCEWithLogitsLoss(pos_weight=r.pos_weight)
+    """
+    src = counts if counts is not None else labels
+    if device is None and isinstance(src, torch.Tensor):
+        device = src.device
+    doc = _client(client).class_weights(counts=counts, labels=labels, label_sets=label_sets,
+                                        num_classes=num_classes, scheme=scheme, beta=beta, c=c,
+                                        exponent=exponent, threshold=threshold, normalize=normalize,
+                                        zero_counts=zero_counts, sample_weights=sample_weights,
+                                        sample_weight_reduce=sample_weight_reduce, output="torch")
+    return WeightsResult(doc, dtype, device or "cpu")
+
+
+def class_weights(counts=None, *, labels=None, label_sets=None, num_classes=None, scheme=None,
+                  beta=None, c=None, exponent=None, threshold=None, normalize=None, zero_counts=None,
+                  dtype=torch.float32, device=None, client=None):
     """Class weights from POST /weights as a 1-D tensor of `dtype` (float32 by
     default: the dtype of the logits it will weigh) on `device` (default: that
     of a tensor given as counts or labels, else the CPU):
@@ -74,17 +142,43 @@ def class_weights(counts=None, *, labels=None, num_classes=None, scheme=None, be
                                                                       scheme="balanced"))
 
     The arguments are those of Client.class_weights (counts as a dict give the
-    weights in its key order)."""
-    src = counts if counts is not None else labels
-    if device is None and isinstance(src, torch.Tensor):
-        device = src.device
-    doc = _client(client).class_weights(counts=counts, labels=labels, num_classes=num_classes,
-                                        scheme=scheme, beta=beta, c=c, normalize=normalize,
-                                        zero_counts=zero_counts, output="torch")
-    w = doc["weights"]
-    if isinstance(w, dict):
-        w = torch.tensor([float("nan") if v is None else v for v in w.values()], dtype=torch.float64)
-    return w.to(dtype=dtype, device=device or "cpu")
+    weights in its key order). With a multi-label matrix or label_sets the
+    weights are the scheme applied to each class's positives; for
+    BCEWithLogitsLoss's pos_weight see pos_weight()."""
+    return fetch_weights(counts, labels=labels, label_sets=label_sets, num_classes=num_classes,
+                         scheme=scheme, beta=beta, c=c, exponent=exponent, threshold=threshold,
+                         normalize=normalize, zero_counts=zero_counts, dtype=dtype, device=device,
+                         client=client).weights
+
+
+def pos_weight(labels=None, *, label_sets=None, num_classes=None, zero_counts=None,
+               dtype=torch.float32, device=None, client=None):
+    """Multi-label: (N - n_pos[c]) / n_pos[c] per class, negatives over
+    positives, as a 1-D tensor ready for nn.BCEWithLogitsLoss(pos_weight=...):
+
+        Y = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 1], [0, 0, 0]])  # N x C, 0/1
+        crit = nn.BCEWithLogitsLoss(pos_weight=ballast.torch.pos_weight(Y))  # [1., 3., 0.3333]
+
+    labels          an N x C matrix of 0/1 (samples x classes; a tensor, bool
+                    or integer, a NumPy array or nested lists), or
+    label_sets      per sample the list of its class ids ([] for none)
+    num_classes     with label_sets: C (default: the largest id + 1)
+    zero_counts     a class without positives: "error" (the server's default:
+                    refused, naming the class) or "zero" (pos_weight 0)
+    dtype, device   of the tensor (float32, and the labels' device or the CPU)
+    client          a ballast.Client, a URL, or None (default_client())
+    """
+    if (labels is None) == (label_sets is None):
+        raise ValueError("pos_weight: give labels (an N x C 0/1 matrix) or label_sets (not both)")
+    if labels is not None and getattr(labels, "ndim", 2) != 2:
+        raise ValueError("pos_weight: labels must be an N x C 0/1 matrix (samples x classes), not "
+                         "of shape %s" % (tuple(labels.shape),))
+    r = fetch_weights(labels=labels, label_sets=label_sets, num_classes=num_classes,
+                      zero_counts=zero_counts, dtype=dtype, device=device, client=client)
+    if r.pos_weight is None:
+        raise BallastError("the server's answer has no pos_weight (a ballastd without multi-label "
+                           "/weights?)", code="invalid_response")
+    return r.pos_weight
 
 
 # ---- samplers ------------------------------------------------------------------------
@@ -401,7 +495,15 @@ class DistributedBallastSampler(BallastSampler):
 
 # ---- losses ---------------------------------------------------------------------------
 
-_BINARY = ("bce_with_logits", "sigmoid_focal")
+# Losses whose "none" answer is elementwise (the logits' shape), and those whose
+# "none" answer is one score per (sample, class), not per position.
+_ELEMENTWISE = ("bce_with_logits", "sigmoid_focal", "asymmetric")
+_SCORES = ("dice", "tversky")
+# The /loss options server_loss and BallastLoss pass on, named as in the API.
+LOSS_OPTIONS = ("weights", "pos_weight", "reduction", "ignore_index", "label_smoothing", "gamma",
+                "alpha", "logit_adjustment", "class_counts", "class_priors", "max_margin", "scale",
+                "gamma_pos", "gamma_neg", "clip", "eps", "activation", "include_background", "batch",
+                "smooth_nr", "smooth_dr", "tversky_alpha", "tversky_beta")
 
 
 class _ServerLoss(torch.autograd.Function):
@@ -415,7 +517,8 @@ class _ServerLoss(torch.autograd.Function):
         if not isinstance(value, torch.Tensor):
             value = torch.tensor(float("nan") if value is None else value, dtype=torch.float64)
         ctx.reduction = fields.get("reduction", "mean")
-        ctx.class_dim = None if fields.get("loss") in _BINARY or input.dim() < 2 else 1
+        ctx.scores = fields.get("loss") in _SCORES
+        ctx.class_dim = None if fields.get("loss") in _ELEMENTWISE or input.dim() < 2 else 1
         if need_grad:
             ctx.save_for_backward(doc["grad"].to(device=input.device, dtype=input.dtype))
         return value.to(device=input.device, dtype=input.dtype)
@@ -423,44 +526,56 @@ class _ServerLoss(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         g, = ctx.saved_tensors
-        if ctx.reduction == "none" and ctx.class_dim is not None and grad_output.dim() > 0:
+        if ctx.reduction == "none" and ctx.scores and grad_output.dim() > 0:
+            # every score depends on every position of its class: the server's
+            # gradient is that of their sum, usable when all scores weigh the same
+            if grad_output.numel() and not bool((grad_output == grad_output.flatten()[0]).all()):
+                raise RuntimeError("dice/tversky with reduction=\"none\": backward needs the "
+                                   "scores summed or averaged (use reduction=\"mean\" or \"sum\" "
+                                   "for any other weighting)")
+            grad_output = grad_output.flatten()[0] if grad_output.numel() else grad_output.sum()
+        elif ctx.reduction == "none" and ctx.class_dim is not None and grad_output.dim() > 0:
             # each position's loss depends on its own row of the input only
             grad_output = grad_output.unsqueeze(ctx.class_dim)
         return g * grad_output, None, None, None
 
 
 def server_loss(input, target, *, loss=None, weights=None, pos_weight=None, reduction=None,
-                ignore_index=None, label_smoothing=None, gamma=None, alpha=None, client=None):
+                ignore_index=None, label_smoothing=None, gamma=None, alpha=None, logit_adjustment=None,
+                class_counts=None, class_priors=None, max_margin=None, scale=None, gamma_pos=None,
+                gamma_neg=None, clip=None, eps=None, activation=None, include_background=None,
+                batch=None, smooth_nr=None, smooth_dr=None, tversky_alpha=None, tversky_beta=None,
+                client=None):
     """The loss of `input` (logits; log-probabilities for loss="nll") against
     `target`, computed by POST /loss in float64 and returned in the input's
     dtype and device; differentiable: backward() uses the gradient the
-    server returns. Arguments as Client.loss (weights: per-class weights)."""
-    fields = {k: v for k, v in dict(loss=loss, weights=weights, pos_weight=pos_weight,
-                                    reduction=reduction, ignore_index=ignore_index,
-                                    label_smoothing=label_smoothing, gamma=gamma,
-                                    alpha=alpha).items() if v is not None}
+    server returns. Arguments as Client.loss (weights: per-class weights),
+    e.g. loss="ldam" with class_counts=, loss="asymmetric" for multi-label
+    targets, loss="dice" / "tversky" for segmentation, logit_adjustment=1.0
+    with class_counts= for Balanced Softmax."""
+    given = locals()    # the keyword arguments, by their API names (LOSS_OPTIONS)
+    fields = {k: given[k] for k in ("loss",) + LOSS_OPTIONS if given[k] is not None}
     return _ServerLoss.apply(input, target, _client(client), fields)
 
 
 class BallastLoss(torch.nn.Module):
-    """server_loss as a module: BallastLoss("focal", weights=w, gamma=2)(logits, targets).
-    With loss="cross_entropy" it computes what nn.CrossEntropyLoss(weight=w) does."""
+    """server_loss as a module: BallastLoss("focal", weights=w, gamma=2)(logits, targets),
+    BallastLoss("ldam", class_counts=n, weights=drw_weights), BallastLoss("dice",
+    include_background=False). With loss="cross_entropy" it computes what
+    nn.CrossEntropyLoss(weight=w) does. The options (LOSS_OPTIONS, named as in
+    the API and Client.loss) are kept as attributes of the same names."""
 
-    def __init__(self, loss="cross_entropy", *, weights=None, pos_weight=None, reduction=None,
-                 ignore_index=None, label_smoothing=None, gamma=None, alpha=None, client=None):
+    def __init__(self, loss="cross_entropy", *, client=None, **options):
         super().__init__()
+        unknown = sorted(set(options) - set(LOSS_OPTIONS))
+        if unknown:
+            raise TypeError("BallastLoss: unknown option %s (the options are %s)"
+                            % (", ".join(unknown), ", ".join(LOSS_OPTIONS)))
         self.loss = loss
-        self.weights = weights
-        self.pos_weight = pos_weight
-        self.reduction = reduction
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
-        self.gamma = gamma
-        self.alpha = alpha
+        for k in LOSS_OPTIONS:
+            setattr(self, k, options.get(k))
         self.client = _client(client)
 
     def forward(self, input, target):
-        return server_loss(input, target, loss=self.loss, weights=self.weights,
-                           pos_weight=self.pos_weight, reduction=self.reduction,
-                           ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
-                           gamma=self.gamma, alpha=self.alpha, client=self.client)
+        return server_loss(input, target, loss=self.loss, client=self.client,
+                           **{k: getattr(self, k) for k in LOSS_OPTIONS})
