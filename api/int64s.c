@@ -64,7 +64,7 @@ static bl_api_code fill(json_t *v, size_t depth, const api_tensor *t, const char
     int64_t x = 0;
     int r = api_int64_exact(v, &x);
     if (r < 0) {
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         api_path(path, sizeof path, name, (int64_t)*at, t->shape, t->ndim);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path,
                         "%s = %.40s is out of bounds: it must be a 64-bit integer", path,

@@ -107,7 +107,7 @@ static bl_api_code weights_from_labels(const sample_req *r, size_t max, double *
             goto done;
     }
     if (bl_label_classes(labels, nl, ncw, &classes, &le) != BL_OK) {
-        char path[64];
+        char path[BL_API_FIELD_MAX];
         api_path(path, sizeof path, "labels", le.index, NULL, 0);
         if (has_cw && le.index >= 0 && labels[le.index] >= 0) /* beyond class_weights */
             code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
@@ -164,9 +164,8 @@ static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, co
     if (bl_sample_window(w, n, k, o, draw, NULL, &le) == BL_OK)
         return BL_API_OK;
     if (le.arg && strcmp(le.arg, "weights") == 0 && api_sent(&r->labels)) {
-        char path[64] = "labels";
-        if (le.index >= 0)
-            snprintf(path, sizeof path, "labels[%lld]", (long long)le.index);
+        char path[BL_API_FIELD_MAX];
+        api_path(path, sizeof path, "labels", le.index, NULL, 0);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (from labels and class_weights)",
                         le.message);
     }
@@ -280,7 +279,7 @@ static bl_api_code counts_from_object(json_t *obj, size_t C, int64_t *wanted, ap
     for (size_t c = 0; c < C; c++)
         wanted[c] = -1;
     json_object_foreach(obj, key, val) {
-        char path[96];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "sampling_strategy.%.60s", key);
         char *end = NULL;
         unsigned long long c = strtoull(key, &end, 10);

@@ -106,7 +106,7 @@ static bl_api_code decode_counts(const api_value *av, size_t max, double **out, 
     json_object_foreach(v, key, x)
     {
         if (!api_number(x, &c[i]) || !isfinite(c[i]) || c[i] < 0) {
-            char path[160];
+            char path[BL_API_FIELD_MAX];
             snprintf(path, sizeof path, "counts[\"%.80s\"]", key);
             free(c);
             return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be a finite number >= 0",
@@ -154,7 +154,7 @@ static bl_api_code weights_error(const weights_req *r, const bl_error *le, int f
         void *it = json_object_iter(r->counts.json);
         for (int64_t i = 0; i < le->index; i++)
             it = json_object_iter_next(r->counts.json, it);
-        char path[200];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "counts[\"%.120s\"]", json_object_iter_key(it));
         return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (class \"%.120s\")", le->message,
                         json_object_iter_key(it));
@@ -265,7 +265,7 @@ static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel 
         size_t i = 0, k = (size_t)le.index;
         while (m->offsets[i + 1] <= k)
             i++;
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         if (m->offsets[m->n] == m->n && !api_sent(&r->label_sets))
             snprintf(path, sizeof path, "labels[%zu]", i);
         else

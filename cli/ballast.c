@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     if (fd != 0)
         close(fd);
     if (rc != 0) {
-        char msg[160];
+        char msg[BL_API_MESSAGE_MAX];
         switch (read_errno) {
         case EFBIG:
             snprintf(msg, sizeof msg, "the request is larger than the CLI's limit of %zu bytes",

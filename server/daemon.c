@@ -130,7 +130,7 @@ server *server_start(const server_config *cfg)
     clock_gettime(CLOCK_REALTIME, &wall);
     static const char *route_names[R_COUNT];
     for (int i = 0; i < R_COUNT; i++)
-        route_names[i] = routes[i].endpoint;
+        route_names[i] = routes[i].metrics;
     s->metrics = metrics_new(route_names, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
     if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
                                   cfg->timeout, s->metrics) != 0) {
