@@ -413,8 +413,10 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
             code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for sample_weights");
             goto done;
         }
-        for (size_t i = 0; i < nlabels; i++)
-            sw[i] = w[labels[i]];
+        if (bl_label_weights(w, n, labels, nlabels, sw, &le) != BL_OK) {
+            code = api_from_lib(e, &le, NULL, 0);
+            goto done;
+        }
         out_doubles(out, "sample_weights", sw, nlabels);
         out_primary(out);
     }

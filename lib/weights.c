@@ -498,6 +498,27 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
     return BL_OK;
 }
 
+bl_status bl_label_weights(const double *class_weights, size_t num_classes,
+                           const int64_t *labels, size_t n, double *out, bl_error *err)
+{
+    bl_error_clear(err);
+    if (n && (!labels || !out))
+        return bl_error_set(err, BL_EINVAL, labels ? "out" : "labels", -1,
+                            "%s is NULL for %zu labels", labels ? "out" : "labels", n);
+    if (num_classes && !class_weights)
+        return bl_error_set(err, BL_EINVAL, "class_weights", -1,
+                            "class_weights is NULL for %zu classes", num_classes);
+    for (size_t i = 0; i < n; i++) {
+        int64_t y = labels[i];
+        if (y < 0 || (uint64_t)y >= num_classes)
+            return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
+                                "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
+                                (long long)y, num_classes, num_classes);
+        out[i] = class_weights[y];
+    }
+    return BL_OK;
+}
+
 bl_status bl_label_classes(const int64_t *labels, size_t n, size_t num_classes, size_t *classes,
                            bl_error *err)
 {
