@@ -6,7 +6,7 @@
  * ignore_index it is not. Integer fields are therefore read again from
  * their source, as int64: jansson's integers (exact), the digits of a big
  * integer that jansson could not take (parse_doc quotes them), or an
- * integer .npy. The fast arrays of decode.c never hold an integer beyond
+ * integer .npy. The fast arrays of fastarray.c never hold an integer beyond
  * 2^53 (such an array is left to jansson), so their doubles are exact.
  */
 #include <inttypes.h>
