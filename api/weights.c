@@ -12,6 +12,9 @@
 
 /* scheme and normalize take libballast's name tables (bl_scheme_names,
  * bl_normalize_names): the index decoded is the enum value. */
+/* The answer's warning when a weight is inf (multi-label and single-label). */
+#define NONFINITE_WARNING "some weights are not finite (a count too small for its scheme)"
+
 static const char *const zero_policies[] = {"error", "zero", NULL};
 
 typedef struct {
@@ -347,7 +350,7 @@ static bl_api_code weights_multilabel(const weights_req *r, size_t max, api_out 
         out_doubles(out, "sample_weights", m.sample_weights, n);
         out_primary(out);
     }
-    out->warning = "some weights are not finite (a count too small for its scheme)";
+    out->warning = NONFINITE_WARNING;
     code = api_emit(out, e);
 done:
     multilabel_free(&m);
@@ -420,7 +423,7 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
         out_doubles(out, "sample_weights", sw, nlabels);
         out_primary(out);
     }
-    out->warning = "some weights are not finite (a count too small for its scheme)";
+    out->warning = NONFINITE_WARNING;
     code = api_emit(out, e);
 done:
     free(counts);

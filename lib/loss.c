@@ -232,10 +232,7 @@ static bl_status check_index_targets(const bl_loss_args *a, const blp_layout *L,
         if (y == a->ignore_index)
             continue;
         if (y < 0 || (uint64_t)y >= L->classes)
-            /* The first sentence is torch's own message. */
-            return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
-                                "Target %lld is out of bounds. (targets[%zu]; %zu classes)",
-                                (long long)y, n, L->classes);
+            return blp_target_out_of_bounds(err, n, y, L->classes);
         sum_add(&s, a->weights ? a->weights[(size_t)y] : 1.0);
     }
     *den = sum_get(&s);

@@ -171,9 +171,7 @@ static bl_status seg_data(const bl_loss_args *a, const blp_seg_layout *L, bl_err
         for (size_t n = 0; n < positions; n++) {
             int64_t y = a->target_index[n];
             if (y < 0 || (uint64_t)y >= L->C)
-                return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
-                                    "Target %lld is out of bounds. (targets[%zu]; %zu classes)",
-                                    (long long)y, n, L->C);
+                return blp_target_out_of_bounds(err, n, y, L->C);
         }
     } else {
         if (a->target_index || (!a->target_prob && L->elements))

@@ -469,6 +469,14 @@ bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts
 /* Labels                                                              */
 /* ------------------------------------------------------------------ */
 
+/* labels[i] = y outside [0, num_classes). */
+static bl_status label_out_of_range(bl_error *err, size_t i, int64_t y, size_t num_classes)
+{
+    return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
+                        "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
+                        (long long)y, num_classes, num_classes);
+}
+
 bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, double *counts,
                           bl_error *err)
 {
@@ -483,9 +491,7 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
     for (size_t i = 0; i < n; i++) {
         int64_t y = labels[i];
         if (y < 0 || (uint64_t)y >= num_classes)
-            return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
-                                "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
-                                (long long)y, num_classes, num_classes);
+            return label_out_of_range(err, i, y, num_classes);
         counts[y] += 1;
     }
     return BL_OK;
@@ -504,9 +510,7 @@ bl_status bl_label_weights(const double *class_weights, size_t num_classes,
     for (size_t i = 0; i < n; i++) {
         int64_t y = labels[i];
         if (y < 0 || (uint64_t)y >= num_classes)
-            return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
-                                "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
-                                (long long)y, num_classes, num_classes);
+            return label_out_of_range(err, i, y, num_classes);
         out[i] = class_weights[y];
     }
     return BL_OK;
