@@ -75,6 +75,7 @@ struct server {
     atomic_ullong next_id;
     char id_prefix[ID_PREFIX_SIZE];
     metrics *metrics;
+    const char *route_labels[R_COUNT]; /* routes[].metrics, as metrics_new takes them */
 };
 
 #define MAX_PARTS MP_MAX_PARTS
