@@ -357,6 +357,22 @@ done:
     return code;
 }
 
+/* sample_weights: each label's class weight, into *sw (kept until the
+ * answer is written; the caller frees it). */
+static bl_api_code put_sample_weights(const double *w, size_t n, const int64_t *labels,
+                                      size_t nlabels, double **sw, api_out *out, api_err *e)
+{
+    bl_error le;
+    *sw = malloc((nlabels ? nlabels : 1) * sizeof **sw);
+    if (!*sw)
+        return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for sample_weights");
+    if (bl_label_weights(w, n, labels, nlabels, *sw, &le) != BL_OK)
+        return api_from_lib(e, &le, NULL, 0);
+    out_doubles(out, "sample_weights", *sw, nlabels);
+    out_primary(out);
+    return BL_API_OK;
+}
+
 bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
 {
     weights_req r;
@@ -411,17 +427,9 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
     out_string(out, "scheme", bl_scheme_name(o.scheme));
     out_string(out, "normalize", bl_normalize_name(o.normalize));
     if (r.sample_weights) {
-        sw = malloc((nlabels ? nlabels : 1) * sizeof *sw);
-        if (!sw) {
-            code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for sample_weights");
+        code = put_sample_weights(w, n, labels, nlabels, &sw, out, e);
+        if (code != BL_API_OK)
             goto done;
-        }
-        if (bl_label_weights(w, n, labels, nlabels, sw, &le) != BL_OK) {
-            code = api_from_lib(e, &le, NULL, 0);
-            goto done;
-        }
-        out_doubles(out, "sample_weights", sw, nlabels);
-        out_primary(out);
     }
     out->warning = NONFINITE_WARNING;
     code = api_emit(out, e);
