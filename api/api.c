@@ -25,22 +25,33 @@ bl_api_config bl_api_config_default(void)
     return c;
 }
 
+/* The one table of endpoints: a row per bl_api_endpoint (api.h). */
 static const struct {
     const char *name;
     api_handler handler;
-} routes[] = {
-    {"weights", api_weights},
-    {"sample", api_sample},
-    {"loss", api_loss},
+} endpoints[] = {
+    [BL_API_EP_WEIGHTS] = {"weights", api_weights},
+    [BL_API_EP_SAMPLE] = {"sample", api_sample},
+    [BL_API_EP_LOSS] = {"loss", api_loss},
 };
+_Static_assert(sizeof endpoints / sizeof endpoints[0] == BL_API_EP_COUNT,
+               "a row of endpoints[] for every bl_api_endpoint");
 
-int bl_api_has_endpoint(const char *endpoint)
+const char *bl_api_endpoint_name(int ep)
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(routes[i].name, endpoint) == 0)
-            return 1;
-    return 0;
+    return ep >= 0 && ep < BL_API_EP_COUNT ? endpoints[ep].name : NULL;
 }
+
+/* The handler of the endpoint named name, or NULL. */
+static api_handler find_endpoint(const char *name)
+{
+    for (int i = 0; i < BL_API_EP_COUNT; i++)
+        if (name && strcmp(endpoints[i].name, name) == 0)
+            return endpoints[i].handler;
+    return NULL;
+}
+
+int bl_api_has_endpoint(const char *endpoint) { return find_endpoint(endpoint) != NULL; }
 
 char *bl_api_error_body(const char *code, const char *message, const char *field, size_t *len)
 {
@@ -78,10 +89,7 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
 {
     api_err e = {BL_API_OK, "", ""};
     memset(res, 0, sizeof *res);
-    api_handler handler = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(routes[i].name, endpoint) == 0)
-            handler = routes[i].handler;
+    api_handler handler = find_endpoint(endpoint);
     if (!handler) {
         api_fail(&e, BL_API_NOT_FOUND, NULL, "no endpoint named \"%.80s\"", endpoint);
         return finish_error(res, &e);

@@ -147,6 +147,21 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
  */
 size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *work);
 
+/* The endpoints bl_api_call serves, one enum; their names ("weights",
+ * "sample", "loss") are one table in api.c, tied to it by a
+ * _Static_assert. ballastd's route table names its POST routes' endpoints
+ * by this enum. */
+typedef enum {
+    BL_API_EP_WEIGHTS,
+    BL_API_EP_SAMPLE,
+    BL_API_EP_LOSS,
+    BL_API_EP_COUNT
+} bl_api_endpoint;
+
+/* The name of an endpoint, as bl_api_call takes it; NULL when ep is not a
+ * bl_api_endpoint. Can't fail. */
+const char *bl_api_endpoint_name(int ep);
+
 /* True when endpoint names a route that bl_api_call serves. Can't fail. */
 int bl_api_has_endpoint(const char *endpoint);
 

@@ -30,6 +30,23 @@ bl_api_code api_bad_element(api_err *e, const char *path, json_t *x, const char 
                     api_type_name(x));
 }
 
+/* An element at path that holds a number that is not an integer. */
+static bl_api_code not_an_integer(api_err *e, const char *path)
+{
+    return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                    "%s must be an integer (a JSON integer, without a decimal point or exponent)",
+                    path);
+}
+
+/* A list of lists holding more than max class ids in all. */
+static bl_api_code too_many_ids(api_err *e, const char *name, size_t total,
+                                const char *limit_name, size_t max)
+{
+    return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
+                    "%s holds %zu class ids, more than the server's %s limit of %zu", name, total,
+                    limit_name, max);
+}
+
 /* A .npy part as a flat array of count entries of a 1-D shape. */
 static bl_api_code npy_flat(const api_value *v, const char *name, size_t max,
                             const char *limit_name, npy_view *nv, api_err *e)
@@ -164,10 +181,7 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
         char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "%s[%zu]", name, i);
         free(v);
-        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                        "%s must be an integer (a JSON integer, without a decimal point or "
-                        "exponent)",
-                        path);
+        return not_an_integer(e, path);
     }
     int64_t *iv = malloc((*n ? *n : 1) * sizeof *iv);
     if (!iv) {
@@ -183,7 +197,7 @@ bl_api_code api_int64s(const api_value *av, const char *name, size_t max, const 
             api_integer(json_array_get(av->json, i), &iv[i]); /* exact 64-bit values */
     } else {
         for (size_t i = 0; i < *n; i++)
-            iv[i] = v[i] >= 0x1p63 ? INT64_MAX : v[i] < -0x1p63 ? INT64_MIN : (int64_t)v[i];
+            iv[i] = api_int64_of_double(v[i]);
     }
     free(v);
     *out = iv;
@@ -230,16 +244,11 @@ static bl_api_code fast_lists(const api_value *av, const struct fast_array *fast
     if (max && rows > max)
         return api_over_limit(e, name, rows, limit_name, max);
     if (max && fast->len > max)
-        return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
-                        "%s holds %zu class ids, more than the server's %s limit of %zu", name,
-                        fast->len, limit_name, max);
+        return too_many_ids(e, name, fast->len, limit_name, max);
     if (!fast->all_integers) {
         snprintf(path, sizeof path, "%s[%zu][%zu]", name, fast->first_real / cols,
                  fast->first_real % cols);
-        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                        "%s must be an integer (a JSON integer, without a decimal point or "
-                        "exponent)",
-                        path);
+        return not_an_integer(e, path);
     }
     *ids = malloc((fast->len ? fast->len : 1) * sizeof **ids);
     *offsets = malloc((rows + 1) * sizeof **offsets);
@@ -247,7 +256,7 @@ static bl_api_code fast_lists(const api_value *av, const struct fast_array *fast
         return api_fail(e, BL_API_UNAVAILABLE, name, "out of memory for %s", name);
     const double *v = av->fa->vals + fast->off;
     for (size_t k = 0; k < fast->len; k++)
-        (*ids)[k] = v[k] >= 0x1p63 ? INT64_MAX : v[k] < -0x1p63 ? INT64_MIN : (int64_t)v[k];
+        (*ids)[k] = api_int64_of_double(v[k]);
     for (size_t i = 0; i <= rows; i++)
         (*offsets)[i] = i * cols;
     *n = rows;
@@ -288,9 +297,7 @@ bl_api_code api_int64_lists(const api_value *av, const char *name, size_t max,
         total += f ? f->len : json_array_size(x);
     }
     if (max && total > max)
-        return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
-                        "%s holds %zu class ids, more than the server's %s limit of %zu", name,
-                        total, limit_name, max);
+        return too_many_ids(e, name, total, limit_name, max);
     *ids = malloc((total ? total : 1) * sizeof **ids);
     *offsets = malloc((rows + 1) * sizeof **offsets);
     if (!*ids || !*offsets)

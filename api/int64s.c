@@ -6,7 +6,7 @@
  * ignore_index it is not. Integer fields are therefore read again from
  * their source, as int64: jansson's integers (exact), the digits of a big
  * integer that jansson could not take (parse_doc quotes them), or an
- * integer .npy. The fast arrays of decode.c never hold an integer beyond
+ * integer .npy. The fast arrays of fastarray.c never hold an integer beyond
  * 2^53 (such an array is left to jansson), so their doubles are exact.
  */
 #include <inttypes.h>
@@ -32,8 +32,7 @@ int api_int64_exact(json_t *v, int64_t *out)
     return -1;
 }
 
-/* An integer of a fast array, exact (|x| <= 2^53) by construction. */
-static int64_t from_double(double x)
+int64_t api_int64_of_double(double x)
 {
     return x >= 0x1p63 ? INT64_MAX : x < -0x1p63 ? INT64_MIN : (int64_t)x;
 }
@@ -49,7 +48,7 @@ static bl_api_code fill(json_t *v, size_t depth, const api_tensor *t, const char
         for (size_t d = depth; d < t->ndim; d++)
             n *= t->shape[d];
         for (size_t k = 0; k < n; k++)
-            out[*at + k] = from_double(t->data[*at + k]);
+            out[*at + k] = api_int64_of_double(t->data[*at + k]);
         *at += n;
         return BL_API_OK;
     }
@@ -64,13 +63,13 @@ static bl_api_code fill(json_t *v, size_t depth, const api_tensor *t, const char
     int64_t x = 0;
     int r = api_int64_exact(v, &x);
     if (r < 0) {
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         api_path(path, sizeof path, name, (int64_t)*at, t->shape, t->ndim);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path,
                         "%s = %.40s is out of bounds: it must be a 64-bit integer", path,
                         api_big_integer(v));
     }
-    out[*at] = r > 0 ? x : from_double(t->data[*at]); /* r == 0: not reached */
+    out[*at] = r > 0 ? x : api_int64_of_double(t->data[*at]); /* r == 0: not reached */
     (*at)++;
     return BL_API_OK;
 }
@@ -88,7 +87,7 @@ bl_api_code api_int64_tensor(const api_value *av, const api_tensor *t, const cha
             return BL_API_OK;
         }
         for (size_t i = 0; i < t->count; i++) /* integral reals: exact below 2^53 */
-            out[i] = from_double(t->data[i]);
+            out[i] = api_int64_of_double(t->data[i]);
         return BL_API_OK;
     }
     size_t at = 0;

@@ -210,6 +210,9 @@ int api_integer(json_t *v, int64_t *out);
  * [-2^63, 2^63), -1 when it is an integer beyond (*out saturated), 0 when v
  * is no integer. Can't fail. */
 int api_int64_exact(json_t *v, int64_t *out);
+/* An integer held as a double (a fast array's or a .npy's, exact up to
+ * 2^53) as int64, saturated at the ends. Can't fail. */
+int64_t api_int64_of_double(double x);
 
 /* A flat array of numbers; each >= 0 when nonneg. *out is malloc'd (NULL
  * for an empty array). max 0: no limit, else more than max entries is

@@ -87,6 +87,18 @@ static int os_entropy(void *ctx, uint64_t *out)
     return getrandom(out, sizeof *out, 0) == (ssize_t)sizeof *out ? 0 : -1;
 }
 
+/* The limit on the classes that labels imply: label C - 1 means C
+ * classes, each with a weight or a count held in memory. */
+static bl_api_code classes_within(size_t C, size_t max, api_err *e)
+{
+    if (max && C > max)
+        return api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
+                        "label %zu means %zu classes, more than the server's max-items limit of "
+                        "%zu",
+                        C - 1, C, max);
+    return BL_API_OK;
+}
+
 /* Per-item weights from labels: class_weights[label], by default libballast's
  * "inverse" class weights (1 / the label's count, over classes 0..max
  * label), so that every class present is equally likely. */
@@ -107,7 +119,7 @@ static bl_api_code weights_from_labels(const sample_req *r, size_t max, double *
             goto done;
     }
     if (bl_label_classes(labels, nl, ncw, &classes, &le) != BL_OK) {
-        char path[64];
+        char path[BL_API_FIELD_MAX];
         api_path(path, sizeof path, "labels", le.index, NULL, 0);
         if (has_cw && le.index >= 0 && labels[le.index] >= 0) /* beyond class_weights */
             code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
@@ -118,13 +130,9 @@ static bl_api_code weights_from_labels(const sample_req *r, size_t max, double *
         goto done;
     }
     if (!has_cw) {
-        if (max && classes > max) {
-            code = api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
-                            "label %zu means %zu classes, more than the server's max-items "
-                            "limit of %zu",
-                            classes - 1, classes, max);
+        code = classes_within(classes, max, e);
+        if (code != BL_API_OK)
             goto done;
-        }
         ncw = classes;
         cw = calloc(ncw, sizeof *cw);
         bl_weights_opts o = bl_weights_opts_default();
@@ -145,8 +153,11 @@ static bl_api_code weights_from_labels(const sample_req *r, size_t max, double *
         code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu weights", nl);
         goto done;
     }
-    for (size_t i = 0; i < nl; i++)
-        w[i] = cw[labels[i]];
+    if (bl_label_weights(cw, ncw, labels, nl, w, &le) != BL_OK) {
+        free(w);
+        code = api_from_lib(e, &le, NULL, 0);
+        goto done;
+    }
     *out = w;
     *n = nl;
     code = BL_API_OK;
@@ -164,13 +175,22 @@ static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, co
     if (bl_sample_window(w, n, k, o, draw, NULL, &le) == BL_OK)
         return BL_API_OK;
     if (le.arg && strcmp(le.arg, "weights") == 0 && api_sent(&r->labels)) {
-        char path[64] = "labels";
-        if (le.index >= 0)
-            snprintf(path, sizeof path, "labels[%lld]", (long long)le.index);
+        char path[BL_API_FIELD_MAX];
+        api_path(path, sizeof path, "labels", le.index, NULL, 0);
         return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (from labels and class_weights)",
                         le.message);
     }
     return api_from_lib(e, &le, NULL, 0);
+}
+
+/* The share and window a request asks for (world_size, rank, offset,
+ * count), the same for weighted draws and resampled lists. */
+static void window_opts(const sample_req *r, bl_sample_opts *o)
+{
+    o->world_size = (size_t)r->world_size;
+    o->rank = (size_t)r->rank;
+    o->offset = (size_t)r->offset;
+    o->count = r->count_given ? (size_t)r->count : SIZE_MAX;
 }
 
 #define SEED_DIGITS 24 /* 2^64 - 1 has 20 */
@@ -280,7 +300,7 @@ static bl_api_code counts_from_object(json_t *obj, size_t C, int64_t *wanted, ap
     for (size_t c = 0; c < C; c++)
         wanted[c] = -1;
     json_object_foreach(obj, key, val) {
-        char path[96];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "sampling_strategy.%.60s", key);
         char *end = NULL;
         unsigned long long c = strtoull(key, &end, 10);
@@ -387,11 +407,9 @@ static bl_api_code balance_labels(const sample_req *r, size_t max, int64_t **lab
         return code;
     if (bl_label_classes(*labels, *n, 0, C, &le) != BL_OK)
         return api_from_lib(e, &le, NULL, 0);
-    if (max && *C > max)
-        return api_fail(e, BL_API_LIMIT_EXCEEDED, "labels",
-                        "label %zu means %zu classes, more than the server's max-items limit of "
-                        "%zu",
-                        *C - 1, *C, max);
+    code = classes_within(*C, max, e);
+    if (code != BL_API_OK)
+        return code;
     *counts = calloc(*C, sizeof **counts);
     if (!*counts)
         return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", *C);
@@ -437,10 +455,7 @@ static bl_api_code sample_balanced(const bl_api_config *cfg, sample_req *r, api_
         goto done;
     }
     bl_sample_opts o = bl_sample_opts_default();
-    o.world_size = (size_t)r->world_size;
-    o.rank = (size_t)r->rank;
-    o.offset = (size_t)r->offset;
-    o.count = r->count_given ? (size_t)r->count : SIZE_MAX;
+    window_opts(r, &o);
     if (bl_sample_window_size(total, &o, &len, &le) != BL_OK ||
         bl_shard_size(total, o.world_size, o.rank, &m, &le) != BL_OK) {
         code = api_from_lib(e, &le, NULL, 0);
@@ -505,10 +520,7 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     o.fast_version = (int)r.fast_version;
     o.seed = r.seed; /* drawn below when not sent */
     o.epoch = r.epoch;
-    o.world_size = ws;
-    o.rank = (size_t)r.rank;
-    o.offset = (size_t)r.offset;
-    o.count = r.count_given ? (size_t)r.count : SIZE_MAX;
+    window_opts(&r, &o);
     bl_error le;
     if (bl_shard_size(k, ws, (size_t)r.rank, &share, &le) != BL_OK ||
         bl_sample_window_size(k, &o, &len, &le) != BL_OK) {

@@ -12,6 +12,9 @@
 
 /* scheme and normalize take libballast's name tables (bl_scheme_names,
  * bl_normalize_names): the index decoded is the enum value. */
+/* The answer's warning when a weight is inf (multi-label and single-label). */
+#define NONFINITE_WARNING "some weights are not finite (a count too small for its scheme)"
+
 static const char *const zero_policies[] = {"error", "zero", NULL};
 
 typedef struct {
@@ -106,7 +109,7 @@ static bl_api_code decode_counts(const api_value *av, size_t max, double **out, 
     json_object_foreach(v, key, x)
     {
         if (!api_number(x, &c[i]) || !isfinite(c[i]) || c[i] < 0) {
-            char path[160];
+            char path[BL_API_FIELD_MAX];
             snprintf(path, sizeof path, "counts[\"%.80s\"]", key);
             free(c);
             return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be a finite number >= 0",
@@ -154,7 +157,7 @@ static bl_api_code weights_error(const weights_req *r, const bl_error *le, int f
         void *it = json_object_iter(r->counts.json);
         for (int64_t i = 0; i < le->index; i++)
             it = json_object_iter_next(r->counts.json, it);
-        char path[200];
+        char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "counts[\"%.120s\"]", json_object_iter_key(it));
         return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s (class \"%.120s\")", le->message,
                         json_object_iter_key(it));
@@ -265,7 +268,7 @@ static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel 
         size_t i = 0, k = (size_t)le.index;
         while (m->offsets[i + 1] <= k)
             i++;
-        char path[160];
+        char path[BL_API_FIELD_MAX];
         if (m->offsets[m->n] == m->n && !api_sent(&r->label_sets))
             snprintf(path, sizeof path, "labels[%zu]", i);
         else
@@ -347,11 +350,27 @@ static bl_api_code weights_multilabel(const weights_req *r, size_t max, api_out 
         out_doubles(out, "sample_weights", m.sample_weights, n);
         out_primary(out);
     }
-    out->warning = "some weights are not finite (a count too small for its scheme)";
+    out->warning = NONFINITE_WARNING;
     code = api_emit(out, e);
 done:
     multilabel_free(&m);
     return code;
+}
+
+/* sample_weights: each label's class weight, into *sw (kept until the
+ * answer is written; the caller frees it). */
+static bl_api_code put_sample_weights(const double *w, size_t n, const int64_t *labels,
+                                      size_t nlabels, double **sw, api_out *out, api_err *e)
+{
+    bl_error le;
+    *sw = malloc((nlabels ? nlabels : 1) * sizeof **sw);
+    if (!*sw)
+        return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for sample_weights");
+    if (bl_label_weights(w, n, labels, nlabels, *sw, &le) != BL_OK)
+        return api_from_lib(e, &le, NULL, 0);
+    out_doubles(out, "sample_weights", *sw, nlabels);
+    out_primary(out);
+    return BL_API_OK;
 }
 
 bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_out *out, api_err *e)
@@ -408,17 +427,11 @@ bl_api_code api_weights(const bl_api_config *cfg, const api_request *req, api_ou
     out_string(out, "scheme", bl_scheme_name(o.scheme));
     out_string(out, "normalize", bl_normalize_name(o.normalize));
     if (r.sample_weights) {
-        sw = malloc((nlabels ? nlabels : 1) * sizeof *sw);
-        if (!sw) {
-            code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for sample_weights");
+        code = put_sample_weights(w, n, labels, nlabels, &sw, out, e);
+        if (code != BL_API_OK)
             goto done;
-        }
-        for (size_t i = 0; i < nlabels; i++)
-            sw[i] = w[labels[i]];
-        out_doubles(out, "sample_weights", sw, nlabels);
-        out_primary(out);
     }
-    out->warning = "some weights are not finite (a count too small for its scheme)";
+    out->warning = NONFINITE_WARNING;
     code = api_emit(out, e);
 done:
     free(counts);

@@ -160,6 +160,25 @@ static int read_all(int fd, size_t max, char **out, size_t *len)
     return 0;
 }
 
+/* Room for the list of commands (about 25 bytes for three). */
+#define COMMANDS_TEXT_MAX 128
+
+/* The commands, the api's endpoints (bl_api_endpoint): "weights, sample or
+ * loss". */
+static const char *commands(char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < BL_API_EP_COUNT; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == BL_API_EP_COUNT ? " or " : ", ";
+        int w = snprintf(buf + n, size - n, "%s%s", sep, bl_api_endpoint_name(i));
+        if (w < 0 || (size_t)w >= size - n)
+            break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
 /* The exit status for an api code: see the top of the file. Written as a
  * rule on classes rather than a switch over the codes, so that a code added
  * to the api layer (a 4xx, the request's fault, unless it is one of these
@@ -201,10 +220,12 @@ int main(int argc, char **argv)
             return usage_error("too many arguments: \"%s\" after the file \"%s\"", arg, file);
         positional++;
     }
+    char names[COMMANDS_TEXT_MAX];
     if (!command)
-        return usage_error("missing command: weights, sample or loss");
+        return usage_error("missing command: %s", commands(names, sizeof names));
     if (!bl_api_has_endpoint(command))
-        return usage_error("unknown command \"%s\": expected weights, sample or loss", command);
+        return usage_error("unknown command \"%s\": expected %s", command,
+                           commands(names, sizeof names));
 
     int fd = 0;
     const char *name = "standard input";
@@ -223,7 +244,7 @@ int main(int argc, char **argv)
     if (fd != 0)
         close(fd);
     if (rc != 0) {
-        char msg[160];
+        char msg[BL_API_MESSAGE_MAX];
         switch (read_errno) {
         case EFBIG:
             snprintf(msg, sizeof msg, "the request is larger than the CLI's limit of %zu bytes",

@@ -140,6 +140,15 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
                           bl_error *err);
 
 /*
+ * Per-sample weights from class weights: out[i] = class_weights[labels[i]]
+ * (the weights a WeightedRandomSampler is given for labels). A label < 0 or
+ * >= num_classes is an error naming "labels" and its index. out has n
+ * entries.
+ */
+bl_status bl_label_weights(const double *class_weights, size_t num_classes,
+                           const int64_t *labels, size_t n, double *out, bl_error *err);
+
+/*
  * Checks labels (one class id per sample) and gives the number of classes
  * they span: *classes = max(labels) + 1. labels must be non-empty and every
  * label >= 0; with num_classes > 0, also < num_classes (num_classes 0: no

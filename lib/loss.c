@@ -41,6 +41,7 @@
 #include "ballast.h"
 #include "loss_longtail.h"
 #include "loss_internal.h"
+#include "sum.h" /* blp_sum: the compensated sums over positions */
 #include "vmath.h"
 
 bl_loss_args bl_loss_args_default(void)
@@ -101,33 +102,6 @@ size_t bl_loss_positions(const bl_loss_args *a)
     for (size_t d = 2; d < ndim; d++)
         n *= a->shape[d];
     return n;
-}
-
-/* ------------------------------------------------------------------ */
-/* Compensated sums                                                    */
-/* ------------------------------------------------------------------ */
-
-/* Neumaier's variant of Kahan summation: s + c is the sum to about one ulp
- * whatever the order of magnitudes. Once s stops being finite, c is
- * meaningless (inf - inf), so the result is s alone. */
-typedef struct {
-    double s; /* running sum */
-    double c; /* the low-order bits s has lost */
-} blp_sum;
-
-static inline void sum_add(blp_sum *a, double x)
-{
-    double t = a->s + x;
-    if (fabs(a->s) >= fabs(x))
-        a->c += (a->s - t) + x;
-    else
-        a->c += (x - t) + a->s;
-    a->s = t;
-}
-
-static inline double sum_get(const blp_sum *a)
-{
-    return isfinite(a->s) ? a->s + a->c : a->s;
 }
 
 /* ------------------------------------------------------------------ */
@@ -258,10 +232,7 @@ static bl_status check_index_targets(const bl_loss_args *a, const blp_layout *L,
         if (y == a->ignore_index)
             continue;
         if (y < 0 || (uint64_t)y >= L->classes)
-            /* The first sentence is torch's own message. */
-            return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
-                                "Target %lld is out of bounds. (targets[%zu]; %zu classes)",
-                                (long long)y, n, L->classes);
+            return blp_target_out_of_bounds(err, n, y, L->classes);
         sum_add(&s, a->weights ? a->weights[(size_t)y] : 1.0);
     }
     *den = sum_get(&s);

@@ -10,6 +10,16 @@
 #include "ballast.h"
 #include "vmath.h" /* BLP_HIDDEN */
 
+/* A class-index target y at position n outside [0, classes): the error
+ * every class-index loss gives, its first sentence torch's own. */
+static inline bl_status blp_target_out_of_bounds(bl_error *err, size_t n, int64_t y,
+                                                 size_t classes)
+{
+    return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
+                        "Target %lld is out of bounds. (targets[%zu]; %zu classes)", (long long)y,
+                        n, classes);
+}
+
 /* asymmetric: the ranges of gamma_pos, gamma_neg, clip and eps. Shape,
  * targets and weights are checked by lib/loss.c as for bce_with_logits. */
 BLP_HIDDEN bl_status blp_asymmetric_check(const bl_loss_args *a, bl_error *err);

@@ -32,6 +32,7 @@
 
 #include "loss_internal.h"
 #include "loss_longtail.h"
+#include "sum.h"
 
 int blp_longtail_wanted(const bl_loss_args *a)
 {
@@ -145,16 +146,14 @@ static bl_status check_per_class(const double *v, size_t len, size_t C, const ch
     return BL_OK;
 }
 
-/* Σ v with Neumaier's compensation (few classes: exact for integer counts). */
+/* Σ v, compensated (few classes: exact for integer counts); inf when it
+ * overflows. */
 static double sum_of(const double *v, size_t n)
 {
-    double s = 0, c = 0;
-    for (size_t i = 0; i < n; i++) {
-        double t = s + v[i];
-        c += fabs(s) >= fabs(v[i]) ? (s - t) + v[i] : (v[i] - t) + s;
-        s = t;
-    }
-    return s + c;
+    blp_sum s = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        sum_add(&s, v[i]);
+    return sum_get(&s);
 }
 
 /* off[c] = tau log(v_c / Σ v): the per-class shift of logit adjustment.

@@ -36,6 +36,7 @@
 #include <math.h>
 
 #include "loss_internal.h"
+#include "sum.h"
 
 bl_status blp_asymmetric_check(const bl_loss_args *a, bl_error *err)
 {
@@ -114,19 +115,16 @@ double blp_asymmetric(const bl_loss_args *a, size_t elements, size_t last, doubl
         .focus = a->gamma_pos > 0 || a->gamma_neg > 0,
         .scale = a->reduction == BL_REDUCTION_MEAN ? 1 / (double)elements : 1.0,
     };
-    /* Neumaier's compensated sum, as lib/loss.c sums positions. */
-    double s = 0, c = 0;
+    blp_sum s = {0, 0}; /* compensated, as lib/loss.c sums positions */
     size_t j = 0; /* i mod last: the weights' index */
     for (size_t i = 0; i < elements; i++) {
         double w = a->weights ? a->weights[j] : 1.0;
         double l = asym_element(&k, a->input[i], a->target_prob[i], w, grad ? grad + i : NULL);
         if (per)
             per[i] = l;
-        double t = s + l;
-        c += fabs(s) >= fabs(l) ? (s - t) + l : (l - t) + s;
-        s = t;
+        sum_add(&s, l);
         if (++j == last)
             j = 0;
     }
-    return isfinite(s) ? s + c : s;
+    return sum_get(&s);
 }

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "loss_internal.h"
+#include "sum.h"
 
 int blp_is_seg(bl_loss_kind k)
 {
@@ -170,9 +171,7 @@ static bl_status seg_data(const bl_loss_args *a, const blp_seg_layout *L, bl_err
         for (size_t n = 0; n < positions; n++) {
             int64_t y = a->target_index[n];
             if (y < 0 || (uint64_t)y >= L->C)
-                return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
-                                    "Target %lld is out of bounds. (targets[%zu]; %zu classes)",
-                                    (long long)y, n, L->C);
+                return blp_target_out_of_bounds(err, n, y, L->C);
         }
     } else {
         if (a->target_index || (!a->target_prob && L->elements))
@@ -202,26 +201,13 @@ static bl_status seg_data(const bl_loss_args *a, const blp_seg_layout *L, bl_err
 
 /* ------------------------------------------------------------------ */
 
-/* Neumaier's compensated sum, as in lib/loss.c. */
-static inline void ksum(double *s, double *c, double x)
-{
-    double t = *s + x;
-    *c += fabs(*s) >= fabs(x) ? (*s - t) + x : (x - t) + *s;
-    *s = t;
-}
-
-static inline double kget(double s, double c)
-{
-    return isfinite(s) ? s + c : s;
-}
-
 typedef struct {
     const bl_loss_args *a;
     blp_seg_layout L;
     int softmax, tversky;
     double al, be;     /* tversky's α, β; dice: 1, 1 on fp, fn of 2 tp  */
     double r;          /* the reduction's factor without the weight      */
-    double *acc;       /* K scores x (tp, fp, fn) x (sum, compensation)  */
+    blp_sum *acc;      /* K scores x (tp, fp, fn), compensated sums      */
     double *q0, *q1;   /* K: dL/dp at g = 0 and g = 1 (linear in g)      */
     double *p, *u;     /* C: a position's p and 1 - p                    */
 } blp_seg;
@@ -271,17 +257,18 @@ static inline double target_of(const blp_seg *k, size_t n, size_t i, size_t c, s
 static void accumulate(const blp_seg *k, size_t n0, size_t n1)
 {
     const size_t C = k->L.C, S = k->L.S, c0 = k->L.c0;
-    memset(k->acc, 0, 6 * k->L.K * sizeof *k->acc);
+    memset(k->acc, 0, 3 * k->L.K * sizeof *k->acc);
     if (S == 0)
         return; /* no positions: a batch of 10^11 empty images costs nothing */
     for (size_t n = n0; n < n1; n++)
         for (size_t i = 0; i < S; i++) {
             size_t y = position_probs(k, n, i);
             for (size_t c = c0; c < C; c++) {
-                double g = target_of(k, n, i, c, y), *s = k->acc + 6 * (c - c0);
-                ksum(s + 0, s + 1, k->p[c] * g);
-                ksum(s + 2, s + 3, k->p[c] * (1 - g));
-                ksum(s + 4, s + 5, k->u[c] * g);
+                double g = target_of(k, n, i, c, y);
+                blp_sum *s = k->acc + 3 * (c - c0);
+                sum_add(s + 0, k->p[c] * g);
+                sum_add(s + 1, k->p[c] * (1 - g));
+                sum_add(s + 2, k->u[c] * g);
             }
         }
 }
@@ -290,8 +277,8 @@ static void accumulate(const blp_seg *k, size_t n0, size_t n1)
  * g = 0 and 1 into q0[j], q1[j]. */
 static double score(const blp_seg *k, size_t j)
 {
-    const double *s = k->acc + 6 * j;
-    double tp = kget(s[0], s[1]), fp = kget(s[2], s[3]), fn = kget(s[4], s[5]);
+    const blp_sum *s = k->acc + 3 * j;
+    double tp = sum_get(s + 0), fp = sum_get(s + 1), fn = sum_get(s + 2);
     const bl_loss_args *a = k->a;
     double gap = a->smooth_dr - a->smooth_nr;
     double den, f, A0, A1, B0, B1;
@@ -369,13 +356,13 @@ bl_status blp_seg_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err
     k.al = a->tversky_alpha;
     k.be = a->tversky_beta;
     k.r = a->reduction == BL_REDUCTION_MEAN ? 1 / (double)k.L.scores : 1.0;
-    k.acc = scratch;
+    k.acc = (blp_sum *)scratch; /* 6 K doubles: 3 K pairs (s, c) */
     k.q0 = scratch + 6 * K;
     k.q1 = k.q0 + K;
     k.p = k.q1 + K;
     k.u = k.p + C;
 
-    double ts = 0, tc = 0; /* the sum of the scores */
+    blp_sum total = {0, 0}; /* the sum of the scores */
     const size_t groups = a->batch ? 1 : k.L.N, per_group = a->batch ? k.L.N : 1;
     for (size_t b = 0; b < groups; b++) {
         size_t n0 = b * per_group, n1 = n0 + per_group;
@@ -384,13 +371,13 @@ bl_status blp_seg_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err
             double f = score(&k, j);
             if (none)
                 res->per[b * K + j] = f;
-            ksum(&ts, &tc, f);
+            sum_add(&total, f);
         }
         if (res->grad)
             gradient(&k, n0, n1, res->grad);
     }
     free(scratch);
-    double sum = kget(ts, tc);
+    double sum = sum_get(&total);
     res->total_weight = (double)k.L.scores;
     if (a->reduction == BL_REDUCTION_MEAN)
         res->value = k.L.scores ? sum / (double)k.L.scores : NAN;

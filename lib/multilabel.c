@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "sum.h"
 
 /* ------------------------------------------------------------------ */
 /* Label sets                                                          */
@@ -211,14 +212,6 @@ bl_status bl_multilabel_weights(const int64_t *ids, const size_t *offsets, size_
     return BL_OK;
 }
 
-/* Neumaier's compensated sum (as lib/weights.c). */
-static void neumaier_add(double *s, double *c, double x)
-{
-    double t = *s + x;
-    *c += fabs(*s) >= fabs(x) ? (*s - t) + x : (x - t) + *s;
-    *s = t;
-}
-
 bl_status bl_multilabel_sample_weights(const int64_t *ids, const size_t *offsets, size_t n,
                                        const double *weights, const double *positives,
                                        size_t num_classes, bl_sample_reduce reduce, double *out,
@@ -253,10 +246,10 @@ bl_status bl_multilabel_sample_weights(const int64_t *ids, const size_t *offsets
                 m = weights[ids[k]] > m ? weights[ids[k]] : m;
             out[i] = m;
         } else {
-            double s = 0, comp = 0;
+            blp_sum s = {0, 0};
             for (size_t k = lo; k < hi; k++)
-                neumaier_add(&s, &comp, weights[ids[k]]);
-            out[i] = (s + comp) / (double)(hi - lo);
+                sum_add(&s, weights[ids[k]]);
+            out[i] = sum_get(&s) / (double)(hi - lo);
         }
     }
     return BL_OK;

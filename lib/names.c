@@ -128,6 +128,10 @@ static const char *name_of(const char *const *names, int count, int v)
     return v >= 0 && v < count ? names[v] : NULL;
 }
 
+/* Room for the list of choices in index_of's message (the longest list,
+ * the losses', takes about 120 bytes). */
+#define CHOICES_TEXT_MAX 200
+
 /* The index of name in names[0..count), or BL_EINVAL naming arg with the
  * list of choices: "scheme \"l2\" is not one of \"max_over_count\", ...". */
 static bl_status index_of(const char *const *names, int count, const char *arg, const char *name,
@@ -138,7 +142,7 @@ static bl_status index_of(const char *const *names, int count, const char *arg, 
             *out = i;
             return BL_OK;
         }
-    char list[200];
+    char list[CHOICES_TEXT_MAX];
     size_t len = 0;
     list[0] = '\0';
     for (int i = 0; i < count && len < sizeof list; i++) {

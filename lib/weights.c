@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "sum.h"
 
 bl_weights_opts bl_weights_opts_default(void)
 {
@@ -99,15 +100,6 @@ static double scaled_quotient(double a, double b, int e)
     if (r < DBL_MIN && e > -1900 && e < -900)
         r = ldexp(a, -900) / ldexp(b, -900 - e);
     return r;
-}
-
-/* Neumaier's compensated sum: s + c is the sum to about one rounding
- * whatever the order of magnitudes (Neumaier 1974; as lib/loss.c). */
-static void neumaier_add(double *s, double *c, double x)
-{
-    double t = *s + x;
-    *c += fabs(*s) >= fabs(x) ? (*s - t) + x : (x - t) + *s;
-    *s = t;
 }
 
 /* The rounding error of the product a b: a b = fl(a b) + two_prod_err(a, b)
@@ -262,12 +254,12 @@ static bl_status weights_stats(const double *counts, size_t n, const bl_weights_
     st->exponent = o->exponent;
     st->max = st->plain ? (xnum){max, 0} : xnum_norm((xnum){max, 0});
     if (o->scheme == BL_SCHEME_BALANCED || o->scheme == BL_SCHEME_ENET) { /* N */
-        double s = 0, c = 0;
+        blp_sum N = {0, 0};
         for (size_t i = 0; i < n; i++)
             if (counts[i] > 0)
-                neumaier_add(&s, &c, st->plain ? counts[i] : ldexp(counts[i], -st->max.e));
-        st->n_hi = s + c;
-        st->n_lo = c - (st->n_hi - s);
+                sum_add(&N, st->plain ? counts[i] : ldexp(counts[i], -st->max.e));
+        st->n_hi = sum_get(&N); /* finite: the counts are scaled */
+        st->n_lo = N.c - (st->n_hi - N.s);
     }
     if (o->scheme == BL_SCHEME_EFFECTIVE_NUMBER) {
         st->one_minus_beta = 1 - o->beta;
@@ -403,13 +395,13 @@ static xnum normalize_scale(const double *counts, size_t n, const wstats *st, bl
         }
     if (how == BL_NORMALIZE_MAX)
         return max;
-    double s = 0, c = 0;
+    blp_sum s = {0, 0};
     for (size_t i = 0; i < n; i++)
         if (counts[i] > 0) {
             xnum w = scheme_weight(st, counts[i]);
-            neumaier_add(&s, &c, w.e == max.e ? w.m : ldexp(w.m, w.e - max.e));
+            sum_add(&s, w.e == max.e ? w.m : ldexp(w.m, w.e - max.e));
         }
-    xnum sum = {s + c, max.e};
+    xnum sum = {sum_get(&s), max.e};
     if (how == BL_NORMALIZE_MEAN)
         sum.m /= st->used;
     return sum;
@@ -427,14 +419,15 @@ static void plain_weights(const double *counts, size_t n, const wstats *st, bl_n
             out[i] = counts[i] > 0 ? scheme_weight(st, counts[i]).m : 0;
         return;
     }
-    double max = 0, s = 0, c = 0;
+    double max = 0;
+    blp_sum s = {0, 0};
     for (size_t i = 0; i < n; i++) {
         double w = counts[i] > 0 ? scheme_weight(st, counts[i]).m : 0;
         out[i] = w;
         max = w > max ? w : max;
-        neumaier_add(&s, &c, w);
+        sum_add(&s, w);
     }
-    double scale = how == BL_NORMALIZE_MAX ? max : s + c;
+    double scale = how == BL_NORMALIZE_MAX ? max : sum_get(&s);
     if (how == BL_NORMALIZE_MEAN)
         scale /= st->used;
     for (size_t i = 0; i < n; i++)
@@ -476,6 +469,14 @@ bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts
 /* Labels                                                              */
 /* ------------------------------------------------------------------ */
 
+/* labels[i] = y outside [0, num_classes). */
+static bl_status label_out_of_range(bl_error *err, size_t i, int64_t y, size_t num_classes)
+{
+    return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
+                        "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
+                        (long long)y, num_classes, num_classes);
+}
+
 bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, double *counts,
                           bl_error *err)
 {
@@ -490,10 +491,27 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
     for (size_t i = 0; i < n; i++) {
         int64_t y = labels[i];
         if (y < 0 || (uint64_t)y >= num_classes)
-            return bl_error_set(err, BL_EINVAL, "labels", (int64_t)i,
-                                "label %lld is out of range for %zu classes (labels must be in [0, %zu))",
-                                (long long)y, num_classes, num_classes);
+            return label_out_of_range(err, i, y, num_classes);
         counts[y] += 1;
+    }
+    return BL_OK;
+}
+
+bl_status bl_label_weights(const double *class_weights, size_t num_classes,
+                           const int64_t *labels, size_t n, double *out, bl_error *err)
+{
+    bl_error_clear(err);
+    if (n && (!labels || !out))
+        return bl_error_set(err, BL_EINVAL, labels ? "out" : "labels", -1,
+                            "%s is NULL for %zu labels", labels ? "out" : "labels", n);
+    if (num_classes && !class_weights)
+        return bl_error_set(err, BL_EINVAL, "class_weights", -1,
+                            "class_weights is NULL for %zu classes", num_classes);
+    for (size_t i = 0; i < n; i++) {
+        int64_t y = labels[i];
+        if (y < 0 || (uint64_t)y >= num_classes)
+            return label_out_of_range(err, i, y, num_classes);
+        out[i] = class_weights[y];
     }
     return BL_OK;
 }

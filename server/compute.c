@@ -83,7 +83,7 @@ static void compute_now(request *r, double wait)
     if (split_parts(r, parts, &nparts) == 0) {
         bl_api_request req = {r->multipart ? NULL : (r->body ? r->body : ""),
                               r->multipart ? 0 : r->len, parts, nparts, r->format};
-        const char *endpoint = routes[r->route].endpoint;
+        const char *endpoint = bl_api_endpoint_name(routes[r->route].endpoint);
         size_t need = r->need ? r->need : bl_api_estimate(endpoint, &req, NULL);
         budget_status st = budget_reserve_wait(need, wait);
         if (st == BUDGET_NEVER)
@@ -138,7 +138,7 @@ static int tiny(request *r)
         return 0;
     bl_api_request req = {r->body ? r->body : "", r->len, NULL, 0, r->format};
     size_t work = 0;
-    r->need = bl_api_estimate(routes[r->route].endpoint, &req, &work); /* kept for compute_now */
+    r->need = bl_api_estimate(bl_api_endpoint_name(routes[r->route].endpoint), &req, &work); /* kept for compute_now */
     return work <= TINY_WORK && r->need <= TINY_MEMORY;
 }
 

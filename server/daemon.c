@@ -128,10 +128,9 @@ server *server_start(const server_config *cfg)
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    static const char *route_names[R_COUNT];
     for (int i = 0; i < R_COUNT; i++)
-        route_names[i] = routes[i].endpoint;
-    s->metrics = metrics_new(route_names, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+        s->route_labels[i] = routes[i].metrics;
+    s->metrics = metrics_new(s->route_labels, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
     if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
                                   cfg->timeout, s->metrics) != 0) {
         slog(LOG_ERROR, "out of memory");

@@ -29,18 +29,37 @@ typedef enum {
     R_COUNT
 } route_id;
 
-/* One row a route: its path, its method, the api endpoint it calls (POST
- * routes, and the metrics label of every route) and whether it needs the
- * bearer token. The one list of routes. */
+/* The methods a route takes: POST, or GET and HEAD. */
+typedef enum { TAKES_GET, TAKES_POST } route_methods;
+
+/* How a set of methods is written: the word of a 405's message, the Allow
+ * header of a 405, a CORS preflight's Access-Control-Allow-Methods. */
+typedef struct {
+    const char *name;
+    const char *allow;
+    const char *cors;
+} methods_text;
+
+extern const methods_text route_methods_text[2];
+
+/* One row a route: its path, the methods it takes, the api endpoint it
+ * calls, whether it needs the bearer token and its metrics label. The one
+ * list of routes (routes.c); everything else reads it. */
 typedef struct {
     const char *path;
-    int post;             /* 1: POST; 0: GET (and HEAD) */
-    const char *endpoint; /* POST routes: bl_api_handle's endpoint; the metrics name */
-    int open;             /* answered without the bearer token (probes, static pages) */
-    int prefix;           /* path and everything under path/ */
+    route_methods methods;
+    int endpoint;        /* TAKES_POST: the bl_api_endpoint it calls; else -1 */
+    int open;            /* answered without the bearer token (probes, static pages) */
+    const char *metrics; /* the route="..." label of its metrics */
+    int prefix;          /* path and everything under path/ */
 } route;
 
 extern const route routes[R_COUNT];
+
+/* True when route id (an index of routes[], or -1) takes a POST body. */
+int route_is_post(int id);
+/* True when route id takes method (GET also takes HEAD). */
+int route_takes(int id, const char *method);
 
 /* A process's request id prefix: 8 hex digits and a NUL. */
 #define ID_PREFIX_SIZE 9
@@ -56,6 +75,7 @@ struct server {
     atomic_ullong next_id;
     char id_prefix[ID_PREFIX_SIZE];
     metrics *metrics;
+    const char *route_labels[R_COUNT]; /* routes[].metrics, as metrics_new takes them */
 };
 
 #define MAX_PARTS MP_MAX_PARTS

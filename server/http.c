@@ -132,7 +132,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->err_code || !routes[r->route].post)
+        if (r->err_code || !route_is_post(r->route))
             r->bytes_in += *upload_data_size;
         else
             accumulate(s, r, upload_data, *upload_data_size);
@@ -146,7 +146,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
         return answer_refusal(c, r);
     if (r->preflight)
         return reply_static(c, r, MHD_HTTP_NO_CONTENT, "", 0, "text/plain", 0);
-    if (!routes[r->route].post)
+    if (!route_is_post(r->route))
         return serve_get(s, c, r);
     return dispatch(s, c, r);
 }

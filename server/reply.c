@@ -34,9 +34,8 @@ static void cors(struct MHD_Connection *c, const request *r, struct MHD_Response
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "*");
     if (!r->preflight)
         return;
-    int post = r->route >= 0 && routes[r->route].post;
     MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-                            post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+                            route_methods_text[route_is_post(r->route) ? TAKES_POST : TAKES_GET].cors);
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                             "Content-Type, Authorization, Accept, X-Request-Id");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
@@ -69,7 +68,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned stat
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route >= 0)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                routes[r->route].post ? "POST" : "GET, HEAD");
+                                route_methods_text[routes[r->route].methods].allow);
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ballast\"");
     enum MHD_Result ret = MHD_queue_response(c, status, resp);

@@ -1,6 +1,6 @@
 /*
- * routes.c — the one route table (path, method, api endpoint and metrics
- * name, credentials) and what is decided from it on a request's first
+ * routes.c — the one route table (path, methods, api endpoint,
+ * credentials, metrics name) and what is decided from it on a request's first
  * call, before any of its body is read: connection slots, framing, route
  * (404), method (405), credentials (401), then a POST's admission
  * (intake.c), in the order api/openapi.yaml gives; and the GET routes'
@@ -12,17 +12,34 @@
 #include "front.h"
 
 const route routes[R_COUNT] = {
-    [R_WEIGHTS] = {"/weights", 1, "weights", 0},
-    [R_SAMPLE] = {"/sample", 1, "sample", 0},
-    [R_LOSS] = {"/loss", 1, "loss", 0},
-    [R_HEALTHZ] = {"/healthz", 0, "healthz", 1},
-    [R_READYZ] = {"/readyz", 0, "readyz", 1},
-    [R_VERSION] = {"/version", 0, "version", 0},
-    [R_OPENAPI] = {"/openapi.yaml", 0, "openapi", 0},
-    [R_METRICS] = {"/metrics", 0, "metrics", 0},
-    [R_DOCS] = {"/docs", 0, "docs", 1, 1},
-    [R_ROOT] = {"/", 0, "root", 1},
+    [R_WEIGHTS] = {"/weights", TAKES_POST, BL_API_EP_WEIGHTS, 0, "weights"},
+    [R_SAMPLE] = {"/sample", TAKES_POST, BL_API_EP_SAMPLE, 0, "sample"},
+    [R_LOSS] = {"/loss", TAKES_POST, BL_API_EP_LOSS, 0, "loss"},
+    [R_HEALTHZ] = {"/healthz", TAKES_GET, -1, 1, "healthz"},
+    [R_READYZ] = {"/readyz", TAKES_GET, -1, 1, "readyz"},
+    [R_VERSION] = {"/version", TAKES_GET, -1, 0, "version"},
+    [R_OPENAPI] = {"/openapi.yaml", TAKES_GET, -1, 0, "openapi"},
+    [R_METRICS] = {"/metrics", TAKES_GET, -1, 0, "metrics"},
+    [R_DOCS] = {"/docs", TAKES_GET, -1, 1, "docs", 1},
+    [R_ROOT] = {"/", TAKES_GET, -1, 1, "root"},
 };
+
+const methods_text route_methods_text[2] = {
+    [TAKES_GET] = {"GET", "GET, HEAD", "GET, HEAD, OPTIONS"},
+    [TAKES_POST] = {"POST", "POST", "POST, OPTIONS"},
+};
+
+int route_is_post(int id)
+{
+    return id >= 0 && id < R_COUNT && routes[id].methods == TAKES_POST;
+}
+
+int route_takes(int id, const char *method)
+{
+    if (route_is_post(id))
+        return strcmp(method, "POST") == 0;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
 
 static int find_route(const char *url)
 {
@@ -57,21 +74,18 @@ enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const cha
     r->route = find_route(url);
     if (r->route < 0)
         return refuse(r, BL_API_NOT_FOUND, "no route %.100s; see GET /openapi.yaml", url);
-    int post = routes[r->route].post;
     if (s->cfg.cors_origin[0] && strcmp(method, "OPTIONS") == 0) {
         r->preflight = 1; /* answered 204 with the CORS headers, no token needed */
         return MHD_YES;
     }
-    int method_ok = post ? strcmp(method, "POST") == 0
-                         : (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
-    if (!method_ok)
+    if (!route_takes(r->route, method))
         return refuse(r, BL_API_METHOD_NOT_ALLOWED, "%s takes %s, not %.20s", url,
-                      post ? "POST" : "GET", method);
+                      route_methods_text[routes[r->route].methods].name, method);
     int open = routes[r->route].open || (r->route == R_METRICS && s->cfg.metrics_open);
     if (!open && !authorized(s, c))
         return refuse(r, BL_API_UNAUTHORIZED,
                       "this server needs the header Authorization: Bearer <token>");
-    return post ? admit_post(s, c, r) : MHD_YES;
+    return route_is_post(r->route) ? admit_post(s, c, r) : MHD_YES;
 }
 
 /* Room for the text of /version or of the gauges (about 1.5 KiB). */

@@ -113,7 +113,7 @@ def pipelined_then_half_closed(port, bodies, timeout=5):
 @test
 def pipelined_requests_then_half_close_all_answered():
     # Once half of such connections got no answer at all: libmicrohttpd read
-    # the client's FIN right after a resume (see dispatch() in server/http.c).
+    # the client's FIN right after a resume (see dispatch() in server/compute.c).
     heavy = b'{"counts": [100000, 100, 10], "scheme": "balanced"}'  # computed by a worker
     tiny = b'{"counts": [3, 1]}'  # computed on the I/O thread
     with Server("--log-format", "none", "--threads", "2", "--workers", "2") as srv:

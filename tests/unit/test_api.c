@@ -345,6 +345,26 @@ START_TEST(error_body_escapes)
 }
 END_TEST
 
+/* The endpoint enum and its name table agree: every bl_api_endpoint has a
+ * distinct name that bl_api_call serves, and nothing else has one. */
+START_TEST(endpoint_names)
+{
+    for (int i = 0; i < BL_API_EP_COUNT; i++) {
+        const char *name = bl_api_endpoint_name(i);
+        ck_assert_ptr_nonnull(name);
+        ck_assert_int_eq(bl_api_has_endpoint(name), 1);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(bl_api_endpoint_name(j), name);
+    }
+    ck_assert_str_eq(bl_api_endpoint_name(BL_API_EP_WEIGHTS), "weights");
+    ck_assert_str_eq(bl_api_endpoint_name(BL_API_EP_SAMPLE), "sample");
+    ck_assert_str_eq(bl_api_endpoint_name(BL_API_EP_LOSS), "loss");
+    ck_assert_ptr_null(bl_api_endpoint_name(-1));
+    ck_assert_ptr_null(bl_api_endpoint_name(BL_API_EP_COUNT));
+    ck_assert_int_eq(bl_api_has_endpoint(NULL), 0);
+}
+END_TEST
+
 /* The fast number-array path reads every number exactly as strtod does:
  * random doubles of every magnitude in %.17g, %.15g and %g forms, and
  * short decimals that take Clinger's fast path. */
@@ -450,6 +470,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, seed_from_entropy);
     tcase_add_test(tc, doubles_round_trip);
     tcase_add_test(tc, error_body_escapes);
+    tcase_add_test(tc, endpoint_names);
     tcase_add_test(tc, fast_arrays_read_exactly);
     tcase_add_test(tc, form_defaults_are_the_library_defaults);
     suite_add_tcase(s, tc);
