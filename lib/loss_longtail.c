@@ -179,8 +179,8 @@ static double log_ratio(double a, double b, int k)
  * Σ v may overflow (counts near DBL_MAX): then over (Σ v 2^-64) 2^64. */
 static void adjustment(const double *v, size_t C, double tau, double *off)
 {
-    double total = sum_of(v, C);
-    if (isinf(total)) {
+    double total = sum_of(v, C); /* NaN when it overflows (inf - inf in the compensation) */
+    if (!isfinite(total)) {
         double t2 = 0;
         for (size_t c = 0; c < C; c++)
             t2 += v[c] * 0x1p-64;

@@ -71,11 +71,18 @@ static double asym_element(const blp_asym *k, double x, double y, double w, doub
 
     double pn, u_neg, log_pn, dpn; /* p_n, 1 - p_n, log p_n, dp_n/dx */
     if (k->clip > 0) {
-        double raw = q + k->clip;
-        int pass = raw <= 1; /* clamp(max=1) inactive */
-        pn = pass ? raw : 1.0;
-        u_neg = pass ? fmax(p - k->clip, 0.0) : 0.0;
-        log_pn = log(pn);
+        /* 1 - p_n = p - m without forming p: with e = exp(-|x|) = 1 + em,
+         * p - m = ((1 - 2m) - m em) / (1 + e) for x >= 0, ((1 - 2m) + (1 - m) em) / (1 + e)
+         * for x < 0, so a logit near the kink p = m keeps p - m (p - 0.5 = x / 4 at
+         * x = 1e-18, where p itself rounds to 0.5); the clamp(max=1) is inactive when it
+         * is >= 0. p_n = 1 - (p - m) while that is >= 1/2, else q + m (which keeps
+         * p_n = 1e-17 of a confident logit with m = 1e-17, where 1 - (p - m) is 0). */
+        double em = expm1(-fabs(x)), m = k->clip;
+        double pm = (x >= 0 ? fma(-m, em, 1 - 2 * m) : fma(1 - m, em, 1 - 2 * m)) / (1 + e);
+        int pass = pm >= 0;
+        u_neg = pass ? pm : 0.0;
+        pn = u_neg <= 0.5 ? 1 - u_neg : q + m;
+        log_pn = u_neg <= 0.5 ? log1p(-u_neg) : log(pn);
         dpn = pass ? -p * q : 0.0;
     } else {
         pn = q;

@@ -222,8 +222,8 @@ def log_softmax_row(B, z):
         if i != k:
             e = B.exp(a - m)
             s = e if s is None else s + e
-    lse = m if s is None else m + B.log1p(s)
-    return [a - lse for a in z]
+    L = B.c(0.0) if s is None else B.log1p(s)
+    return [(a - m) - L for a in z]
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -462,12 +462,15 @@ def asym_elem(B, x, y, req):
         logp = B.c(mpmath.log(mpf(eps)))
     if m > 0:
         raw = q + m
-        if B.v(raw) > 1:
+        # exactly: the clamp binds when q > 1 - m, and 1 - p_m = p - m = (1 - m) - q
+        # (50 digits would round 1 + 1e-4000 to 1)
+        binds = B.v(raw) > 1 if B is TB else B.v(q) > 1 - mpf(m)
+        if binds:
             pm, u_neg = B.c(1.0), B.c(0.0)
         else:
             pm = raw
-            d = p - m
-            u_neg = d if B.v(d) > 0 else B.c(0.0)
+            d = p - m if B is TB else (1 - mpf(m)) - q
+            u_neg = d if B.v(d) >= 0 else B.c(0.0)  # clamp(min=0) passes at 0, as torch
         if B.v(pm) >= eps:
             logpm = B.log(pm)
         else:
@@ -482,6 +485,10 @@ def asym_elem(B, x, y, req):
     if gp > 0 or gn > 0:
         u = y * q + (1 - y) * u_neg
         g = gp * y + gn * (1 - y)
+        if B is MB and B.v(u) == 0 and B.v(A) == 0:
+            # at the kink p = m of a negative: A = log(1 - u) = O(u), so A u^g = O(u^(1+g))
+            # and its derivative is 0 (the limit; autograd's 0 * inf is NaN)
+            return B.c(0.0)
         A = A * B.pow(u, g)
     return -A
 
@@ -543,7 +550,18 @@ def seg_scores(B, xs, shape, req):
 
 
 def reference(B, req):
-    """(loss as float or list, total_weight, grad list or None) by backend B."""
+    """(loss as float or list, total_weight, grad list or None) by backend B. The exact
+    backend works with 50 digits, or 700 when an input is as tiny as 1e-300 (so that
+    sigmoid(1e-310) - 1/2 keeps its value)."""
+    if B is MB:
+        flat = flatten(req["logits"]) if isinstance(req["logits"], list) else [req["logits"]]
+        tiny = any(x != 0 and abs(x) < 1e-30 for x in flat)
+        with mpmath.workdps(700 if tiny else 50):
+            return reference_at(B, req)
+    return reference_at(B, req)
+
+
+def reference_at(B, req):
     loss = req.get("loss", "cross_entropy")
     flat = flatten(req["logits"]) if isinstance(req["logits"], list) else [req["logits"]]
     shape = req["_shape"]
@@ -584,7 +602,16 @@ def reference(B, req):
         else:
             g = B.grad(X, out, len(flat))
         if red == "mean" and tw == 0 and kept:
-            g = [float("nan")] * len(flat)  # PyTorch: 0/0 in the backward (all ignored: 0)
+            # PyTorch: 0/0 in the backward of the kept positions (the target's entry for
+            # nll, the row through the softmax otherwise); ignored positions get 0
+            P, C, at = rows_of(shape)
+            t = req["targets"]
+            tf = flatten(t) if isinstance(t, list) else [t]
+            g = list(g)
+            for n in range(P):
+                if tf[n] != opt(req, "ignore_index"):
+                    for c in ([tf[n]] if loss == "nll" else range(C)):
+                        g[at(n, c)] = float("nan")
         grad = g
     return value, tw, grad
 
@@ -1112,9 +1139,9 @@ def run_weights(srv, conn, req, feature):
     body = {k: v for k, v in req.items() if not k.startswith("_")}
     st, doc = post(srv, conn, "/weights", body)
     try:
-        want = req["_ref"]()
         if "_refuse" in req:
             raise Refuse(req["_refuse"])
+        want = req["_ref"]()
     except Refuse as e:
         if st != 400:
             return "ballast accepts what the reference refuses (%s): %s" % (e, short(doc))
