@@ -457,6 +457,16 @@ static double index_finish(const blp_class *k, const double *z, int64_t y, size_
             for (size_t c = 0; c < C; c++)
                 g[c * s] = -(g[c * s] * invS) * G;
         g[yc * s] = gy * one_minus_sy + (-k->ks * wy - sy * Gs);
+        if (k->eps > 0) {
+            /* the argmax's s_am Σ_c h_c - h_am, h_c = -dl/dp_c, as (Σ_{c != am} h_c -
+             * R h_am) / S: s_am = 1 / S rounds R away in a confident row, and with a
+             * dominant weight (1e300) the difference is far below ulp(s_am Σ h) */
+            double rest = yc != am ? -gy : 0.0;
+            for (size_t c = 0; c < C; c++)
+                rest += c != am ? k->ks * (k->w ? k->w[c] : 1.0) : 0.0;
+            double h_am = k->ks * (k->w ? k->w[am] : 1.0) + (yc == am ? -gy : 0.0);
+            g[am * s] = fma(-h_am, R, rest) / S;
+        }
     }
     return l;
 }

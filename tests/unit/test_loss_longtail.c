@@ -673,6 +673,28 @@ START_TEST(prob_targets_confident_gradient_exact)
 }
 END_TEST
 
+/* Label smoothing on a confident row with a dominant class weight: the argmax's gradient
+ * s_am Σ h - h_am (h_c = -dl/dp_c) was 0 where it is -4.8e277 (1 / S rounds e^-50 away);
+ * z = (0, 50), y = 0, w = (1, 1e300), eps = 1/2, sum. */
+START_TEST(smoothing_confident_gradient_exact)
+{
+    double z[2] = {0, 50}, g[2];
+    int64_t y = 0;
+    bl_loss_args a = args_of(BL_LOSS_CROSS_ENTROPY, z, 2, (const size_t[]){1, 2});
+    a.target_index = &y;
+    a.weights = (const double[]){1, 1e300};
+    a.weights_len = 2;
+    a.label_smoothing = 0.5;
+    a.reduction = BL_REDUCTION_SUM;
+    bl_loss_result r = {0, 0, NULL, g};
+    bl_error err;
+    ck_assert_msg(bl_loss(&a, &r, &err) == BL_OK, "%s", err.message);
+    assert_close(r.value, 4.821874619909794710714263e277, 1e-14, "loss");
+    assert_close(g[0], 4.821874619909794710713798e277, 1e-14, "grad[0]");
+    assert_close(g[1], -4.821874619909794710713798e277, 1e-14, "grad[1]");
+}
+END_TEST
+
 static Suite *longtail_suite(void)
 {
     Suite *s = suite_create("loss_longtail");
@@ -688,6 +710,7 @@ static Suite *longtail_suite(void)
     tcase_add_test(tc, la_tiny_and_huge_priors_exact);
     tcase_add_test(tc, ldam_huge_logits_exact);
     tcase_add_test(tc, prob_targets_confident_gradient_exact);
+    tcase_add_test(tc, smoothing_confident_gradient_exact);
     suite_add_tcase(s, tc);
     tc = tcase_create("int64_targets");
     tcase_add_test(tc, targets_beyond_2_53_small_bodies);
