@@ -541,7 +541,11 @@ def seg_scores(B, xs, shape, req):
         if B is MB:
             top = fp + fn + (mpf(sdr) - mpf(snr)) if loss == "dice" else \
                 a * fp + b * fn + (mpf(sdr) - mpf(snr))
-        f = top / den
+        if B is MB and den.v == 0:  # 0/0 or x/0: not finite, as in float64 (null)
+            keys = set(top.d) | set(den.d)
+            f = Dual(mpf("nan"), {k: mpf("nan") for k in keys})
+        else:
+            f = top / den
         if w is not None:
             c = grp[0][1]
             f = f * w[classes.index(c)]
@@ -727,6 +731,9 @@ def gen_la(g):
     elif m < 0.12:
         req["class_priors" if src == "class_counts" else "class_counts"] = [1.0] * C
         bad = "class_"
+    elif m < 0.13:
+        req[r.choice(["clip", "gamma_pos", "smooth_nr", "max_margin", "tversky_alpha"])] = 0.1
+        bad = "an option of another loss"
     if bad:
         req["_refuse"] = bad
     return finish(req, shape, g)
@@ -850,7 +857,11 @@ def gen_binary(g, loss):
         elif m < 0.06:
             req[r.choice(["gamma_pos", "gamma_neg"])] = -0.5
             req["_refuse"] = "gamma_"
-        elif m < 0.08 and n:
+        elif m < 0.09 and n:
+            req[r.choice(["gamma", "alpha", "smooth_dr", "tversky_beta", "ignore_index"])] = 0.1 \
+                if r.random() < 0.8 else 1
+            req["_refuse"] = "an option of another loss"
+        elif m < 0.11 and n:
             ts[0] = r.choice([1.5, -0.1])
             req["targets"] = nest(ts, shape) if shape else ts[0]
             req["_refuse"] = "targets"
@@ -915,6 +926,9 @@ def gen_seg(g, loss=None):
         f[0] = C
         req["targets"] = nest(f, (N,) + dims)
         req["_refuse"] = "targets"
+    elif m < 0.105:
+        req[r.choice(["gamma", "label_smoothing", "clip", "logit_adjustment"])] = 0.1
+        req["_refuse"] = "an option of another loss"
     elif m < 0.11:
         req["logits"] = nest(g.logits(N), (N, 1))
         req["targets"] = [0] * N if act == "softmax" else [[0.0]] * N
@@ -1032,6 +1046,21 @@ def gen_weights_counts(g):
         req["threshold"] = 0.1
         req["_refuse"] = "threshold"
     req["_ref"] = lambda: {"weights": scheme_mp(counts, scheme, p, zero_ok)}
+    if r.random() < 0.25 and "_refuse" not in req:
+        # labels instead of counts, with the per-sample weights w[label]
+        labels = [r.randrange(C) for _ in range(r.randint(1, 30))]
+        del req["counts"]
+        req["labels"] = labels
+        nc = C if r.random() < 0.5 else max(labels) + 1
+        if nc != max(labels) + 1 or r.random() < 0.3:
+            req["num_classes"] = nc
+        cn = [float(labels.count(c)) for c in range(nc)]
+        req["sample_weights"] = True
+
+        def ref():
+            w = scheme_mp(cn, scheme, p, zero_ok)
+            return {"weights": w, "sample_weights": [w[y] for y in labels]}
+        req["_ref"] = ref
     return req
 
 
@@ -1243,6 +1272,13 @@ def gen_sample_torch(g):
     window(g, req, total)
     if not repl and ns > nz:
         req["_refuse"] = "num_samples"
+    m = r.random()
+    if m < 0.02:
+        req["weights"] = [0.0] * n  # torch: "invalid multinomial distribution (sum of probabilities <= 0)"
+        req["_refuse"] = "weights"
+    elif m < 0.04:
+        req["weights"] = w[:-1] + [-1.0]  # torch: "probability tensor contains either inf, nan or element < 0"
+        req["_refuse"] = "weights"
 
     def ref():
         t = torch.tensor(w, dtype=F64)
