@@ -13,13 +13,17 @@ sum_over_batch_size, asymmetric, dice, tversky, with gradients) and /sample (str
 continued and per_epoch against torch.multinomial, offset/count windows, fast_version 1 and
 2, world_size/rank, strategy undersample/oversample against imbalanced-learn's targets):
 random shapes (empty dims, one element, K-dim), extreme values (logits of +-1e4, counts
-from 1e-300 to 1e300, subnormals, zeros, ignore_index hits, probabilities at 0 and 1,
-clip 0 and 1, eps 0, fractional gammas, smoothing 0), seeds near 2^32 and 2^64.
+from 1e-300 to 1e300 and DBL_MAX, subnormals, zeros, class weights from 5e-324 to 1e300,
+ignore_index hits, probabilities at 0 and 1, clip 0 and 1, eps 0, fractional gammas,
+smoothing 0), seeds near 2^32 and 2^64. Class weights stop at 1e300: weights near DBL_MAX
+whose sums overflow are a documented limit (README, "Equivalence with PyTorch").
 
 References are written here from the formulas of api/openapi.yaml and README.md, not taken
 from the fixture generators: each loss is one scalar function over a "backend" that is
 either PyTorch (0-d float64 tensors, gradients by autograd) or a 50-digit mpmath dual
-number (exact value and gradient). Tolerance: a number passes when it is within 1e-12
+number (exact value and gradient; 700 digits when an input is below 1e-30), evaluated only
+when PyTorch and ballast disagree. Where PyTorch's autograd forms 0 * inf (pow(0, g < 1)
+times an exact zero), the exact backend takes the limit, 0. Tolerance: a number passes when it is within 1e-12
 relative (1e-15 absolute near zero, the rule of tests/unit/check_close.h) of the PyTorch
 value or of the exact one; a case where PyTorch and ballast disagree is settled by the
 exact value. A request the reference refuses must be refused (400) by ballast and the
