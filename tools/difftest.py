@@ -563,9 +563,18 @@ def reference(B, req):
     backend works with 50 digits, or 700 when an input is as tiny as 1e-300 (so that
     sigmoid(1e-310) - 1/2 keeps its value)."""
     if B is MB:
-        flat = flatten(req["logits"]) if isinstance(req["logits"], list) else [req["logits"]]
-        tiny = any(x != 0 and abs(x) < 1e-30 for x in flat)
-        with mpmath.workdps(700 if tiny else 50):
+        # 50 digits beyond the spread of the inputs' magnitudes: 1e300 + 1e150 (two class
+        # weights' terms) needs 150 digits more to keep the 1e150
+        nums = []
+        for k in ("logits", "weights", "targets", "class_counts", "class_priors", "pos_weight"):
+            v = req.get(k)
+            if v is not None:
+                nums += [abs(x) for x in (flatten(v) if isinstance(v, list) else [v])
+                         if isinstance(x, float) and x != 0]
+        spread = math.log10(max(nums)) - math.log10(min(nums)) if nums else 0
+        lg = flatten(req["logits"]) if isinstance(req["logits"], list) else [req["logits"]]
+        tiny = any(0 < abs(x) < 1e-30 for x in lg)
+        with mpmath.workdps(int(50 + min(1400, max(spread, 650 if tiny else 0)))):
             return reference_at(B, req)
     return reference_at(B, req)
 
