@@ -172,6 +172,7 @@ static bl_api_code weights_error(const weights_req *r, const bl_error *le, int f
 typedef struct {
     const char *field; /* the input: "label_sets" or "labels" */
     int matrix;        /* labels came as a 2-D matrix */
+    size_t columns;    /* its width: the number of classes, all-zero columns included */
     int64_t *ids;
     size_t *offsets, n, classes;
     double *positives, *weights, *pos_weight, *sample_weights, *repeat_factors;
@@ -215,6 +216,7 @@ static bl_api_code sets_from_matrix(const weights_req *r, size_t max, multilabel
                         (long long)r->num_classes, t.shape[1]);
     }
     m->n = t.shape[0];
+    m->columns = t.shape[1];
     m->offsets = malloc((m->n + 1) * sizeof *m->offsets);
     if (!m->offsets) {
         api_tensor_free(&t);
@@ -258,7 +260,9 @@ static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel 
     }
     if (code != BL_API_OK)
         return code;
-    size_t given = r->num_classes_given ? (size_t)r->num_classes : 0;
+    /* a matrix has as many classes as columns, trailing columns of zeros included
+     * (api/openapi.yaml: "N x C matrix"); label sets as many as num_classes says */
+    size_t given = m->matrix ? m->columns : r->num_classes_given ? (size_t)r->num_classes : 0;
     if (m->n == 0)
         return api_fail(e, BL_API_INVALID_ARGUMENT, m->field,
                         "%s is empty: give at least one sample", m->field);

@@ -428,6 +428,16 @@ static double index_finish(const blp_class *k, const double *z, int64_t y, size_
             for (size_t c = 0; c < C; c++)
                 g[c * s] = -(g[c * s] * invS) * G;
         g[yc * s] = gy * one_minus_sy + (-k->ks * wy - sy * Gs);
+        if (k->eps > 0) {
+            /* the argmax's s_am Σ_c h_c - h_am, h_c = -dl/dp_c, as (Σ_{c != am} h_c -
+             * R h_am) / S: s_am = 1 / S rounds R away in a confident row, and with a
+             * dominant weight (1e300) the difference is far below ulp(s_am Σ h) */
+            double rest = yc != am ? -gy : 0.0;
+            for (size_t c = 0; c < C; c++)
+                rest += c != am ? k->ks * (k->w ? k->w[c] : 1.0) : 0.0;
+            double h_am = k->ks * (k->w ? k->w[am] : 1.0) + (yc == am ? -gy : 0.0);
+            g[am * s] = fma(-h_am, R, rest) / S;
+        }
     }
     return l;
 }
@@ -555,11 +565,14 @@ static double prob_position(const blp_class *k, const double *z, const double *t
     double m = z[am * s];
     double R = rest_init(m);            /* S - 1: terms > 0, as index_position */
     blp_sum T = {0, 0}, D = {0, 0};     /* Σ W_c, Σ W_c d_c: of either sign */
+    blp_sum Tr = {0, 0};                /* Σ_{c != am} W_c, for the argmax's gradient */
     for (size_t c = 0; c < C; c++) {
         double d = z[c * s] - m, e = exp(d), wt = prob_weight(k, t, c);
         R += c != am ? e : 0.0;
         sum_add(&T, wt);
         sum_add(&D, wt * d);
+        if (c != am)
+            sum_add(&Tr, wt);
         if (g)
             g[c * s] = e;
     }
@@ -569,11 +582,15 @@ static double prob_position(const blp_class *k, const double *z, const double *t
         double bb = Th - T.s;
         Tl = (T.s - (Th - bb)) + (T.c - bb);
     }
-    if (g)
+    if (g) {
         for (size_t c = 0; c < C; c++) {
             double sm = g[c * s] / S;
             g[c * s] = k->ky * (fma(sm, Th, -prob_weight(k, t, c)) + sm * Tl);
         }
+        /* the argmax's T / S - W_am as (Σ_{c != am} W_c - W_am R) / S: 1 / S rounds
+         * R away when the row is confident (R < ulp(1)), and W_am (1 - 1 / S) with it */
+        g[am * s] = k->ky * (fma(-prob_weight(k, t, am), R, sum_get(&Tr)) / S);
+    }
     return fma(logS, Th, -sum_get(&D)) + logS * Tl;
 }
 

@@ -26,6 +26,7 @@
  * count. The rounding is the reference's: z' is formed by the same
  * operations in the same order (pi = n / Σ n, log, times tau, plus z).
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,22 +157,38 @@ static double sum_of(const double *v, size_t n)
     return sum_get(&s);
 }
 
+/* log(a / (b 2^k)) for finite a, b > 0. The quotient itself when it is a
+ * normal double (PyTorch's log(v / Σ v), to the bit); else, where it would
+ * underflow (class_counts 1e-300 beside 1e300, or subnormal ones), from the
+ * mantissas and exponents: log(ma / mb) + e ln 2, with ln 2 split so that
+ * e · LN2_HI is exact. */
+static double log_ratio(double a, double b, int k)
+{
+    static const double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10;
+    double q = a / b;
+    if (k == 0 && q >= DBL_MIN)
+        return log(q);
+    int ea, eb;
+    double ma = frexp(a, &ea), mb = frexp(b, &eb);
+    double e = (double)ea - eb - k;
+    return log(ma / mb) + e * LN2_LO + e * LN2_HI;
+}
+
 /* off[c] = tau log(v_c / Σ v): the per-class shift of logit adjustment.
- * Σ v may overflow (counts near DBL_MAX): then v / 2^k over the same sum. */
+ * Σ v may overflow (counts near DBL_MAX): then over (Σ v 2^-64) 2^64. */
 static void adjustment(const double *v, size_t C, double tau, double *off)
 {
-    double total = sum_of(v, C);
-    if (isinf(total)) {
-        double s = 0x1p-64;
+    double total = sum_of(v, C); /* NaN when it overflows (inf - inf in the compensation) */
+    if (!isfinite(total)) {
         double t2 = 0;
         for (size_t c = 0; c < C; c++)
-            t2 += v[c] * s;
+            t2 += v[c] * 0x1p-64;
         for (size_t c = 0; c < C; c++)
-            off[c] = tau * log((v[c] * s) / t2);
+            off[c] = tau * log_ratio(v[c], t2, 64);
         return;
     }
     for (size_t c = 0; c < C; c++)
-        off[c] = tau * log(v[c] / total);
+        off[c] = tau * log_ratio(v[c], total, 0);
 }
 
 /* LDAM's margins, as the reference computes them: m_c = 1 / sqrt(sqrt(n_c)),
@@ -190,7 +207,11 @@ static void margins(const double *n, size_t C, double max_margin, double *delta)
 
 /* z' into zp: z + off[c] (logit adjustment), or s (z - [c = y] Delta_y)
  * (ldam; no margin where y is ignored or out of range, which loss.c then
- * refuses). */
+ * refuses). The ldam logits are shifted by their position's largest z first,
+ * s ((z_c - max z) - [c = y] Delta_y): the same cross entropy (it is
+ * shift-invariant), but the differences the softmax needs are formed before
+ * the scale, so s = 64 on logits of 1e4 keeps the loss's digits where s z
+ * would round them away (ulp(6.4e5) = 1.2e-10). */
 static void adjusted_input(const bl_loss_args *a, const lt_layout *L, const double *per_class,
                            double *zp)
 {
@@ -205,17 +226,20 @@ static void adjusted_input(const bl_loss_args *a, const lt_layout *L, const doub
             }
         return;
     }
-    for (size_t i = 0; i < L->elements; i++)
-        zp[i] = a->scale * a->input[i];
-    if (!a->target_index)
-        return;
     for (size_t n0 = 0; n0 < L->outer; n0++)
         for (size_t i = 0; i < inner; i++) {
-            int64_t y = a->target_index[n0 * inner + i];
-            if (y == a->ignore_index || y < 0 || (uint64_t)y >= C)
-                continue;
-            size_t at = (n0 * C + (size_t)y) * inner + i;
-            zp[at] = a->scale * (a->input[at] - per_class[(size_t)y]);
+            const double *z = a->input + n0 * C * inner + i;
+            double top = z[0];
+            for (size_t c = 1; c < C; c++)
+                top = z[c * inner] > top ? z[c * inner] : top;
+            int64_t y = a->target_index ? a->target_index[n0 * inner + i] : -1;
+            int margin = y != a->ignore_index && y >= 0 && (uint64_t)y < C;
+            for (size_t c = 0; c < C; c++) {
+                double d = z[c * inner] - top;
+                if (margin && c == (size_t)y)
+                    d -= per_class[c];
+                zp[(n0 * C + c) * inner + i] = a->scale * d;
+            }
         }
 }
 

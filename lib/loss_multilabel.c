@@ -62,9 +62,22 @@ typedef struct {
 
 /* One element: returns l (with weight w) and, when gx is not NULL, stores
  * d(reduced)/dx. */
+/* σ(x) - m without forming σ(x), from e = exp(-|x|) and em = expm1(-|x|) = e - 1:
+ * ((1 - m) - m e) / (1 + e) for x >= 0 and (e (1 - m) - m) / (1 + e) for x < 0, where
+ * |x| <= ln 2 with e - 1 taken from em: ((1 - 2m) - m em) and ((1 - 2m) + (1 - m) em).
+ * Near σ(x) = m, where σ(x) itself rounds to m (σ(1e-18) = 1/2, σ(-5000) = 0 beside
+ * m = 1e-300), it keeps the difference, so the clamps of clip and eps bind exactly
+ * where they should. */
+static double sigmoid_minus(double x, double e, double em, double m)
+{
+    if (e < 0.5)
+        return (x >= 0 ? fma(-m, e, 1 - m) : fma(e, 1 - m, -m)) / (1 + e);
+    return (x >= 0 ? fma(-m, em, 1 - 2 * m) : fma(1 - m, em, 1 - 2 * m)) / (1 + e);
+}
+
 static double asym_element(const blp_asym *k, double x, double y, double w, double *gx)
 {
-    double e = exp(-fabs(x));
+    double e = exp(-fabs(x)), em = expm1(-fabs(x));
     double p = x >= 0 ? 1 / (1 + e) : e / (1 + e);  /* σ(x)  */
     double q = x >= 0 ? e / (1 + e) : 1 / (1 + e);  /* σ(-x) = 1 - p */
     double lp1 = log1p(e);                          /* softplus(-|x|) */
@@ -72,11 +85,15 @@ static double asym_element(const blp_asym *k, double x, double y, double w, doub
 
     double pn, u_neg, log_pn, dpn; /* p_n, 1 - p_n, log p_n, dp_n/dx */
     if (k->clip > 0) {
-        double raw = q + k->clip;
-        int pass = raw <= 1; /* clamp(max=1) inactive */
-        pn = pass ? raw : 1.0;
-        u_neg = pass ? fmax(p - k->clip, 0.0) : 0.0;
-        log_pn = log(pn);
+        /* 1 - p_n = p - m (sigmoid_minus: p - 0.5 = x / 4 at x = 1e-18, where p rounds
+         * to 0.5); the clamp(max=1) is inactive when it is >= 0. p_n = 1 - (p - m) while
+         * that is >= 1/2, else q + m (which keeps p_n = 1e-17 of a confident logit with
+         * m = 1e-17, where 1 - (p - m) is 0). */
+        double m = k->clip, pm = sigmoid_minus(x, e, em, m);
+        int pass = pm >= 0;
+        u_neg = pass ? pm : 0.0;
+        pn = u_neg <= 0.5 ? 1 - u_neg : q + m;
+        log_pn = u_neg <= 0.5 ? log1p(-u_neg) : log(pn);
         dpn = pass ? -p * q : 0.0;
     } else {
         pn = q;
@@ -84,7 +101,9 @@ static double asym_element(const blp_asym *k, double x, double y, double w, doub
         log_pn = -((x > 0 ? x : 0) + lp1); /* log σ(-x) */
         dpn = -p * q;
     }
-    int pos_ok = p >= k->eps, neg_ok = pn >= k->eps;
+    /* p >= eps decided on p - eps (σ(-x) >= eps likewise for clip 0), see sigmoid_minus */
+    int pos_ok = sigmoid_minus(x, e, em, k->eps) >= 0;
+    int neg_ok = k->clip > 0 ? pn >= k->eps : sigmoid_minus(-x, e, em, k->eps) >= 0;
     double A = y * (pos_ok ? log_p : k->log_eps) + (1 - y) * (neg_ok ? log_pn : k->log_eps);
     double u = y * q + (1 - y) * u_neg;
     double g = k->gp * y + k->gn * (1 - y);

@@ -723,7 +723,11 @@ def lt_torch(spec):
         keep = t != ii
         tt = torch.where(keep, t, torch.zeros_like(t))
         at_y = F.one_hot(tt, C).movedim(-1, cdim).bool() & keep.unsqueeze(cdim)
-        out = torch.where(at_y, x - delta[tt].unsqueeze(cdim), x)
+        # shifted by the position's largest logit before the scale (cross entropy is
+        # shift-invariant): s z itself rounds to ulp(s z), which loses the loss's digits
+        # at logits of 1e4 (lt_ldam_029: 3e-11 from the exact value)
+        xs = x - x.detach().amax(dim=cdim, keepdim=True)
+        out = torch.where(at_y, xs - delta[tt].unsqueeze(cdim), xs)
         val = F.cross_entropy(s * out, t, weight=w, ignore_index=ii, reduction=base_red)
     elif loss == "cross_entropy":
         val = F.cross_entropy(z, t, weight=w, ignore_index=ii, reduction=base_red,
@@ -781,6 +785,7 @@ def lt_numpy(spec):
         m = 1.0 / np.sqrt(np.sqrt(np.asarray(counts, dtype=np.float64)))
         m = m * (mm / np.max(m))
         X = to_rows(x, C).copy()
+        X = X - X.max(axis=1, keepdims=True)  # as lt_torch: differences before the scale
         t = np.asarray(spec["t"], dtype=np.int64).reshape(-1)
         for r, y in enumerate(t):
             if y != spec["ignore_index"]:

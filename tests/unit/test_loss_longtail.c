@@ -575,6 +575,126 @@ START_TEST(targets_beyond_2_53_npy)
 }
 END_TEST
 
+/* ---- regressions found by tools/difftest.py (exact values from 50-digit mpmath) ---- */
+
+/* log pi where pi = n / Σ n underflows: a subnormal count beside 798, a prior of 1e-310
+ * beside 1, and counts whose sum overflows. Before: log 0 = -inf, and tau = 0 gave NaN. */
+START_TEST(la_tiny_and_huge_priors_exact)
+{
+    double z[2] = {800, 745};
+    int64_t y = 1;
+    bl_loss_args a = args_of(BL_LOSS_CROSS_ENTROPY, z, 2, (const size_t[]){1, 2});
+    a.target_index = &y;
+    a.class_counts = (const double[]){798, 5e-324};
+    a.class_counts_len = 2;
+    a.adjust_logits = 1;
+    a.logit_adjustment = 0.5;
+    bl_loss_result r = {0, 0, NULL, NULL};
+    ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
+    assert_close(r.value, 430.56109025941553554, 1e-14, "counts {798, 5e-324}, tau 0.5");
+    /* tau = 0: the plain loss, bit for bit */
+    double plain;
+    a.logit_adjustment = 0;
+    ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
+    plain = r.value;
+    a.adjust_logits = 0;
+    a.class_counts = NULL;
+    a.class_counts_len = 0;
+    ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
+    ck_assert(memcmp(&plain, &r.value, sizeof plain) == 0);
+    /* class_priors {1, 1e-310}, z = 0, y = 1, tau = 1: -log pi_1 */
+    double z0[2] = {0, 0};
+    a = args_of(BL_LOSS_CROSS_ENTROPY, z0, 2, (const size_t[]){1, 2});
+    a.target_index = &y;
+    a.class_priors = (const double[]){1, 1e-310};
+    a.class_priors_len = 2;
+    a.adjust_logits = 1;
+    a.logit_adjustment = 1;
+    ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
+    assert_close(r.value, 713.8013788281541651, 1e-14, "priors {1, 1e-310}");
+    /* counts {1e308, 1e308, 1e-300}: the sum overflows and pi_2 underflows */
+    double z3[3] = {0, 0, 0};
+    int64_t y2 = 2;
+    a = args_of(BL_LOSS_CROSS_ENTROPY, z3, 2, (const size_t[]){1, 3});
+    a.target_index = &y2;
+    a.class_counts = (const double[]){1e308, 1e308, 1e-300};
+    a.class_counts_len = 3;
+    a.adjust_logits = 1;
+    a.logit_adjustment = 1;
+    ck_assert_int_eq(bl_loss(&a, &r, NULL), BL_OK);
+    assert_close(r.value, 1400.664883720939721178276, 1e-14, "counts {1e308, 1e308, 1e-300}");
+}
+END_TEST
+
+/* ldam on logits of 1e4 with s = 30 (fixture lt_ldam_029): s z rounds to ulp(3e5), 3e-11
+ * of this loss; the logits are shifted by their maximum before the scale. */
+START_TEST(ldam_huge_logits_exact)
+{
+    double z[6] = {-9998.247, 9998.992, -9998.8, 9999.469, 0.0198, -0.6901};
+    int64_t y = 3;
+    bl_loss_args a = args_of(BL_LOSS_LDAM, z, 2, (const size_t[]){1, 6});
+    a.target_index = &y;
+    a.weights = (const double[]){0.329369, 1.752229, 1.028212, 0.537727, 2.017497, 0.334967};
+    a.weights_len = 6;
+    a.reduction = BL_REDUCTION_SUM;
+    a.ignore_index = 0;
+    a.class_counts = (const double[]){94.007, 17.009, 29.162, 56.525, 14.756, 92.361};
+    a.class_counts_len = 6;
+    a.max_margin = 0.3;
+    bl_loss_result r = {0, 0, NULL, NULL};
+    bl_error err;
+    ck_assert_msg(bl_loss(&a, &r, &err) == BL_OK, "%s", err.message);
+    assert_close(r.value, 2.0399167576000780630728673278e-4, 1e-13, "ldam, logits 1e4");
+}
+END_TEST
+
+/* Probability targets on a confident row: the argmax's gradient -W_am (1 - s_am) was
+ * computed as W_am / S - W_am, which rounds 1 - s_am = e^-50 away (0 instead of
+ * -1.93e278 with a class weight of 1e300); with and without logit adjustment. */
+START_TEST(prob_targets_confident_gradient_exact)
+{
+    double z[2] = {0, 50}, t[2] = {0, 1}, g[2];
+    bl_loss_args a = args_of(BL_LOSS_CROSS_ENTROPY, z, 2, (const size_t[]){1, 2});
+    a.target_prob = t;
+    a.weights = (const double[]){1, 1e300};
+    a.weights_len = 2;
+    a.reduction = BL_REDUCTION_SUM;
+    for (int la = 0; la < 2; la++) {
+        a.adjust_logits = la;
+        a.logit_adjustment = la;
+        a.class_counts = la ? (const double[]){3, 3} : NULL;
+        a.class_counts_len = la ? 2 : 0;
+        bl_loss_result r = {0, 0, NULL, g};
+        bl_error err;
+        ck_assert_msg(bl_loss(&a, &r, &err) == BL_OK, "%s", err.message);
+        assert_close(g[0], 1.928749847963917884294233e278, 1e-14, "grad[0]");
+        assert_close(g[1], -1.928749847963917884294233e278, 1e-14, "grad[1]");
+    }
+}
+END_TEST
+
+/* Label smoothing on a confident row with a dominant class weight: the argmax's gradient
+ * s_am Σ h - h_am (h_c = -dl/dp_c) was 0 where it is -4.8e277 (1 / S rounds e^-50 away);
+ * z = (0, 50), y = 0, w = (1, 1e300), eps = 1/2, sum. */
+START_TEST(smoothing_confident_gradient_exact)
+{
+    double z[2] = {0, 50}, g[2];
+    int64_t y = 0;
+    bl_loss_args a = args_of(BL_LOSS_CROSS_ENTROPY, z, 2, (const size_t[]){1, 2});
+    a.target_index = &y;
+    a.weights = (const double[]){1, 1e300};
+    a.weights_len = 2;
+    a.label_smoothing = 0.5;
+    a.reduction = BL_REDUCTION_SUM;
+    bl_loss_result r = {0, 0, NULL, g};
+    bl_error err;
+    ck_assert_msg(bl_loss(&a, &r, &err) == BL_OK, "%s", err.message);
+    assert_close(r.value, 4.821874619909794710714263e277, 1e-14, "loss");
+    assert_close(g[0], 4.821874619909794710713798e277, 1e-14, "grad[0]");
+    assert_close(g[1], -4.821874619909794710713798e277, 1e-14, "grad[1]");
+}
+END_TEST
+
 static Suite *longtail_suite(void)
 {
     Suite *s = suite_create("loss_longtail");
@@ -587,6 +707,10 @@ static Suite *longtail_suite(void)
     tcase_add_test(tc, sobs_is_sum_over_kept);
     tcase_add_test(tc, gradients_by_differences);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, la_tiny_and_huge_priors_exact);
+    tcase_add_test(tc, ldam_huge_logits_exact);
+    tcase_add_test(tc, prob_targets_confident_gradient_exact);
+    tcase_add_test(tc, smoothing_confident_gradient_exact);
     suite_add_tcase(s, tc);
     tc = tcase_create("int64_targets");
     tcase_add_test(tc, targets_beyond_2_53_small_bodies);

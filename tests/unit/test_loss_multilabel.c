@@ -266,6 +266,39 @@ START_TEST(errors)
 }
 END_TEST
 
+/* Regressions found by tools/difftest.py (exact values from mpmath at 60 digits).
+ * A negative near the kink p = clip: x = 2^-60 with clip 1/2, where p rounds to 1/2 and
+ * p - clip was 0, so loss and gradient were 0; exactly, p - 1/2 = tanh(x/2)/2 and
+ * l = -log(1 - u) u^(1/2), u = p - 1/2. And a confident logit with clip 1e-17, where
+ * p_n = q + clip = 1e-17 must not become 1 - (p - clip) = 0 (log 0). */
+START_TEST(clip_near_the_kink_exact)
+{
+    double x[2] = {8.673617379884035e-19, 800.0}, y[2] = {0.0, 0.5}, g[2], per[2];
+    bl_loss_args a = asym_args(x, y, 1, 2);
+    a.gamma_pos = 0.25;
+    a.gamma_neg = 0.5;
+    a.clip = 0.5;
+    a.reduction = BL_REDUCTION_NONE;
+    bl_loss_result r = {0, 0, per, g};
+    bl_error e;
+    ck_assert_int_eq(bl_loss(&a, &r, &e), BL_OK);
+    ASSERT_CLOSE_TOL(per[0], 1.009741958682895111e-28, 1e-12, 0);
+    ASSERT_CLOSE_TOL(g[0], 1.7462298274040222171e-10, 1e-12, 0);
+    double x1 = 800, y1 = 0.5, g1;
+    a = asym_args(&x1, &y1, 0, 0);
+    a.gamma_pos = 0.5;
+    a.gamma_neg = 1;
+    a.clip = 1e-17;
+    a.eps = 1e-300;
+    r = (bl_loss_result){0, 0, NULL, &g1};
+    ck_assert_int_eq(bl_loss(&a, &r, &e), BL_OK);
+    /* -(1 - y) log(1e-17) u^g, u = (1 - y)(p - clip) = 0.5 (1 - 1e-17), g = 0.75: the
+     * negative half (log p = -softplus(-800) is 0) */
+    ASSERT_CLOSE(r.value, 11.637564945822815);
+    ck_assert(g1 == 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("loss_multilabel");
@@ -275,6 +308,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bce_identity);
     tcase_add_loop_test(tc, gradients, 0, 21);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, clip_near_the_kink_exact);
     suite_add_tcase(s, tc);
     return s;
 }

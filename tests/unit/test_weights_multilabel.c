@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "ballast.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -547,6 +548,40 @@ static int run_multilabel_case(json_t *req, json_t *exp, char *why, size_t size)
     return ok;
 }
 
+/* Regression found by tools/difftest.py: a labels matrix has as many classes as
+ * columns (api/openapi.yaml, "N x C matrix"), trailing all-zero columns included. They
+ * were dropped (num_classes = the last column with a positive + 1), so a class without
+ * positives passed zero_counts "error" and the answer had fewer weights than columns. */
+static char *weights_call(const char *body, bl_api_code want)
+{
+    bl_api_config cfg = bl_api_config_default();
+    bl_api_result res;
+    bl_api_code code = bl_api_call(&cfg, "weights", body, strlen(body), &res);
+    ck_assert_ptr_nonnull(res.body);
+    ck_assert_msg(code == want, "code %d, want %d: %s", (int)code, (int)want, res.body);
+    return res.body;
+}
+
+START_TEST(test_matrix_trailing_zero_columns)
+{
+    char *b = weights_call("{\"labels\": [[0, 1, 0], [1, 0, 0]], \"scheme\": \"inverse\"}",
+                           BL_API_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(b, "zero_counts") != NULL, "%s", b);
+    free(b);
+    b = weights_call("{\"labels\": [[1, 0, 1, 0, 1, 0], [0, 0, 0, 0, 1, 0]], \"scheme\": "
+                     "\"power\", \"exponent\": 0, \"zero_counts\": \"zero\"}",
+                     BL_API_OK);
+    ck_assert_msg(strstr(b, "\"num_classes\":6") != NULL, "%s", b);
+    ck_assert_msg(strstr(b, "\"weights\":[1.0,0.0,1.0,0.0,1.0,0.0]") != NULL, "%s", b);
+    ck_assert_msg(strstr(b, "\"positives\":[1,0,1,0,2,0]") != NULL, "%s", b);
+    free(b);
+    /* num_classes must agree with the columns, trailing zeros or not */
+    b = weights_call("{\"labels\": [[1, 0, 0]], \"num_classes\": 1, \"zero_counts\": \"zero\"}",
+                     BL_API_INVALID_ARGUMENT);
+    free(b);
+}
+END_TEST
+
 START_TEST(test_fixtures)
 {
     const char *dir = getenv("BALLAST_FIXTURES");
@@ -598,6 +633,7 @@ int main(void)
     tcase_add_test(tc, test_power_by_hand);
     tcase_add_test(tc, test_power_identities_bit_for_bit);
     tcase_add_test(tc, test_power_errors);
+    tcase_add_test(tc, test_matrix_trailing_zero_columns);
     suite_add_tcase(s, tc);
     tc = tcase_create("label_sets");
     tcase_add_test(tc, test_matrix_sets);
