@@ -396,6 +396,15 @@ bl_status bl_sample_window_size(size_t k, const bl_sample_opts *o, size_t *len, 
 bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
                            int64_t *out, size_t *len, bl_error *err);
 
+/* bl_sample_window, free to overwrite w: with the fast generator and
+ * replacement, the alias table is built in w's own memory (8 bytes a
+ * column, the size of a weight) instead of a table of its own, so that a
+ * draw needs no more than n / 8 bytes beside w and out. The same indices
+ * as bl_sample_window; on success w's contents are unspecified, on error
+ * w is untouched. out must not overlap w. */
+bl_status bl_sample_window_inplace(double *w, size_t n, size_t k, const bl_sample_opts *o,
+                                   int64_t *out, size_t *len, bl_error *err);
+
 /* What stream continued replays before epoch `epoch`: epoch times k
  * (replacement) or n (without) uniforms, saturating at UINT64_MAX; 0 for
  * per_epoch or the fast generator. Can't fail. */
