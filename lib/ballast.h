@@ -608,6 +608,13 @@ typedef struct {
     double smooth_nr, smooth_dr; /* dice, tversky: added to numerator, denominator; >= 0 */
     double tversky_alpha;        /* tversky: weight of false positives, >= 0 */
     double tversky_beta;         /* tversky: weight of false negatives, >= 0 */
+    /* Instead of input (which is then NULL): the same values as float32
+     * (native byte order, any alignment: e.g. a .npy's data in place), read
+     * as the doubles they convert to exactly, so that the results are those
+     * of input holding them. class-index cross_entropy and focal over
+     * (N, C) and nll read it directly; every other case converts it into a
+     * float64 copy first (BL_ENOMEM when that fails). */
+    const void *input_f32;
 } bl_loss_args;
 
 /* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,
