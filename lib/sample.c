@@ -242,6 +242,13 @@ static inline uint32_t keep_bits(double p)
 
 #define NONE SIZE_MAX
 
+/* A column that keeps its own index whatever the draw. */
+static inline void keep_whole(alias_cell *t, size_t x)
+{
+    t[x].c.keep = UINT32_MAX;
+    t[x].c.alias = (uint32_t)x;
+}
+
 /* The highest i < from with bit i of b equal to `set`, or NONE. */
 static size_t bit_below(const uint64_t *b, size_t from, int set)
 {
@@ -314,14 +321,14 @@ static bl_status alias_build(const double *w, size_t n, double sum, alias_cell *
             j = bit_below(small, j, 0);
         }
     }
-    /* What is left is 1 up to rounding: the column keeps itself. */
-    for (size_t x = 0; x < n; x++) {
-        int is_small = (int)(small[x / 64] >> (x % 64) & 1);
-        if (x == pend || (is_small && x < i) || (!is_small && j != NONE && x <= j)) {
-            t[x].c.keep = UINT32_MAX;
-            t[x].c.alias = (uint32_t)x;
-        }
-    }
+    /* What is left is 1 up to rounding: the column keeps itself. Left are
+     * pend, the small columns below i and the large ones from j down. */
+    if (pend != NONE)
+        keep_whole(t, pend);
+    for (size_t x = bit_below(small, i, 1); x != NONE; x = bit_below(small, x, 1))
+        keep_whole(t, x);
+    for (size_t x = j; x != NONE; x = bit_below(small, x, 0))
+        keep_whole(t, x);
     free(small);
     return BL_OK;
 }
