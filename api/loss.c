@@ -198,6 +198,8 @@ typedef struct {
     int64_t *idx;     /* else class indices, of shape ishape */
     size_t ishape[BL_MAX_DIMS], indim;
     const void *in_f32; /* the input as a float32 .npy part's own data (in.data NULL) */
+    int tg_lazy;        /* targets: an integer .npy part, tg without data (read later) */
+    int idx_owned;      /* idx is malloc'd (else the targets part's own int64s) */
 } loss_data;
 
 static void loss_data_free(loss_data *d)
@@ -208,7 +210,8 @@ static void loss_data_free(loss_data *d)
     free(d->pos_weight);
     free(d->counts);
     free(d->priors);
-    free(d->idx);
+    if (d->idx_owned)
+        free(d->idx);
 }
 
 /* The index of the first of n float32 at p (any alignment) that is not
@@ -271,13 +274,36 @@ static int input_f32(const api_value *v, size_t max, loss_data *d, bl_api_code *
     return 1;
 }
 
+/* Integer .npy targets: their shape now (d->tg without data, tg_lazy), the
+ * values when it is known how they read (class indices straight from the
+ * part, probabilities through api_tensor_decode). 0 when the part is not
+ * one api_tensor_decode would take, which then says why. */
+static int targets_shape(const api_value *v, size_t max, loss_data *d)
+{
+    npy_view nv;
+    api_err ignored;
+    if (!v->part || npy_parse(v->part->data, v->part->len, "targets", &nv, &ignored) != BL_API_OK ||
+        !npy_is_integer(&nv) || (max && nv.count > max))
+        return 0;
+    size_t dims = nv.ndim ? nv.ndim : 1; /* tensor_from_npy's bound of the JSON form */
+    if (max && npy_nodes(&nv) > (max > SIZE_MAX / BL_MAX_DIMS ? SIZE_MAX : max * dims))
+        return 0;
+    memset(&d->tg, 0, sizeof d->tg);
+    memcpy(d->tg.shape, nv.shape, sizeof d->tg.shape);
+    d->tg.ndim = nv.ndim;
+    d->tg.count = nv.count;
+    d->tg.all_integers = 1;
+    d->tg_lazy = 1;
+    return 1;
+}
+
 static bl_api_code read_arrays(const loss_req *r, size_t max, loss_data *d, api_err *e)
 {
     const api_value *in = r->loss == BL_LOSS_NLL ? &r->log_probs : &r->logits;
     bl_api_code code = BL_API_OK;
     if (!input_f32(in, max, d, &code, e))
         code = api_tensor_decode(in, d->in_name, max, "max-elements", &d->in, e);
-    if (code == BL_API_OK)
+    if (code == BL_API_OK && !targets_shape(&r->targets, max, d))
         code = api_tensor_decode(&r->targets, "targets", max, "max-elements", &d->tg, e);
     if (code == BL_API_OK && api_sent(&r->weights))
         code = api_doubles(&r->weights, "weights", 1, max, "max-elements", &d->weights, &d->nw, e);
@@ -327,9 +353,17 @@ static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
                         "targets of shape %s are class indices and must be integers",
                         (shape_text(ts, sizeof ts, d->tg.shape, d->tg.ndim), ts));
+    npy_view nv;
+    if (d->tg_lazy && d->tg.count &&
+        npy_parse(r->targets.part->data, r->targets.part->len, "targets", &nv, e) == BL_API_OK &&
+        nv.dtype == NPY_I8 && (uintptr_t)nv.data % sizeof(int64_t) == 0) {
+        d->idx = (int64_t *)(uintptr_t)nv.data; /* int64 in place: read, never written */
+        return BL_API_OK;
+    }
     d->idx = malloc((d->tg.count ? d->tg.count : 1) * sizeof *d->idx);
     if (!d->idx)
         return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for targets");
+    d->idx_owned = 1;
     bl_api_code code = api_int64_tensor(&r->targets, &d->tg, "targets", d->idx, e);
     api_tensor_free(&d->tg); /* the indices replace it: peak memory */
     return code;
@@ -521,6 +555,8 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
     code = read_arrays(&r, max, &d, e);
     if (code == BL_API_OK)
         code = read_targets(&r, &d, e);
+    if (code == BL_API_OK && d.prob && d.tg_lazy) /* integer probabilities: as doubles */
+        code = api_tensor_decode(&r.targets, "targets", max, "max-elements", &d.tg, e);
     if (code == BL_API_OK)
         code = compute(&r, &d, max, out, e);
     loss_data_free(&d);
