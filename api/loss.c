@@ -200,6 +200,7 @@ typedef struct {
     const void *in_f32; /* the input as a float32 .npy part's own data (in.data NULL) */
     int tg_lazy;        /* targets: an integer .npy part, tg without data (read later) */
     int idx_owned;      /* idx is malloc'd (else the targets part's own int64s) */
+    int writable;       /* the parts may be moved within (bl_api_config.parts_writable) */
 } loss_data;
 
 static void loss_data_free(loss_data *d)
@@ -356,8 +357,14 @@ static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
     npy_view nv;
     if (d->tg_lazy && d->tg.count &&
         npy_parse(r->targets.part->data, r->targets.part->len, "targets", &nv, e) == BL_API_OK &&
-        nv.dtype == NPY_I8 && (uintptr_t)nv.data % sizeof(int64_t) == 0) {
-        d->idx = (int64_t *)(uintptr_t)nv.data; /* int64 in place: read, never written */
+        nv.dtype == NPY_I8 && ((uintptr_t)nv.data % sizeof(int64_t) == 0 || d->writable)) {
+        /* int64 in place, moved back into the .npy header (read already)
+         * onto an 8-byte boundary if need be */
+        unsigned char *data = (unsigned char *)(uintptr_t)nv.data;
+        size_t shift = (uintptr_t)data % sizeof(int64_t);
+        if (shift)
+            memmove(data - shift, data, nv.count * sizeof(int64_t));
+        d->idx = (int64_t *)(void *)(data - shift);
         return BL_API_OK;
     }
     d->idx = malloc((d->tg.count ? d->tg.count : 1) * sizeof *d->idx);
@@ -551,6 +558,7 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
         return code;
     memset(&d, 0, sizeof d);
     d.in_name = r.loss == BL_LOSS_NLL ? "log_probs" : "logits";
+    d.writable = cfg->parts_writable;
     size_t max = cfg->limits.max_elements;
     code = read_arrays(&r, max, &d, e);
     if (code == BL_API_OK)

@@ -31,7 +31,8 @@ def to_f32(x):
 
 def f32_parts(req, pad=""):
     """The request with its input as a float32 .npy part; pad lengthens the
-    part's name line (so the data lands at another alignment in the body)."""
+    request part, which comes first (so the arrays land at another alignment
+    in the body)."""
     rest = dict(req)
     parts = []
     for name in INPUTS:
@@ -45,8 +46,8 @@ def f32_parts(req, pad=""):
             is_int = name == "targets" and all(isinstance(x, int) and not isinstance(x, bool)
                                                for x in vals)
             parts.append((name, npy(vals, shape_of(v), "<i8" if is_int else "<f8"), True))
-    rest_doc = json.dumps(rest) + pad
-    parts.append(("request", rest_doc.encode(), False))
+    # first, so that its length moves every .npy part after it
+    parts.insert(0, ("request", (json.dumps(rest) + pad).encode(), False))
     return parts
 
 
@@ -99,14 +100,15 @@ def f32_input_with_gradients_and_multipart():
 
 @test
 def f32_bulk_rows_and_alignments():
-    # (64, 10): the kernel's float32 rows; every alignment of the data in the body
+    # (64, 10): the kernel's float32 rows, int64 targets read in place; every
+    # alignment of the data in the body
     rows = [[((i * 7 + c * 3) % 17 - 8) * 0.375 for c in range(10)] for i in range(64)]
     targets = [(i * 5) % 10 for i in range(64)]
     for loss in ("cross_entropy", "focal", "nll"):
         req = {"logits" if loss != "nll" else "log_probs": rows, "targets": targets,
                "loss": loss, "weights": [0.5 + c for c in range(10)]}
         _, _, want = srv.request("POST", "/loss", req)
-        for k in range(4):
+        for k in range(8):
             status, _, got = post(f32_parts(req, pad=" " * k))
             eq((status, got), (200, want), "%s, pad %d" % (loss, k))
 
