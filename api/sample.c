@@ -175,6 +175,25 @@ static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, do
     return api_from_lib(e, &le, NULL, 0);
 }
 
+/* The draw's len indices as the answer's array: drawn straight into a .npy
+ * answer, or into *draw (malloc'd; the caller frees it). */
+static bl_api_code answer_draw(const sample_req *r, const bl_sample_opts *o, double *w, size_t n,
+                               size_t k, size_t len, api_out *out, int64_t **draw, api_err *e)
+{
+    int64_t *direct = out_int64s_direct(out, "indices", len);
+    if (direct)
+        return draw_indices(r, o, w, n, k, direct, e);
+    *draw = calloc(len ? len : 1, sizeof **draw); /* calloc: len * 8 may overflow (no limit) */
+    if (!*draw)
+        return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
+    bl_api_code code = draw_indices(r, o, w, n, k, *draw, e);
+    if (code == BL_API_OK) {
+        out_int64s(out, "indices", *draw, len);
+        out_primary(out);
+    }
+    return code;
+}
+
 #define SEED_DIGITS 24 /* 2^64 - 1 has 20 */
 
 /* The answer's scalar fields. The seed comes back as it came: a string
@@ -539,22 +558,9 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     if (code != BL_API_OK)
         goto done;
     o.seed = r.seed;
-    /* A .npy answer's indices are drawn straight into it. */
-    int64_t *direct = out_int64s_direct(out, "indices", len);
-    if (!direct) {
-        draw = calloc(len ? len : 1, sizeof *draw); /* calloc: len * 8 may overflow (no limit) */
-        if (!draw) {
-            code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
-            goto done;
-        }
-    }
-    code = draw_indices(&r, &o, w, n, k, direct ? direct : draw, e);
+    code = answer_draw(&r, &o, w, n, k, len, out, &draw, e);
     if (code != BL_API_OK)
         goto done;
-    if (!direct) {
-        out_int64s(out, "indices", draw, len);
-        out_primary(out);
-    }
     put_fields(&r, k, share, len, ws, out, digits);
     code = api_emit(out, e);
 done:
