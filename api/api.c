@@ -21,7 +21,7 @@ bl_api_limits bl_api_limits_default(void)
 
 bl_api_config bl_api_config_default(void)
 {
-    bl_api_config c = {bl_api_limits_default(), NULL, NULL};
+    bl_api_config c = {bl_api_limits_default(), NULL, NULL, 0};
     return c;
 }
 

@@ -57,6 +57,12 @@ typedef struct {
      * (getrandom). Returns 0 on success. */
     int (*entropy)(void *ctx, uint64_t *out);
     void *entropy_ctx;
+    /* 1: the caller owns the bytes of a request's parts (bl_api_part.data)
+     * and discards them after the call, so a handler may overwrite them: a
+     * .npy part is then worked on in place instead of copied (e.g. /sample
+     * builds its alias table in the weights' own memory). 0 (default): the
+     * parts are left as they are. */
+    int parts_writable;
 } bl_api_config;
 
 /* Default configuration: default limits, OS entropy. Can't fail. */

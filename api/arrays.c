@@ -5,6 +5,7 @@
  * errors that tensor.c shares.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,23 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
     return BL_API_OK;
 }
 
+/* The first value that is not finite (or < 0 when nonneg), as api_doubles
+ * reports it. */
+static bl_api_code check_doubles(const double *v, size_t n, const char *name, int nonneg,
+                                 api_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = v[i];
+        if (!isfinite(x) || (nonneg && x < 0)) {
+            char path[BL_API_FIELD_MAX];
+            snprintf(path, sizeof path, "%s[%zu]", name, i);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s",
+                            path, x, nonneg ? "a finite number >= 0" : "a finite number");
+        }
+    }
+    return BL_API_OK;
+}
+
 bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_t max,
                         const char *limit_name, double **out, size_t *n, api_err *e)
 {
@@ -138,18 +156,39 @@ bl_api_code api_doubles(const api_value *av, const char *name, int nonneg, size_
     bl_api_code c = flat_values(av, name, max, limit_name, "a number", out, n, &all_int, e);
     if (c != BL_API_OK)
         return c;
-    for (size_t i = 0; i < *n; i++) {
-        double x = (*out)[i];
-        if (!isfinite(x) || (nonneg && x < 0)) {
-            char path[BL_API_FIELD_MAX];
-            snprintf(path, sizeof path, "%s[%zu]", name, i);
-            api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path, x,
-                     nonneg ? "a finite number >= 0" : "a finite number");
-            free(*out);
-            *out = NULL;
-            return BL_API_INVALID_ARGUMENT;
-        }
+    c = check_doubles(*out, *n, name, nonneg, e);
+    if (c != BL_API_OK) {
+        free(*out);
+        *out = NULL;
     }
+    return c;
+}
+
+bl_api_code api_doubles_scratch(const bl_api_config *cfg, const api_value *av, const char *name,
+                                int nonneg, size_t max, const char *limit_name, double **out,
+                                size_t *n, int *owned, api_err *e)
+{
+    npy_view nv;
+    *owned = 1;
+    if (!cfg->parts_writable || !av->part ||
+        npy_parse(av->part->data, av->part->len, name, &nv, e) != BL_API_OK ||
+        nv.dtype != NPY_F8 || nv.ndim != 1 || (max && nv.count > max) || nv.count == 0)
+        return api_doubles(av, name, nonneg, max, limit_name, out, n, e); /* its errors */
+    /* The data follows the .npy header (at least 10 bytes), so it can be
+     * moved back onto an 8-byte boundary within the part. */
+    unsigned char *data = (unsigned char *)(uintptr_t)nv.data;
+    size_t shift = (uintptr_t)data % sizeof(double);
+    if (shift) {
+        memmove(data - shift, data, nv.count * sizeof(double));
+        data -= shift;
+    }
+    double *v = (double *)(void *)data;
+    bl_api_code c = check_doubles(v, nv.count, name, nonneg, e);
+    if (c != BL_API_OK)
+        return c;
+    *out = v;
+    *n = nv.count;
+    *owned = 0;
     return BL_API_OK;
 }
 

@@ -78,6 +78,9 @@ void jw_free(jw *w);
  * over. */
 char *jw_take(jw *w, size_t *len);
 void jw_raw(jw *w, const char *s, size_t n);
+/* Appends n bytes for the caller to fill, and returns where they start:
+ * valid until the next write. NULL (nothing appended) after oom or over. */
+char *jw_reserve(jw *w, size_t n);
 void jw_lit(jw *w, const char *s);
 void jw_str(jw *w, const char *s);
 /* Writes "key": with a leading comma unless it opens the object. */
@@ -125,6 +128,9 @@ void npy_to_doubles(const npy_view *v, double *out);
 void npy_to_int64(const npy_view *v, int64_t *out);
 /* Writes a version 1.0 .npy of float64 (NPY_F8) or int64 (NPY_I8) data. */
 void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t ndim);
+/* Its header alone: the data may follow (padded so that it starts 64
+ * bytes past a multiple of 64 from the header's start). */
+void npy_write_header(jw *w, npy_dtype t, const size_t *shape, size_t ndim);
 
 /* ---- numbers (numparse.c) ------------------------------------------------- */
 
@@ -219,6 +225,14 @@ int64_t api_int64_of_double(double x);
  * limit_exceeded naming limit_name. */
 bl_api_code api_doubles(const api_value *v, const char *name, int nonneg, size_t max,
                         const char *limit_name, double **out, size_t *n, api_err *e);
+/* api_doubles for a handler that may overwrite the values: a 1-D float64
+ * .npy part's own bytes (moved onto an 8-byte boundary within the part)
+ * when cfg->parts_writable, *owned 0 (the part's, not to be freed);
+ * otherwise api_doubles' malloc'd copy, *owned 1. The same checks and
+ * errors as api_doubles. */
+bl_api_code api_doubles_scratch(const bl_api_config *cfg, const api_value *v, const char *name,
+                                int nonneg, size_t max, const char *limit_name, double **out,
+                                size_t *n, int *owned, api_err *e);
 /* A flat array of integers (JSON integers, or an integer .npy). */
 bl_api_code api_int64s(const api_value *v, const char *name, size_t max, const char *limit_name,
                        int64_t **out, size_t *n, api_err *e);
@@ -416,6 +430,7 @@ typedef struct {
     size_t ndim;
     json_t *keys;
     int keyed_counts;
+    int direct; /* OV_INT64S already written in the .npy answer (out_int64s_direct) */
 } api_field_out;
 
 #define API_MAX_OUT 16
@@ -439,6 +454,14 @@ void out_double(api_out *o, const char *name, double d);
 void out_tensor(api_out *o, const char *name, const double *v, const size_t *shape, size_t ndim);
 void out_doubles(api_out *o, const char *name, const double *v, size_t n);
 void out_int64s(api_out *o, const char *name, const int64_t *v, size_t n);
+/* A .npy answer's one array of n int64s, filled in place: as out_int64s
+ * then out_primary, but the array is the answer's own bytes (its .npy
+ * header is written into o->w now), which the handler fills through the
+ * pointer returned, writing nothing else into o->w before api_emit. NULL
+ * (and nothing added) when o->format is not BL_API_NPY, fields were added
+ * before, or the answer would pass max_output or memory: the handler then
+ * makes its own array for out_int64s. */
+int64_t *out_int64s_direct(api_out *o, const char *name, size_t n);
 void out_counts(api_out *o, const char *name, const double *v, size_t n);
 void out_keyed(api_out *o, const char *name, json_t *keys, const double *v, int counts);
 /* Marks the last field added as the answer's one array (for BL_API_NPY). */

@@ -98,6 +98,16 @@ char *jw_take(jw *w, size_t *len)
     return b;
 }
 
+char *jw_reserve(jw *w, size_t n)
+{
+    /* n + 1: jw_take's NUL then needs no reallocation of what is filled */
+    if (n == SIZE_MAX || !jw_room(w, n + 1))
+        return NULL;
+    char *p = w->buf + w->len;
+    w->len += n;
+    return p;
+}
+
 void jw_raw(jw *w, const char *s, size_t n)
 {
     if (!jw_room(w, n))

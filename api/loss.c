@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -196,6 +197,10 @@ typedef struct {
     int prob;         /* targets are probabilities (or binary targets): tg */
     int64_t *idx;     /* else class indices, of shape ishape */
     size_t ishape[BL_MAX_DIMS], indim;
+    const void *in_f32; /* the input as a float32 .npy part's own data (in.data NULL) */
+    int tg_lazy;        /* targets: an integer .npy part, tg without data (read later) */
+    int idx_owned;      /* idx is malloc'd (else the targets part's own int64s) */
+    int writable;       /* the parts may be moved within (bl_api_config.parts_writable) */
 } loss_data;
 
 static void loss_data_free(loss_data *d)
@@ -206,14 +211,100 @@ static void loss_data_free(loss_data *d)
     free(d->pos_weight);
     free(d->counts);
     free(d->priors);
-    free(d->idx);
+    if (d->idx_owned)
+        free(d->idx);
+}
+
+/* The index of the first of n float32 at p (any alignment) that is not
+ * finite (exponent all ones), or n. Two at a time in 64-bit words:
+ * (x & E) + 2^23 reaches bit 31 of its half only when x's exponent bits E
+ * are all ones, and carries nothing into the other half. */
+static size_t first_nonfinite(const unsigned char *p, size_t n)
+{
+    const uint64_t E = UINT64_C(0x7f8000007f800000), ONE = UINT64_C(0x0080000000800000),
+                   TOP = UINT64_C(0x8000000080000000);
+    size_t i = 0;
+    uint64_t bad = 0;
+    for (; i + 8 <= n && !bad; i += 8) {
+        uint64_t w[4];
+        memcpy(w, p + i * sizeof(float), sizeof w);
+        bad = (((w[0] & E) + ONE) | ((w[1] & E) + ONE) | ((w[2] & E) + ONE) |
+               ((w[3] & E) + ONE)) & TOP;
+    }
+    for (i = bad ? i - 8 : i; i < n; i++) {
+        float f;
+        memcpy(&f, p + i * sizeof f, sizeof f);
+        if (!isfinite(f))
+            return i;
+    }
+    return n;
+}
+
+/* A float32 .npy input used where it lies, without a float64 copy
+ * (libballast reads float32 at any alignment: bl_loss_args.input_f32).
+ * 1 when taken, with d->in's shape and count, or when refused (*code the
+ * refusal, as api_tensor_decode words it); 0 when it must be decoded as
+ * any other input, which also reports what is wrong with it. */
+static int input_f32(const api_value *v, size_t max, loss_data *d, bl_api_code *code,
+                     api_err *e)
+{
+    npy_view nv;
+    api_err ignored;
+    if (!v->part || npy_parse(v->part->data, v->part->len, d->in_name, &nv, &ignored) != BL_API_OK ||
+        nv.dtype != NPY_F4 || nv.count == 0 || (max && nv.count > max))
+        return 0;
+    size_t dims = nv.ndim ? nv.ndim : 1; /* tensor_from_npy's bound of the JSON form */
+    if (max && npy_nodes(&nv) > (max > SIZE_MAX / BL_MAX_DIMS ? SIZE_MAX : max * dims))
+        return 0;
+    size_t bad = first_nonfinite(nv.data, nv.count);
+    if (bad < nv.count) {
+        char path[BL_API_FIELD_MAX];
+        float f;
+        memcpy(&f, nv.data + bad * sizeof f, sizeof f);
+        api_path(path, sizeof path, d->in_name, (int64_t)bad, nv.shape, nv.ndim);
+        *code = api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                         "%s = %g, but it must be a finite number", path, (double)f);
+        return 1;
+    }
+    memcpy(d->in.shape, nv.shape, sizeof d->in.shape);
+    d->in.ndim = nv.ndim;
+    d->in.count = nv.count;
+    d->in.all_integers = 0;
+    d->in_f32 = nv.data;
+    *code = BL_API_OK;
+    return 1;
+}
+
+/* Integer .npy targets: their shape now (d->tg without data, tg_lazy), the
+ * values when it is known how they read (class indices straight from the
+ * part, probabilities through api_tensor_decode). 0 when the part is not
+ * one api_tensor_decode would take, which then says why. */
+static int targets_shape(const api_value *v, size_t max, loss_data *d)
+{
+    npy_view nv;
+    api_err ignored;
+    if (!v->part || npy_parse(v->part->data, v->part->len, "targets", &nv, &ignored) != BL_API_OK ||
+        !npy_is_integer(&nv) || (max && nv.count > max))
+        return 0;
+    size_t dims = nv.ndim ? nv.ndim : 1; /* tensor_from_npy's bound of the JSON form */
+    if (max && npy_nodes(&nv) > (max > SIZE_MAX / BL_MAX_DIMS ? SIZE_MAX : max * dims))
+        return 0;
+    memset(&d->tg, 0, sizeof d->tg);
+    memcpy(d->tg.shape, nv.shape, sizeof d->tg.shape);
+    d->tg.ndim = nv.ndim;
+    d->tg.count = nv.count;
+    d->tg.all_integers = 1;
+    d->tg_lazy = 1;
+    return 1;
 }
 
 static bl_api_code read_arrays(const loss_req *r, size_t max, loss_data *d, api_err *e)
 {
     const api_value *in = r->loss == BL_LOSS_NLL ? &r->log_probs : &r->logits;
-    bl_api_code code = api_tensor_decode(in, d->in_name, max, "max-elements", &d->in, e);
-    if (code == BL_API_OK)
+    bl_api_code code = BL_API_OK;
+    if (!input_f32(in, max, d, &code, e))
+        code = api_tensor_decode(in, d->in_name, max, "max-elements", &d->in, e);
+    if (code == BL_API_OK && !targets_shape(&r->targets, max, d))
         code = api_tensor_decode(&r->targets, "targets", max, "max-elements", &d->tg, e);
     if (code == BL_API_OK && api_sent(&r->weights))
         code = api_doubles(&r->weights, "weights", 1, max, "max-elements", &d->weights, &d->nw, e);
@@ -263,9 +354,23 @@ static bl_api_code index_targets(const loss_req *r, loss_data *d, api_err *e)
         return api_fail(e, BL_API_INVALID_ARGUMENT, "targets",
                         "targets of shape %s are class indices and must be integers",
                         (shape_text(ts, sizeof ts, d->tg.shape, d->tg.ndim), ts));
+    npy_view nv;
+    if (d->tg_lazy && d->tg.count &&
+        npy_parse(r->targets.part->data, r->targets.part->len, "targets", &nv, e) == BL_API_OK &&
+        nv.dtype == NPY_I8 && ((uintptr_t)nv.data % sizeof(int64_t) == 0 || d->writable)) {
+        /* int64 in place, moved back into the .npy header (read already)
+         * onto an 8-byte boundary if need be */
+        unsigned char *data = (unsigned char *)(uintptr_t)nv.data;
+        size_t shift = (uintptr_t)data % sizeof(int64_t);
+        if (shift)
+            memmove(data - shift, data, nv.count * sizeof(int64_t));
+        d->idx = (int64_t *)(void *)(data - shift);
+        return BL_API_OK;
+    }
     d->idx = malloc((d->tg.count ? d->tg.count : 1) * sizeof *d->idx);
     if (!d->idx)
         return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for targets");
+    d->idx_owned = 1;
     bl_api_code code = api_int64_tensor(&r->targets, &d->tg, "targets", d->idx, e);
     api_tensor_free(&d->tg); /* the indices replace it: peak memory */
     return code;
@@ -345,6 +450,7 @@ static bl_loss_args loss_args(const loss_req *r, const loss_data *d)
     bl_loss_args a = bl_loss_args_default();
     a.loss = (bl_loss_kind)r->loss;
     a.input = d->in.data;
+    a.input_f32 = d->in_f32;
     memcpy(a.shape, d->in.shape, sizeof a.shape);
     a.ndim = d->in.ndim;
     a.target_index = d->idx;
@@ -452,10 +558,13 @@ bl_api_code api_loss(const bl_api_config *cfg, const api_request *req, api_out *
         return code;
     memset(&d, 0, sizeof d);
     d.in_name = r.loss == BL_LOSS_NLL ? "log_probs" : "logits";
+    d.writable = cfg->parts_writable;
     size_t max = cfg->limits.max_elements;
     code = read_arrays(&r, max, &d, e);
     if (code == BL_API_OK)
         code = read_targets(&r, &d, e);
+    if (code == BL_API_OK && d.prob && d.tg_lazy) /* integer probabilities: as doubles */
+        code = api_tensor_decode(&r.targets, "targets", max, "max-elements", &d.tg, e);
     if (code == BL_API_OK)
         code = compute(&r, &d, max, out, e);
     loss_data_free(&d);

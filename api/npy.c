@@ -448,14 +448,20 @@ void npy_to_int64(const npy_view *v, int64_t *out)
 
 void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t ndim)
 {
+    size_t count = 1;
+    for (size_t d = 0; d < ndim; d++)
+        count *= shape[d];
+    npy_write_header(w, t, shape, ndim);
+    jw_raw(w, data, count * 8);
+}
+
+void npy_write_header(jw *w, npy_dtype t, const size_t *shape, size_t ndim)
+{
     char h[NPY_HEADER_TEXT_MAX];
     int n = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                      t == NPY_F8 ? "<f8" : "<i8");
-    size_t count = 1;
-    for (size_t d = 0; d < ndim; d++) {
+    for (size_t d = 0; d < ndim; d++)
         n += snprintf(h + n, sizeof h - (size_t)n, "%zu%s", shape[d], ndim == 1 ? "," : d + 1 < ndim ? ", " : "");
-        count *= shape[d];
-    }
     n += snprintf(h + n, sizeof h - (size_t)n, "), }");
     /* Pad so that the data starts at a multiple of 64 bytes. */
     size_t total = NPY_PREAMBLE + (size_t)n + 1;
@@ -469,5 +475,4 @@ void npy_write(jw *w, npy_dtype t, const void *data, const size_t *shape, size_t
     for (size_t i = 0; i < pad; i++)
         jw_raw(w, " ", 1);
     jw_raw(w, "\n", 1);
-    jw_raw(w, data, count * 8);
 }

@@ -168,11 +168,13 @@ done:
 }
 
 /* The draw, mapping a refusal of weights derived from labels to the label. */
-static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, const double *w,
+static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, double *w,
                                 size_t n, size_t k, int64_t *draw, api_err *e)
 {
     bl_error le;
-    if (bl_sample_window(w, n, k, o, draw, NULL, &le) == BL_OK)
+    /* w is the handler's to overwrite (a copy, or a writable part): the
+     * alias table takes its memory */
+    if (bl_sample_window_inplace(w, n, k, o, draw, NULL, &le) == BL_OK)
         return BL_API_OK;
     if (le.arg && strcmp(le.arg, "weights") == 0 && api_sent(&r->labels)) {
         char path[BL_API_FIELD_MAX];
@@ -191,6 +193,25 @@ static void window_opts(const sample_req *r, bl_sample_opts *o)
     o->rank = (size_t)r->rank;
     o->offset = (size_t)r->offset;
     o->count = r->count_given ? (size_t)r->count : SIZE_MAX;
+}
+
+/* The draw's len indices as the answer's array: drawn straight into a .npy
+ * answer, or into *draw (malloc'd; the caller frees it). */
+static bl_api_code answer_draw(const sample_req *r, const bl_sample_opts *o, double *w, size_t n,
+                               size_t k, size_t len, api_out *out, int64_t **draw, api_err *e)
+{
+    int64_t *direct = out_int64s_direct(out, "indices", len);
+    if (direct)
+        return draw_indices(r, o, w, n, k, direct, e);
+    *draw = calloc(len ? len : 1, sizeof **draw); /* calloc: len * 8 may overflow (no limit) */
+    if (!*draw)
+        return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
+    bl_api_code code = draw_indices(r, o, w, n, k, *draw, e);
+    if (code == BL_API_OK) {
+        out_int64s(out, "indices", *draw, len);
+        out_primary(out);
+    }
+    return code;
 }
 
 #define SEED_DIGITS 24 /* 2^64 - 1 has 20 */
@@ -500,12 +521,14 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     if (r.strategy != BL_STRATEGY_WEIGHTED)
         return sample_balanced(cfg, &r, out, e);
     const bl_api_limits *lim = &cfg->limits;
-    double *w = NULL;
+    double *w = NULL; /* ours to overwrite: a copy, or a writable part's own */
     int64_t *draw = NULL;
     size_t n = 0;
+    int w_owned = 1;
     char digits[SEED_DIGITS];
     if (api_sent(&r.weights))
-        code = api_doubles(&r.weights, "weights", 1, lim->max_items, "max-items", &w, &n, e);
+        code = api_doubles_scratch(cfg, &r.weights, "weights", 1, lim->max_items, "max-items",
+                                   &w, &n, &w_owned, e);
     else
         code = weights_from_labels(&r, lim->max_items, &w, &n, e);
     if (code != BL_API_OK)
@@ -547,20 +570,14 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     if (code != BL_API_OK)
         goto done;
     o.seed = r.seed;
-    draw = calloc(len ? len : 1, sizeof *draw); /* calloc: len * 8 may overflow (no limit) */
-    if (!draw) {
-        code = api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu samples", len);
-        goto done;
-    }
-    code = draw_indices(&r, &o, w, n, k, draw, e);
+    code = answer_draw(&r, &o, w, n, k, len, out, &draw, e);
     if (code != BL_API_OK)
         goto done;
-    out_int64s(out, "indices", draw, len);
-    out_primary(out);
     put_fields(&r, k, share, len, ws, out, digits);
     code = api_emit(out, e);
 done:
-    free(w);
+    if (w_owned)
+        free(w);
     free(draw);
     return code;
 }

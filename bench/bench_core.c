@@ -12,6 +12,8 @@
  *                               and PyTorch: after the setup, each line read from stdin runs the
  *                               benchmark once and prints that run's ms; EOF ends it (name one
  *                               benchmark)
+ *   --cpu                       time with the thread's CPU time (CLOCK_THREAD_CPUTIME_ID)
+ *                               instead of the wall clock: steadier on a shared machine
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,10 +24,12 @@
 #include "api.h"
 #include "ballast.h"
 
+static int cpu_time; /* --cpu */
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -98,6 +102,19 @@ typedef struct {
     double *per, *grad;
 } loss_ctx;
 
+/* The fast stream's version 2 (bl_sample_opts' default), with replacement. */
+static void run_sample_v2(void *p)
+{
+    sample_ctx *c = p;
+    bl_error e;
+    bl_sample_opts o = bl_sample_opts_default();
+    o.seed = 1;
+    if (bl_sample_window(c->w, c->n, c->k, &o, c->out, NULL, &e) != BL_OK) {
+        fprintf(stderr, "%s\n", e.message);
+        exit(1);
+    }
+}
+
 static void run_loss(void *p)
 {
     loss_ctx *c = p;
@@ -114,6 +131,55 @@ typedef struct {
     char *body;
     size_t len;
 } api_ctx;
+
+/* A bulk request: .npy parts, answered as format; with writable parts
+ * (as ballastd gives them), restored from `pristine` before each run (the
+ * copy is timed too: 8 MB, about 1 ms). */
+typedef struct {
+    const char *endpoint;
+    bl_api_part parts[3];
+    size_t nparts;
+    bl_api_format format;
+    unsigned char *pristine, *work; /* of parts[0] when writable */
+    size_t len;
+} npy_ctx;
+
+static void run_npy(void *p)
+{
+    npy_ctx *c = p;
+    bl_api_config cfg = bl_api_config_default();
+    if (c->work) {
+        memcpy(c->work, c->pristine, c->len);
+        cfg.parts_writable = 1;
+    }
+    bl_api_request req = {NULL, 0, c->parts, c->nparts, c->format};
+    bl_api_result r;
+    if (bl_api_handle(&cfg, c->endpoint, &req, &r) != BL_API_OK) {
+        fprintf(stderr, "%s\n", r.body);
+        exit(1);
+    }
+    free(r.body);
+}
+
+/* A version 1.0 .npy of `bytes` bytes of data, its header 128 bytes. */
+static unsigned char *npy_file(const char *descr, const char *shape, const void *data,
+                               size_t bytes, size_t *len)
+{
+    char h[118];
+    memset(h, ' ', sizeof h);
+    int k = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
+                     shape);
+    h[k] = ' ';
+    h[117] = '\n';
+    unsigned char *b = malloc(128 + bytes);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = 118;
+    b[9] = 0;
+    memcpy(b + 10, h, sizeof h);
+    memcpy(b + 128, data, bytes);
+    *len = 128 + bytes;
+    return b;
+}
 
 static void run_api(void *p)
 {
@@ -171,6 +237,8 @@ int main(int argc, char **argv)
             dump = argv[++i];
         else if (strcmp(argv[i], "--interactive") == 0)
             interactive = 1;
+        else if (strcmp(argv[i], "--cpu") == 0)
+            cpu_time = 1;
         else
             argv[k++] = argv[i];
     }
@@ -225,6 +293,60 @@ int main(int argc, char **argv)
         free(x);
         free(y);
         free(c.grad);
+    }
+
+    if (wanted(argc, argv, "sample_fast_v2_1e6_repl")) {
+        sample_ctx c = {w, n, n, 1, BL_GENERATOR_FAST, out};
+        printf("sample_fast_v2_1e6_repl %.3f\n", median_ms(run_sample_v2, &c, 11));
+    }
+    if (wanted(argc, argv, "api_sample_npy_1e6")) {
+        /* bulk /sample as ballastd serves it: the weights' part writable,
+         * the indices answered as .npy */
+        npy_ctx c = {"sample", {{0}}, 2, BL_API_NPY, NULL, NULL, 0};
+        c.pristine = npy_file("<f8", "(1000000,)", w, n * sizeof *w, &c.len);
+        c.work = malloc(c.len);
+        memcpy(c.work, c.pristine, c.len);
+        c.parts[0] = (bl_api_part){"weights", c.work, c.len};
+        c.parts[1] = (bl_api_part){"request", "{\"seed\":1}", 10};
+        printf("api_sample_npy_1e6 %.3f\n", median_ms(run_npy, &c, 5));
+        free(c.pristine);
+        free(c.work);
+    }
+    if (wanted(argc, argv, "loss_ce_100000x10_f32") ||
+        wanted(argc, argv, "api_loss_npy_f32_100000x10")) {
+        /* (100000, 10) float32 logits: read as float32 by the core, and the
+         * bulk request with them as a float32 .npy part */
+        size_t N = 100000, C = 10;
+        float *xf = malloc(N * C * sizeof *xf);
+        int64_t *y = malloc(N * sizeof *y);
+        for (size_t j = 0; j < N * C; j++)
+            xf[j] = (float)(urand() * 8 - 4);
+        for (size_t j = 0; j < N; j++)
+            y[j] = (int64_t)(urand() * (double)C);
+        if (wanted(argc, argv, "loss_ce_100000x10_f32")) {
+            loss_ctx c;
+            c.a = bl_loss_args_default();
+            c.a.input_f32 = xf;
+            c.a.ndim = 2;
+            c.a.shape[0] = N;
+            c.a.shape[1] = C;
+            c.a.target_index = y;
+            c.per = c.grad = NULL;
+            printf("loss_ce_100000x10_f32 %.3f\n", median_ms(run_loss, &c, 11));
+        }
+        if (wanted(argc, argv, "api_loss_npy_f32_100000x10")) {
+            npy_ctx c = {"loss", {{0}}, 2, BL_API_JSON, NULL, NULL, 0};
+            size_t lx, ly;
+            unsigned char *px = npy_file("<f4", "(100000, 10)", xf, N * C * sizeof *xf, &lx);
+            unsigned char *py = npy_file("<i8", "(100000,)", y, N * sizeof *y, &ly);
+            c.parts[0] = (bl_api_part){"logits", px, lx};
+            c.parts[1] = (bl_api_part){"targets", py, ly};
+            printf("api_loss_npy_f32_100000x10 %.3f\n", median_ms(run_npy, &c, 11));
+            free(px);
+            free(py);
+        }
+        free(xf);
+        free(y);
     }
 
     if (wanted(argc, argv, "api_loss_json_4096x1000")) {

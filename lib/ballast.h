@@ -405,6 +405,15 @@ bl_status bl_sample_window_size(size_t k, const bl_sample_opts *o, size_t *len, 
 bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
                            int64_t *out, size_t *len, bl_error *err);
 
+/* bl_sample_window, free to overwrite w: with the fast generator and
+ * replacement, the alias table is built in w's own memory (8 bytes a
+ * column, the size of a weight) instead of a table of its own, so that a
+ * draw needs no more than n / 8 bytes beside w and out. The same indices
+ * as bl_sample_window; on success w's contents are unspecified, on error
+ * w is untouched. out must not overlap w. */
+bl_status bl_sample_window_inplace(double *w, size_t n, size_t k, const bl_sample_opts *o,
+                                   int64_t *out, size_t *len, bl_error *err);
+
 /* What stream continued replays before epoch `epoch`: epoch times k
  * (replacement) or n (without) uniforms, saturating at UINT64_MAX; 0 for
  * per_epoch or the fast generator. Can't fail. */
@@ -608,6 +617,13 @@ typedef struct {
     double smooth_nr, smooth_dr; /* dice, tversky: added to numerator, denominator; >= 0 */
     double tversky_alpha;        /* tversky: weight of false positives, >= 0 */
     double tversky_beta;         /* tversky: weight of false negatives, >= 0 */
+    /* Instead of input (which is then NULL): the same values as float32
+     * (native byte order, any alignment: e.g. a .npy's data in place), read
+     * as the doubles they convert to exactly, so that the results are those
+     * of input holding them. class-index cross_entropy and focal over
+     * (N, C) and nll read it directly; every other case converts it into a
+     * float64 copy first (BL_ENOMEM when that fails). */
+    const void *input_f32;
 } bl_loss_args;
 
 /* Defaults: cross_entropy, mean, ignore_index -100, no smoothing, gamma 2,

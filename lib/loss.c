@@ -270,7 +270,7 @@ static bl_status check_all(const bl_loss_args *a, const bl_loss_result *res, blp
     const char *in = input_name(a);
     if ((rc = layout_of(a, L, err)) != BL_OK)
         return rc;
-    if (!a->input && L->elements)
+    if (!a->input && !a->input_f32 && L->elements)
         return bl_error_set(err, BL_EINVAL, in, -1, "%s is missing", in);
     if (a->reduction == BL_REDUCTION_NONE && !res->per && L->positions)
         return bl_error_set(err, BL_EINVAL, NULL, -1,
@@ -357,6 +357,30 @@ static inline size_t argmax_of(const double *z, size_t C, size_t s)
     return am;
 }
 
+/* Float32 input (bl_loss_args.input_f32) is read through memcpy: any
+ * alignment. Value i of p. */
+static inline float f32_at(const unsigned char *p, size_t i)
+{
+    float f;
+    memcpy(&f, p + i * sizeof f, sizeof f);
+    return f;
+}
+
+/* argmax_of over float32 (contiguous): the same index as over the doubles
+ * they convert to, conversion being exact and monotonic. */
+static inline size_t argmax_f32(const unsigned char *z, size_t C)
+{
+    size_t am = 0;
+    float best = f32_at(z, 0);
+    for (size_t c = 1; c < C; c++) {
+        float v = f32_at(z, c);
+        int gt = v > best;
+        am = gt ? c : am;
+        best = gt ? v : best;
+    }
+    return am;
+}
+
 /* R's starting value: 0, or NaN when the max is not finite, where torch's
  * exp(max - max) = exp(inf - inf) makes every result NaN. */
 static inline double rest_init(double m)
@@ -389,18 +413,19 @@ static inline double rest_init(double m)
  * with 1 - softmax_y = R / S when y is the max: no cancellation as
  * softmax_y -> 1, the confident-and-right case.
  */
-/* The part of index_position after the softmax statistics: am and m, the
+/* The part of index_position after the softmax statistics: zy the target's
+ * logit; am and m, the
  * argmax and max of the row; R = S - 1; logS = log1p(R); D = Σ w_c d_c
  * (label smoothing only). With g, the gradient row holds exp(d_c) on
  * entry and the gradient on return. */
-static double index_finish(const blp_class *k, const double *z, int64_t y, size_t am, double m,
+static double index_finish(const blp_class *k, double zy, int64_t y, size_t am, double m,
                            double R, double logS, double D, double *g)
 {
     const size_t C = k->C, s = k->s;
     double S = 1 + R;
     const size_t yc = (size_t)y;
     double wy = k->w ? k->w[yc] : 1.0;
-    double py = (z[yc * s] - m) - logS;
+    double py = (zy - m) - logS;
 
     double l, gy, Gs = 0; /* loss; dl/dp_y; Σ_c of the smoothing's dl/dp_c */
     if (k->loss == BL_LOSS_FOCAL) {
@@ -475,7 +500,7 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
             R += c != am ? e : 0.0;
         }
     }
-    return index_finish(k, z, y, am, m, R, log1p(R), D, g);
+    return index_finish(k, z[(size_t)y * s], y, am, m, R, log1p(R), D, g);
 }
 
 /*
@@ -487,38 +512,65 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
  * doubles a row of scratch. Same values as index_position up to the
  * vector functions' rounding (a few ulp).
  */
-static void index_block(const blp_class *k, const double *z, const int64_t *y, size_t rows,
-                        double *e, double *st, double *l, int with_grad)
+static void index_block(const blp_class *k, const double *z, const unsigned char *zf, const int64_t *y,
+                        size_t rows, double *e, double *st, double *l, int with_grad)
 {
     const size_t C = k->C;
     double *m = st, *R = st + rows, *logS = st + 2 * rows, *D = st + 3 * rows;
     double *amv = st + 4 * rows; /* argmax, exact as a double */
     for (size_t r = 0; r < rows; r++) {
-        const double *zr = z + r * C;
         double *er = e + r * C;
-        size_t am = argmax_of(zr, C, 1);
-        amv[r] = (double)am;
-        m[r] = zr[am];
-        double d_sum = 0;
-        for (size_t c = 0; c < C; c++) {
-            double d = zr[c] - m[r];
-            er[c] = d;
-            if (k->eps > 0)
-                d_sum += (k->w ? k->w[c] : 1.0) * d;
+        size_t am;
+        if (zf) { /* float32: d_c from the exact doubles of the floats */
+            const unsigned char *fr = zf + r * C * sizeof(float);
+            am = argmax_f32(fr, C); /* the same order as of the doubles */
+            m[r] = f32_at(fr, am);
+            for (size_t c = 0; c < C; c++)
+                er[c] = (double)f32_at(fr, c) - m[r];
+        } else {
+            const double *zr = z + r * C;
+            am = argmax_of(zr, C, 1);
+            m[r] = zr[am];
+            for (size_t c = 0; c < C; c++)
+                er[c] = zr[c] - m[r];
         }
+        amv[r] = (double)am;
+        double d_sum = 0;
+        if (k->eps > 0)
+            for (size_t c = 0; c < C; c++)
+                d_sum += (k->w ? k->w[c] : 1.0) * er[c];
         D[r] = d_sum;
     }
     blp_vexp(e, e, rows * C);
-    for (size_t r = 0; r < rows; r++) {
+    /* R: every class but the max, in order: R stays exact when it is far
+     * below 1 (a confident row). The max's term is replaced by +0, which
+     * leaves R's bits as they are (R is never -0), so that the loop runs C
+     * times in every row, with no mispredicted exit; four rows at a time,
+     * four independent chains of additions, each in its own order. */
+    size_t r0 = 0;
+    for (; r0 + 4 <= rows; r0 += 4) {
+        const double *e0 = e + r0 * C, *e1 = e0 + C, *e2 = e1 + C, *e3 = e2 + C;
+        size_t a0 = (size_t)amv[r0], a1 = (size_t)amv[r0 + 1], a2 = (size_t)amv[r0 + 2],
+               a3 = (size_t)amv[r0 + 3];
+        double s0 = rest_init(m[r0]), s1 = rest_init(m[r0 + 1]), s2 = rest_init(m[r0 + 2]),
+               s3 = rest_init(m[r0 + 3]);
+        for (size_t c = 0; c < C; c++) {
+            s0 += c != a0 ? e0[c] : 0.0;
+            s1 += c != a1 ? e1[c] : 0.0;
+            s2 += c != a2 ? e2[c] : 0.0;
+            s3 += c != a3 ? e3[c] : 0.0;
+        }
+        R[r0] = s0;
+        R[r0 + 1] = s1;
+        R[r0 + 2] = s2;
+        R[r0 + 3] = s3;
+    }
+    for (size_t r = r0; r < rows; r++) {
         const double *er = e + r * C;
         size_t am = (size_t)amv[r];
-        /* Every class but the max, in two branch-free runs: R stays exact
-         * when it is far below 1 (a confident row). */
         double rest = rest_init(m[r]);
-        for (size_t c = 0; c < am; c++)
-            rest += er[c];
-        for (size_t c = am + 1; c < C; c++)
-            rest += er[c];
+        for (size_t c = 0; c < C; c++)
+            rest += c != am ? er[c] : 0.0;
         R[r] = rest;
     }
     blp_vlog1p(R, logS, rows);
@@ -532,7 +584,9 @@ static void index_block(const blp_class *k, const double *z, const int64_t *y, s
             continue;
         }
         assert(y[r] >= 0 && (uint64_t)y[r] < C);
-        l[r] = index_finish(k, z + r * C, y[r], (size_t)amv[r], m[r], R[r], logS[r], D[r],
+        size_t at = r * C + (size_t)y[r];
+        l[r] = index_finish(k, zf ? (double)f32_at(zf, at) : z[at], y[r], (size_t)amv[r], m[r], R[r],
+                            logS[r], D[r],
                             with_grad ? er : NULL);
     }
 }
@@ -643,8 +697,11 @@ static size_t vector_rows(const bl_loss_args *a, const blp_layout *L, const blp_
     for (size_t start = 0; start < L->outer; start += B) {
         size_t rows = L->outer - start < B ? L->outer - start : B;
         double *e = grad ? grad + start * C : buf;
-        index_block(k, a->input + start * C, a->target_index + start, rows, e, st, lb,
-                    grad != NULL);
+        /* float32 input (bl_loss_args.input_f32) is read by index_block */
+        index_block(k, a->input ? a->input + start * C : NULL,
+                    a->input ? NULL : (const unsigned char *)a->input_f32 + start * C * sizeof(float),
+                    a->target_index + start, rows, e,
+                    st, lb, grad != NULL);
         for (size_t r = 0; r < rows; r++) {
             if (per)
                 per[start + r] = lb[r];
@@ -655,23 +712,41 @@ static size_t vector_rows(const bl_loss_args *a, const blp_layout *L, const blp_
     return L->outer;
 }
 
-static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
-                       bl_loss_result *res, blp_sum *total)
+/* Whether class_loss reads a->input_f32 itself: nll, and class-index
+ * cross_entropy and focal through the vector path. */
+static int reads_f32(const bl_loss_args *a)
+{
+    if (blp_longtail_wanted(a) || a->target_prob)
+        return 0;
+    if (a->loss == BL_LOSS_NLL)
+        return 1;
+    return (a->loss == BL_LOSS_CROSS_ENTROPY || a->loss == BL_LOSS_FOCAL) && a->ndim == 2 &&
+           a->shape[0] > 1;
+}
+
+/* 0, or -1 when float32 input found no memory for its scratch (nothing is
+ * written then). */
+static int class_loss(const bl_loss_args *a, const blp_layout *L, double den,
+                      bl_loss_result *res, blp_sum *total)
 {
     const size_t inner = L->inner, row = L->classes * inner;
     const blp_class k = class_shared(a, L, den);
     if (L->positions == 0)
-        return; /* input may be NULL: no pointer arithmetic on it */
+        return 0; /* input may be NULL: no pointer arithmetic on it */
     double *per = a->reduction == BL_REDUCTION_NONE ? res->per : NULL;
     double *grad = res->grad;
+    size_t start = 0;
+    if (inner == 1 && !a->target_prob && a->loss != BL_LOSS_NLL && L->outer > 1) {
+        start = vector_rows(a, L, &k, per, grad, total);
+        if (!a->input && start < L->outer)
+            return -1; /* float32 has no scalar path (reads_f32) */
+    }
     if (grad && a->loss == BL_LOSS_NLL)
         memset(grad, 0, L->elements * sizeof *grad); /* IEEE: all-zero bits are +0.0 */
-
-    size_t start = 0;
-    if (inner == 1 && !a->target_prob && a->loss != BL_LOSS_NLL && L->outer > 1)
-        start = vector_rows(a, L, &k, per, grad, total);
     for (size_t n0 = start; n0 < L->outer; n0++) {
-        const double *z = a->input + n0 * row;
+        const double *z = a->input ? a->input + n0 * row : NULL; /* NULL: nll of float32 */
+        const unsigned char *zf =
+            a->input ? NULL : (const unsigned char *)a->input_f32 + n0 * row * sizeof(float);
         double *g = grad ? grad + n0 * row : NULL;
         for (size_t i = 0; i < inner; i++) {
             size_t n = n0 * inner + i;
@@ -684,7 +759,8 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
                     l = 0;
                 } else {
                     double wy = a->weights ? a->weights[(size_t)y] : 1.0;
-                    l = -z[(size_t)y * inner + i] * wy;
+                    size_t at = (size_t)y * inner + i;
+                    l = -(z ? z[at] : (double)f32_at(zf, at)) * wy;
                     if (g)
                         g[(size_t)y * inner + i] = wy * -k.ky;
                 }
@@ -698,6 +774,7 @@ static void class_loss(const bl_loss_args *a, const blp_layout *L, double den,
             sum_add(total, l);
         }
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -804,6 +881,35 @@ static void binary_loss(const bl_loss_args *a, const blp_layout *L, bl_loss_resu
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
 
+/* bl_loss of float32 input that class_loss does not read itself: of a
+ * float64 copy (or the refusal of both input and input_f32). */
+static bl_status f32_converted(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
+{
+    const char *in = input_name(a);
+    if (a->input)
+        return bl_error_set(err, BL_EINVAL, in, -1,
+                            "give %s as float64 (input) or as float32 (input_f32), not both", in);
+    bl_loss_args b = *a;
+    b.input_f32 = NULL;
+    size_t n = 1;
+    int ok = a->ndim <= BL_MAX_DIMS;
+    for (size_t d = 0; ok && d < a->ndim; d++)
+        ok = mul_size(&n, a->shape[d]);
+    if (!ok || n == 0 || n > SIZE_MAX / sizeof(double)) {
+        b.input = NULL; /* the shape is refused as such (layout_of), or is empty */
+        return bl_loss(&b, res, err);
+    }
+    double *x = malloc(n * sizeof *x);
+    if (!x)
+        return bl_error_set(err, BL_ENOMEM, in, -1, "out of memory for %s as float64", in);
+    for (size_t i = 0; i < n; i++)
+        x[i] = f32_at(a->input_f32, i);
+    b.input = x;
+    bl_status rc = bl_loss(&b, res, err);
+    free(x);
+    return rc;
+}
+
 bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
 {
     blp_layout L;
@@ -813,6 +919,8 @@ bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
     bl_error_clear(err);
     if (!a || !res)
         return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_loss needs its arguments and result");
+    if (a->input_f32 && (a->input || !reads_f32(a)))
+        return f32_converted(a, res, err);
     /* ldam, logit adjustment and sum_over_batch_size: loss_longtail.c, which
      * comes back here with plain arguments */
     if (blp_longtail_wanted(a))
@@ -829,8 +937,9 @@ bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
                                        res->grad));
     else if (is_binary(a->loss))
         binary_loss(a, &L, res, &total);
-    else
-        class_loss(a, &L, den, res, &total);
+    else if (class_loss(a, &L, den, res, &total) != 0)
+        return bl_error_set(err, BL_ENOMEM, NULL, -1,
+                            "out of memory for the scratch of float32 %s", input_name(a));
 
     double sum = sum_get(&total);
     res->total_weight = den;

@@ -12,6 +12,7 @@
  * fast stream (README, "The fast stream"): changing it breaks golden tests.
  */
 #include "ballast.h"
+#include "rng_internal.h"
 
 #define MT_N 624
 #define MT_M 397
@@ -126,13 +127,8 @@ double bl_xoshiro_uniform(bl_xoshiro *x) { return (double)(bl_xoshiro_next(x) >>
  * version 1; output i is mix(mix(k0 + (i + 1) gamma) XOR k1), mix being
  * SplitMix64's finaliser. The first round is SplitMix64's own output i for
  * the start k0; the second, keyed by k1, keeps two keys whose k0 differ by
- * a multiple of gamma from giving shifted copies of one stream. */
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
+ * a multiple of gamma from giving shifted copies of one stream.
+ * mix is SplitMix64's finaliser (rng_internal.h, inline for sample.c). */
 
 void bl_counter_seed(bl_counter *c, uint64_t seed, uint64_t epoch)
 {
@@ -141,7 +137,4 @@ void bl_counter_seed(bl_counter *c, uint64_t seed, uint64_t epoch)
     c->k1 = splitmix64(&a) ^ splitmix64(&b);
 }
 
-uint64_t bl_counter_at(const bl_counter *c, uint64_t i)
-{
-    return mix64(mix64(c->k0 + (i + 1) * UINT64_C(0x9E3779B97F4A7C15)) ^ c->k1);
-}
+uint64_t bl_counter_at(const bl_counter *c, uint64_t i) { return blp_counter_at(c, i); }

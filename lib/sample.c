@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "rng_internal.h"
 #include "topk.h"
 
 typedef blp_keyed keyed;
@@ -140,7 +141,7 @@ static double torch_uniform_at(cursor *cu, uint64_t p)
 static uint64_t fast_output_at(cursor *cu, int version, uint64_t p)
 {
     if (version >= 2)
-        return bl_counter_at(&cu->c, p);
+        return blp_counter_at(&cu->c, p);
     if (p < cu->at) {
         cu->x = cu->x_start;
         cu->at = 0;
@@ -219,78 +220,128 @@ typedef struct {
     uint32_t alias;
 } alias_column;
 
+/* The table is built in the memory of the probabilities it is built from:
+ * cell i holds p_i (a double) until column i is final, then the column. */
+typedef union {
+    double p;
+    alias_column c;
+} alias_cell;
+_Static_assert(sizeof(alias_cell) == sizeof(double), "a cell is a weight's 8 bytes");
+
 /* Draws are made in batches: the columns of a batch are computed first and
  * prefetched, so the table's cache misses overlap instead of queueing. */
 #define ALIAS_BATCH 64
 
-/* Vose's alias method over p_i = w_i n / sum, in doubles; the keep
- * probabilities are then rounded down to 32-bit fixed point. t: n columns. */
-static bl_status alias_build(const double *w, size_t n, double sum, alias_column *t,
+/* floor(p 2^32) in [0, 2^32 - 1]: p 2^32 is exact (a power of two), and
+ * for a positive value below 2^32 the conversion's truncation is floor. */
+static inline uint32_t keep_bits(double p)
+{
+    double keep = p * 0x1p32;
+    return keep >= 0x1p32 - 1 ? UINT32_MAX : keep <= 0 ? 0 : (uint32_t)keep;
+}
+
+#define NONE SIZE_MAX
+
+/* A column that keeps its own index whatever the draw. */
+static inline void keep_whole(alias_cell *t, size_t x)
+{
+    t[x].c.keep = UINT32_MAX;
+    t[x].c.alias = (uint32_t)x;
+}
+
+/* The highest i < from with bit i of b equal to `set`, or NONE. */
+static size_t bit_below(const uint64_t *b, size_t from, int set)
+{
+    while (from) {
+        size_t i = from - 1, wi = i / 64;
+        uint64_t word = set ? b[wi] : ~b[wi];
+        word &= ~UINT64_C(0) >> (63 - i % 64); /* bits 0 .. i % 64 */
+        if (word)
+            return wi * 64 + 63 - (size_t)__builtin_clzll(word);
+        from = wi * 64;
+    }
+    return NONE;
+}
+
+/*
+ * Vose's alias method over p_i = w_i n / sum, in doubles; the keep
+ * probabilities rounded down to 32-bit fixed point. t: n cells, which may
+ * be w's own memory (t[i] is written after w[i] is read).
+ *
+ * Vose keeps a stack of the small (p < 1) and one of the large columns,
+ * each pushed in index order; a draw pairs the small on top with the large
+ * on top, and a large that falls below 1 moves to the top of the small
+ * stack. Here the stacks are not kept: the originally small columns are
+ * read from the top down (`i`), the originally large ones too (`j`), and a
+ * large that falls below 1 is paired at once (`pend`), which is the order
+ * the stacks give, so that the table is the same to the bit. A bitmap of
+ * the originally small columns (n / 8 bytes) is all it needs beside t.
+ */
+static bl_status alias_build(const double *w, size_t n, double sum, alias_cell *t,
                              bl_error *err)
 {
-    double *p = malloc(n * sizeof *p);
-    uint32_t *work = malloc(n * sizeof *work); /* small from the front, large from the back */
-    if (!p || !work) {
-        free(p);
-        free(work);
+    uint64_t *small = calloc(n / 64 + 1, sizeof *small);
+    if (!small)
         return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
-    }
     /* w / sum first: n / sum overflows for sums below n / DBL_MAX (tiny or
-     * subnormal weights), and 0 * inf would be NaN. */
-    size_t nsmall = 0, nlarge = 0;
-    for (size_t i = 0; i < n; i++) {
-        p[i] = w[i] > 0 ? w[i] / sum * (double)n : 0;
-        t[i].alias = (uint32_t)i;
-        if (p[i] < 1)
-            work[nsmall++] = (uint32_t)i;
-        else
-            work[n - 1 - nlarge++] = (uint32_t)i;
+     * subnormal weights), and 0 * inf would be NaN. Branch-free loops, so
+     * that they vectorise (in place, p and w are one array). */
+    double dn = (double)n, *p = &t[0].p;
+    if ((const void *)w == (void *)t)
+        for (size_t i = 0; i < n; i++)
+            p[i] = p[i] > 0 ? p[i] / sum * dn : 0;
+    else
+        for (size_t i = 0; i < n; i++)
+            p[i] = w[i] > 0 ? w[i] / sum * dn : 0;
+    for (size_t b = 0; b < n; b += 64) {
+        size_t m = n - b < 64 ? n - b : 64;
+        uint64_t word = 0;
+        for (size_t i = 0; i < m; i++)
+            word |= (uint64_t)(p[b + i] < 1) << i;
+        small[b / 64] = word;
     }
-    while (nsmall && nlarge) {
-        uint32_t s = work[--nsmall];
-        uint32_t l = work[n - nlarge]; /* the large most recently pushed */
-        t[s].alias = l;
-        p[l] -= 1 - p[s];
-        if (p[l] < 1) {
-            nlarge--;
-            work[nsmall++] = l;
+    size_t i = n, j = bit_below(small, n, 0), pend = NONE;
+    while (j != NONE) {
+        size_t s = pend;
+        if (s == NONE) {
+            s = bit_below(small, i, 1);
+            if (s == NONE) {
+                i = 0;
+                break;
+            }
+            i = s;
+        }
+        pend = NONE;
+        double ps = t[s].p;
+        t[s].c.keep = keep_bits(ps);
+        t[s].c.alias = (uint32_t)j;
+        t[j].p -= 1 - ps;
+        if (t[j].p < 1) {
+            pend = j;
+            j = bit_below(small, j, 0);
         }
     }
-    /* What is left is 1 up to rounding. */
-    while (nlarge)
-        p[work[n - nlarge--]] = 1;
-    while (nsmall)
-        p[work[--nsmall]] = 1;
-    for (size_t i = 0; i < n; i++) {
-        double keep = floor(p[i] * 0x1p32);
-        t[i].keep = keep >= 0x1p32 - 1 ? UINT32_MAX : keep <= 0 ? 0 : (uint32_t)keep;
-    }
-    free(p);
-    free(work);
+    /* What is left is 1 up to rounding: the column keeps itself. Left are
+     * pend, the small columns below i and the large ones from j down. */
+    if (pend != NONE)
+        keep_whole(t, pend);
+    for (size_t x = bit_below(small, i, 1); x != NONE; x = bit_below(small, x, 1))
+        keep_whole(t, x);
+    for (size_t x = j; x != NONE; x = bit_below(small, x, 0))
+        keep_whole(t, x);
+    free(small);
     return BL_OK;
 }
 
-static bl_status fast_with_replacement(const double *w, size_t n, double sum,
-                                       const bl_sample_opts *o, const window *wd, size_t len,
-                                       int64_t *out, bl_error *err)
+/* The draws from a built table t of n columns. */
+static void alias_draw(const alias_cell *t, size_t n, const bl_sample_opts *o, const window *wd,
+                       size_t len, int64_t *out)
 {
-    if ((uint64_t)n > UINT32_MAX)
-        return bl_error_set(err, BL_ELIMIT, "weights", -1,
-                            "the fast generator draws from at most 2^32 - 1 items, not %zu", n);
-    alias_column *t = malloc(n * sizeof *t);
-    cursor *cu = malloc(sizeof *cu);
-    bl_status rc = BL_OK;
-    if (!t || !cu) {
-        rc = bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
-        goto done;
-    }
-    rc = alias_build(w, n, sum, t, err);
-    if (rc != BL_OK)
-        goto done;
-    bl_xoshiro_seed(&cu->x, o->seed, o->epoch);
-    cu->x_start = cu->x;
-    bl_counter_seed(&cu->c, o->seed, o->epoch);
-    cu->at = 0;
+    cursor cu;
+    bl_xoshiro_seed(&cu.x, o->seed, o->epoch);
+    cu.x_start = cu.x;
+    bl_counter_seed(&cu.c, o->seed, o->epoch);
+    cu.at = 0;
     /* One output a draw: r n = column 2^64 + frac; the column is the high
      * word of the product (Lemire), and the top 32 bits of frac, uniform
      * given the column, decide between it and its alias. */
@@ -298,20 +349,35 @@ static bl_status fast_with_replacement(const double *w, size_t n, double sum,
     for (size_t d = 0; d < len; d += ALIAS_BATCH) {
         size_t m = len - d < ALIAS_BATCH ? len - d : ALIAS_BATCH;
         for (size_t j = 0; j < m; j++) {
-            uint64_t r = fast_output_at(cu, o->fast_version, position(wd, d + j));
+            uint64_t r = fast_output_at(&cu, o->fast_version, position(wd, d + j));
             unsigned __int128 prod = (unsigned __int128)r * (uint64_t)n;
             col[j] = (uint32_t)(prod >> 64);
             u[j] = (uint32_t)((uint64_t)prod >> 32);
             __builtin_prefetch(&t[col[j]]);
         }
         for (size_t j = 0; j < m; j++) {
-            alias_column c = t[col[j]];
+            alias_column c = t[col[j]].c;
             out[d + j] = u[j] < c.keep ? col[j] : c.alias;
         }
     }
-done:
-    free(t);
-    free(cu);
+}
+
+/* scratch: NULL, or w itself when the caller lets the table overwrite it. */
+static bl_status fast_with_replacement(const double *w, double *scratch, size_t n, double sum,
+                                       const bl_sample_opts *o, const window *wd, size_t len,
+                                       int64_t *out, bl_error *err)
+{
+    if ((uint64_t)n > UINT32_MAX)
+        return bl_error_set(err, BL_ELIMIT, "weights", -1,
+                            "the fast generator draws from at most 2^32 - 1 items, not %zu", n);
+    alias_cell *t = scratch ? (alias_cell *)(void *)scratch : malloc(n * sizeof *t);
+    if (!t)
+        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for %zu weights", n);
+    bl_status rc = alias_build(w, n, sum, t, err);
+    if (rc == BL_OK)
+        alias_draw(t, n, o, wd, len, out);
+    if (!scratch)
+        free(t);
     return rc;
 }
 
@@ -505,8 +571,8 @@ static bl_status check_weights(const double *w, size_t n, size_t k, int replacem
     return BL_OK;
 }
 
-bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
-                           int64_t *out, size_t *len, bl_error *err)
+static bl_status sample_window(const double *w, double *scratch, size_t n, size_t k,
+                               const bl_sample_opts *o, int64_t *out, size_t *len, bl_error *err)
 {
     bl_error_clear(err);
     size_t m = 0;
@@ -525,11 +591,23 @@ bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_
         rc = o->replacement ? torch_with_replacement(w, n, k, o, &wd, m, out, err)
                             : torch_without_replacement(w, n, k, o, &wd, m, out, err);
     else
-        rc = o->replacement ? fast_with_replacement(w, n, sum, o, &wd, m, out, err)
+        rc = o->replacement ? fast_with_replacement(w, scratch, n, sum, o, &wd, m, out, err)
                             : fast_without_replacement(w, n, nonzero, o, &wd, m, out, err);
     if (rc == BL_OK && len)
         *len = m;
     return rc;
+}
+
+bl_status bl_sample_window(const double *w, size_t n, size_t k, const bl_sample_opts *o,
+                           int64_t *out, size_t *len, bl_error *err)
+{
+    return sample_window(w, NULL, n, k, o, out, len, err);
+}
+
+bl_status bl_sample_window_inplace(double *w, size_t n, size_t k, const bl_sample_opts *o,
+                                   int64_t *out, size_t *len, bl_error *err)
+{
+    return sample_window(w, w, n, k, o, out, len, err);
 }
 
 bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_generator gen,

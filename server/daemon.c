@@ -122,6 +122,7 @@ server *server_start(const server_config *cfg)
     s->cfg = *cfg;
     s->api = bl_api_config_default();
     s->api.limits = cfg->limits;
+    s->api.parts_writable = 1; /* the request body is ours, freed after the call */
     uint32_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         rnd = (uint32_t)time(NULL);
