@@ -75,7 +75,7 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
             }
             /* A leading zero ("0000000000000000036") is no JSON number: it
              * stays as it is, for jansson to refuse as invalid JSON. */
-            int leading_zero = body[i + (ch == '-')] == '0' && digits > 1;
+            int leading_zero = digits > 1 && body[i + (ch == '-')] == '0'; /* in the body */
             if (is_int && digits >= BIG_DIGITS && !leading_zero) {
                 size_t pre = strlen(BIG_PREFIX);
                 out[o++] = '"';
