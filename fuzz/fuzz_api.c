@@ -65,9 +65,9 @@
  *   - a JSON body under 4096 bytes gives the same answer when padded with
  *     spaces past 4096 bytes, where api/fastarray.c parses long number
  *     arrays itself instead of through jansson (a differential test of
- *     that parser): OK answers and errors byte for byte, except that
- *     invalid_json compares its code only (its positions count the
- *     padding);
+ *     that parser): OK answers and errors byte for byte, except an
+ *     invalid_json at the end of the text (its position counts the
+ *     padding), compared by code;
  *   - nothing leaks (LeakSanitizer, per input).
  *
  * fuzz_api_check is also linked without libFuzzer into
@@ -632,8 +632,9 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
     }
     /* Differential: the same JSON body padded with spaces to PAD_TO bytes
      * goes through the fast number-array path of api/fastarray.c (bodies of
-     * 4096 bytes and more); the answer must not change (for invalid JSON,
-     * only the code: the positions in the message count the padding). */
+     * 4096 bytes and more); the answer must not change (for invalid JSON
+     * at the end of the text, only the code: its position counts the
+     * padding). */
     if (!bad && call.mode < 3 && size - 1 < PAD_TO) {
         char *padded = malloc(PAD_TO);
         if (padded) {
@@ -645,7 +646,9 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
             bl_api_call(&cfg, endpoint, padded, PAD_TO, &again);
             free(padded);
             int same = again.body && again.code == res.code;
-            if (same && res.code != BL_API_INVALID_JSON)
+            /* The padding moves an error at the end of the text only. */
+            if (same && !(res.code == BL_API_INVALID_JSON &&
+                          (strstr(res.body, "end of ") || strstr(again.body, "end of "))))
                 same = again.len == res.len && memcmp(again.body, res.body, res.len) == 0 &&
                        strcmp(again.error_field, res.error_field) == 0;
             if (!same)
