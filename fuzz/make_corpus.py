@@ -200,7 +200,8 @@ def multipart_inputs(endpoint, doc, serial):
                 continue
             items = list(flat(rest[field]))
             integral = all(isinstance(x, int) and not isinstance(x, bool) for x in items)
-            dtype = dtype_int if integral and field in ("labels", "targets", "sampling_strategy") else dtype_real
+            ints = ("labels", "targets", "sampling_strategy")
+            dtype = dtype_int if integral and field in ints else dtype_real
             if dtype == "|u1" and any(x < 0 or x > 255 for x in items):
                 dtype = "<i8"
             blob = npy(rest[field], dtype, version=1 + variant)
