@@ -66,8 +66,8 @@
  *     spaces past 4096 bytes, where api/fastarray.c parses long number
  *     arrays itself instead of through jansson (a differential test of
  *     that parser): OK answers and errors byte for byte, except an
- *     invalid_json at the end of the text (its position counts the
- *     padding), compared by code;
+ *     invalid_json at the end of the text (error_at_end: the padding
+ *     moves it), compared by code;
  *   - nothing leaks (LeakSanitizer, per input).
  *
  * fuzz_api_check is also linked without libFuzzer into
@@ -354,6 +354,26 @@ static int check_jansson_refusal(const uint8_t *p, size_t n, const bl_api_result
     default:
         return 0;
     }
+}
+
+/* True when jansson's error in the JSON text [p, p + n) (its big integers
+ * made small) is at its end: an unfinished token, which the padding of
+ * the differential test changes (an escape, a number), or the end itself,
+ * whose position the padding moves. No error counts as none at the end. */
+static int error_at_end(const uint8_t *p, size_t n)
+{
+    size_t len = 0;
+    char *text = small_integers(p, n, &len);
+    if (!text)
+        return 1;
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (doc) {
+        json_decref(doc);
+        return 0;
+    }
+    return je.position < 0 || (size_t)je.position + 1 >= len;
 }
 
 /* Part names a binary input may use; the last is unknown to every endpoint. */
@@ -646,9 +666,7 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
             bl_api_call(&cfg, endpoint, padded, PAD_TO, &again);
             free(padded);
             int same = again.body && again.code == res.code;
-            /* The padding moves an error at the end of the text only. */
-            if (same && !(res.code == BL_API_INVALID_JSON &&
-                          (strstr(res.body, "end of ") || strstr(again.body, "end of "))))
+            if (same && !(res.code == BL_API_INVALID_JSON && error_at_end(data + 1, size - 1)))
                 same = again.len == res.len && memcmp(again.body, res.body, res.len) == 0 &&
                        strcmp(again.error_field, res.error_field) == 0;
             if (!same)
