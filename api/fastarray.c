@@ -326,6 +326,8 @@ char *api_extract_arrays(const char *body, size_t len, api_arrays *fa, size_t *o
         } else if (ch == '[') {
             size_t n = take_array(p, end, fa, left || fa->flat_only ? 1 : BL_MAX_DIMS);
             if (n) {
+                fa->arr[fa->narr - 1].src = (size_t)(p - body);
+                fa->arr[fa->narr - 1].src_len = n;
                 o += (size_t)sprintf(out + o, "\"" FAST_PREFIX "%zu\"", fa->narr - 1);
                 p += n;
                 continue;

@@ -172,6 +172,7 @@ typedef struct {
         size_t first_real; /* index of the first non-integer literal, if any */
         size_t ndim;       /* 1 for a flat array, at most BL_MAX_DIMS */
         size_t dims;       /* ndim > 1: its shape is ndim entries of the dims below, from here */
+        size_t src, src_len; /* the bytes of the body it spans, '[' to ']' */
     } *arr;
     size_t narr, arr_cap;
     size_t *dims; /* the shapes of nested arrays */

@@ -75,7 +75,7 @@ static char *quote_big_integers(const char *body, size_t len, size_t *outlen)
             }
             /* A leading zero ("0000000000000000036") is no JSON number: it
              * stays as it is, for jansson to refuse as invalid JSON. */
-            int leading_zero = body[i + (ch == '-')] == '0' && digits > 1;
+            int leading_zero = digits > 1 && body[i + (ch == '-')] == '0'; /* in the body */
             if (is_int && digits >= BIG_DIGITS && !leading_zero) {
                 size_t pre = strlen(BIG_PREFIX);
                 out[o++] = '"';
@@ -113,6 +113,8 @@ static json_t *parse_error(const json_error_t *je, api_err *e)
 
 static json_t *parse_doc(const char *body, size_t len, size_t extra, int user_nul, api_err *e);
 
+static int is_ws_byte(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* True when a string of the body holds a \u0000 escape. Placeholders are
  * strings starting with NUL, so a body that spells one itself is parsed
  * without them, with NULs refused as usual. */
@@ -129,6 +131,73 @@ static int has_nul_escape(const char *body, size_t len)
     return nul;
 }
 
+/* Whether the literal [p, p + n) is one quote_big_integers quotes. */
+static int is_big_literal(const char *p, size_t n)
+{
+    size_t d = *p == '-';
+    if (n - d < BIG_DIGITS || p[d] == '0')
+        return 0;
+    for (size_t i = d; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Blanks the fast array spanning [s, s + n) ('[' to ']', valid JSON) into
+ * a valid array of the same bytes per line: whitespace kept, every other
+ * byte a space, except the outer brackets and the literals that
+ * quote_big_integers would quote, kept with one comma between each two. */
+static void blank_array(char *s, size_t n)
+{
+    char *comma = NULL; /* the first comma after the last literal kept */
+    int kept = 0;
+    for (size_t i = 1; i + 1 < n;) {
+        if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            size_t j = i;
+            while (j + 1 < n && strchr("0123456789.eE+-", s[j]))
+                j++;
+            if (is_big_literal(s + i, j - i)) {
+                if (comma)
+                    *comma = ',';
+                comma = NULL;
+                kept = 1;
+            } else {
+                memset(s + i, ' ', j - i);
+            }
+            i = j;
+            continue;
+        }
+        if (s[i] == ',' && kept && !comma)
+            comma = s + i;
+        if (!is_ws_byte(s[i]))
+            s[i] = ' ';
+        i++;
+    }
+}
+
+/* jansson's error for the body itself, not for the text with placeholders
+ * that failed: the body with every fast array blanked (blank_array), so
+ * that positions, lines and the token near the error are the body's and
+ * no placeholder shows, without a json_t per number. */
+static json_t *body_error(const char *body, size_t len, const api_arrays *fa, api_err *e)
+{
+    char *s = malloc(len);
+    if (!s) {
+        api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
+        return NULL;
+    }
+    memcpy(s, body, len);
+    for (size_t i = 0; i < fa->narr; i++)
+        blank_array(s + fa->arr[i].src, fa->arr[i].src_len);
+    json_t *doc = parse_doc(s, len, 0, 0, e);
+    free(s);
+    if (doc) { /* cannot be: the arrays blanked were valid JSON; keep the error */
+        json_decref(doc);
+        api_fail(e, BL_API_INVALID_JSON, NULL, "invalid JSON");
+    }
+    return NULL;
+}
+
 json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err *e)
 {
     if (len < FAST_ARRAYS_FROM || has_nul_escape(body, len))
@@ -141,14 +210,8 @@ json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err 
     }
     json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, 0, e) : parse_doc(body, len, 0, 0, e);
     free(text);
-    if (!doc && fa->ndims && e->code == BL_API_INVALID_JSON) {
-        /* Positions in the message count the text jansson saw: give those
-         * of the text with flat arrays only, as before nested ones. */
-        api_arrays_free(fa);
-        fa->flat_only = 1;
-        doc = api_parse_request(body, len, fa, e);
-        fa->flat_only = 0;
-    }
+    if (!doc && fa->narr && e->code == BL_API_INVALID_JSON)
+        return body_error(body, len, fa, e);
     return doc;
 }
 

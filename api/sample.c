@@ -362,10 +362,10 @@ static bl_api_code counts_from_array(const api_value *v, const size_t *counts, s
     }
     for (size_t c = 0; c < C; c++) {
         if (w[c] < 0) {
+            long long bad = (long long)w[c]; /* read before w is freed */
             free(w);
             return api_fail(e, BL_API_INVALID_ARGUMENT, "sampling_strategy",
-                            "sampling_strategy[%zu] = %lld: counts are integers >= 0", c,
-                            (long long)w[c]);
+                            "sampling_strategy[%zu] = %lld: counts are integers >= 0", c, bad);
         }
         wanted[c] = counts[c] == 0 && w[c] == 0 ? -1 : w[c];
     }

@@ -231,10 +231,10 @@ const char *api_suggest(const char *got, const char *const *names, size_t n, con
 
 /* key=value&key=value..., as an HTML form or Python's requests.post(url,
  * data={...}) sends it: a name first (so JSON fails at once), then
- * printable ASCII without spaces, with an '='. */
+ * printable ASCII without spaces, with an '='; trailing whitespace aside. */
 static int looks_form_encoded(const char *body, size_t len)
 {
-    while (len && (body[len - 1] == '\n' || body[len - 1] == '\r'))
+    while (len && strchr(" \t\r\n", body[len - 1]) && body[len - 1])
         len--;
     if (!len || !((body[0] >= 'a' && body[0] <= 'z') || (body[0] >= 'A' && body[0] <= 'Z') ||
                   body[0] == '_'))
@@ -262,7 +262,7 @@ void api_explain_body(const char *body, size_t len, api_err *e)
     }
     if (!looks_form_encoded(body, len))
         return;
-    while (len && (body[len - 1] == '\n' || body[len - 1] == '\r'))
+    while (len && strchr(" \t\r\n", body[len - 1]) && body[len - 1])
         len--;
     char start[FORM_QUOTE_MAX + 1];
     size_t n = len < FORM_QUOTE_MAX ? len : FORM_QUOTE_MAX, key = 0;

@@ -16,6 +16,34 @@ void api_tensor_free(api_tensor *t)
     t->data = NULL;
 }
 
+/* The error for a fast array at depth whose shape is not t->shape[depth..]:
+ * the one the JSON it replaced gets from tensor_fill, which walks its first
+ * elements ([0][0]...) down to the first that does not fit. */
+static bl_api_code fast_mismatch(const api_arrays *fa, const struct fast_array *fast,
+                                 size_t depth, const char *name, char *path, size_t pathlen,
+                                 const api_tensor *t, api_err *e)
+{
+    const size_t *fs = api_fast_shape(fa, fast);
+    for (size_t j = 0;; j++) {
+        path[pathlen] = '\0';
+        if (depth + j == t->ndim) /* an array where a number belongs */
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be a finite number, not an array", path);
+        if (j == fast->ndim) { /* a number where an array belongs */
+            int is_int = fast->all_integers || fast->first_real > 0; /* element 0's literal */
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s must be an array of length %zu (%s is ragged), not %s", path,
+                            t->shape[depth + j], name, is_int ? "an integer" : "a real");
+        }
+        if (fs[j] != t->shape[depth + j])
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s has length %zu where %zu was expected: %s is ragged", path, fs[j],
+                            t->shape[depth + j], name);
+        int m = snprintf(path + pathlen, BL_API_FIELD_MAX - pathlen, "[0]");
+        pathlen += m > 0 && (size_t)m < BL_API_FIELD_MAX - pathlen ? (size_t)m : 0;
+    }
+}
+
 /* Copies the leaves of v, which must have shape t->shape[depth..], into
  * t->data from t->count on. path (BL_API_FIELD_MAX bytes) holds v's path,
  * pathlen bytes of it. */
@@ -30,16 +58,8 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
         t->all_integers &= fast->all_integers;
         return BL_API_OK;
     }
-    if (fast) { /* (a nested fast array is always a whole field: not here) */
-        path[pathlen] = '\0';
-        if (depth == t->ndim)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                            "%s must be a finite number, not an array (%s is ragged)", path, name);
-        return api_fail(e, BL_API_INVALID_ARGUMENT, path,
-                        "%s has length %zu where %s was expected: %s is ragged", path,
-                        api_fast_shape(fa, fast)[0],
-                        depth + 1 == t->ndim ? "another length" : "an array of arrays", name);
-    }
+    if (fast)
+        return fast_mismatch(fa, fast, depth, name, path, pathlen, t, e);
     if (depth == t->ndim) {
         double d;
         if (!api_number(v, &d) || !isfinite(d)) {

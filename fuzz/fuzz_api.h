@@ -34,13 +34,4 @@ unsigned fuzz_api_mode(const uint8_t *data, size_t size);
  * else 1 with the reason in why. */
 int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen);
 
-/* 1 (the default): the differential test (padded bodies) compares errors
- * by code and field; 0: only whether both are OK, and OK answers byte for
- * byte, and the jansson oracle leaves out bodies with a zero-led integer
- * of 19+ digits. The fuzzer sets it from the environment,
- * FUZZ_DIFF_STRICT=0, to look past reported bugs in the errors of the fast
- * number-array and big-integer paths (tests/fuzz-regressions/pending/). */
-extern int fuzz_api_diff_strict;
-
-
 #endif

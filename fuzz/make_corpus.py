@@ -3,6 +3,8 @@
 build/fuzz/corpus), one file per input, named by its SHA-1:
 
   - every request of tests/conformance/{weights,sample,loss}_cases.json,
+  - every request of tests/conformance/balance_cases.json (to /sample),
+  - LIMIT_PROBES: cheap requests against the limits of the newer fields,
   - every body of tests/cases/api_cases.json,
   - every POST body of tests/hostile/cases.json sent to an endpoint,
   - the same requests in binary-parts form (array fields as .npy parts of
@@ -53,7 +55,43 @@ PART_NAMES = ["request", "logits", "log_probs", "targets", "weights", "pos_weigh
 ARRAY_FIELDS = {"weights": ["counts", "labels"],
                 "sample": ["weights", "labels", "class_weights"],
                 "loss": ["logits", "log_probs", "targets", "weights", "pos_weight"]}
+# Array fields sent as .npy parts in the multipart modes only: their names
+# are not in PART_NAMES (the binary-parts modes 3-5 name parts by index).
+MULTIPART_ARRAY_FIELDS = {"weights": [], "sample": ["sampling_strategy"],
+                          "loss": ["class_counts", "class_priors"]}
 MAX_SEED = 64 * 1024
+# Cheap requests against the limits of the newer fields (tests/http/
+# test_limits.py sends the same ones to ballastd): huge class ids in label
+# sets, a continued stream far along, windows near 2^63, resampling counts
+# past 2^64, long-tail priors and margins at their edges.
+LIMIT_PROBES = [
+    ("weights", {"label_sets": [[0], [1099511627775]], "scheme": "power", "exponent": 0.5}),
+    ("weights", {"label_sets": [[0, 9223372036854775807]]}),
+    ("weights", {"labels": [[1, 0], [0, 1]], "scheme": "repeat_factor", "threshold": 1e-300}),
+    ("weights", {"label_sets": [[0, 0, 0], []], "num_classes": 4096,
+                 "sample_weight_reduce": "max", "sample_weights": True}),
+    ("sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "stream": "continued",
+                "epoch": 18446744073709551615}),
+    ("sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "offset": 9223372036854775807,
+                "count": 9223372036854775807}),
+    ("sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "offset": 3, "count": 0}),
+    ("sample", {"labels": [0, 1, 1], "strategy": "oversample", "seed": 1,
+                "sampling_strategy": [9223372036854775807, 9223372036854775807, 3]}),
+    ("sample", {"labels": [0, 1, 1], "strategy": "undersample", "seed": 1,
+                "sampling_strategy": "not minority"}),
+    ("sample", {"weights": [1, 2], "num_samples": 2, "seed": 1, "fast_version": 4294967296,
+                "generator": "fast"}),
+    ("loss", {"loss": "ldam", "logits": [[1, 2]], "targets": [1], "class_counts": [0, 1e308],
+              "max_margin": 1e308, "scale": 1e308}),
+    ("loss", {"loss": "cross_entropy", "logits": [[1, 2]], "targets": [1],
+              "logit_adjustment": 1e308, "class_priors": [5e-324, 1]}),
+    ("loss", {"loss": "dice", "logits": [[[1, 2]]], "targets": [[1]], "smooth_nr": 1e308,
+              "smooth_dr": 0, "reduction": "sum_over_batch_size", "batch": True}),
+    ("loss", {"loss": "tversky", "logits": [[[1, 2]]], "targets": [[1]],
+              "tversky_alpha": 1e308, "tversky_beta": -1, "activation": "sigmoid"}),
+    ("loss", {"loss": "asymmetric", "logits": [[1, -2]], "targets": [[1, 0]], "gamma_neg": 1e308,
+              "gamma_pos": 0, "clip": 1, "eps": 0}),
+]
 
 
 def load(rel):
@@ -157,12 +195,13 @@ def multipart_inputs(endpoint, doc, serial):
     for variant, dtype_real, dtype_int in [(0, "<f8", "<i8"), (1, "<f4", "<i4"), (2, "<f8", "|u1")]:
         rest = dict(doc)
         parts = []
-        for field in ARRAY_FIELDS[endpoint]:
+        for field in ARRAY_FIELDS[endpoint] + MULTIPART_ARRAY_FIELDS[endpoint]:
             if field not in rest:
                 continue
             items = list(flat(rest[field]))
             integral = all(isinstance(x, int) and not isinstance(x, bool) for x in items)
-            dtype = dtype_int if integral and field in ("labels", "targets") else dtype_real
+            ints = ("labels", "targets", "sampling_strategy")
+            dtype = dtype_int if integral and field in ints else dtype_real
             if dtype == "|u1" and any(x < 0 or x > 255 for x in items):
                 dtype = "<i8"
             blob = npy(rest[field], dtype, version=1 + variant)
@@ -303,6 +342,14 @@ def main():
             body(ep, json.dumps(case["request"]))
             seeds.extend(parts_inputs(ep, case["request"]))
             seeds.extend(multipart_inputs(ep, case["request"], i))
+    # imblearn's under/oversampling fixtures: /sample requests too.
+    for i, case in enumerate(load("tests/conformance/balance_cases.json")["cases"]):
+        body("sample", json.dumps(case["request"]))
+        seeds.extend(parts_inputs("sample", case["request"]))
+        seeds.extend(multipart_inputs("sample", case["request"], 10000 + i))
+    for i, (ep, doc) in enumerate(LIMIT_PROBES):
+        body(ep, json.dumps(doc))
+        seeds.extend(multipart_inputs(ep, doc, 20000 + i))
     for i, case in enumerate(load("tests/cases/api_cases.json")["cases"]):
         b = case["body"]
         body(case["endpoint"], b if isinstance(b, str) else json.dumps(b))

@@ -489,7 +489,8 @@ bl_status bl_balance_targets_counts(const size_t *counts, size_t C, bl_strategy 
                                     const int64_t *wanted, int64_t *target, bl_error *err);
 
 /* The length of the resampled index list: the sum over classes of
- * target[c], or counts[c] where target[c] is -1. Can't fail. */
+ * target[c], or counts[c] where target[c] is -1; SIZE_MAX when the sum is
+ * beyond it. Can't fail. */
 size_t bl_resample_size(const size_t *counts, size_t C, const int64_t *target);
 
 /*

@@ -112,7 +112,8 @@ bl_status bl_label_sets_normalize(int64_t *ids, size_t *offsets, size_t n, size_
     size_t start = 0, w = 0;
     for (size_t i = 0; i < n; i++) {
         size_t end = offsets[i + 1];
-        qsort(ids + start, end - start, sizeof *ids, cmp_int64);
+        if (end > start) /* ids may be NULL when every set is empty */
+            qsort(ids + start, end - start, sizeof *ids, cmp_int64);
         size_t first = w;
         for (size_t k = start; k < end; k++)
             if (w == first || ids[w - 1] != ids[k])

@@ -190,8 +190,10 @@ bl_status bl_balance_targets_counts(const size_t *counts, size_t C, bl_strategy 
 size_t bl_resample_size(const size_t *counts, size_t C, const int64_t *target)
 {
     size_t n = 0;
-    for (size_t c = 0; counts && target && c < C; c++)
-        n += target[c] >= 0 ? (size_t)target[c] : counts[c];
+    for (size_t c = 0; counts && target && c < C; c++) {
+        size_t k = target[c] >= 0 ? (size_t)target[c] : counts[c];
+        n = k > SIZE_MAX - n ? SIZE_MAX : n + k; /* saturates: never wraps to a small size */
+    }
     return n;
 }
 

@@ -409,7 +409,7 @@ err("fast_ragged_rows", "loss",
     field="logits[1]", contains="ragged")
 err("fast_row_where_number_expected", "loss",
     json.dumps({"logits": [[[0.0] * 20], [0.5] * 20], "targets": [[3], 19]}) + pad, field="logits[1]",
-    contains="where an array of arrays was expected")
+    contains="has length 20 where 1 was expected")
 ok("fast_tricky_numbers", "sample",
    '{"weights": [0.1, 1e-310, 5e-324, 1.7976931348623157e308, 0.30000000000000004, 1E5, 2e-0, '
    '-0, 0.0, 123456789012345678901234567890e-10, 1.00000000000000011102230246251565404236316680908203125,'

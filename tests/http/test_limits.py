@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, check, eq, main, test  # noqa: E402
+import npy_parts  # noqa: E402
 
 TIMEOUT = 2  # --timeout of the servers below
 
@@ -273,6 +274,110 @@ def vanishing_clients_leave_nothing_behind():
                   % (rss[0] - base))
             check(rss[1] - rss[0] < 8 * 1024, "RSS grew by %d kB more in the second round"
                   % (rss[1] - rss[0]))
+        eq(srv.stop(), 0, "exit status")
+
+
+# Cheap requests against the limits of the newer fields (README "Limits"):
+# each a few hundred bytes that would cost gigabytes, or overflow, if a
+# count were trusted. (endpoint, body or .npy parts, expected code, field;
+# code None: an empty input (a zero dimension), which may be answered, but
+# as cheaply).
+BIG = 1 << 40
+CHEAP_PROBES = [
+    ("/weights", {"label_sets": [[0], [BIG - 1]]}, "limit_exceeded", "label_sets"),
+    ("/weights", {"label_sets": [[0, 9223372036854775807]]}, "limit_exceeded", "label_sets"),
+    ("/weights", {"label_sets": [[0], [1]], "num_classes": BIG}, "limit_exceeded", "num_classes"),
+    ("/weights", {"labels": [[1, 0], [0, 1]], "num_classes": BIG}, "invalid_argument",
+     "num_classes"),
+    ("/weights", {"label_sets": [[0], [33554431]], "scheme": "power", "exponent": 0.5},
+     "limit_exceeded", None),
+    ("/weights", {"labels": [0, 1], "scheme": "repeat_factor", "num_classes": BIG},
+     "limit_exceeded", "num_classes"),
+    ("/sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "stream": "continued",
+                 "generator": "torch", "epoch": 18446744073709551615}, "limit_exceeded", "epoch"),
+    ("/sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "offset": 9223372036854775807,
+                 "count": 9223372036854775807}, "invalid_argument", "offset"),
+    ("/sample", {"weights": [1, 2], "num_samples": 4, "seed": 1, "offset": 9223372036854775808},
+     "invalid_argument", "offset"),
+    ("/sample", {"weights": [1, 2], "num_samples": 1 << 62, "seed": 1, "offset": (1 << 62) - 5,
+                 "count": 5}, "limit_exceeded", "num_samples"),
+    ("/sample", {"labels": [0, 1], "strategy": "oversample", "seed": 1,
+                 "sampling_strategy": [9223372036854775807, 9223372036854775807]},
+     "limit_exceeded", "sampling_strategy"),
+    ("/sample", {"labels": [0, 1, 2], "strategy": "oversample", "seed": 1,
+                 "sampling_strategy": [9223372036854775807] * 3},
+     "limit_exceeded", "sampling_strategy"),
+    ("/sample", {"labels": [0, 1, 2], "strategy": "oversample", "seed": 1,
+                 "sampling_strategy": {"0": 9223372036854775807, "1": 9223372036854775807,
+                                       "2": 9223372036854775807}},
+     "limit_exceeded", "sampling_strategy"),
+    ("/sample", {"labels": [0, BIG - 1], "strategy": "undersample", "seed": 1},
+     "limit_exceeded", "labels"),
+    ("/sample", {"labels": [0, 1], "strategy": "oversample", "seed": 1,
+                 "sampling_strategy": [-9223372036854775808, 1]},
+     "invalid_argument", "sampling_strategy"),
+    ("/sample", {"labels": [0, 1, 2], "strategy": "oversample", "seed": 1,
+                 "sampling_strategy": [9223372036854775807, 9223372036854775807, 3]},
+     "limit_exceeded", "sampling_strategy"),
+    ("/loss", {"loss": "ldam", "logits": [[1, 2]], "targets": [1],
+               "class_counts": [1] * BIG.bit_length()},
+     "invalid_argument", "class_counts"),
+    ("/loss", [("logits", npy_parts.npy([], [1, 2, 0, BIG])),
+               ("targets", npy_parts.npy([], [1, 0, BIG], "<i8")),
+               ("request", b'{"loss": "dice", "reduction": "none"}')], None, None),
+    ("/loss", [("logits", npy_parts.npy([], [1, BIG, 0, 1])),
+               ("targets", npy_parts.npy([], [1, BIG, 0, 1])),
+               ("request", b'{"loss": "tversky", "activation": "sigmoid", "reduction": "none"}')],
+     None, None),
+    ("/loss", [("logits", npy_parts.npy([], [0, 1 << 30, 1 << 30])),
+               ("targets", npy_parts.npy([], [0, 1 << 30], "<i8")),
+               ("request", b'{"loss": "dice", "reduction": "sum_over_batch_size"}')],
+     None, None),
+    ("/weights", [("labels", npy_parts.npy([], [BIG, 0], "<i8")),
+                  ("request", b'{"scheme": "repeat_factor"}')], "limit_exceeded", "labels"),
+    ("/loss", [("logits", npy_parts.npy([], [0, BIG])), ("targets", npy_parts.npy([], [0], "<i8")),
+               ("request", b'{"loss": "ldam", "class_counts": [1, 2]}')],
+     "invalid_argument", "class_counts"),
+    ("/loss", [("logits", npy_parts.npy([], [1, BIG, 0])),
+               ("targets", npy_parts.npy([], [1, BIG, 0])),
+               ("request", b'{"loss": "dice", "activation": "sigmoid", "reduction": "none"}')],
+     "limit_exceeded", "logits"),
+    ("/sample", [("sampling_strategy", npy_parts.npy([9223372036854775807] * 3, [3], "<i8")),
+                 ("labels", npy_parts.npy([0, 1, 2], [3], "<i8")),
+                 ("request", b'{"strategy": "oversample", "seed": 1}')],
+     "limit_exceeded", "sampling_strategy"),
+]
+
+
+@test
+def cheap_requests_cannot_defeat_the_new_limits():
+    """Each probe above is refused (400, its code and field) at once and
+    without growing the server: no count in it is trusted before it is
+    checked against the limits, nor summed past 2^64."""
+    with Server("--log-format", "none", "--threads", "1") as srv:
+        base = rss_kb(srv.proc.pid)
+        for path, body, code, field in CHEAP_PROBES:
+            t0 = time.monotonic()
+            if isinstance(body, list):
+                status, _, raw = npy_parts.post_parts(
+                    srv, path, [(n, d, n != "request") for n, d in body], "probe-b")
+                doc = json.loads(raw)
+            else:
+                status, _, doc = srv.post(path, body)
+            took = time.monotonic() - t0
+            err = doc.get("error", {})
+            print("%s %s -> %d %s %s: %s" % (path, json.dumps(body)[:80] if not isinstance(
+                body, list) else "[.npy parts]", status, err.get("code"), err.get("field"),
+                err.get("message", "")[:100]))
+            if code or status != 200:
+                eq(status, 400, "%s status" % path)
+            if code:
+                eq(err.get("code"), code, "%s code" % path)
+            if field:
+                eq(err.get("field"), field, "%s field" % path)
+            check(took < 2, "%s took %.2fs" % (path, took))
+        grown = rss_kb(srv.proc.pid) - base
+        check(grown < 64 * 1024, "RSS grew by %d kB over the probes" % grown)
         eq(srv.stop(), 0, "exit status")
 
 
