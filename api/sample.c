@@ -256,7 +256,7 @@ static void put_fields(const sample_req *r, size_t k, size_t share, size_t len, 
 /* The replay that stream "continued" may ask for: epoch draws' worth of
  * uniforms before the epoch's own, at most REPLAY_PER_SAMPLE times the
  * max-samples limit (README, "Limits"). */
-#define REPLAY_PER_SAMPLE 64
+#define REPLAY_PER_SAMPLE 8 /* 2^28 uniforms by default: about a second */
 
 /* The seed sent, or one drawn from the system. */
 static bl_api_code ensure_seed(const bl_api_config *cfg, sample_req *r, api_err *e)
