@@ -103,6 +103,7 @@ help:
 	@echo '  make bench-overload the long overload run -> bench/OVERLOAD.md'
 	@echo '  make bench-numparse, make bench-dtoa   number parsing and printing, in-process'
 	@echo '  make lint-openapi   @redocly/cli over api/openapi.yaml (part of make test)'
+	@echo '  make format, make format-check   clang-format over the C tree (the check is part of make test)'
 	@echo '  make check-sanitize the whole suite under ASan + UBSan (build-sanitize/)'
 	@echo '  make check-valgrind the Check programs under valgrind'
 	@echo '  make fuzz, make fuzz-run FUZZ_SECONDS=N   the libFuzzer target'

@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define DEFAULT_LIMIT ((size_t)1 << 25)      /* 33,554,432 */
+#define DEFAULT_LIMIT ((size_t)1 << 25) /* 33,554,432 */
 /* 256 MiB: a (4096, 1000) /loss gradient is bounded at 102 MB as JSON, 10^6
  * indices at 25 MB; the answer is also held against the memory budget. */
 #define DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
@@ -114,8 +114,8 @@ bl_api_code bl_api_handle(const bl_api_config *cfg, const char *endpoint, const 
     }
     api_arrays fa;
     memset(&fa, 0, sizeof fa);
-    api_request r = {api_parse_request(json ? json : "", json ? json_len : 0, &fa, &e),
-                     req->parts, req->nparts, &fa};
+    api_request r = {api_parse_request(json ? json : "", json ? json_len : 0, &fa, &e), req->parts,
+                     req->nparts, &fa};
     if (!r.doc) {
         api_arrays_free(&fa);
         if (e.code == BL_API_INVALID_JSON) /* a form or a .npy file: say what to send */

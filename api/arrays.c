@@ -24,8 +24,8 @@ bl_api_code api_bad_element(api_err *e, const char *path, json_t *x, const char 
 {
     double d;
     if (api_number(x, &d))
-        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
-                        d, what);
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path, d,
+                        what);
     return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s %s", path, what,
                     json_is_integer(x) || json_is_array(x) || json_is_object(x) ? "an" : "a",
                     api_type_name(x));
@@ -40,8 +40,8 @@ static bl_api_code not_an_integer(api_err *e, const char *path)
 }
 
 /* A list of lists holding more than max class ids in all. */
-static bl_api_code too_many_ids(api_err *e, const char *name, size_t total,
-                                const char *limit_name, size_t max)
+static bl_api_code too_many_ids(api_err *e, const char *name, size_t total, const char *limit_name,
+                                size_t max)
 {
     return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
                     "%s holds %zu class ids, more than the server's %s limit of %zu", name, total,
@@ -87,8 +87,8 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
     } else {
         if (!json_is_array(av->json))
             return api_bad_element(e, name, av->json,
-                               strcmp(what, "an integer") == 0 ? "an array of integers"
-                                                               : "an array of numbers");
+                                   strcmp(what, "an integer") == 0 ? "an array of integers"
+                                                                   : "an array of numbers");
         len = json_array_size(av->json);
     }
     if (max && len > max)
@@ -101,8 +101,8 @@ static bl_api_code flat_values(const api_value *av, const char *name, size_t max
         char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "%s[0]", name);
         int row_was_fast = fast->ndim == 2 && api_fast_shape(av->fa, fast)[1] >= FAST_MIN;
-        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s array", path,
-                        what, row_was_fast ? "a" : "an");
+        return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s must be %s, not %s array", path, what,
+                        row_was_fast ? "a" : "an");
     }
     double *v = malloc((len ? len : 1) * sizeof *v);
     if (!v)
@@ -142,8 +142,8 @@ static bl_api_code check_doubles(const double *v, size_t n, const char *name, in
         if (!isfinite(x) || (nonneg && x < 0)) {
             char path[BL_API_FIELD_MAX];
             snprintf(path, sizeof path, "%s[%zu]", name, i);
-            return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s",
-                            path, x, nonneg ? "a finite number >= 0" : "a finite number");
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %.17g, but it must be %s", path,
+                            x, nonneg ? "a finite number >= 0" : "a finite number");
         }
     }
     return BL_API_OK;
@@ -171,8 +171,8 @@ bl_api_code api_doubles_scratch(const bl_api_config *cfg, const api_value *av, c
     npy_view nv;
     *owned = 1;
     if (!cfg->parts_writable || !av->part ||
-        npy_parse(av->part->data, av->part->len, name, &nv, e) != BL_API_OK ||
-        nv.dtype != NPY_F8 || nv.ndim != 1 || (max && nv.count > max) || nv.count == 0)
+        npy_parse(av->part->data, av->part->len, name, &nv, e) != BL_API_OK || nv.dtype != NPY_F8 ||
+        nv.ndim != 1 || (max && nv.count > max) || nv.count == 0)
         return api_doubles(av, name, nonneg, max, limit_name, out, n, e); /* its errors */
     /* The data follows the .npy header (at least 10 bytes), so it can be
      * moved back onto an 8-byte boundary within the part. */
@@ -329,8 +329,10 @@ bl_api_code api_int64_lists(const api_value *av, const char *name, size_t max,
         const struct fast_array *f = api_fast_of(av->fa, x);
         snprintf(path, sizeof path, "%s[%zu]", name, i);
         if (f && f->ndim > 1)
-            return api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s[0] must be an integer, not an "
-                            "array", path);
+            return api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                            "%s[0] must be an integer, not an "
+                            "array",
+                            path);
         if (!f && !json_is_array(x))
             return api_bad_element(e, path, x, "an array of integers (class ids)");
         total += f ? f->len : json_array_size(x);

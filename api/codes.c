@@ -33,8 +33,7 @@ static const struct {
                                   "the body is larger than --max-body or the memory budget"},
     [BL_API_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type", 415,
                                        "a Content-Type the server does not read"},
-    [BL_API_NOT_IMPLEMENTED] = {"not_implemented", 501,
-                                "a Transfer-Encoding other than chunked"},
+    [BL_API_NOT_IMPLEMENTED] = {"not_implemented", 501, "a Transfer-Encoding other than chunked"},
     [BL_API_OVERLOADED] = {"overloaded", 503,
                            "busy now (queue, connection slots or memory budget); retry later"},
 };

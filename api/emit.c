@@ -137,11 +137,21 @@ static int has_nonfinite(const api_out *o)
 static void json_value(jw *w, const api_field_out *f)
 {
     switch (f->kind) {
-    case OV_STRING: jw_str(w, f->s); break;
-    case OV_UINT: jw_uint(w, f->u); break;
-    case OV_DOUBLE: jw_double(w, f->d); break;
-    case OV_TENSOR: jw_tensor(w, f->dv, f->shape, f->ndim); break;
-    case OV_INT64S: jw_int64s(w, f->iv, f->shape[0]); break;
+    case OV_STRING:
+        jw_str(w, f->s);
+        break;
+    case OV_UINT:
+        jw_uint(w, f->u);
+        break;
+    case OV_DOUBLE:
+        jw_double(w, f->d);
+        break;
+    case OV_TENSOR:
+        jw_tensor(w, f->dv, f->shape, f->ndim);
+        break;
+    case OV_INT64S:
+        jw_int64s(w, f->iv, f->shape[0]);
+        break;
     case OV_COUNTS:
         jw_raw(w, "[", 1);
         for (size_t i = 0; i < f->shape[0]; i++) {
@@ -151,7 +161,9 @@ static void json_value(jw *w, const api_field_out *f)
         }
         jw_raw(w, "]", 1);
         break;
-    case OV_KEYED: jw_keyed(w, f->keys, f->dv, f->keyed_counts); break;
+    case OV_KEYED:
+        jw_keyed(w, f->keys, f->dv, f->keyed_counts);
+        break;
     }
 }
 

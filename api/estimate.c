@@ -132,13 +132,22 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
             }
         } else {
             switch (c) {
-            case '[': cost = sat_add(cost, PRICE_ARRAY); break;
-            case '{': cost = sat_add(cost, PRICE_OBJECT); break;
-            case ':': cost = sat_add(cost, PRICE_MEMBER); break;
+            case '[':
+                cost = sat_add(cost, PRICE_ARRAY);
+                break;
+            case '{':
+                cost = sat_add(cost, PRICE_OBJECT);
+                break;
+            case ':':
+                cost = sat_add(cost, PRICE_MEMBER);
+                break;
             case 't':
             case 'f':
-            case 'n': cost = sat_add(cost, PRICE_LITERAL); break;
-            default: break;
+            case 'n':
+                cost = sat_add(cost, PRICE_LITERAL);
+                break;
+            default:
+                break;
             }
             p++;
         }

@@ -140,7 +140,10 @@ static bl_api_code decode_int(const field_spec *f, json_t *v, int64_t *out, api_
     const char *big = api_int64_exact(v, out) < 0 ? api_big_integer(v) : NULL;
     if (!api_integer(v, out))
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name, "%s must be an integer, not %s%s",
-                        f->name, json_is_real(v) ? "the real " : article(v)[0] ? "an " : "a ",
+                        f->name,
+                        json_is_real(v) ? "the real "
+                        : article(v)[0] ? "an "
+                                        : "a ",
                         json_is_real(v) ? "number" : api_type_name(v));
     if (big && !f->range.ranged)
         return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
@@ -244,13 +247,16 @@ static bl_api_code decode_one(const field_spec *f, json_t *v, void *dst, int *gi
                             api_type_name(v));
         *(int *)p = json_is_true(v);
         return BL_API_OK;
-    case FT_INT: return decode_int(f, v, (int64_t *)(void *)p, e);
+    case FT_INT:
+        return decode_int(f, v, (int64_t *)(void *)p, e);
     case FT_UINT64:
         c = decode_uint64(f, v, (uint64_t *)(void *)p, &as_string, e);
         *given = as_string ? FIELD_GIVEN_AS_STRING : FIELD_GIVEN;
         return c;
-    case FT_NUMBER: return decode_number(f, v, (double *)(void *)p, e);
-    case FT_ENUM: return decode_enum(f, v, (int *)(void *)p, e);
+    case FT_NUMBER:
+        return decode_number(f, v, (double *)(void *)p, e);
+    case FT_ENUM:
+        return decode_enum(f, v, (int *)(void *)p, e);
     case FT_ARRAY: { /* the value itself; read by the handler (api_doubles, ...) */
         api_value *a = (api_value *)(void *)p;
         a->json = v;
@@ -269,11 +275,21 @@ static void apply_defaults(const field_spec *spec, void *dst)
         char *p = (char *)dst + f->offset;
         switch (f->type) {
         case FT_BOOL:
-        case FT_ENUM: *(int *)(void *)p = (int)f->def.i; break;
-        case FT_INT: *(int64_t *)(void *)p = f->def.i; break;
-        case FT_UINT64: *(uint64_t *)(void *)p = f->def.u; break;
-        case FT_NUMBER: *(double *)(void *)p = f->def.d; break;
-        case FT_ARRAY: memset(p, 0, sizeof(api_value)); break;
+        case FT_ENUM:
+            *(int *)(void *)p = (int)f->def.i;
+            break;
+        case FT_INT:
+            *(int64_t *)(void *)p = f->def.i;
+            break;
+        case FT_UINT64:
+            *(uint64_t *)(void *)p = f->def.u;
+            break;
+        case FT_NUMBER:
+            *(double *)(void *)p = f->def.d;
+            break;
+        case FT_ARRAY:
+            memset(p, 0, sizeof(api_value));
+            break;
         }
         if (f->given)
             *(int *)(void *)((char *)dst + f->given - 1) = FIELD_ABSENT;
@@ -365,8 +381,8 @@ static int is_set(const field_spec *spec, const char *name, const void *dst, uin
     int i = find_field(spec, name);
     if (i < 0 || !((seen >> i) & 1))
         return 0;
-    return spec[i].type != FT_BOOL || *(const int *)(const void *)((const char *)dst +
-                                                                   spec[i].offset);
+    return spec[i].type != FT_BOOL ||
+           *(const int *)(const void *)((const char *)dst + spec[i].offset);
 }
 
 /* The rules between fields, in table order. */
@@ -427,9 +443,8 @@ static bl_api_code not_applicable(const field_spec *spec, const field_spec *f, i
     join_names(values, sizeof values, c->choices, f->only.values, " or ", 1);
     return api_fail(e, BL_API_INVALID_ARGUMENT, f->name,
                     "%s applies only to %s %s, not to %s \"%s\"%s%s%s", f->name, c->name, values,
-                    c->name, c->choices[v],
-                    (seen >> ctl) & 1 ? "" : " (the default)", f->only.hint ? "; " : "",
-                    f->only.hint ? f->only.hint : "");
+                    c->name, c->choices[v], (seen >> ctl) & 1 ? "" : " (the default)",
+                    f->only.hint ? "; " : "", f->only.hint ? f->only.hint : "");
 }
 
 /* Every field sent applies to the values of the enum fields it depends

@@ -39,8 +39,8 @@ int64_t api_int64_of_double(double x)
 
 /* Copies the integers of v, at depth `depth` of t's shape, to out from *at
  * on, in C order. */
-static bl_api_code fill(json_t *v, size_t depth, const api_tensor *t, const char *name,
-                        size_t *at, int64_t *out, api_err *e)
+static bl_api_code fill(json_t *v, size_t depth, const api_tensor *t, const char *name, size_t *at,
+                        int64_t *out, api_err *e)
 {
     if (depth < t->ndim && api_is_placeholder(v) && !api_big_integer(v)) {
         /* a fast array: the rest of the shape, in t's doubles */

@@ -167,13 +167,13 @@ typedef struct {
     double *vals;
     size_t nvals, cap;
     struct fast_array {
-        size_t off, len;   /* len: the numbers, all dimensions together */
+        size_t off, len; /* len: the numbers, all dimensions together */
         int all_integers;
-        size_t first_real; /* index of the first non-integer literal, if any */
-        size_t ndim;       /* 1 for a flat array, at most BL_MAX_DIMS */
-        size_t dims;       /* ndim > 1: its shape is ndim entries of the dims below, from here */
+        size_t first_real;   /* index of the first non-integer literal, if any */
+        size_t ndim;         /* 1 for a flat array, at most BL_MAX_DIMS */
+        size_t dims;         /* ndim > 1: its shape is ndim entries of the dims below, from here */
         size_t src, src_len; /* the bytes of the body it spans, '[' to ']' */
-    } *arr;
+    } * arr;
     size_t narr, arr_cap;
     size_t *dims; /* the shapes of nested arrays */
     size_t ndims, dims_cap;
@@ -197,7 +197,6 @@ typedef struct {
     const bl_api_part *part;
     const api_arrays *fa; /* resolves fast-array placeholders in json */
 } api_value;
-
 
 /* Parses a request body into an object; big integers beyond 64 bits are
  * kept exactly (see parse.c). Returns NULL and fills *e on failure. */
@@ -302,10 +301,12 @@ typedef struct {
     double also;                      /* (alpha's -1: no weighting) */
 } field_range;
 
+/* clang-format off */
 #define RANGE(lo, hi) {.min = (lo), .max = (hi), .ranged = 1} /* [lo, hi] */
 #define RANGE_BELOW(lo, hi) {.min = (lo), .max = (hi), .max_open = 1, .ranged = 1} /* [lo, hi) */
 #define AT_LEAST(lo) {.min = (lo), .max = INFINITY, .ranged = 1}                   /* [lo, inf) */
 #define ABOVE(lo) {.min = (lo), .max = INFINITY, .min_open = 1, .ranged = 1}        /* (lo, inf) */
+/* clang-format on */
 
 /* Defaults, written before decoding: DEFAULT_INT for FT_BOOL, FT_INT and
  * FT_ENUM (the index), DEFAULT_UINT for FT_UINT64, DEFAULT_NUMBER. A row
@@ -327,7 +328,7 @@ typedef union {
 #define FIELD_GIVEN_AT(type, member) (offsetof(type, member) + 1)
 
 typedef struct {
-    const char *name;             /* NULL ends the table */
+    const char *name; /* NULL ends the table */
     field_type type;
     size_t offset;                /* of the destination in the request struct */
     field_value def;              /* see DEFAULT_INT */
@@ -346,15 +347,18 @@ typedef struct {
     const char *doc; /* one line */
 } field_spec;
 
-#define FIELD_END {.name = NULL}
+#define FIELD_END                                                                                  \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 /* A field is set when it is sent (a boolean: sent as true). */
 typedef enum {
-    RULE_ONE_OF,   /* exactly one of a and b (and of the b of every RULE_ONE_OF_ALSO of
-                      the same a): message when two are set (field: the later one),
-                      message_none when none (no field) */
-    RULE_NEEDS,    /* a set needs b set: message, field a */
-    RULE_EXCLUDES, /* a and b are not both set: message, field b */
+    RULE_ONE_OF,      /* exactly one of a and b (and of the b of every RULE_ONE_OF_ALSO of
+                         the same a): message when two are set (field: the later one),
+                         message_none when none (no field) */
+    RULE_NEEDS,       /* a set needs b set: message, field a */
+    RULE_EXCLUDES,    /* a and b are not both set: message, field b */
     RULE_ONE_OF_ALSO, /* b is one more choice of the RULE_ONE_OF of the same a */
 } rule_kind;
 
@@ -364,7 +368,10 @@ typedef struct {
     const char *message, *message_none;
 } field_rule;
 
-#define RULE_END {.a = NULL}
+#define RULE_END                                                                                   \
+    {                                                                                              \
+        .a = NULL                                                                                  \
+    }
 
 typedef struct {
     const char *endpoint;     /* "weights", ... (also the scope of api_suggest's aliases) */
@@ -382,8 +389,7 @@ extern const api_form api_weights_form, api_sample_form, api_loss_form;
  * every field sent applies to the values of the enum field it depends on,
  * and that every required field that applies was sent. Fills *e and
  * returns its code on the first failure. */
-bl_api_code api_decode_fields(const api_request *req, const api_form *form, void *dst,
-                              api_err *e);
+bl_api_code api_decode_fields(const api_request *req, const api_form *form, void *dst, api_err *e);
 
 /* Whether an array field was sent (as JSON or as a part). */
 static inline int api_sent(const api_value *v) { return v->json != NULL || v->part != NULL; }
@@ -442,11 +448,11 @@ typedef struct {
     bl_api_format format;
     api_field_out f[API_MAX_OUT];
     size_t n;
-    int primary;               /* the one array of a BL_API_NPY answer, or -1 */
-    const char *warning;       /* said when a real is not finite */
-    size_t max_output;         /* bytes the answer may take, 0: no limit */
-    jw w;                      /* the serialised answer */
-    bl_api_result *res;        /* where metadata and the content type go */
+    int primary;         /* the one array of a BL_API_NPY answer, or -1 */
+    const char *warning; /* said when a real is not finite */
+    size_t max_output;   /* bytes the answer may take, 0: no limit */
+    jw w;                /* the serialised answer */
+    bl_api_result *res;  /* where metadata and the content type go */
 } api_out;
 
 void out_string(api_out *o, const char *name, const char *s);

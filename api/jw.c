@@ -154,11 +154,21 @@ void jw_str(jw *w, const char *s)
         char esc[sizeof "\\u0000"];
         size_t n = 0;
         switch (*p) {
-        case '"': n = 2, esc[0] = '\\', esc[1] = '"'; break;
-        case '\\': n = 2, esc[0] = '\\', esc[1] = '\\'; break;
-        case '\n': n = 2, esc[0] = '\\', esc[1] = 'n'; break;
-        case '\r': n = 2, esc[0] = '\\', esc[1] = 'r'; break;
-        case '\t': n = 2, esc[0] = '\\', esc[1] = 't'; break;
+        case '"':
+            n = 2, esc[0] = '\\', esc[1] = '"';
+            break;
+        case '\\':
+            n = 2, esc[0] = '\\', esc[1] = '\\';
+            break;
+        case '\n':
+            n = 2, esc[0] = '\\', esc[1] = 'n';
+            break;
+        case '\r':
+            n = 2, esc[0] = '\\', esc[1] = 'r';
+            break;
+        case '\t':
+            n = 2, esc[0] = '\\', esc[1] = 't';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc, "\\u00", 4);

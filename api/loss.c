@@ -31,8 +31,8 @@ typedef struct {
     double smooth_nr, smooth_dr, tversky_alpha, tversky_beta;
 } loss_req;
 
-#define CLASS_LOSSES                                                                           \
-    (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_NLL) | CHOICE(BL_LOSS_FOCAL) |               \
+#define CLASS_LOSSES                                                                               \
+    (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_NLL) | CHOICE(BL_LOSS_FOCAL) |                 \
      CHOICE(BL_LOSS_LDAM))
 #define ADJUSTED_LOSSES (CHOICE(BL_LOSS_CROSS_ENTROPY) | CHOICE(BL_LOSS_FOCAL))
 #define ALL_LOSSES (CHOICE(BL_LOSS_COUNT) - 1)
@@ -42,6 +42,8 @@ typedef struct {
 #define SHAPE_TEXT_MAX 128
 
 #define OFF(m) offsetof(loss_req, m)
+/* One row per field, as the table reads best: */
+/* clang-format off */
 static const field_spec fields[] = {
     {.name = "loss", .type = FT_ENUM, .offset = OFF(loss), .choices = bl_loss_names,
      DEFAULT_INT(BL_LOSS_CROSS_ENTROPY), .doc = "the loss function"},
@@ -142,11 +144,11 @@ static const field_spec fields[] = {
      .doc = "tversky: the weight of false negatives, >= 0"},
     FIELD_END,
 };
+/* clang-format on */
 
 static const field_rule rules[] = {
     {RULE_EXCLUDES, "class_counts", "class_priors",
-     "give class_counts or class_priors, not both (the priors are class_counts / their sum)",
-     NULL},
+     "give class_counts or class_priors, not both (the priors are class_counts / their sum)", NULL},
     RULE_END,
 };
 
@@ -191,11 +193,11 @@ typedef struct {
     size_t nw, npw;
     double *counts, *priors; /* class_counts, class_priors */
     size_t ncounts, npriors;
-    int binary;       /* a binary loss: targets of the input's shape */
-    int seg;          /* dice or tversky: scores (N, K) or (K) for none */
+    int binary;              /* a binary loss: targets of the input's shape */
+    int seg;                 /* dice or tversky: scores (N, K) or (K) for none */
     size_t sshape[2], sndim; /* ... that shape */
-    int prob;         /* targets are probabilities (or binary targets): tg */
-    int64_t *idx;     /* else class indices, of shape ishape */
+    int prob;                /* targets are probabilities (or binary targets): tg */
+    int64_t *idx;            /* else class indices, of shape ishape */
     size_t ishape[BL_MAX_DIMS], indim;
     const void *in_f32; /* the input as a float32 .npy part's own data (in.data NULL) */
     int tg_lazy;        /* targets: an integer .npy part, tg without data (read later) */
@@ -228,8 +230,8 @@ static size_t first_nonfinite(const unsigned char *p, size_t n)
     for (; i + 8 <= n && !bad; i += 8) {
         uint64_t w[4];
         memcpy(w, p + i * sizeof(float), sizeof w);
-        bad = (((w[0] & E) + ONE) | ((w[1] & E) + ONE) | ((w[2] & E) + ONE) |
-               ((w[3] & E) + ONE)) & TOP;
+        bad = (((w[0] & E) + ONE) | ((w[1] & E) + ONE) | ((w[2] & E) + ONE) | ((w[3] & E) + ONE)) &
+              TOP;
     }
     for (i = bad ? i - 8 : i; i < n; i++) {
         float f;
@@ -245,12 +247,12 @@ static size_t first_nonfinite(const unsigned char *p, size_t n)
  * 1 when taken, with d->in's shape and count, or when refused (*code the
  * refusal, as api_tensor_decode words it); 0 when it must be decoded as
  * any other input, which also reports what is wrong with it. */
-static int input_f32(const api_value *v, size_t max, loss_data *d, bl_api_code *code,
-                     api_err *e)
+static int input_f32(const api_value *v, size_t max, loss_data *d, bl_api_code *code, api_err *e)
 {
     npy_view nv;
     api_err ignored;
-    if (!v->part || npy_parse(v->part->data, v->part->len, d->in_name, &nv, &ignored) != BL_API_OK ||
+    if (!v->part ||
+        npy_parse(v->part->data, v->part->len, d->in_name, &nv, &ignored) != BL_API_OK ||
         nv.dtype != NPY_F4 || nv.count == 0 || (max && nv.count > max))
         return 0;
     size_t dims = nv.ndim ? nv.ndim : 1; /* tensor_from_npy's bound of the JSON form */

@@ -30,10 +30,7 @@ static const struct {
     {"<i4", NPY_I4, 4}, {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1},
 };
 
-size_t npy_itemsize(npy_dtype t)
-{
-    return t == NPY_F8 || t == NPY_I8 ? 8 : t == NPY_U1 ? 1 : 4;
-}
+size_t npy_itemsize(npy_dtype t) { return t == NPY_F8 || t == NPY_I8 ? 8 : t == NPY_U1 ? 1 : 4; }
 
 /* ---- the header: a Python dict literal ------------------------------------------ */
 
@@ -58,19 +55,16 @@ typedef struct {
     const char *h, *p, *end; /* the header, the next unread byte; h <= p <= end */
     const char *tok;         /* the current token's first byte */
     tk_kind kind;
-    char punct;      /* TK_PUNCT: one of { } : , ( ) */
+    char punct;            /* TK_PUNCT: one of { } : , ( ) */
     char str[NPY_STR_MAX]; /* TK_STR: the value, unescaped, truncated to NPY_STR_MAX - 1 bytes */
-    size_t slen;     /* TK_STR: its full length (slen >= sizeof str: truncated) */
-    size_t num;      /* TK_INT: the value, saturated at SIZE_MAX */
-    const char *why; /* TK_BAD: what is wrong */
+    size_t slen;           /* TK_STR: its full length (slen >= sizeof str: truncated) */
+    size_t num;            /* TK_INT: the value, saturated at SIZE_MAX */
+    const char *why;       /* TK_BAD: what is wrong */
 } npy_lex;
 
 /* Whether c is one of the characters of set (never the NUL byte, which
  * strchr would find at the end of any set). */
-static int in_set(char c, const char *set)
-{
-    return c && strchr(set, c) != NULL;
-}
+static int in_set(char c, const char *set) { return c && strchr(set, c) != NULL; }
 
 /* A string literal from lx->p, the opening quote. */
 static void lex_string(npy_lex *lx)
@@ -153,10 +147,7 @@ static void lex_next(npy_lex *lx)
     }
 }
 
-static int is_punct(const npy_lex *lx, char c)
-{
-    return lx->kind == TK_PUNCT && lx->punct == c;
-}
+static int is_punct(const npy_lex *lx, char c) { return lx->kind == TK_PUNCT && lx->punct == c; }
 
 #define NPY_FORMAT_HINT "numpy writes {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }"
 
@@ -168,13 +159,27 @@ static bl_api_code header_syntax(api_err *e, const char *name, const npy_lex *lx
     char found[sizeof "'x'"];
     const char *what = found;
     switch (lx->kind) {
-    case TK_END: what = "its end"; break;
-    case TK_BAD: what = lx->why; break;
-    case TK_STR: what = "a string"; break;
-    case TK_INT: what = "an integer"; break;
-    case TK_TRUE: what = "True"; break;
-    case TK_FALSE: what = "False"; break;
-    case TK_PUNCT: snprintf(found, sizeof found, "'%c'", lx->punct); break;
+    case TK_END:
+        what = "its end";
+        break;
+    case TK_BAD:
+        what = lx->why;
+        break;
+    case TK_STR:
+        what = "a string";
+        break;
+    case TK_INT:
+        what = "an integer";
+        break;
+    case TK_TRUE:
+        what = "True";
+        break;
+    case TK_FALSE:
+        what = "False";
+        break;
+    case TK_PUNCT:
+        snprintf(found, sizeof found, "'%c'", lx->punct);
+        break;
     }
     return api_fail(e, BL_API_INVALID_ARGUMENT, name,
                     "%s: the .npy header is not a Python dict literal: expected %s at byte %zu "
@@ -316,10 +321,7 @@ static bl_api_code header_parse(const char *h, size_t hlen, const char *name, np
 }
 
 /* a * b, or SIZE_MAX when that does not fit. */
-static size_t mul_sat(size_t a, size_t b)
-{
-    return a && b > SIZE_MAX / a ? SIZE_MAX : a * b;
-}
+static size_t mul_sat(size_t a, size_t b) { return a && b > SIZE_MAX / a ? SIZE_MAX : a * b; }
 
 size_t npy_nodes(const npy_view *v)
 {
@@ -410,34 +412,51 @@ int npy_is_integer(const npy_view *v)
 
 /* out[i] = (T)value i, each value read with memcpy (the data may be
  * unaligned in the request body). */
-#define NPY_CONVERT(src_type, v, out)                                 \
-    do {                                                              \
-        const unsigned char *p_ = (v)->data;                          \
-        for (size_t i_ = 0; i_ < (v)->count; i_++) {                  \
-            src_type x_;                                              \
-            memcpy(&x_, p_ + sizeof x_ * i_, sizeof x_);              \
-            (out)[i_] = x_;                                           \
-        }                                                             \
+#define NPY_CONVERT(src_type, v, out)                                                              \
+    do {                                                                                           \
+        const unsigned char *p_ = (v)->data;                                                       \
+        for (size_t i_ = 0; i_ < (v)->count; i_++) {                                               \
+            src_type x_;                                                                           \
+            memcpy(&x_, p_ + sizeof x_ * i_, sizeof x_);                                           \
+            (out)[i_] = x_;                                                                        \
+        }                                                                                          \
     } while (0)
 
 void npy_to_doubles(const npy_view *v, double *out)
 {
     switch (v->dtype) {
-    case NPY_F8: NPY_CONVERT(double, v, out); break;
-    case NPY_F4: NPY_CONVERT(float, v, out); break;
-    case NPY_I8: NPY_CONVERT(int64_t, v, out); break;
-    case NPY_I4: NPY_CONVERT(int32_t, v, out); break;
-    case NPY_U1: NPY_CONVERT(uint8_t, v, out); break;
+    case NPY_F8:
+        NPY_CONVERT(double, v, out);
+        break;
+    case NPY_F4:
+        NPY_CONVERT(float, v, out);
+        break;
+    case NPY_I8:
+        NPY_CONVERT(int64_t, v, out);
+        break;
+    case NPY_I4:
+        NPY_CONVERT(int32_t, v, out);
+        break;
+    case NPY_U1:
+        NPY_CONVERT(uint8_t, v, out);
+        break;
     }
 }
 
 void npy_to_int64(const npy_view *v, int64_t *out)
 {
     switch (v->dtype) {
-    case NPY_I8: NPY_CONVERT(int64_t, v, out); break;
-    case NPY_I4: NPY_CONVERT(int32_t, v, out); break;
-    case NPY_U1: NPY_CONVERT(uint8_t, v, out); break;
-    default: break; /* callers check npy_is_integer first */
+    case NPY_I8:
+        NPY_CONVERT(int64_t, v, out);
+        break;
+    case NPY_I4:
+        NPY_CONVERT(int32_t, v, out);
+        break;
+    case NPY_U1:
+        NPY_CONVERT(uint8_t, v, out);
+        break;
+    default:
+        break; /* callers check npy_is_integer first */
     }
 }
 
@@ -461,7 +480,10 @@ void npy_write_header(jw *w, npy_dtype t, const size_t *shape, size_t ndim)
     int n = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                      t == NPY_F8 ? "<f8" : "<i8");
     for (size_t d = 0; d < ndim; d++)
-        n += snprintf(h + n, sizeof h - (size_t)n, "%zu%s", shape[d], ndim == 1 ? "," : d + 1 < ndim ? ", " : "");
+        n += snprintf(h + n, sizeof h - (size_t)n, "%zu%s", shape[d],
+                      ndim == 1      ? ","
+                      : d + 1 < ndim ? ", "
+                                     : "");
     n += snprintf(h + n, sizeof h - (size_t)n, "), }");
     /* Pad so that the data starts at a multiple of 64 bytes. */
     size_t total = NPY_PREAMBLE + (size_t)n + 1;

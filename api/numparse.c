@@ -404,7 +404,7 @@ static const uint64_t pow5_128[][2] = {
     {0x95527a5202df0ccb, 0x0f37801e0c43ebc8}, {0xbaa718e68396cffd, 0xd30560258f54e6ba}, /* 302 */
     {0xe950df20247c83fd, 0x47c6b82ef32a2069}, {0x91d28b7416cdd27e, 0x4cdc331d57fa5441}, /* 304 */
     {0xb6472e511c81471d, 0xe0133fe4adf8e952}, {0xe3d8f9e563a198e5, 0x58180fddd97723a6}, /* 306 */
-    {0x8e679c2f5e44ff8f, 0x570f09eaa7ea7648}, /* 308 */
+    {0x8e679c2f5e44ff8f, 0x570f09eaa7ea7648},                                           /* 308 */
 };
 
 /* floor(log2(5^q)) for |q| <= 2000 (152170 / 2^16 approximates log2 5
@@ -455,7 +455,7 @@ static int round_product(u128 u, uint64_t p0, int pass, int exp_base, uint64_t *
             else if (pass == SECOND)
                 certain = gap > 1 || p0 == 0;
         }
-    } else { /* r == 129: m = 0, the midpoint is 2^128 */
+    } else {               /* r == 129: m = 0, the midpoint is 2^128 */
         u128 gap = ~u + 1; /* 2^128 - u, > 0 */
         up = 0;
         if (pass == FIRST)
@@ -654,9 +654,9 @@ static const char *read_digits(const char *s, const char *end, uint64_t *w)
     while (end - s >= 8) {
         uint64_t chunk;
         memcpy(&chunk, s, sizeof chunk);
-        uint64_t nondigit = ((chunk - UINT64_C(0x3030303030303030)) |
-                             (chunk + UINT64_C(0x4646464646464646))) &
-                            UINT64_C(0x8080808080808080);
+        uint64_t nondigit =
+            ((chunk - UINT64_C(0x3030303030303030)) | (chunk + UINT64_C(0x4646464646464646))) &
+            UINT64_C(0x8080808080808080);
         if (!nondigit) {
             x = x * 100000000 + eight_value(chunk);
             s += 8;
@@ -812,8 +812,8 @@ size_t num_parse(const char *p, const char *end, num_value *v)
 
     v->neg = (unsigned char)neg;
     v->integral = (unsigned char)integral;
-    v->fits64 = (unsigned char)(integral && (nd <= FAST_DIGITS ||
-                                             (nd == 20 && twenty_digits(digits, &w))));
+    v->fits64 =
+        (unsigned char)(integral && (nd <= FAST_DIGITS || (nd == 20 && twenty_digits(digits, &w))));
     v->mag = v->fits64 ? w : 0;
 
     uint64_t bits;

@@ -208,7 +208,8 @@ json_t *api_parse_request(const char *body, size_t len, api_arrays *fa, api_err 
         api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory while parsing the request");
         return NULL;
     }
-    json_t *doc = fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, 0, e) : parse_doc(body, len, 0, 0, e);
+    json_t *doc =
+        fa->narr ? parse_doc(text, n, JSON_ALLOW_NUL, 0, e) : parse_doc(body, len, 0, 0, e);
     free(text);
     if (!doc && fa->narr && e->code == BL_API_INVALID_JSON)
         return body_error(body, len, fa, e);
@@ -307,14 +308,21 @@ static const char *json_type_name(json_t *v)
         json_string_value(v)[1] == '@')
         return "array";
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "real";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "real";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "value";
 }

@@ -22,6 +22,8 @@ typedef struct {
 } sample_req;
 
 #define OFF(m) offsetof(sample_req, m)
+/* One row per field, as the table reads best: */
+/* clang-format off */
 static const field_spec fields[] = {
     {.name = "weights", .type = FT_ARRAY, .offset = OFF(weights),
      .doc = "one weight >= 0 per item, sum > 0"},
@@ -70,6 +72,7 @@ static const field_spec fields[] = {
      .doc = "the class targets, as imbalanced-learn: a name (default auto), a ratio, or counts"},
     FIELD_END,
 };
+/* clang-format on */
 
 static const field_rule rules[] = {
     {RULE_ONE_OF, "weights", "labels", "send either weights or labels, not both",
@@ -168,8 +171,8 @@ done:
 }
 
 /* The draw, mapping a refusal of weights derived from labels to the label. */
-static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, double *w,
-                                size_t n, size_t k, int64_t *draw, api_err *e)
+static bl_api_code draw_indices(const sample_req *r, const bl_sample_opts *o, double *w, size_t n,
+                                size_t k, int64_t *draw, api_err *e)
 {
     bl_error le;
     /* w is the handler's to overwrite (a copy, or a writable part): the
@@ -320,7 +323,8 @@ static bl_api_code counts_from_object(json_t *obj, size_t C, int64_t *wanted, ap
     json_t *val;
     for (size_t c = 0; c < C; c++)
         wanted[c] = -1;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         char path[BL_API_FIELD_MAX];
         snprintf(path, sizeof path, "sampling_strategy.%.60s", key);
         char *end = NULL;
@@ -401,7 +405,8 @@ static bl_api_code balance_targets(const sample_req *r, const size_t *counts, si
         if (!wanted)
             return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
         bl_api_code code = counts_from_object(j, C, wanted, e);
-        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le) : BL_OK;
+        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le)
+                               : BL_OK;
         free(wanted);
         if (code != BL_API_OK)
             return code;
@@ -410,7 +415,8 @@ static bl_api_code balance_targets(const sample_req *r, const size_t *counts, si
         if (!wanted)
             return api_fail(e, BL_API_UNAVAILABLE, NULL, "out of memory for %zu classes", C);
         bl_api_code code = counts_from_array(v, counts, C, wanted, e);
-        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le) : BL_OK;
+        rc = code == BL_API_OK ? bl_balance_targets_counts(counts, C, s, wanted, target, &le)
+                               : BL_OK;
         free(wanted);
         if (code != BL_API_OK)
             return code;
@@ -485,7 +491,8 @@ static bl_api_code sample_balanced(const bl_api_config *cfg, sample_req *r, api_
     code = ensure_seed(cfg, r, e);
     if (code != BL_API_OK)
         goto done;
-    int replacement = r->strategy == BL_STRATEGY_OVERSAMPLE || (r->replacement_given && r->replacement);
+    int replacement =
+        r->strategy == BL_STRATEGY_OVERSAMPLE || (r->replacement_given && r->replacement);
     all = calloc(total, sizeof *all); /* calloc: no overflow without limits */
     share = calloc(m + 1, sizeof *share);
     if (!all || !share) {
@@ -527,8 +534,8 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     int w_owned = 1;
     char digits[SEED_DIGITS];
     if (api_sent(&r.weights))
-        code = api_doubles_scratch(cfg, &r.weights, "weights", 1, lim->max_items, "max-items",
-                                   &w, &n, &w_owned, e);
+        code = api_doubles_scratch(cfg, &r.weights, "weights", 1, lim->max_items, "max-items", &w,
+                                   &n, &w_owned, e);
     else
         code = weights_from_labels(&r, lim->max_items, &w, &n, e);
     if (code != BL_API_OK)
@@ -552,8 +559,8 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
     }
     if (lim->max_samples && k > lim->max_samples) {
         code = api_fail(e, BL_API_LIMIT_EXCEEDED, "num_samples",
-                        "num_samples = %zu is more than the server's max-samples limit of %zu",
-                        k, lim->max_samples);
+                        "num_samples = %zu is more than the server's max-samples limit of %zu", k,
+                        lim->max_samples);
         goto done;
     }
     uint64_t replay = bl_sample_replay(n, k, &o);
@@ -562,8 +569,8 @@ bl_api_code api_sample(const bl_api_config *cfg, const api_request *req, api_out
                         "stream \"continued\" at epoch %" PRIu64 " replays %" PRIu64
                         " draws' worth of uniforms (epoch x %s), more than %d times the "
                         "server's max-samples limit of %zu",
-                        r.epoch, replay, r.replacement ? "num_samples" : "items",
-                        REPLAY_PER_SAMPLE, lim->max_samples);
+                        r.epoch, replay, r.replacement ? "num_samples" : "items", REPLAY_PER_SAMPLE,
+                        lim->max_samples);
         goto done;
     }
     code = ensure_seed(cfg, &r, e);

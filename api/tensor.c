@@ -19,9 +19,9 @@ void api_tensor_free(api_tensor *t)
 /* The error for a fast array at depth whose shape is not t->shape[depth..]:
  * the one the JSON it replaced gets from tensor_fill, which walks its first
  * elements ([0][0]...) down to the first that does not fit. */
-static bl_api_code fast_mismatch(const api_arrays *fa, const struct fast_array *fast,
-                                 size_t depth, const char *name, char *path, size_t pathlen,
-                                 const api_tensor *t, api_err *e)
+static bl_api_code fast_mismatch(const api_arrays *fa, const struct fast_array *fast, size_t depth,
+                                 const char *name, char *path, size_t pathlen, const api_tensor *t,
+                                 api_err *e)
 {
     const size_t *fs = api_fast_shape(fa, fast);
     for (size_t j = 0;; j++) {
@@ -77,8 +77,7 @@ static bl_api_code tensor_fill(json_t *v, size_t depth, const char *name, char *
             return api_fail(e, BL_API_INVALID_ARGUMENT, path,
                             "%s must be an array of length %zu (%s is ragged), not %s %s", path,
                             t->shape[depth], name,
-                            json_is_integer(v) || json_is_object(v) ? "an" : "a",
-                            api_type_name(v));
+                            json_is_integer(v) || json_is_object(v) ? "an" : "a", api_type_name(v));
         return api_fail(e, BL_API_INVALID_ARGUMENT, path,
                         "%s has length %zu where %zu was expected: %s is ragged", path,
                         json_array_size(v), t->shape[depth], name);
@@ -126,8 +125,8 @@ static bl_api_code tensor_from_npy(const api_value *av, const char *name, size_t
             if (!isfinite(t->data[i])) {
                 char path[BL_API_FIELD_MAX];
                 api_path(path, sizeof path, name, (int64_t)i, t->shape, t->ndim);
-                api_fail(e, BL_API_INVALID_ARGUMENT, path, "%s = %g, but it must be a finite number",
-                         path, t->data[i]);
+                api_fail(e, BL_API_INVALID_ARGUMENT, path,
+                         "%s = %g, but it must be a finite number", path, t->data[i]);
                 api_tensor_free(t);
                 return BL_API_INVALID_ARGUMENT;
             }
@@ -172,8 +171,8 @@ bl_api_code api_tensor_decode(const api_value *av, const char *name, size_t max,
         t->shape[t->ndim++] = len;
         if (len && count > SIZE_MAX / len)
             return api_fail(e, BL_API_LIMIT_EXCEEDED, name,
-                            "%s's shape has more elements than the server's %s limit of %zu",
-                            name, limit_name, max);
+                            "%s's shape has more elements than the server's %s limit of %zu", name,
+                            limit_name, max);
         count *= len;
         if (len == 0)
             break;

@@ -29,6 +29,8 @@ typedef struct {
 #define ALL_SCHEMES ((UINT32_C(1) << BL_SCHEME_COUNT) - 1)
 
 #define OFF(m) offsetof(weights_req, m)
+/* One row per field, as the table reads best: */
+/* clang-format off */
 static const field_spec fields[] = {
     {.name = "counts", .type = FT_ARRAY, .offset = OFF(counts),
      .doc = "samples per class, numbers >= 0: an array, or an object {\"name\": count}"},
@@ -70,6 +72,7 @@ static const field_spec fields[] = {
      .doc = "multi-label sample_weights: the max or the mean of a sample's class weights"},
     FIELD_END,
 };
+/* clang-format on */
 
 static const field_rule rules[] = {
     {RULE_ONE_OF, "counts", "labels", "send only one of counts, labels and label_sets",
@@ -243,8 +246,8 @@ static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel 
     bl_error le;
     if (api_sent(&r->label_sets)) {
         m->field = "label_sets";
-        code = api_int64_lists(&r->label_sets, "label_sets", max, "max-items", &m->ids,
-                               &m->offsets, &m->n, e);
+        code = api_int64_lists(&r->label_sets, "label_sets", max, "max-items", &m->ids, &m->offsets,
+                               &m->n, e);
     } else if (api_array_ndim(&r->labels) >= 2) {
         m->field = "labels";
         m->matrix = 1;
@@ -281,8 +284,8 @@ static bl_api_code multilabel_sets(const weights_req *r, size_t max, multilabel 
     }
     if (max && m->classes > max)
         return api_fail(e, BL_API_LIMIT_EXCEEDED, r->num_classes_given ? "num_classes" : m->field,
-                        "%zu classes is more than the server's max-items limit of %zu",
-                        m->classes, max);
+                        "%zu classes is more than the server's max-items limit of %zu", m->classes,
+                        max);
     return BL_API_OK;
 }
 
@@ -329,8 +332,8 @@ static bl_api_code weights_multilabel(const weights_req *r, size_t max, api_out 
          bl_multilabel_sample_weights(m.ids, m.offsets, n, m.weights, m.positives, c,
                                       (bl_sample_reduce)r->sample_weight_reduce, m.sample_weights,
                                       &le) != BL_OK) ||
-        (repeat && bl_repeat_factors(m.ids, m.offsets, n, m.weights, c, m.repeat_factors, &le) !=
-                       BL_OK)) {
+        (repeat &&
+         bl_repeat_factors(m.ids, m.offsets, n, m.weights, c, m.repeat_factors, &le) != BL_OK)) {
         /* a class without positives: the input, not an index of it */
         if (le.arg && strcmp(le.arg, "positives") == 0)
             code = api_fail(e, BL_API_INVALID_ARGUMENT, m.field, "%s", le.message);

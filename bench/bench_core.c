@@ -162,8 +162,8 @@ static void run_npy(void *p)
 }
 
 /* A version 1.0 .npy of `bytes` bytes of data, its header 128 bytes. */
-static unsigned char *npy_file(const char *descr, const char *shape, const void *data,
-                               size_t bytes, size_t *len)
+static unsigned char *npy_file(const char *descr, const char *shape, const void *data, size_t bytes,
+                               size_t *len)
 {
     char h[118];
     memset(h, ' ', sizeof h);

@@ -158,21 +158,29 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             uint64_t b;
             switch (s) {
-            case 0: v[i] = unit(); break;
-            case 1: v[i] = 1.0 / (double)(1 + rnd() % 1000000); break;
+            case 0:
+                v[i] = unit();
+                break;
+            case 1:
+                v[i] = 1.0 / (double)(1 + rnd() % 1000000);
+                break;
             case 2:
                 do
                     b = rnd();
                 while (((b >> 52) & 0x7ff) == 0x7ff);
                 memcpy(&v[i], &b, sizeof b);
                 break;
-            case 3: v[i] = (double)(rnd() % 100000) / 1000.0; break;
-            default: v[i] = (double)(rnd() % 1000000); break;
+            case 3:
+                v[i] = (double)(rnd() % 100000) / 1000.0;
+                break;
+            default:
+                v[i] = (double)(rnd() % 1000000);
+                break;
             }
         }
         static const char *const names[] = {"dtoa_shortest", "snprintf %.17g",
-                                             "old %.15g/16/17+strtod", "jw_doubles (writer)",
-                                             "jw_doubles warm buffer"};
+                                            "old %.15g/16/17+strtod", "jw_doubles (writer)",
+                                            "jw_doubles warm buffer"};
         printer ps[] = {p_dtoa, p_printf17, p_old, NULL, NULL};
         for (int k = 0; k < 5; k++) {
             result r = measure(ps[k], k == 4, v, n, buf, reps);

@@ -188,8 +188,8 @@ int main(int argc, char **argv)
             snprintf(col[j], sizeof col[j], "%.0f [%.0f-%.0f]", t[j][reps / 2], t[j][0],
                      t[j][reps - 1]);
         }
-        printf("%-9s %8.1f  %-22s %-22s %-22s %.1fx\n", kind_name[kind], mb, col[0], col[1],
-               col[2], t[0][reps / 2] / t[1][reps / 2]);
+        printf("%-9s %8.1f  %-22s %-22s %-22s %.1fx\n", kind_name[kind], mb, col[0], col[1], col[2],
+               t[0][reps / 2] / t[1][reps / 2]);
         fflush(stdout);
         free(body);
     }

@@ -190,11 +190,13 @@ static int check_ok(const char *endpoint, json_t *doc, char *why, size_t size)
             double full = json_number_value(json_object_get(doc, "full_count"));
             if ((double)json_array_size(idx) != json_number_value(count) ||
                 next != off + json_number_value(count) || next > full)
-                return fail(why, size, "a window of %zu indices: count %g, offset %g, "
-                            "next_offset %g, full_count %g", json_array_size(idx),
-                            json_number_value(count), off, next, full);
+                return fail(why, size,
+                            "a window of %zu indices: count %g, offset %g, "
+                            "next_offset %g, full_count %g",
+                            json_array_size(idx), json_number_value(count), off, next, full);
         } else if (!json_object_get(doc, "world_size") &&
-            (double)json_array_size(idx) != json_number_value(json_object_get(doc, "num_samples")))
+                   (double)json_array_size(idx) !=
+                       json_number_value(json_object_get(doc, "num_samples")))
             return fail(why, size, "%zu indices for num_samples = %g", json_array_size(idx),
                         json_number_value(json_object_get(doc, "num_samples")));
     }
@@ -221,7 +223,8 @@ static int check_error(const bl_api_result *res, bl_api_format format, json_t *d
     if (!memchr(res->error_field, '\0', sizeof res->error_field) ||
         (field != NULL) != (res->error_field[0] != '\0'))
         return fail(why, size, "res.error_field \"%.160s\" but error.field %s",
-                    memchr(res->error_field, '\0', sizeof res->error_field) ? res->error_field : "?",
+                    memchr(res->error_field, '\0', sizeof res->error_field) ? res->error_field
+                                                                            : "?",
                     field ? "present" : "absent");
     if (res->code != BL_API_INVALID_JSON && res->code != BL_API_INVALID_ARGUMENT &&
         res->code != BL_API_LIMIT_EXCEEDED &&
@@ -377,10 +380,9 @@ static int error_at_end(const uint8_t *p, size_t n)
 }
 
 /* Part names a binary input may use; the last is unknown to every endpoint. */
-static const char *const part_names[] = {"request", "logits",        "log_probs",
-                                         "targets", "weights",       "pos_weight",
-                                         "counts",  "labels",        "class_weights",
-                                         "bogus"};
+static const char *const part_names[] = {"request",       "logits",     "log_probs", "targets",
+                                         "weights",       "pos_weight", "counts",    "labels",
+                                         "class_weights", "bogus"};
 #define NPART_NAMES (sizeof part_names / sizeof part_names[0])
 #define MAX_PARTS 8
 #define PAD_TO 4100 /* past api/parse.c's 4096-byte threshold */
@@ -462,8 +464,9 @@ static int check_boundary(const char *ctype, int r, const char *b, char *why, si
     if (r != 0 && r != -1)
         return fail(why, whylen, "multipart_boundary returned %d", r);
     if (r != 0)
-        return r2 == 0 ? fail(why, whylen, "multipart_boundary refused with %d bytes of room "
-                                           "but found \"%s\" with 16",
+        return r2 == 0 ? fail(why, whylen,
+                              "multipart_boundary refused with %d bytes of room "
+                              "but found \"%s\" with 16",
                               SERVER_BOUNDARY_SIZE, small)
                        : 0;
     size_t n = strnlen(b, SERVER_BOUNDARY_SIZE);
@@ -475,8 +478,7 @@ static int check_boundary(const char *ctype, int r, const char *b, char *why, si
         if (!is_bchar((unsigned char)b[i]))
             return fail(why, whylen, "the boundary holds byte 0x%02x", (unsigned char)b[i]);
     if (r2 == 0 && strcmp(small, b) != 0)
-        return fail(why, whylen, "boundary \"%s\" with 72 bytes of room, \"%s\" with 16", b,
-                    small);
+        return fail(why, whylen, "boundary \"%s\" with 72 bytes of room, \"%s\" with 16", b, small);
     if (r2 != 0 && n < sizeof small)
         return fail(why, whylen, "boundary \"%s\" fits in 16 bytes but was refused there", b);
     return 0;
@@ -561,8 +563,9 @@ static int prepare(const uint8_t *data, size_t size, fuzz_call *c, bl_api_result
             return 1;
         if (r != 0) {
             /* server/http.c admit_post */
-            refuse(res, "a multipart/form-data body needs a boundary parameter (1 to 70 "
-                        "characters)",
+            refuse(res,
+                   "a multipart/form-data body needs a boundary parameter (1 to 70 "
+                   "characters)",
                    NULL);
             c->refused = 1;
             return 0;
@@ -571,8 +574,8 @@ static int prepare(const uint8_t *data, size_t size, fuzz_call *c, bl_api_result
     multipart_part mp[SERVER_MAX_PARTS];
     char bad[SERVER_BAD_SIZE] = "";
     size_t n = 0;
-    multipart_status st = multipart_parse(body, len, c->boundary, mp, SERVER_MAX_PARTS, &n, bad,
-                                          sizeof bad);
+    multipart_status st =
+        multipart_parse(body, len, c->boundary, mp, SERVER_MAX_PARTS, &n, bad, sizeof bad);
     if (check_parts(body, len, c->boundary, st, mp, n, SERVER_MAX_PARTS, bad, sizeof bad, why,
                     whylen))
         return 1;
@@ -642,8 +645,7 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
         bad = run(&cfg, data, size, &call2, &again, why, whylen);
         if (!bad && (again.code != res.code || !again.body || again.len != res.len ||
                      memcmp(again.body, res.body, res.len) != 0 ||
-                     strcmp(again.content_type, res.content_type) != 0 ||
-                     again.nmeta != res.nmeta))
+                     strcmp(again.content_type, res.content_type) != 0 || again.nmeta != res.nmeta))
             bad = fail(why, whylen, "a second call gave a different answer");
         else if (!bad && (call2.need != call.need || call2.work != call.work))
             bad = fail(why, whylen, "bl_api_estimate gave %zu (work %zu), then %zu (work %zu)",

@@ -100,10 +100,10 @@ bl_status bl_normalize_from_name(const char *name, bl_normalize *out, bl_error *
 
 typedef struct {
     bl_scheme scheme;
-    double beta;           /* effective_number: in [0, 1)  */
-    double c;              /* enet: > 1                    */
-    double exponent;       /* power: q in [0, 64]          */
-    double threshold;      /* repeat_factor: t in [0, 1]   */
+    double beta;      /* effective_number: in [0, 1)  */
+    double c;         /* enet: > 1                    */
+    double exponent;  /* power: q in [0, 64]          */
+    double threshold; /* repeat_factor: t in [0, 1]   */
     bl_normalize normalize;
     int zero_counts_allowed; /* 0: a zero count is an error; 1: weight 0 */
 } bl_weights_opts;
@@ -128,8 +128,8 @@ bl_weights_opts bl_weights_opts_default(void);
  * weight is inf only when its exact value is beyond DBL_MAX, and
  * normalisation never fails.
  */
-bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts,
-                           double *out, bl_error *err);
+bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts, double *out,
+                           bl_error *err);
 
 /*
  * Counts per class from labels: counts[c] = #{i : labels[i] == c}, for c in
@@ -145,8 +145,8 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
  * >= num_classes is an error naming "labels" and its index. out has n
  * entries.
  */
-bl_status bl_label_weights(const double *class_weights, size_t num_classes,
-                           const int64_t *labels, size_t n, double *out, bl_error *err);
+bl_status bl_label_weights(const double *class_weights, size_t num_classes, const int64_t *labels,
+                           size_t n, double *out, bl_error *err);
 
 /*
  * Checks labels (one class id per sample) and gives the number of classes
@@ -325,8 +325,7 @@ bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_gen
  * *per_rank = ceil(k / world_size). world_size must be >= 1 and rank in
  * [0, world_size); errors name "world_size" or "rank".
  */
-bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank,
-                        bl_error *err);
+bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank, bl_error *err);
 
 /*
  * The share of a draw of k indices that rank `rank` of world_size receives,
@@ -366,13 +365,13 @@ bl_status bl_stream_from_name(const char *name, bl_stream *out, bl_error *err);
 #define BL_FAST_VERSION 2
 
 typedef struct {
-    int replacement;        /* 1 (default) or 0 */
-    bl_generator generator; /* BL_GENERATOR_FAST (default) */
-    bl_stream stream;       /* BL_STREAM_PER_EPOCH (default) */
-    int fast_version;       /* 1 or 2 (default BL_FAST_VERSION); fast generator only */
-    uint64_t seed, epoch;   /* 0, 0 */
+    int replacement;         /* 1 (default) or 0 */
+    bl_generator generator;  /* BL_GENERATOR_FAST (default) */
+    bl_stream stream;        /* BL_STREAM_PER_EPOCH (default) */
+    int fast_version;        /* 1 or 2 (default BL_FAST_VERSION); fast generator only */
+    uint64_t seed, epoch;    /* 0, 0 */
     size_t world_size, rank; /* 1, 0: the share of the draw (bl_shard) */
-    size_t offset, count;   /* 0, SIZE_MAX: the window [offset, offset + count) of the share */
+    size_t offset, count;    /* 0, SIZE_MAX: the window [offset, offset + count) of the share */
 } bl_sample_opts;
 
 /* The defaults above. Can't fail. */
@@ -443,12 +442,12 @@ bl_status bl_strategy_from_name(const char *name, bl_strategy *out, bl_error *er
 
 /* imbalanced-learn's named sampling strategies. */
 typedef enum {
-    BL_BALANCE_AUTO = 0,         /* undersample: not minority; oversample: not majority */
-    BL_BALANCE_MAJORITY = 1,     /* undersample only */
+    BL_BALANCE_AUTO = 0,     /* undersample: not minority; oversample: not majority */
+    BL_BALANCE_MAJORITY = 1, /* undersample only */
     BL_BALANCE_NOT_MINORITY = 2,
     BL_BALANCE_NOT_MAJORITY = 3,
     BL_BALANCE_ALL = 4,
-    BL_BALANCE_MINORITY = 5,     /* oversample only */
+    BL_BALANCE_MINORITY = 5, /* oversample only */
 } bl_balance;
 #define BL_BALANCE_COUNT 6
 

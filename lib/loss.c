@@ -138,8 +138,9 @@ static bl_status layout_of(const bl_loss_args *a, blp_layout *L, bl_error *err)
     const char *name = bl_loss_names[a->loss];
     memset(L, 0, sizeof *L);
     if (a->ndim > BL_MAX_DIMS)
-        return bl_error_set(err, BL_EINVAL, in, -1, "%s has %zu dimensions; at most %d are supported",
-                            in, a->ndim, BL_MAX_DIMS);
+        return bl_error_set(err, BL_EINVAL, in, -1,
+                            "%s has %zu dimensions; at most %d are supported", in, a->ndim,
+                            BL_MAX_DIMS);
     size_t elements = 1;
     for (size_t d = 0; d < a->ndim; d++)
         if (!mul_size(&elements, a->shape[d]))
@@ -273,8 +274,8 @@ static bl_status check_all(const bl_loss_args *a, const bl_loss_result *res, blp
     if (!a->input && !a->input_f32 && L->elements)
         return bl_error_set(err, BL_EINVAL, in, -1, "%s is missing", in);
     if (a->reduction == BL_REDUCTION_NONE && !res->per && L->positions)
-        return bl_error_set(err, BL_EINVAL, NULL, -1,
-                            "reduction none needs res->per (%zu entries)", L->positions);
+        return bl_error_set(err, BL_EINVAL, NULL, -1, "reduction none needs res->per (%zu entries)",
+                            L->positions);
     if ((rc = check_options(a, err)) != BL_OK)
         return rc;
 
@@ -297,8 +298,9 @@ static bl_status check_all(const bl_loss_args *a, const bl_loss_result *res, blp
 
     int has_index = a->target_index != NULL, has_prob = a->target_prob != NULL;
     if (has_index && has_prob)
-        return bl_error_set(err, BL_EINVAL, "targets", -1,
-                            "give either class indices or class probabilities as targets, not both");
+        return bl_error_set(
+            err, BL_EINVAL, "targets", -1,
+            "give either class indices or class probabilities as targets, not both");
     if (!has_index && !has_prob && L->positions)
         return bl_error_set(err, BL_EINVAL, "targets", -1, "targets are missing");
     if (has_prob && a->loss != BL_LOSS_CROSS_ENTROPY)
@@ -328,17 +330,17 @@ static bl_status check_all(const bl_loss_args *a, const bl_loss_result *res, blp
 /* What every position of a class loss shares. */
 typedef struct {
     bl_loss_kind loss;
-    size_t C;          /* classes                                           */
-    size_t s;          /* stride between a position's classes (= inner)     */
-    const double *w;   /* class weights, or NULL for all 1                  */
-    int64_t ignore;    /* ignore_index                                      */
-    double eps;        /* label smoothing, in [0, 1]                        */
-    double eps_c;      /* eps / C                                           */
-    double wsum;       /* Σ_c w_c (label smoothing)                         */
-    double gamma;      /* focal                                             */
-    double ky;         /* d(reduced)/d(l_n) of the target term: (1-eps)/den,
-                        * no /den but for mean; 1/den for probabilities */
-    double ks;         /* ... of the smoothing term: (eps/C)/den            */
+    size_t C;        /* classes                                           */
+    size_t s;        /* stride between a position's classes (= inner)     */
+    const double *w; /* class weights, or NULL for all 1                  */
+    int64_t ignore;  /* ignore_index                                      */
+    double eps;      /* label smoothing, in [0, 1]                        */
+    double eps_c;    /* eps / C                                           */
+    double wsum;     /* Σ_c w_c (label smoothing)                         */
+    double gamma;    /* focal                                             */
+    double ky;       /* d(reduced)/d(l_n) of the target term: (1-eps)/den,
+                      * no /den but for mean; 1/den for probabilities */
+    double ks;       /* ... of the smoothing term: (eps/C)/den            */
 } blp_class;
 
 /* Index of the max of z[c s], c in [0, C): the first one on a tie. A NaN
@@ -383,10 +385,7 @@ static inline size_t argmax_f32(const unsigned char *z, size_t C)
 
 /* R's starting value: 0, or NaN when the max is not finite, where torch's
  * exp(max - max) = exp(inf - inf) makes every result NaN. */
-static inline double rest_init(double m)
-{
-    return isfinite(m) ? 0.0 : NAN;
-}
+static inline double rest_init(double m) { return isfinite(m) ? 0.0 : NAN; }
 
 /*
  * One position of cross_entropy (class index, optional label smoothing) or
@@ -418,8 +417,8 @@ static inline double rest_init(double m)
  * argmax and max of the row; R = S - 1; logS = log1p(R); D = Σ w_c d_c
  * (label smoothing only). With g, the gradient row holds exp(d_c) on
  * entry and the gradient on return. */
-static double index_finish(const blp_class *k, double zy, int64_t y, size_t am, double m,
-                           double R, double logS, double D, double *g)
+static double index_finish(const blp_class *k, double zy, int64_t y, size_t am, double m, double R,
+                           double logS, double D, double *g)
 {
     const size_t C = k->C, s = k->s;
     double S = 1 + R;
@@ -512,8 +511,9 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
  * doubles a row of scratch. Same values as index_position up to the
  * vector functions' rounding (a few ulp).
  */
-static void index_block(const blp_class *k, const double *z, const unsigned char *zf, const int64_t *y,
-                        size_t rows, double *e, double *st, double *l, int with_grad)
+static void index_block(const blp_class *k, const double *z, const unsigned char *zf,
+                        const int64_t *y, size_t rows, double *e, double *st, double *l,
+                        int with_grad)
 {
     const size_t C = k->C;
     double *m = st, *R = st + rows, *logS = st + 2 * rows, *D = st + 3 * rows;
@@ -585,9 +585,8 @@ static void index_block(const blp_class *k, const double *z, const unsigned char
         }
         assert(y[r] >= 0 && (uint64_t)y[r] < C);
         size_t at = r * C + (size_t)y[r];
-        l[r] = index_finish(k, zf ? (double)f32_at(zf, at) : z[at], y[r], (size_t)amv[r], m[r], R[r],
-                            logS[r], D[r],
-                            with_grad ? er : NULL);
+        l[r] = index_finish(k, zf ? (double)f32_at(zf, at) : z[at], y[r], (size_t)amv[r], m[r],
+                            R[r], logS[r], D[r], with_grad ? er : NULL);
     }
 }
 
@@ -617,9 +616,9 @@ static double prob_position(const blp_class *k, const double *z, const double *t
     const size_t C = k->C, s = k->s;
     size_t am = argmax_of(z, C, s);
     double m = z[am * s];
-    double R = rest_init(m);            /* S - 1: terms > 0, as index_position */
-    blp_sum T = {0, 0}, D = {0, 0};     /* Σ W_c, Σ W_c d_c: of either sign */
-    blp_sum Tr = {0, 0};                /* Σ_{c != am} W_c, for the argmax's gradient */
+    double R = rest_init(m);        /* S - 1: terms > 0, as index_position */
+    blp_sum T = {0, 0}, D = {0, 0}; /* Σ W_c, Σ W_c d_c: of either sign */
+    blp_sum Tr = {0, 0};            /* Σ_{c != am} W_c, for the argmax's gradient */
     for (size_t c = 0; c < C; c++) {
         double d = z[c * s] - m, e = exp(d), wt = prob_weight(k, t, c);
         R += c != am ? e : 0.0;
@@ -699,9 +698,9 @@ static size_t vector_rows(const bl_loss_args *a, const blp_layout *L, const blp_
         double *e = grad ? grad + start * C : buf;
         /* float32 input (bl_loss_args.input_f32) is read by index_block */
         index_block(k, a->input ? a->input + start * C : NULL,
-                    a->input ? NULL : (const unsigned char *)a->input_f32 + start * C * sizeof(float),
-                    a->target_index + start, rows, e,
-                    st, lb, grad != NULL);
+                    a->input ? NULL
+                             : (const unsigned char *)a->input_f32 + start * C * sizeof(float),
+                    a->target_index + start, rows, e, st, lb, grad != NULL);
         for (size_t r = 0; r < rows; r++) {
             if (per)
                 per[start + r] = lb[r];
@@ -726,8 +725,8 @@ static int reads_f32(const bl_loss_args *a)
 
 /* 0, or -1 when float32 input found no memory for its scratch (nothing is
  * written then). */
-static int class_loss(const bl_loss_args *a, const blp_layout *L, double den,
-                      bl_loss_result *res, blp_sum *total)
+static int class_loss(const bl_loss_args *a, const blp_layout *L, double den, bl_loss_result *res,
+                      blp_sum *total)
 {
     const size_t inner = L->inner, row = L->classes * inner;
     const blp_class k = class_shared(a, L, den);
@@ -813,10 +812,10 @@ typedef struct {
 } blp_binary;
 
 /* One element, given e = exp(-|x|) and lp = log1p(e). */
-static double binary_element(const blp_binary *k, double x, double y, size_t j, double e,
-                             double lp, double *gx)
+static double binary_element(const blp_binary *k, double x, double y, size_t j, double e, double lp,
+                             double *gx)
 {
-    double sp_pos = (x > 0 ? x : 0) + lp; /* sp(x); a NaN x stays NaN via lp */
+    double sp_pos = (x > 0 ? x : 0) + lp;  /* sp(x); a NaN x stays NaN via lp */
     double sp_neg = (x < 0 ? -x : 0) + lp; /* sp(-x) */
     /* σ(x) and σ(-x) from e without overflow */
     double sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
@@ -932,14 +931,14 @@ bl_status bl_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err)
 
     blp_sum total = {0, 0};
     if (a->loss == BL_LOSS_ASYMMETRIC) /* lib/loss_multilabel.c */
-        sum_add(&total, blp_asymmetric(a, L.elements, L.last,
-                                       a->reduction == BL_REDUCTION_NONE ? res->per : NULL,
-                                       res->grad));
+        sum_add(&total,
+                blp_asymmetric(a, L.elements, L.last,
+                               a->reduction == BL_REDUCTION_NONE ? res->per : NULL, res->grad));
     else if (is_binary(a->loss))
         binary_loss(a, &L, res, &total);
     else if (class_loss(a, &L, den, res, &total) != 0)
-        return bl_error_set(err, BL_ENOMEM, NULL, -1,
-                            "out of memory for the scratch of float32 %s", input_name(a));
+        return bl_error_set(err, BL_ENOMEM, NULL, -1, "out of memory for the scratch of float32 %s",
+                            input_name(a));
 
     double sum = sum_get(&total);
     res->total_weight = den;

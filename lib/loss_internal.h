@@ -12,8 +12,7 @@
 
 /* A class-index target y at position n outside [0, classes): the error
  * every class-index loss gives, its first sentence torch's own. */
-static inline bl_status blp_target_out_of_bounds(bl_error *err, size_t n, int64_t y,
-                                                 size_t classes)
+static inline bl_status blp_target_out_of_bounds(bl_error *err, size_t n, int64_t y, size_t classes)
 {
     return bl_error_set(err, BL_EINVAL, "targets", (int64_t)n,
                         "Target %lld is out of bounds. (targets[%zu]; %zu classes)", (long long)y,

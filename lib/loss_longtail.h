@@ -17,7 +17,6 @@ BLP_HIDDEN int blp_longtail_wanted(const bl_loss_args *a);
 /* bl_loss for such arguments: checks the long-tail options, then calls
  * bl_loss on plain arguments (adjusted logits, reduction sum) and finishes
  * the result. a and res are not NULL. */
-BLP_HIDDEN bl_status blp_longtail_loss(const bl_loss_args *a, bl_loss_result *res,
-                                       bl_error *err);
+BLP_HIDDEN bl_status blp_longtail_loss(const bl_loss_args *a, bl_loss_result *res, bl_error *err);
 
 #endif

@@ -47,8 +47,7 @@ bl_status blp_asymmetric_check(const bl_loss_args *a, bl_error *err)
         return bl_error_set(err, BL_EINVAL, "gamma_neg", -1,
                             "gamma_neg must be a finite number >= 0; got %g", a->gamma_neg);
     if (!(a->clip >= 0 && a->clip <= 1))
-        return bl_error_set(err, BL_EINVAL, "clip", -1, "clip must be in [0, 1]; got %g",
-                            a->clip);
+        return bl_error_set(err, BL_EINVAL, "clip", -1, "clip must be in [0, 1]; got %g", a->clip);
     if (!(a->eps >= 0 && a->eps < 1))
         return bl_error_set(err, BL_EINVAL, "eps", -1, "eps must be in [0, 1); got %g", a->eps);
     return BL_OK;
@@ -56,7 +55,7 @@ bl_status blp_asymmetric_check(const bl_loss_args *a, bl_error *err)
 
 typedef struct {
     double gp, gn, clip, eps, log_eps;
-    int focus; /* γ+ or γ- non-zero: timm applies the weight u^γ */
+    int focus;    /* γ+ or γ- non-zero: timm applies the weight u^γ */
     double scale; /* d(reduced)/d(l): 1/elements for mean, else 1 */
 } blp_asym;
 
@@ -78,10 +77,10 @@ static double sigmoid_minus(double x, double e, double em, double m)
 static double asym_element(const blp_asym *k, double x, double y, double w, double *gx)
 {
     double e = exp(-fabs(x)), em = expm1(-fabs(x));
-    double p = x >= 0 ? 1 / (1 + e) : e / (1 + e);  /* σ(x)  */
-    double q = x >= 0 ? e / (1 + e) : 1 / (1 + e);  /* σ(-x) = 1 - p */
-    double lp1 = log1p(e);                          /* softplus(-|x|) */
-    double log_p = -((x < 0 ? -x : 0) + lp1);       /* log σ(x) = -softplus(-x) */
+    double p = x >= 0 ? 1 / (1 + e) : e / (1 + e); /* σ(x)  */
+    double q = x >= 0 ? e / (1 + e) : 1 / (1 + e); /* σ(-x) = 1 - p */
+    double lp1 = log1p(e);                         /* softplus(-|x|) */
+    double log_p = -((x < 0 ? -x : 0) + lp1);      /* log σ(x) = -softplus(-x) */
 
     double pn, u_neg, log_pn, dpn; /* p_n, 1 - p_n, log p_n, dp_n/dx */
     if (k->clip > 0) {
@@ -135,7 +134,7 @@ double blp_asymmetric(const bl_loss_args *a, size_t elements, size_t last, doubl
         .scale = a->reduction == BL_REDUCTION_MEAN ? 1 / (double)elements : 1.0,
     };
     blp_sum s = {0, 0}; /* compensated, as lib/loss.c sums positions */
-    size_t j = 0; /* i mod last: the weights' index */
+    size_t j = 0;       /* i mod last: the weights' index */
     for (size_t i = 0; i < elements; i++) {
         double w = a->weights ? a->weights[j] : 1.0;
         double l = asym_element(&k, a->input[i], a->target_prob[i], w, grad ? grad + i : NULL);

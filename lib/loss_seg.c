@@ -50,10 +50,7 @@
 #include "loss_internal.h"
 #include "sum.h"
 
-int blp_is_seg(bl_loss_kind k)
-{
-    return k == BL_LOSS_DICE || k == BL_LOSS_TVERSKY;
-}
+int blp_is_seg(bl_loss_kind k) { return k == BL_LOSS_DICE || k == BL_LOSS_TVERSKY; }
 
 typedef struct {
     size_t N, C, S;  /* batch, classes, spatial size                   */
@@ -127,8 +124,8 @@ size_t blp_seg_scores(const bl_loss_args *a)
 static bl_status check_number(double v, const char *arg, bl_error *err)
 {
     if (!(v >= 0 && isfinite(v)))
-        return bl_error_set(err, BL_EINVAL, arg, -1, "%s must be a finite number >= 0; got %g",
-                            arg, v);
+        return bl_error_set(err, BL_EINVAL, arg, -1, "%s must be a finite number >= 0; got %g", arg,
+                            v);
     return BL_OK;
 }
 
@@ -139,8 +136,8 @@ static bl_status seg_options(const bl_loss_args *a, bl_error *err)
     bl_status rc;
     if (!bl_activation_name(a->activation))
         return bl_error_set(err, BL_EINVAL, "activation", -1,
-                            "unknown activation %d: a bl_activation is 0 to %d",
-                            (int)a->activation, BL_ACTIVATION_COUNT - 1);
+                            "unknown activation %d: a bl_activation is 0 to %d", (int)a->activation,
+                            BL_ACTIVATION_COUNT - 1);
     if (a->label_smoothing != 0)
         return bl_error_set(err, BL_EINVAL, "label_smoothing", -1,
                             "label_smoothing is only supported by cross_entropy, not %s", name);
@@ -205,11 +202,11 @@ typedef struct {
     const bl_loss_args *a;
     blp_seg_layout L;
     int softmax, tversky;
-    double al, be;     /* tversky's α, β; dice: 1, 1 on fp, fn of 2 tp  */
-    double r;          /* the reduction's factor without the weight      */
-    blp_sum *acc;      /* K scores x (tp, fp, fn), compensated sums      */
-    double *q0, *q1;   /* K: dL/dp at g = 0 and g = 1 (linear in g)      */
-    double *p, *u;     /* C: a position's p and 1 - p                    */
+    double al, be;   /* tversky's α, β; dice: 1, 1 on fp, fn of 2 tp  */
+    double r;        /* the reduction's factor without the weight      */
+    blp_sum *acc;    /* K scores x (tp, fp, fn), compensated sums      */
+    double *q0, *q1; /* K: dL/dp at g = 0 and g = 1 (linear in g)      */
+    double *p, *u;   /* C: a position's p and 1 - p                    */
 } blp_seg;
 
 /* p and 1 - p of position (n, i) into k->p, k->u; returns its class index

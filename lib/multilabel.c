@@ -48,8 +48,8 @@ bl_status bl_label_matrix_sets(const double *matrix, size_t n, size_t num_classe
                 k++;
             } else if (row[j] != 0) {
                 return bl_error_set(err, BL_EINVAL, "labels", (int64_t)(i * num_classes + j),
-                                    "labels[%zu][%zu] = %g: a label matrix holds 0 and 1 only",
-                                    i, j, row[j]);
+                                    "labels[%zu][%zu] = %g: a label matrix holds 0 and 1 only", i,
+                                    j, row[j]);
             }
         }
         offsets[i + 1] = k;

@@ -27,15 +27,13 @@ const char *const bl_scheme_names[BL_SCHEME_COUNT + 1] = {
     [BL_SCHEME_REPEAT_FACTOR] = "repeat_factor",
     [BL_SCHEME_COUNT] = NULL,
 };
-_Static_assert(BL_SCHEME_REPEAT_FACTOR + 1 == BL_SCHEME_COUNT, "BL_SCHEME_COUNT is not the last scheme + 1");
+_Static_assert(BL_SCHEME_REPEAT_FACTOR + 1 == BL_SCHEME_COUNT,
+               "BL_SCHEME_COUNT is not the last scheme + 1");
 _Static_assert(NELEM(bl_scheme_names) == BL_SCHEME_COUNT + 1, "a scheme without a name");
 
 const char *const bl_normalize_names[BL_NORMALIZE_COUNT + 1] = {
-    [BL_NORMALIZE_NONE] = "none",
-    [BL_NORMALIZE_SUM] = "sum",
-    [BL_NORMALIZE_MEAN] = "mean",
-    [BL_NORMALIZE_MAX] = "max",
-    [BL_NORMALIZE_COUNT] = NULL,
+    [BL_NORMALIZE_NONE] = "none", [BL_NORMALIZE_SUM] = "sum",  [BL_NORMALIZE_MEAN] = "mean",
+    [BL_NORMALIZE_MAX] = "max",   [BL_NORMALIZE_COUNT] = NULL,
 };
 _Static_assert(BL_NORMALIZE_MAX + 1 == BL_NORMALIZE_COUNT, "BL_NORMALIZE_COUNT is stale");
 _Static_assert(NELEM(bl_normalize_names) == BL_NORMALIZE_COUNT + 1, "a normalize without a name");
@@ -64,13 +62,12 @@ _Static_assert(BL_LOSS_TVERSKY + 1 == BL_LOSS_COUNT, "BL_LOSS_COUNT is stale");
 _Static_assert(NELEM(bl_loss_names) == BL_LOSS_COUNT + 1, "a loss without a name");
 
 const char *const bl_reduction_names[BL_REDUCTION_COUNT + 1] = {
-    [BL_REDUCTION_MEAN] = "mean",
-    [BL_REDUCTION_SUM] = "sum",
-    [BL_REDUCTION_NONE] = "none",
-    [BL_REDUCTION_SUM_OVER_BATCH_SIZE] = "sum_over_batch_size",
+    [BL_REDUCTION_MEAN] = "mean", [BL_REDUCTION_SUM] = "sum",
+    [BL_REDUCTION_NONE] = "none", [BL_REDUCTION_SUM_OVER_BATCH_SIZE] = "sum_over_batch_size",
     [BL_REDUCTION_COUNT] = NULL,
 };
-_Static_assert(BL_REDUCTION_SUM_OVER_BATCH_SIZE + 1 == BL_REDUCTION_COUNT, "BL_REDUCTION_COUNT is stale");
+_Static_assert(BL_REDUCTION_SUM_OVER_BATCH_SIZE + 1 == BL_REDUCTION_COUNT,
+               "BL_REDUCTION_COUNT is stale");
 _Static_assert(NELEM(bl_reduction_names) == BL_REDUCTION_COUNT + 1, "a reduction without a name");
 
 const char *const bl_sample_reduce_names[BL_SAMPLE_REDUCE_COUNT + 1] = {
@@ -156,23 +153,23 @@ static bl_status index_of(const char *const *names, int count, const char *arg, 
 }
 
 /* One name function and one lookup per enum. */
-#define NAME_FUNCTIONS(type, prefix, arg)                                                        \
-    const char *bl_##prefix##_name(type v)                                                      \
-    {                                                                                           \
-        return name_of(bl_##prefix##_names, (int)NELEM(bl_##prefix##_names) - 1, (int)v);      \
-    }                                                                                           \
-    bl_status bl_##prefix##_from_name(const char *name, type *out, bl_error *err)               \
-    {                                                                                           \
-        int i = 0;                                                                              \
-        bl_error_clear(err);                                                                    \
-        if (!out)                                                                               \
-            return bl_error_set(err, BL_EINVAL, NULL, -1,                                       \
-                                "bl_" #prefix "_from_name needs a place for the value");        \
-        bl_status rc = index_of(bl_##prefix##_names, (int)NELEM(bl_##prefix##_names) - 1, arg, \
-                                name, &i, err);                                                 \
-        if (rc == BL_OK)                                                                        \
-            *out = (type)i;                                                                     \
-        return rc;                                                                              \
+#define NAME_FUNCTIONS(type, prefix, arg)                                                          \
+    const char *bl_##prefix##_name(type v)                                                         \
+    {                                                                                              \
+        return name_of(bl_##prefix##_names, (int)NELEM(bl_##prefix##_names) - 1, (int)v);          \
+    }                                                                                              \
+    bl_status bl_##prefix##_from_name(const char *name, type *out, bl_error *err)                  \
+    {                                                                                              \
+        int i = 0;                                                                                 \
+        bl_error_clear(err);                                                                       \
+        if (!out)                                                                                  \
+            return bl_error_set(err, BL_EINVAL, NULL, -1,                                          \
+                                "bl_" #prefix "_from_name needs a place for the value");           \
+        bl_status rc = index_of(bl_##prefix##_names, (int)NELEM(bl_##prefix##_names) - 1, arg,     \
+                                name, &i, err);                                                    \
+        if (rc == BL_OK)                                                                           \
+            *out = (type)i;                                                                        \
+        return rc;                                                                                 \
     }
 
 NAME_FUNCTIONS(bl_scheme, scheme, "scheme")

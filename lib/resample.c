@@ -49,8 +49,7 @@ static bl_status class_stats_of(const size_t *counts, size_t C, class_stats *st,
     }
     if (st->present < 2)
         return bl_error_set(err, BL_EINVAL, "labels", -1,
-                            "balancing needs at least two classes in labels, not %zu",
-                            st->present);
+                            "balancing needs at least two classes in labels, not %zu", st->present);
     return BL_OK;
 }
 
@@ -88,11 +87,20 @@ bl_status bl_balance_targets(const size_t *counts, size_t C, bl_strategy s, bl_b
     for (size_t c = 0; c < C; c++) {
         int take = counts[c] > 0;
         switch (b) {
-        case BL_BALANCE_MAJORITY: take = take && c == st.majority; break;
-        case BL_BALANCE_MINORITY: take = take && c == st.minority; break;
-        case BL_BALANCE_NOT_MINORITY: take = take && c != st.minority; break;
-        case BL_BALANCE_NOT_MAJORITY: take = take && c != st.majority; break;
-        default: break; /* all */
+        case BL_BALANCE_MAJORITY:
+            take = take && c == st.majority;
+            break;
+        case BL_BALANCE_MINORITY:
+            take = take && c == st.minority;
+            break;
+        case BL_BALANCE_NOT_MINORITY:
+            take = take && c != st.minority;
+            break;
+        case BL_BALANCE_NOT_MAJORITY:
+            take = take && c != st.majority;
+            break;
+        default:
+            break; /* all */
         }
         target[c] = take ? to : -1;
     }
@@ -132,9 +140,9 @@ bl_status bl_balance_targets_ratio(const size_t *counts, size_t C, bl_strategy s
         target[c] = -1;
     /* imbalanced-learn: int(n_minority / r) kept, or int(n_majority r)
      * reached (it asks for int(n_majority r - n_c) more) */
-    double want = under ? floor((double)counts[keep] / ratio)
-                        : floor((double)counts[keep] * ratio - (double)counts[other]) +
-                              (double)counts[other];
+    double want =
+        under ? floor((double)counts[keep] / ratio)
+              : floor((double)counts[keep] * ratio - (double)counts[other]) + (double)counts[other];
     if (under && want > (double)counts[other])
         return bl_error_set(err, BL_EINVAL, "sampling_strategy", -1,
                             "ratio %g keeps %.0f items of class %zu, which has only %zu: "
@@ -215,8 +223,8 @@ static bl_status group_by_class(const int64_t *labels, size_t n, const size_t *c
     for (size_t c = 0; c < C; c++) {
         start[c + 1] = start[c] + counts[c];
         fill[c] = start[c];
-        if (target[c] >= 0 && (under ? (uint64_t)target[c] > counts[c]
-                                     : (uint64_t)target[c] < counts[c]))
+        if (target[c] >= 0 &&
+            (under ? (uint64_t)target[c] > counts[c] : (uint64_t)target[c] < counts[c]))
             return bl_error_set(err, BL_EINVAL, "target", (int64_t)c,
                                 "target[%zu] = %lld is beyond class %zu's %zu items", c,
                                 (long long)target[c], c, counts[c]);
@@ -243,8 +251,14 @@ bl_status bl_resample(const int64_t *labels, size_t n, const size_t *counts, siz
     if (rc != BL_OK)
         return rc;
     if (!labels || !counts || !target || !out)
-        return bl_error_set(err, BL_EINVAL, !labels ? "labels" : !out ? "out" : "target", -1,
-                            "%s is NULL", !labels ? "labels" : !out ? "out" : "the targets");
+        return bl_error_set(err, BL_EINVAL,
+                            !labels ? "labels"
+                            : !out  ? "out"
+                                    : "target",
+                            -1, "%s is NULL",
+                            !labels ? "labels"
+                            : !out  ? "out"
+                                    : "the targets");
     if (replacement != 0 && replacement != 1)
         return bl_error_set(err, BL_EINVAL, "replacement", -1, "replacement is %d, not 0 or 1",
                             replacement);

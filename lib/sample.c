@@ -162,7 +162,8 @@ static void torch_start(bl_mt19937 *mt, const bl_sample_opts *o, uint64_t per_dr
         uint64_t e = o->epoch;
         /* 2 e per_draw outputs, skipped in pieces that cannot overflow */
         while (e) {
-            uint64_t step = per_draw && e > UINT64_MAX / 2 / per_draw ? UINT64_MAX / 2 / per_draw : e;
+            uint64_t step =
+                per_draw && e > UINT64_MAX / 2 / per_draw ? UINT64_MAX / 2 / per_draw : e;
             bl_mt19937_skip(mt, 2 * step * per_draw);
             e -= step;
         }
@@ -277,8 +278,7 @@ static size_t bit_below(const uint64_t *b, size_t from, int set)
  * the stacks give, so that the table is the same to the bit. A bitmap of
  * the originally small columns (n / 8 bytes) is all it needs beside t.
  */
-static bl_status alias_build(const double *w, size_t n, double sum, alias_cell *t,
-                             bl_error *err)
+static bl_status alias_build(const double *w, size_t n, double sum, alias_cell *t, bl_error *err)
 {
     uint64_t *small = calloc(n / 64 + 1, sizeof *small);
     if (!small)
@@ -387,8 +387,8 @@ static bl_status fast_with_replacement(const double *w, double *scratch, size_t 
  * with q_i ~ Exp(1), then at::argmax for k = 1 and at::topk for k > 1; the
  * window is read from the k in topk's order. */
 static bl_status torch_without_replacement(const double *w, size_t n, size_t k,
-                                           const bl_sample_opts *o, const window *wd,
-                                           size_t len, int64_t *out, bl_error *err)
+                                           const bl_sample_opts *o, const window *wd, size_t len,
+                                           int64_t *out, bl_error *err)
 {
     keyed *v = malloc(n * sizeof *v);
     bl_mt19937 *mt = malloc(sizeof *mt);
@@ -514,7 +514,8 @@ bl_status bl_sample_window_size(size_t k, const bl_sample_opts *o, size_t *len, 
     if (rc != BL_OK)
         return rc;
     if (!len)
-        return bl_error_set(err, BL_EINVAL, NULL, -1, "bl_sample_window_size needs a place for the size");
+        return bl_error_set(err, BL_EINVAL, NULL, -1,
+                            "bl_sample_window_size needs a place for the size");
     size_t share = 0;
     rc = bl_shard_size(k, o->world_size, o->rank, &share, err);
     if (rc != BL_OK)
@@ -541,7 +542,8 @@ static bl_status check_weights(const double *w, size_t n, size_t k, int replacem
                                double *sum_out, size_t *nonzero_out, bl_error *err)
 {
     if (n == 0)
-        return bl_error_set(err, BL_EINVAL, "weights", -1, "weights is empty: give at least one item");
+        return bl_error_set(err, BL_EINVAL, "weights", -1,
+                            "weights is empty: give at least one item");
     if (k == 0)
         return bl_error_set(err, BL_EINVAL, "num_samples", -1, "num_samples must be at least 1");
     if (!w)
@@ -634,8 +636,7 @@ bl_status bl_sample(const double *w, size_t n, size_t k, int replacement, bl_gen
     return bl_sample_window(w, n, k, &o, out, NULL, err);
 }
 
-bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank,
-                        bl_error *err)
+bl_status bl_shard_size(size_t k, size_t world_size, size_t rank, size_t *per_rank, bl_error *err)
 {
     bl_error_clear(err);
     if (world_size == 0)

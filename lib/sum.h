@@ -30,9 +30,6 @@ static inline void sum_add(blp_sum *a, double x)
     a->s = t;
 }
 
-static inline double sum_get(const blp_sum *a)
-{
-    return isfinite(a->s) ? a->s + a->c : a->s;
-}
+static inline double sum_get(const blp_sum *a) { return isfinite(a->s) ? a->s + a->c : a->s; }
 
 #endif

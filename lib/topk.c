@@ -39,10 +39,7 @@ static inline void iter_swap(T *a, T *b)
 }
 
 /* std::__lg: floor(log2(n)), n > 0. */
-static ptrdiff_t lg(ptrdiff_t n)
-{
-    return 63 - __builtin_clzll((unsigned long long)n);
-}
+static ptrdiff_t lg(ptrdiff_t n) { return 63 - __builtin_clzll((unsigned long long)n); }
 
 /* ---- heaps (bits/stl_heap.h) ---------------------------------------- */
 

@@ -26,37 +26,36 @@ __attribute__((target("avx2"))) __m256d _ZGVdN4v_log1p(__m256d);
 __attribute__((target("avx512f"))) __m512d _ZGVeN8v_exp(__m512d);
 __attribute__((target("avx512f"))) __m512d _ZGVeN8v_log1p(__m512d);
 
-#define DEFINE_KERNELS(name, scalar)                                                        \
-    __attribute__((target("avx512f"))) static size_t name##_8(const double *x, double *o, \
-                                                               size_t n)                   \
-    {                                                                                      \
-        size_t i = 0;                                                                      \
-        for (; i + 8 <= n; i += 8)                                                         \
-            _mm512_storeu_pd(o + i, _ZGVeN8v_##scalar(_mm512_loadu_pd(x + i)));            \
-        return i;                                                                          \
-    }                                                                                      \
-    __attribute__((target("avx2"))) static size_t name##_4(const double *x, double *o,    \
-                                                           size_t n)                       \
-    {                                                                                      \
-        size_t i = 0;                                                                      \
-        for (; i + 4 <= n; i += 4)                                                         \
-            _mm256_storeu_pd(o + i, _ZGVdN4v_##scalar(_mm256_loadu_pd(x + i)));            \
-        return i;                                                                          \
-    }                                                                                      \
-    static size_t name##_2(const double *x, double *o, size_t n)                          \
-    {                                                                                      \
-        size_t i = 0;                                                                      \
-        for (; i + 2 <= n; i += 2)                                                         \
-            _mm_storeu_pd(o + i, _ZGVbN2v_##scalar(_mm_loadu_pd(x + i)));                  \
-        return i;                                                                          \
-    }                                                                                      \
-    static size_t name##_wide(const double *x, double *o, size_t n)                       \
-    {                                                                                      \
-        if (__builtin_cpu_supports("avx512f"))                                             \
-            return name##_8(x, o, n);                                                      \
-        if (__builtin_cpu_supports("avx2"))                                                \
-            return name##_4(x, o, n);                                                      \
-        return name##_2(x, o, n);                                                          \
+#define DEFINE_KERNELS(name, scalar)                                                               \
+    __attribute__((target("avx512f"))) static size_t name##_8(const double *x, double *o,          \
+                                                              size_t n)                            \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm512_storeu_pd(o + i, _ZGVeN8v_##scalar(_mm512_loadu_pd(x + i)));                    \
+        return i;                                                                                  \
+    }                                                                                              \
+    __attribute__((target("avx2"))) static size_t name##_4(const double *x, double *o, size_t n)   \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4)                                                                 \
+            _mm256_storeu_pd(o + i, _ZGVdN4v_##scalar(_mm256_loadu_pd(x + i)));                    \
+        return i;                                                                                  \
+    }                                                                                              \
+    static size_t name##_2(const double *x, double *o, size_t n)                                   \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + 2 <= n; i += 2)                                                                 \
+            _mm_storeu_pd(o + i, _ZGVbN2v_##scalar(_mm_loadu_pd(x + i)));                          \
+        return i;                                                                                  \
+    }                                                                                              \
+    static size_t name##_wide(const double *x, double *o, size_t n)                                \
+    {                                                                                              \
+        if (__builtin_cpu_supports("avx512f"))                                                     \
+            return name##_8(x, o, n);                                                              \
+        if (__builtin_cpu_supports("avx2"))                                                        \
+            return name##_4(x, o, n);                                                              \
+        return name##_2(x, o, n);                                                                  \
     }
 
 DEFINE_KERNELS(vexp, exp)

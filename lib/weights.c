@@ -140,7 +140,8 @@ static bl_status check_weights_args(const double *counts, size_t n, const bl_wei
         return bl_error_set(err, BL_EINVAL, NULL, -1,
                             "bl_class_weights needs options (see bl_weights_opts_default)");
     if (n == 0)
-        return bl_error_set(err, BL_EINVAL, "counts", -1, "counts is empty: give at least one class");
+        return bl_error_set(err, BL_EINVAL, "counts", -1,
+                            "counts is empty: give at least one class");
     if (!counts || !out)
         return bl_error_set(err, BL_EINVAL, counts ? "out" : "counts", -1,
                             "%s is NULL for %zu classes", counts ? "out" : "counts", n);
@@ -183,10 +184,10 @@ static bl_status check_weights_args(const double *counts, size_t n, const bl_wei
 /* What the schemes need besides a class's own count. */
 typedef struct {
     bl_scheme scheme;
-    int plain;           /* every positive count in [2^-200, 2^200]: see weights_stats */
-    double used;         /* C, the number of positive counts (exact up to 2^53) */
-    xnum max;            /* the largest count, normalised                       */
-    double n_hi, n_lo;   /* N 2^-max.e = n_hi + n_lo, a double-double in [0.5, C] */
+    int plain;             /* every positive count in [2^-200, 2^200]: see weights_stats */
+    double used;           /* C, the number of positive counts (exact up to 2^53) */
+    xnum max;              /* the largest count, normalised                       */
+    double n_hi, n_lo;     /* N 2^-max.e = n_hi + n_lo, a double-double in [0.5, C] */
     double med_hi, med_lo; /* a + b = (med_hi + med_lo) 2^med_e, a <= b the two   */
     int med_e;             /*   middle counts (the same one twice for odd C)      */
     double one_minus_beta; /* effective_number: 1 - beta                         */
@@ -434,8 +435,8 @@ static void plain_weights(const double *counts, size_t n, const wstats *st, bl_n
         out[i] /= scale;
 }
 
-bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts,
-                           double *out, bl_error *err)
+bl_status bl_class_weights(const double *counts, size_t n, const bl_weights_opts *opts, double *out,
+                           bl_error *err)
 {
     size_t used = 0;
     wstats st;
@@ -497,8 +498,8 @@ bl_status bl_count_labels(const int64_t *labels, size_t n, size_t num_classes, d
     return BL_OK;
 }
 
-bl_status bl_label_weights(const double *class_weights, size_t num_classes,
-                           const int64_t *labels, size_t n, double *out, bl_error *err)
+bl_status bl_label_weights(const double *class_weights, size_t num_classes, const int64_t *labels,
+                           size_t n, double *out, bl_error *err)
 {
     bl_error_clear(err);
     if (n && (!labels || !out))

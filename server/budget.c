@@ -273,8 +273,8 @@ void budget_unbind(void) { tl_account = NULL; }
 
 budget_stats budget_get_stats(void)
 {
-    budget_stats s = {g_limit, atomic_load(&g_used), atomic_load(&g_peak),
-                      atomic_load(&g_reserved), atomic_load(&g_refused)};
+    budget_stats s = {g_limit, atomic_load(&g_used), atomic_load(&g_peak), atomic_load(&g_reserved),
+                      atomic_load(&g_refused)};
     return s;
 }
 

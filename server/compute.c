@@ -138,7 +138,8 @@ static int tiny(request *r)
         return 0;
     bl_api_request req = {r->body ? r->body : "", r->len, NULL, 0, r->format};
     size_t work = 0;
-    r->need = bl_api_estimate(bl_api_endpoint_name(routes[r->route].endpoint), &req, &work); /* kept for compute_now */
+    r->need = bl_api_estimate(bl_api_endpoint_name(routes[r->route].endpoint), &req,
+                              &work); /* kept for compute_now */
     return work <= TINY_WORK && r->need <= TINY_MEMORY;
 }
 

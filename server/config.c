@@ -28,34 +28,52 @@ typedef struct {
 static const option options[] = {
     {"port", OPT_UINT, OFF(port), 0, 65535, "TCP port to listen on (0: any free port)"},
     {"bind", OPT_STRING, OFF(bind), 0, 0, "address to bind, IPv4 or IPv6"},
-    {"threads", OPT_UINT, OFF(threads), 1, 1024, "I/O threads that read, route and write (default: number of cores)"},
+    {"threads", OPT_UINT, OFF(threads), 1, 1024,
+     "I/O threads that read, route and write (default: number of cores)"},
     {"workers", OPT_UINT, OFF(workers), 1, 1024, "compute threads (default: number of cores)"},
-    {"queue", OPT_UINT, OFF(queue), 1, 1000000, "requests that may wait for a compute thread; more are answered 503 overloaded"},
-    {"queue-wait", OPT_UINT, OFF(queue_wait), 0, 3600, "seconds a request may wait for memory before 503 overloaded"},
-    {"memory-budget", OPT_SIZE, OFF(memory_budget), 16u << 20, UINT64_MAX / 2, "bytes that requests may hold at once (default: half the cgroup limit, else min(RAM/4, 1G))"},
-    {"max-output", OPT_SIZE, OFF(limits.max_output), 1024, SIZE_MAX / 16, "largest response body in bytes"},
-    {"max-body", OPT_SIZE, OFF(max_body), 1, UINT64_MAX / 2, "largest request body in bytes (K, M, G suffixes)"},
-    {"max-items", OPT_SIZE, OFF(limits.max_items), 1, SIZE_MAX / 16, "most items in /sample, classes or labels in /weights"},
-    {"max-samples", OPT_SIZE, OFF(limits.max_samples), 1, SIZE_MAX / 16, "most indices one /sample request may draw"},
-    {"max-elements", OPT_SIZE, OFF(limits.max_elements), 1, SIZE_MAX / 16, "most input elements in one /loss request"},
-    {"timeout", OPT_UINT, OFF(timeout), 1, 86400, "seconds a request may take to arrive in full; also the idle limit of a client that stops reading"},
-    {"header-timeout", OPT_UINT, OFF(header_timeout), 0, 86400, "seconds a request's headers may take to arrive, idle keep-alive time included (0, the default: min(10, --timeout))"},
-    {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000, "most simultaneous connections; more are answered 503"},
-    {"max-connections-per-ip", OPT_UINT, OFF(max_per_ip), 1, 1000000, "most simultaneous connections from one address"},
-    {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600, "seconds SIGTERM waits for requests in flight"},
+    {"queue", OPT_UINT, OFF(queue), 1, 1000000,
+     "requests that may wait for a compute thread; more are answered 503 overloaded"},
+    {"queue-wait", OPT_UINT, OFF(queue_wait), 0, 3600,
+     "seconds a request may wait for memory before 503 overloaded"},
+    {"memory-budget", OPT_SIZE, OFF(memory_budget), 16u << 20, UINT64_MAX / 2,
+     "bytes that requests may hold at once (default: half the cgroup limit, else min(RAM/4, 1G))"},
+    {"max-output", OPT_SIZE, OFF(limits.max_output), 1024, SIZE_MAX / 16,
+     "largest response body in bytes"},
+    {"max-body", OPT_SIZE, OFF(max_body), 1, UINT64_MAX / 2,
+     "largest request body in bytes (K, M, G suffixes)"},
+    {"max-items", OPT_SIZE, OFF(limits.max_items), 1, SIZE_MAX / 16,
+     "most items in /sample, classes or labels in /weights"},
+    {"max-samples", OPT_SIZE, OFF(limits.max_samples), 1, SIZE_MAX / 16,
+     "most indices one /sample request may draw"},
+    {"max-elements", OPT_SIZE, OFF(limits.max_elements), 1, SIZE_MAX / 16,
+     "most input elements in one /loss request"},
+    {"timeout", OPT_UINT, OFF(timeout), 1, 86400,
+     "seconds a request may take to arrive in full; also the idle limit of a client that stops reading"},
+    {"header-timeout", OPT_UINT, OFF(header_timeout), 0, 86400,
+     "seconds a request's headers may take to arrive, idle keep-alive time included (0, the default: min(10, --timeout))"},
+    {"max-connections", OPT_UINT, OFF(max_connections), 1, 1000000,
+     "most simultaneous connections; more are answered 503"},
+    {"max-connections-per-ip", OPT_UINT, OFF(max_per_ip), 1, 1000000,
+     "most simultaneous connections from one address"},
+    {"drain-timeout", OPT_UINT, OFF(drain_timeout), 0, 3600,
+     "seconds SIGTERM waits for requests in flight"},
     {"log-format", OPT_LOGFMT, 0, 0, 0, "access log to stderr: text, json or none"},
     {"auth-token", OPT_STRING, OFF(auth_token), 0, 0, "require Authorization: Bearer <token>"},
-    {"cors-origin", OPT_STRING, OFF(cors_origin), 0, 0, "let browser pages from this origin (or *) call the API; OPTIONS preflights are answered"},
-    {"metrics-open", OPT_FLAG, OFF(metrics_open), 0, 0, "serve /metrics without the bearer token (for a scraper inside the cluster)"},
-    {"healthcheck", OPT_FLAG, OFF(healthcheck), 0, 0, "ask the server at --bind:--port for /healthz; exit 0 if healthy"},
+    {"cors-origin", OPT_STRING, OFF(cors_origin), 0, 0,
+     "let browser pages from this origin (or *) call the API; OPTIONS preflights are answered"},
+    {"metrics-open", OPT_FLAG, OFF(metrics_open), 0, 0,
+     "serve /metrics without the bearer token (for a scraper inside the cluster)"},
+    {"healthcheck", OPT_FLAG, OFF(healthcheck), 0, 0,
+     "ask the server at --bind:--port for /healthz; exit 0 if healthy"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ballastd [options]\n\n"
-               "ballast: class weights, weighted sampling and PyTorch-exact losses over HTTP/JSON.\n\n"
-               "options (each also an environment variable BALLAST_<NAME>, e.g. BALLAST_MAX_BODY):\n");
+    fprintf(f,
+            "usage: ballastd [options]\n\n"
+            "ballast: class weights, weighted sampling and PyTorch-exact losses over HTTP/JSON.\n\n"
+            "options (each also an environment variable BALLAST_<NAME>, e.g. BALLAST_MAX_BODY):\n");
     for (size_t i = 0; i < NOPTIONS; i++)
         fprintf(f, "  --%-16s %s\n", options[i].name, options[i].help);
     fprintf(f, "  --%-16s %s\n  --%-16s %s\n", "help", "this text", "version", "print the version");
@@ -74,10 +92,17 @@ static int parse_number(const char *s, int sized, uint64_t *out)
     uint64_t mult = 1;
     if (sized && *end) {
         switch (toupper((unsigned char)*end)) {
-        case 'K': mult = 1ull << 10; break;
-        case 'M': mult = 1ull << 20; break;
-        case 'G': mult = 1ull << 30; break;
-        default: return -1;
+        case 'K':
+            mult = 1ull << 10;
+            break;
+        case 'M':
+            mult = 1ull << 20;
+            break;
+        case 'G':
+            mult = 1ull << 30;
+            break;
+        default:
+            return -1;
         }
         end++;
         if (*end == 'i' || *end == 'I')
@@ -99,9 +124,9 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
     case OPT_UINT:
     case OPT_SIZE:
         if (parse_number(value, o->kind == OPT_SIZE, &v) || v < o->min || v > o->max) {
-            slog(LOG_ERROR, "%s: --%s must be %s in [%llu, %llu], not \"%s\"", from,
-                    o->name, o->kind == OPT_SIZE ? "a size" : "an integer",
-                    (unsigned long long)o->min, (unsigned long long)o->max, value);
+            slog(LOG_ERROR, "%s: --%s must be %s in [%llu, %llu], not \"%s\"", from, o->name,
+                 o->kind == OPT_SIZE ? "a size" : "an integer", (unsigned long long)o->min,
+                 (unsigned long long)o->max, value);
             return -1;
         }
         if (o->kind == OPT_UINT)
@@ -112,7 +137,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
             *(size_t *)p = (size_t)v;
         return 0;
     case OPT_STRING:
-        if (strlen(value) >= (o->offset == OFF(bind) ? sizeof cfg->bind
+        if (strlen(value) >= (o->offset == OFF(bind)          ? sizeof cfg->bind
                               : o->offset == OFF(cors_origin) ? sizeof cfg->cors_origin
                                                               : sizeof cfg->auth_token)) {
             slog(LOG_ERROR, "%s: --%s is too long", from, o->name);
@@ -122,8 +147,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
         return 0;
     case OPT_LOGFMT:
         if (strcmp(value, "text") && strcmp(value, "json") && strcmp(value, "none")) {
-            slog(LOG_ERROR, "%s: --log-format must be text, json or none, not \"%s\"",
-                    from, value);
+            slog(LOG_ERROR, "%s: --log-format must be text, json or none, not \"%s\"", from, value);
             return -1;
         }
         cfg->log_json = strcmp(value, "json") == 0;
@@ -132,8 +156,7 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
     case OPT_FLAG:
         if (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
             strcmp(value, "false")) {
-            slog(LOG_ERROR, "%s: %s takes no value (or 1/0 in the environment)", from,
-                    o->name);
+            slog(LOG_ERROR, "%s: %s takes no value (or 1/0 in the environment)", from, o->name);
             return -1;
         }
         *(int *)p = value[0] == '1' || value[0] == 't';
@@ -146,10 +169,20 @@ static int set_option(server_config *cfg, const option *o, const char *value, co
  * BALLAST_* variable that is neither is an error, so that a misspelt
  * option (BALLAST_MAX_BODDY) is never silently ignored. */
 static const char *const not_options[] = {
-    "BALLAST_URL", "BALLAST_TOKEN", "BALLAST_AUTH_URL", "BALLAST_CONTRACT_LOG",
-    "BALLAST_CONTRACT_REEXEC", "BALLAST_EXAMPLES_REEXEC", "BALLAST_QUICK", "BALLAST_FIXTURES",
-    "BALLAST_SANITIZE", "BALLAST_SANITIZE_FLAGS", "BALLAST_API_CASES", "BALLAST_FUZZ_REGRESSIONS",
-    "BALLAST_TEST_PIDS", NULL,
+    "BALLAST_URL",
+    "BALLAST_TOKEN",
+    "BALLAST_AUTH_URL",
+    "BALLAST_CONTRACT_LOG",
+    "BALLAST_CONTRACT_REEXEC",
+    "BALLAST_EXAMPLES_REEXEC",
+    "BALLAST_QUICK",
+    "BALLAST_FIXTURES",
+    "BALLAST_SANITIZE",
+    "BALLAST_SANITIZE_FLAGS",
+    "BALLAST_API_CASES",
+    "BALLAST_FUZZ_REGRESSIONS",
+    "BALLAST_TEST_PIDS",
+    NULL,
 };
 
 static void env_name(const char *option, char *env, size_t size)
@@ -218,8 +251,8 @@ static int check_environment(void)
             }
         }
         if (!known) {
-            slog(LOG_ERROR, "unknown environment variable %s; did you mean %s? (see --help)",
-                    name, best);
+            slog(LOG_ERROR, "unknown environment variable %s; did you mean %s? (see --help)", name,
+                 best);
             return -1;
         }
     }
@@ -236,7 +269,8 @@ static void prescan_log_format(int argc, char **argv)
         if (strcmp(argv[a], "--log-format=json") == 0)
             json = 1;
         else if (strncmp(argv[a], "--log-format", strlen("--log-format")) == 0)
-            json = (argv[a][strlen("--log-format")] == '\0' && a + 1 < argc && strcmp(argv[a + 1], "json") == 0);
+            json = (argv[a][strlen("--log-format")] == '\0' && a + 1 < argc &&
+                    strcmp(argv[a + 1], "json") == 0);
     }
     log_use_json(json);
 }

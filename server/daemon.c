@@ -131,7 +131,8 @@ server *server_start(const server_config *cfg)
     clock_gettime(CLOCK_REALTIME, &wall);
     for (int i = 0; i < R_COUNT; i++)
         s->route_labels[i] = routes[i].metrics;
-    s->metrics = metrics_new(s->route_labels, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+    s->metrics =
+        metrics_new(s->route_labels, R_COUNT, (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
     if (!s->metrics || conns_init(&s->conns, cfg->max_connections, cfg->header_timeout,
                                   cfg->timeout, s->metrics) != 0) {
         slog(LOG_ERROR, "out of memory");
@@ -158,7 +159,8 @@ server *server_start(const server_config *cfg)
     slog(LOG_INFO,
          "%s listening on %s port %u (%u I/O threads, %u workers, memory budget %llu bytes%s)",
          bl_api_version(), cfg->bind, s->cfg.port, cfg->threads, cfg->workers,
-         (unsigned long long)cfg->memory_budget, cfg->cgroup_limit ? ", half the cgroup limit" : "");
+         (unsigned long long)cfg->memory_budget,
+         cfg->cgroup_limit ? ", half the cgroup limit" : "");
     return s;
 }
 

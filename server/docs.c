@@ -9,14 +9,14 @@
 
 #include "server.h"
 
-#define EMBED(sym, path)                                                                          \
-    __asm__(".pushsection .rodata\n"                                                              \
-            ".balign 16\n"                                                                        \
-            ".global " #sym "\n" #sym ":\n"                                                       \
-            ".incbin \"" path "\"\n"                                                              \
-            ".global " #sym "_end\n" #sym "_end:\n"                                               \
-            ".byte 0\n"                                                                           \
-            ".popsection\n");                                                                     \
+#define EMBED(sym, path)                                                                           \
+    __asm__(".pushsection .rodata\n"                                                               \
+            ".balign 16\n"                                                                         \
+            ".global " #sym "\n" #sym ":\n"                                                        \
+            ".incbin \"" path "\"\n"                                                               \
+            ".global " #sym "_end\n" #sym "_end:\n"                                                \
+            ".byte 0\n"                                                                            \
+            ".popsection\n");                                                                      \
     extern const char sym[], sym##_end[]
 
 EMBED(bl_docs_index, "server/docs/index.html");

@@ -44,10 +44,10 @@ size_t http_unescape(void *cls, struct MHD_Connection *c, char *s)
 }
 
 typedef struct {
-    int bad_name;           /* a header name with whitespace (RFC 9112 5.1) */
-    unsigned cl, te;        /* Content-Length and Transfer-Encoding headers seen */
-    const char *cl_first;   /* the first Content-Length */
-    int cl_differ;          /* a later one differs from it */
+    int bad_name;         /* a header name with whitespace (RFC 9112 5.1) */
+    unsigned cl, te;      /* Content-Length and Transfer-Encoding headers seen */
+    const char *cl_first; /* the first Content-Length */
+    int cl_differ;        /* a later one differs from it */
     const char *te_value;
 } framing;
 
@@ -99,21 +99,26 @@ int check_framing(request *r, struct MHD_Connection *c)
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
     if (f.bad_name)
         return refuse(r, BL_API_INVALID_REQUEST,
-                      "a header name contains whitespace (\"Name : value\" is refused)"), 1;
+                      "a header name contains whitespace (\"Name : value\" is refused)"),
+               1;
     if (f.cl && f.te)
         return refuse(r, BL_API_INVALID_REQUEST,
-                      "Content-Length and Transfer-Encoding together are refused; send one"), 1;
+                      "Content-Length and Transfer-Encoding together are refused; send one"),
+               1;
     if (f.te > 1 || (f.te && strcasecmp(f.te_value, "chunked") != 0))
         return refuse(r, BL_API_NOT_IMPLEMENTED,
                       "Transfer-Encoding %.40s is not supported; send Content-Length or "
                       "Transfer-Encoding: chunked",
-                      f.te_value), 1;
+                      f.te_value),
+               1;
     if (f.cl_differ)
         return refuse(r, BL_API_INVALID_REQUEST,
-                      "the request has differing Content-Length headers"), 1;
+                      "the request has differing Content-Length headers"),
+               1;
     if (f.cl && !valid_length(f.cl_first, &r->expect))
         return refuse(r, BL_API_INVALID_REQUEST,
-                      "Content-Length must be a decimal number of at most 19 digits"), 1;
+                      "Content-Length must be a decimal number of at most 19 digits"),
+               1;
     r->close = 0;
     return 0;
 }

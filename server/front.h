@@ -82,7 +82,7 @@ struct server {
 #define PATH_LOG_MAX 96   /* bytes of the path kept for the access log */
 #define METHOD_LOG_MAX 12 /* and of the method */
 #define REQUEST_ID_MAX 80
-#define CLIENT_ID_MAX 64  /* the longest X-Request-Id of a client that is echoed */
+#define CLIENT_ID_MAX 64 /* the longest X-Request-Id of a client that is echoed */
 
 typedef enum {
     BODY_OK,        /* accumulating */
@@ -101,11 +101,11 @@ typedef struct {
     size_t len, cap;
     size_t body_reserved;
     body_state body_state;
-    uint64_t expect; /* Content-Length, when sent */
-    int responded;   /* a response was queued already */
-    int close;       /* answer with Connection: close (the framing is not trusted) */
-    int preflight;   /* a CORS preflight (OPTIONS with --cors-origin) */
-    int counted;     /* counted in inflight */
+    uint64_t expect;      /* Content-Length, when sent */
+    int responded;        /* a response was queued already */
+    int close;            /* answer with Connection: close (the framing is not trusted) */
+    int preflight;        /* a CORS preflight (OPTIONS with --cors-origin) */
+    int counted;          /* counted in inflight */
     bl_api_code err_code; /* a refusal decided on the first call, or BL_API_OK */
     char err_msg[BL_API_MESSAGE_MAX];
     char request_id[REQUEST_ID_MAX];
@@ -201,16 +201,16 @@ enum MHD_Result answer_computed(struct MHD_Connection *c, request *r);
 /* ---- reply.c ---- */
 
 /* Queue an answer (the body malloc'd and taken over; NULL for empty). */
-enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
-                      size_t len, const char *type);
+enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body, size_t len,
+                      const char *type);
 enum MHD_Result reply_static(struct MHD_Connection *c, request *r, unsigned status,
                              const char *body, size_t len, const char *type, int cacheable);
 /* An error document for code (its status from api/codes.c). */
 enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code code,
                             const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
-                           const char *text, const char *type);
+enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status, const char *text,
+                           const char *type);
 enum MHD_Result reply_result(struct MHD_Connection *c, request *r, bl_api_result *res);
 void set_request_id(server *s, struct MHD_Connection *c, request *r);
 int authorized(server *s, struct MHD_Connection *c);

@@ -44,14 +44,16 @@ int healthcheck(const server_config *cfg)
         return 1;
     }
     char req[sizeof "GET /healthz HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n" + BIND_MAX];
-    int n = snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+    int n = snprintf(req, sizeof req,
+                     "GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return 1;
     }
     char buf[STATUS_LINE_MAX] = "";
     ssize_t got = 0, r;
-    while (got < (ssize_t)sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+    while (got < (ssize_t)sizeof buf - 1 &&
+           (r = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0)
         got += r;
     close(fd);
     buf[got > 0 ? got : 0] = '\0';

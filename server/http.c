@@ -52,10 +52,12 @@ static enum MHD_Result answer_refusal(struct MHD_Connection *c, request *r)
  * so it is answered at once and the connection closed after it). */
 static int has_body(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strcmp(cl, "0") != 0)
         return 1;
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+           NULL;
 }
 
 /*
@@ -176,8 +178,8 @@ static void log_request(server *s, request *r, double seconds, enum MHD_RequestT
     const char *outcome = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted";
     if (s->cfg.log_json) {
         if (r->status >= 400 && code[0])
-            snprintf(err, sizeof err, ",\"code\":\"%s\"%s%s%s", code, field[0] ? ",\"field\":\"" : "",
-                     field, field[0] ? "\"" : "");
+            snprintf(err, sizeof err, ",\"code\":\"%s\"%s%s%s", code,
+                     field[0] ? ",\"field\":\"" : "", field, field[0] ? "\"" : "");
         fprintf(stderr,
                 "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
                 "\"status\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f,"
@@ -213,7 +215,8 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double seconds = (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    double seconds =
+        (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
     conns_phase(&s->conns, conn_of(c), PHASE_HEADERS);
     metrics_record(s->metrics, r->route, r->status, seconds, r->bytes_in, r->bytes_out);
     metrics_inflight(s->metrics, -1);

@@ -19,7 +19,8 @@ enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
     if (atomic_load(&s->draining))
         return refuse(r, BL_API_UNAVAILABLE,
                       "the server is draining for shutdown; retry on another replica");
-    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     /* The lane it will take (pool.c); a chunked body counts as large. */
     int large = !(r->expect && r->expect <= SMALL_BODY && !is_multipart(type));
     if (pool_queued(s->pool, large) >= s->cfg.queue)
@@ -47,8 +48,7 @@ enum MHD_Result admit_post(server *s, struct MHD_Connection *c, request *r)
             return refuse(r, BL_API_PAYLOAD_TOO_LARGE,
                           "the body (%llu bytes) is larger than the server's memory budget of "
                           "%llu bytes",
-                          (unsigned long long)r->expect,
-                          (unsigned long long)s->cfg.memory_budget);
+                          (unsigned long long)r->expect, (unsigned long long)s->cfg.memory_budget);
         if (st == BUDGET_BUSY)
             return refuse(r, BL_API_OVERLOADED,
                           "the server's memory budget is taken by other requests; retry later");

@@ -23,7 +23,8 @@
 static const unsigned mhd_statuses[] = {400, 413, 414, 431, 505};
 #define MAX_STATUSES (BL_API_CODE_COUNT + sizeof mhd_statuses / sizeof mhd_statuses[0])
 /* Latency bucket upper bounds, seconds. */
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 /* The first buffer of the text, doubled as it fills. */
 #define RENDER_FIRST 8192
@@ -36,8 +37,8 @@ struct metrics {
     size_t nroutes;
     const char *const *names;
     double start_time;
-    atomic_ullong *requests;  /* [route][status slot] */
-    atomic_ullong *latency;   /* [route][bucket]; bucket NBUCKETS: above the last bound */
+    atomic_ullong *requests; /* [route][status slot] */
+    atomic_ullong *latency;  /* [route][bucket]; bucket NBUCKETS: above the last bound */
     atomic_ullong *latency_sum_us;
     atomic_ullong *bytes_in, *bytes_out; /* [route] */
     atomic_llong inflight;
@@ -52,10 +53,11 @@ static const struct {
                            "Requests answered 503 overloaded (queue full, or memory budget busy)."},
     [METRIC_SLOTS_FULL] = {"ballast_connections_refused_total",
                            "Connections answered 503 because every connection slot was taken."},
-    [METRIC_MHD_ANSWERED] = {"ballast_protocol_errors_total",
-                             "Requests that libmicrohttpd refused itself before ballastd saw them "
-                             "(malformed request line or headers, headers too large: 400, 413, 414, "
-                             "431, 505)."},
+    [METRIC_MHD_ANSWERED] =
+        {"ballast_protocol_errors_total",
+         "Requests that libmicrohttpd refused itself before ballastd saw them "
+         "(malformed request line or headers, headers too large: 400, 413, 414, "
+         "431, 505)."},
 };
 
 /* Adds status to the ascending list of m's statuses, once. */
@@ -197,8 +199,9 @@ static int process_block(char **b, size_t *len, size_t *cap)
         char line[PROC_LINE_MAX];
         if (fgets(line, sizeof line, f)) {
             char *p = strrchr(line, ')');
-            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
-                                   "%*d %*d %*d %*d %*u %*u %ld",
+            if (p && sscanf(p + 2,
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
+                            "%*d %*d %*d %*d %*u %*u %ld",
                             &utime, &stime, &pages) == 3) {
                 long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
                 cpu = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
@@ -227,9 +230,10 @@ static int process_block(char **b, size_t *len, size_t *cap)
 /* Requests answered, by route and status. */
 static int requests_block(metrics *m, char **b, size_t *len, size_t *cap)
 {
-    int bad = put(b, len, cap,
-                  "# HELP ballast_requests_total HTTP requests answered, by route and status code.\n"
-                  "# TYPE ballast_requests_total counter\n");
+    int bad =
+        put(b, len, cap,
+            "# HELP ballast_requests_total HTTP requests answered, by route and status code.\n"
+            "# TYPE ballast_requests_total counter\n");
     for (size_t r = 0; r < m->nroutes; r++)
         for (size_t s = 0; s < m->nslots; s++) {
             unsigned long long v = atomic_load(&m->requests[r * m->nslots + s]);
@@ -239,8 +243,9 @@ static int requests_block(metrics *m, char **b, size_t *len, size_t *cap)
                 bad |= put(b, len, cap, "ballast_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
                            route_name(m, r), m->statuses[s], v);
             else
-                bad |= put(b, len, cap, "ballast_requests_total{route=\"%s\",code=\"other\"} %llu\n",
-                           route_name(m, r), v);
+                bad |=
+                    put(b, len, cap, "ballast_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                        route_name(m, r), v);
         }
     return bad;
 }
@@ -248,9 +253,10 @@ static int requests_block(metrics *m, char **b, size_t *len, size_t *cap)
 /* The latency histogram, by route. */
 static int latency_block(metrics *m, char **b, size_t *len, size_t *cap)
 {
-    int bad = put(b, len, cap,
-                  "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
-                  "# TYPE ballast_request_duration_seconds histogram\n");
+    int bad = put(
+        b, len, cap,
+        "# HELP ballast_request_duration_seconds Time from the request's first byte to its answer.\n"
+        "# TYPE ballast_request_duration_seconds histogram\n");
     for (size_t r = 0; r < m->nroutes; r++) {
         /* Every figure of a route's histogram comes from one read of its
          * buckets, so +Inf and _count always equal the last cumulative
@@ -289,22 +295,22 @@ char *metrics_render(metrics *m, const char *extra, size_t *out_len)
     int bad = 0;
     bad |= requests_block(m, &b, &len, &cap);
     bad |= latency_block(m, &b, &len, &cap);
-    bad |= put(&b, &len, &cap,
-               "# HELP ballast_requests_in_flight Requests being handled now.\n"
-               "# TYPE ballast_requests_in_flight gauge\n"
-               "ballast_requests_in_flight %lld\n"
-               "# HELP ballast_slow_clients_total Connections cut because a request was still arriving after --timeout seconds.\n"
-               "# TYPE ballast_slow_clients_total counter\n"
-               "ballast_slow_clients_total %llu\n"
-               "# HELP ballast_header_timeouts_total Connections cut because no complete request headers came within --header-timeout seconds (idle keep-alive connections included).\n"
-               "# TYPE ballast_header_timeouts_total counter\n"
-               "ballast_header_timeouts_total %llu\n"
-               "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
-               "# TYPE process_start_time_seconds gauge\n"
-               "process_start_time_seconds %.3f\n",
-               (long long)atomic_load(&m->inflight),
-               (unsigned long long)atomic_load(&m->slow_clients),
-               (unsigned long long)atomic_load(&m->slow_headers), m->start_time);
+    bad |= put(
+        &b, &len, &cap,
+        "# HELP ballast_requests_in_flight Requests being handled now.\n"
+        "# TYPE ballast_requests_in_flight gauge\n"
+        "ballast_requests_in_flight %lld\n"
+        "# HELP ballast_slow_clients_total Connections cut because a request was still arriving after --timeout seconds.\n"
+        "# TYPE ballast_slow_clients_total counter\n"
+        "ballast_slow_clients_total %llu\n"
+        "# HELP ballast_header_timeouts_total Connections cut because no complete request headers came within --header-timeout seconds (idle keep-alive connections included).\n"
+        "# TYPE ballast_header_timeouts_total counter\n"
+        "ballast_header_timeouts_total %llu\n"
+        "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds %.3f\n",
+        (long long)atomic_load(&m->inflight), (unsigned long long)atomic_load(&m->slow_clients),
+        (unsigned long long)atomic_load(&m->slow_headers), m->start_time);
     bad |= bytes_block(m, &b, &len, &cap);
     bad |= process_block(&b, &len, &cap);
     for (size_t e = 0; e < METRIC_EVENTS; e++)

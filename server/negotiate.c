@@ -27,7 +27,8 @@ int acceptable_type(const char *type)
     static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded"};
     for (size_t i = 0; i < 2; i++) {
         size_t n = strlen(ok[i]);
-        if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
+        if (strncasecmp(type, ok[i], n) == 0 &&
+            (type[n] == '\0' || type[n] == ';' || type[n] == ' '))
             return 1;
     }
     return 0;

@@ -34,14 +34,14 @@ typedef struct {
 
 struct pool {
     pthread_mutex_t lock;
-    pthread_cond_t work;  /* a job was queued, or stopping */
-    pthread_cond_t idle;  /* a worker finished a job */
-    lane lanes[2];        /* [0] small jobs, [1] large; queued jobs only */
-    unsigned skips;       /* small jobs taken in a row while a large one waited */
-    unsigned queued;      /* jobs in both lanes */
-    unsigned busy;        /* workers running a job */
+    pthread_cond_t work; /* a job was queued, or stopping */
+    pthread_cond_t idle; /* a worker finished a job */
+    lane lanes[2];       /* [0] small jobs, [1] large; queued jobs only */
+    unsigned skips;      /* small jobs taken in a row while a large one waited */
+    unsigned queued;     /* jobs in both lanes */
+    unsigned busy;       /* workers running a job */
     unsigned queue_max;
-    unsigned nthreads;    /* started threads in threads[] */
+    unsigned nthreads; /* started threads in threads[] */
     int stopping;
     pthread_t *threads;
 };

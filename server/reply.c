@@ -29,13 +29,15 @@ static void cors(struct MHD_Connection *c, const request *r, struct MHD_Response
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     if (!allowed[0] || !origin || (strcmp(allowed, "*") != 0 && strcmp(allowed, origin) != 0))
         return;
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", strcmp(allowed, "*") ? origin : "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+                            strcmp(allowed, "*") ? origin : "*");
     MHD_add_response_header(resp, "Vary", "Origin");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers", "*");
     if (!r->preflight)
         return;
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-                            route_methods_text[route_is_post(r->route) ? TAKES_POST : TAKES_GET].cors);
+    MHD_add_response_header(
+        resp, "Access-Control-Allow-Methods",
+        route_methods_text[route_is_post(r->route) ? TAKES_POST : TAKES_GET].cors);
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                             "Content-Type, Authorization, Accept, X-Request-Id");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
@@ -46,8 +48,7 @@ static void cors(struct MHD_Connection *c, const request *r, struct MHD_Response
  * the status wants them), queues resp and records the answer for the log
  * and the metrics. Takes resp over. */
 static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned status,
-                             struct MHD_Response *resp, size_t len, const char *type,
-                             int cacheable)
+                             struct MHD_Response *resp, size_t len, const char *type, int cacheable)
 {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
@@ -80,8 +81,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, request *r, unsigned stat
 }
 
 /* Queues body (malloc'd, taken over; NULL for an empty body). */
-enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body,
-                             size_t len, const char *type)
+enum MHD_Result reply(struct MHD_Connection *c, request *r, unsigned status, char *body, size_t len,
+                      const char *type)
 {
     /* free is ballastd's counting free (budget.c): libmicrohttpd's own
      * MHD_RESPMEM_MUST_FREE would free past the counter. */
@@ -105,8 +106,8 @@ enum MHD_Result reply_static(struct MHD_Connection *c, request *r, unsigned stat
     return queue(c, r, status, resp, len, type, cacheable);
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status,
-                                  char *body, size_t len)
+static enum MHD_Result reply_json(struct MHD_Connection *c, request *r, unsigned status, char *body,
+                                  size_t len)
 {
     return reply(c, r, status, body, len, "application/json");
 }
@@ -159,8 +160,8 @@ enum MHD_Result reply_error(struct MHD_Connection *c, request *r, bl_api_code co
     return reply_json(c, r, bl_api_code_status(code), body, len);
 }
 
-enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status,
-                                  const char *text, const char *type)
+enum MHD_Result reply_text(struct MHD_Connection *c, request *r, unsigned status, const char *text,
+                           const char *type)
 {
     size_t len = strlen(text);
     char *copy = malloc(len + 1);
@@ -204,4 +205,3 @@ int authorized(server *s, struct MHD_Connection *c)
         diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
     return diff == 0;
 }
-

@@ -29,10 +29,7 @@ const methods_text route_methods_text[2] = {
     [TAKES_POST] = {"POST", "POST", "POST, OPTIONS"},
 };
 
-int route_is_post(int id)
-{
-    return id >= 0 && id < R_COUNT && routes[id].methods == TAKES_POST;
-}
+int route_is_post(int id) { return id >= 0 && id < R_COUNT && routes[id].methods == TAKES_POST; }
 
 int route_takes(int id, const char *method)
 {
@@ -95,33 +92,33 @@ enum MHD_Result begin(server *s, struct MHD_Connection *c, request *r, const cha
 static void gauges(server *s, char *buf, size_t size)
 {
     budget_stats b = budget_get_stats();
-    snprintf(buf, size,
-             "# HELP ballast_build_info The versions of ballast and its libraries.\n"
-             "# TYPE ballast_build_info gauge\n"
-             "ballast_build_info{version=\"%s\",libmicrohttpd=\"%s\",jansson=\"%s\"} 1\n"
-             "# HELP ballast_queue_depth Requests waiting for a compute thread.\n"
-             "# TYPE ballast_queue_depth gauge\nballast_queue_depth %u\n"
-             "# HELP ballast_workers_busy Compute threads running a request.\n"
-             "# TYPE ballast_workers_busy gauge\nballast_workers_busy %u\n"
-             "# HELP ballast_workers Compute threads (--workers).\n"
-             "# TYPE ballast_workers gauge\nballast_workers %u\n"
-             "# HELP ballast_memory_budget_bytes The memory budget (--memory-budget).\n"
-             "# TYPE ballast_memory_budget_bytes gauge\nballast_memory_budget_bytes %llu\n"
-             "# HELP ballast_memory_reserved_bytes Budget reserved by bodies being read and work admitted.\n"
-             "# TYPE ballast_memory_reserved_bytes gauge\nballast_memory_reserved_bytes %llu\n"
-             "# HELP ballast_memory_used_bytes Bytes allocated by ballastd's own code now.\n"
-             "# TYPE ballast_memory_used_bytes gauge\nballast_memory_used_bytes %llu\n"
-             "# HELP ballast_memory_used_peak_bytes The most ballast_memory_used_bytes has been.\n"
-             "# TYPE ballast_memory_used_peak_bytes gauge\nballast_memory_used_peak_bytes %llu\n"
-             "# HELP ballast_allocations_refused_total Allocations refused because the budget was spent.\n"
-             "# TYPE ballast_allocations_refused_total counter\nballast_allocations_refused_total %llu\n"
-             "# HELP ballast_connections_open Connections open now.\n"
-             "# TYPE ballast_connections_open gauge\nballast_connections_open %u\n",
-             bl_api_version(), MHD_get_version(), bl_api_jansson_version(),
-             pool_queued(s->pool, -1), pool_busy(s->pool), s->cfg.workers,
-             (unsigned long long)b.limit, (unsigned long long)b.reserved,
-             (unsigned long long)b.used, (unsigned long long)b.peak, b.refused,
-             conns_open_count(&s->conns));
+    snprintf(
+        buf, size,
+        "# HELP ballast_build_info The versions of ballast and its libraries.\n"
+        "# TYPE ballast_build_info gauge\n"
+        "ballast_build_info{version=\"%s\",libmicrohttpd=\"%s\",jansson=\"%s\"} 1\n"
+        "# HELP ballast_queue_depth Requests waiting for a compute thread.\n"
+        "# TYPE ballast_queue_depth gauge\nballast_queue_depth %u\n"
+        "# HELP ballast_workers_busy Compute threads running a request.\n"
+        "# TYPE ballast_workers_busy gauge\nballast_workers_busy %u\n"
+        "# HELP ballast_workers Compute threads (--workers).\n"
+        "# TYPE ballast_workers gauge\nballast_workers %u\n"
+        "# HELP ballast_memory_budget_bytes The memory budget (--memory-budget).\n"
+        "# TYPE ballast_memory_budget_bytes gauge\nballast_memory_budget_bytes %llu\n"
+        "# HELP ballast_memory_reserved_bytes Budget reserved by bodies being read and work admitted.\n"
+        "# TYPE ballast_memory_reserved_bytes gauge\nballast_memory_reserved_bytes %llu\n"
+        "# HELP ballast_memory_used_bytes Bytes allocated by ballastd's own code now.\n"
+        "# TYPE ballast_memory_used_bytes gauge\nballast_memory_used_bytes %llu\n"
+        "# HELP ballast_memory_used_peak_bytes The most ballast_memory_used_bytes has been.\n"
+        "# TYPE ballast_memory_used_peak_bytes gauge\nballast_memory_used_peak_bytes %llu\n"
+        "# HELP ballast_allocations_refused_total Allocations refused because the budget was spent.\n"
+        "# TYPE ballast_allocations_refused_total counter\nballast_allocations_refused_total %llu\n"
+        "# HELP ballast_connections_open Connections open now.\n"
+        "# TYPE ballast_connections_open gauge\nballast_connections_open %u\n",
+        bl_api_version(), MHD_get_version(), bl_api_jansson_version(), pool_queued(s->pool, -1),
+        pool_busy(s->pool), s->cfg.workers, (unsigned long long)b.limit,
+        (unsigned long long)b.reserved, (unsigned long long)b.used, (unsigned long long)b.peak,
+        b.refused, conns_open_count(&s->conns));
 }
 
 enum MHD_Result serve_get(server *s, struct MHD_Connection *c, request *r)

@@ -24,22 +24,22 @@ typedef struct {
     unsigned threads;
     uint64_t max_body;
     bl_api_limits limits;
-    unsigned timeout;         /* seconds a request (headers and body) may take to arrive */
-    unsigned header_timeout;  /* seconds a request's headers may take, idle time included */
-    unsigned max_connections; /* open connections; more are answered 503 */
-    unsigned max_per_ip;      /* open connections from one address */
-    unsigned workers;         /* compute threads */
-    unsigned queue;           /* requests waiting for a compute thread */
-    unsigned queue_wait;      /* seconds a request may wait for memory */
-    uint64_t memory_budget;   /* bytes; see budget.c */
-    uint64_t cgroup_limit;    /* the cgroup's memory limit, 0 if none (for the log) */
-    unsigned drain_timeout;   /* seconds SIGTERM waits for requests in flight */
-    int log_json;             /* --log-format json */
-    int log_off;              /* --log-format none */
+    unsigned timeout;                /* seconds a request (headers and body) may take to arrive */
+    unsigned header_timeout;         /* seconds a request's headers may take, idle time included */
+    unsigned max_connections;        /* open connections; more are answered 503 */
+    unsigned max_per_ip;             /* open connections from one address */
+    unsigned workers;                /* compute threads */
+    unsigned queue;                  /* requests waiting for a compute thread */
+    unsigned queue_wait;             /* seconds a request may wait for memory */
+    uint64_t memory_budget;          /* bytes; see budget.c */
+    uint64_t cgroup_limit;           /* the cgroup's memory limit, 0 if none (for the log) */
+    unsigned drain_timeout;          /* seconds SIGTERM waits for requests in flight */
+    int log_json;                    /* --log-format json */
+    int log_off;                     /* --log-format none */
     char auth_token[AUTH_TOKEN_MAX]; /* empty: no authentication */
-    int metrics_open;         /* /metrics needs no token */
+    int metrics_open;                /* /metrics needs no token */
     char cors_origin[CORS_ORIGIN_MAX]; /* empty: no CORS headers */
-    int healthcheck;          /* --healthcheck: client mode */
+    int healthcheck;                   /* --healthcheck: client mode */
 } server_config;
 
 /* Fills *cfg from defaults, then BALLAST_* variables, then argv. Returns 0
@@ -164,11 +164,11 @@ typedef struct {
 
 typedef enum {
     MP_OK = 0,
-    MP_MALFORMED, /* no delimiter after a part, or headers without an end */
-    MP_NO_PARTS,  /* the boundary never occurs, or no part before the close */
-    MP_NAMELESS,  /* a part without name= */
-    MP_DUPLICATE, /* two parts of one name (bad_name says which) */
-    MP_TOO_MANY,  /* more than max_parts parts, or a name of MP_NAME_MAX bytes or more */
+    MP_MALFORMED,       /* no delimiter after a part, or headers without an end */
+    MP_NO_PARTS,        /* the boundary never occurs, or no part before the close */
+    MP_NAMELESS,        /* a part without name= */
+    MP_DUPLICATE,       /* two parts of one name (bad_name says which) */
+    MP_TOO_MANY,        /* more than max_parts parts, or a name of MP_NAME_MAX bytes or more */
     MP_BAD_DISPOSITION, /* a Content-Disposition that is not form-data; name=... by the
                            grammar of RFC 7578 §4.2 / RFC 6266 §4.1, or two of them in
                            one part (bad_name says what was wrong, < 64 bytes) */

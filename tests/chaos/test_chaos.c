@@ -72,17 +72,17 @@ void __wrap_free(void *p);
 static int report_fd;
 
 static struct {
-    int tracking;         /* count allocations and live blocks */
-    int injecting;        /* fail as below */
-    int persistent;       /* 0: only allocation fail_at fails; 1: every one from it on */
-    unsigned long count;  /* allocations attempted while tracking */
+    int tracking;        /* count allocations and live blocks */
+    int injecting;       /* fail as below */
+    int persistent;      /* 0: only allocation fail_at fails; 1: every one from it on */
+    unsigned long count; /* allocations attempted while tracking */
     unsigned long fail_at;
-    unsigned long failed; /* allocations refused */
-    int in_jansson;       /* the allocation being made is jansson's */
-    int jansson_only;     /* fail_at counts jansson's allocations only (prove_jansson) */
+    unsigned long failed;        /* allocations refused */
+    int in_jansson;              /* the allocation being made is jansson's */
+    int jansson_only;            /* fail_at counts jansson's allocations only (prove_jansson) */
     unsigned long jansson_count; /* of the allocations attempted, jansson's */
     unsigned long first_jansson; /* the first refused allocation was jansson's k-th: k */
-    long live;            /* blocks allocated minus blocks freed while tracking */
+    long live;                   /* blocks allocated minus blocks freed while tracking */
 } chaos;
 
 /* True when this allocation must fail. */
@@ -198,8 +198,8 @@ static void catch_crashes(void)
 static size_t make_npy(unsigned char *buf, const char *shape, const double *v, size_t n)
 {
     char header[128];
-    int hl = snprintf(header, sizeof header, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }",
-                      shape);
+    int hl = snprintf(header, sizeof header,
+                      "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", shape);
     size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
     size_t h = (size_t)hl + pad + 1;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
@@ -286,15 +286,38 @@ static const chaos_case cases[] = {
     {"loss_err_ragged", "loss", "{\"logits\": [[1, 2], [3]], \"targets\": [0, 1]}"},
     {"loss_err_17_dims", "loss",
      "{\"logits\": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]], \"targets\": 0}"},
-    {"loss_npy_logits_npy_answer", "loss", "{\"targets\": [0, 1], \"reduction\": \"none\"}",
-     BL_API_NPY, "logits", "(2, 2)", {1, 2, 3, 0.5}, 4},
-    {"sample_npy_weights_multipart_answer", "sample",
-     "{\"seed\": 3, \"num_samples\": 5, \"generator\": \"torch\"}", BL_API_MULTIPART, "weights",
-     "(4,)", {1, 2, 3, 4}, 4},
-    {"weights_npy_counts_multipart_answer", "weights", "{\"scheme\": \"inverse\"}",
-     BL_API_MULTIPART, "counts", "(3,)", {10, 20, 5}, 3},
-    {"loss_npy_err_not_acceptable", "loss", "{\"targets\": [0, 1]}", BL_API_NPY, "logits",
-     "(2, 2)", {1, 2, 3, 0.5}, 4},
+    {"loss_npy_logits_npy_answer",
+     "loss",
+     "{\"targets\": [0, 1], \"reduction\": \"none\"}",
+     BL_API_NPY,
+     "logits",
+     "(2, 2)",
+     {1, 2, 3, 0.5},
+     4},
+    {"sample_npy_weights_multipart_answer",
+     "sample",
+     "{\"seed\": 3, \"num_samples\": 5, \"generator\": \"torch\"}",
+     BL_API_MULTIPART,
+     "weights",
+     "(4,)",
+     {1, 2, 3, 4},
+     4},
+    {"weights_npy_counts_multipart_answer",
+     "weights",
+     "{\"scheme\": \"inverse\"}",
+     BL_API_MULTIPART,
+     "counts",
+     "(3,)",
+     {10, 20, 5},
+     3},
+    {"loss_npy_err_not_acceptable",
+     "loss",
+     "{\"targets\": [0, 1]}",
+     BL_API_NPY,
+     "logits",
+     "(2, 2)",
+     {1, 2, 3, 0.5},
+     4},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -346,10 +369,7 @@ static int is_error_doc(const bl_api_result *res, const char *code)
  * tolerance (the fixtures' "tolerance"), absolute only for subnormals. */
 static const check_tol NEAR = {1e-12, 1e-300};
 
-static int close_enough(double got, double normal)
-{
-    return check_close(got, normal, NEAR);
-}
+static int close_enough(double got, double normal) { return check_close(got, normal, NEAR); }
 
 /* JSON documents equal but for reals within close_enough(). */
 static int json_near(json_t *a, json_t *b)
@@ -419,14 +439,14 @@ static int near(const bl_api_result *res, const bl_api_result *normal)
 
 /* Outcomes of one failure point, as the child process reports them. */
 typedef enum {
-    O_NORMAL,      /* the normal answer, byte for byte */
-    O_NEAR,        /* the normal answer but for the last bits of some reals (see near()) */
-    O_UNAVAILABLE, /* 503 with a JSON error document */
-    O_NOBODY,      /* 503 without a body (not even the error document fit) */
-    O_INTERNAL,    /* 500 with a JSON error document */
-    O_JANSSON,     /* jansson's bug, proven: another answer (see prove_jansson) */
+    O_NORMAL,        /* the normal answer, byte for byte */
+    O_NEAR,          /* the normal answer but for the last bits of some reals (see near()) */
+    O_UNAVAILABLE,   /* 503 with a JSON error document */
+    O_NOBODY,        /* 503 without a body (not even the error document fit) */
+    O_INTERNAL,      /* 500 with a JSON error document */
+    O_JANSSON,       /* jansson's bug, proven: another answer (see prove_jansson) */
     O_JANSSON_CRASH, /* jansson's bug, proven: a crash (see prove_jansson) */
-    O_FAIL,        /* anything else: a bug of ours */
+    O_FAIL,          /* anything else: a bug of ours */
     O_N
 } outcome;
 
@@ -468,8 +488,8 @@ typedef enum {
 } verdict;
 
 static const char *const verdict_names[V_N] = {
-    "jansson reports out of memory", "a parse error", "an altered document",
-    "the unfailed result", "not an allocation of the parse", "a crash"};
+    "jansson reports out of memory",  "a parse error", "an altered document", "the unfailed result",
+    "not an allocation of the parse", "a crash"};
 
 /* Parses c's JSON with jansson's k-th allocation failing (and every later
  * one of jansson's when persistent) in a child; msg gets V_ERROR's message. */
@@ -497,9 +517,9 @@ static verdict prove_jansson(const chaos_case *c, unsigned long k, int persisten
         if (!chaos.failed)
             v = V_NOT_REACHED;
         else if (!got)
-            v = e.code == BL_API_UNAVAILABLE                     ? V_OOM
+            v = e.code == BL_API_UNAVAILABLE                  ? V_OOM
                 : !want && strcmp(e.message, e0.message) == 0 ? V_INTACT
-                                                               : V_ERROR;
+                                                              : V_ERROR;
         else
             v = want && json_equal(got, want) ? V_INTACT : V_ALTERED;
         char line[700];
@@ -550,8 +570,8 @@ static outcome confirm_jansson(const chaos_case *c, unsigned long k, int persist
      * allocation was refused there. jansson reads uninitialised memory after
      * the failure (see the top of this file), so the same failure point may
      * give a wrong token in one process and its assertion in another. */
-    int proven = v == V_ALTERED || v == V_CRASH ||
-                 (v == V_ERROR && strstr(why, quoted + 1) != NULL);
+    int proven =
+        v == V_ALTERED || v == V_CRASH || (v == V_ERROR && strstr(why, quoted + 1) != NULL);
     free(quoted);
     json_decref(m);
     if (proven)
@@ -675,8 +695,8 @@ START_TEST(fail_each_allocation)
     call(c, &normal);
     unsigned long total = chaos.count;
     ck_assert_msg(normal.body != NULL, "%s: no body without failures", c->name);
-    ck_assert_msg(chaos.live == 1, "%s: %ld blocks live after the call, want 1 (the body)",
-                  c->name, chaos.live);
+    ck_assert_msg(chaos.live == 1, "%s: %ld blocks live after the call, want 1 (the body)", c->name,
+                  chaos.live);
     ck_assert_msg(total > 0, "%s: no allocation counted: is --wrap in effect?", c->name);
     chaos.tracking = 0;
     /* A second unfailed run, freed: nothing may stay behind. */
@@ -704,12 +724,13 @@ START_TEST(fail_each_allocation)
         }
     }
     free(normal.body);
-    printf("chaos: %-40s %3lu allocations, %3lu failure points: %lu normal (%lu within 1e-12, not "
-           "bit for bit), %lu unavailable "
-           "(%lu without body), %lu internal; jansson's bug, proven: %lu wrong answers, %lu crashes\n",
-           c->name, total, 2 * total, count[O_NORMAL] + count[O_NEAR], count[O_NEAR],
-           count[O_UNAVAILABLE] + count[O_NOBODY],
-           count[O_NOBODY], count[O_INTERNAL], count[O_JANSSON], count[O_JANSSON_CRASH]);
+    printf(
+        "chaos: %-40s %3lu allocations, %3lu failure points: %lu normal (%lu within 1e-12, not "
+        "bit for bit), %lu unavailable "
+        "(%lu without body), %lu internal; jansson's bug, proven: %lu wrong answers, %lu crashes\n",
+        c->name, total, 2 * total, count[O_NORMAL] + count[O_NEAR], count[O_NEAR],
+        count[O_UNAVAILABLE] + count[O_NOBODY], count[O_NOBODY], count[O_INTERNAL],
+        count[O_JANSSON], count[O_JANSSON_CRASH]);
     if (first_known[0])
         printf("chaos:   first point of jansson's bug: %s\n", first_known);
     fflush(stdout);

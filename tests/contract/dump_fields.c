@@ -21,12 +21,18 @@
 static const char *type_name(field_type t)
 {
     switch (t) {
-    case FT_BOOL: return "bool";
-    case FT_INT: return "int";
-    case FT_UINT64: return "uint64";
-    case FT_NUMBER: return "number";
-    case FT_ENUM: return "enum";
-    case FT_ARRAY: return "array";
+    case FT_BOOL:
+        return "bool";
+    case FT_INT:
+        return "int";
+    case FT_UINT64:
+        return "uint64";
+    case FT_NUMBER:
+        return "number";
+    case FT_ENUM:
+        return "enum";
+    case FT_ARRAY:
+        return "array";
     }
     return "?";
 }
@@ -34,12 +40,18 @@ static const char *type_name(field_type t)
 static json_t *default_of(const field_spec *f)
 {
     switch (f->type) {
-    case FT_BOOL: return json_boolean(f->def.i);
-    case FT_INT: return json_integer(f->def.i);
-    case FT_UINT64: return json_integer((json_int_t)f->def.u);
-    case FT_NUMBER: return json_real(f->def.d);
-    case FT_ENUM: return json_string(f->choices[f->def.i]);
-    case FT_ARRAY: break;
+    case FT_BOOL:
+        return json_boolean(f->def.i);
+    case FT_INT:
+        return json_integer(f->def.i);
+    case FT_UINT64:
+        return json_integer((json_int_t)f->def.u);
+    case FT_NUMBER:
+        return json_real(f->def.d);
+    case FT_ENUM:
+        return json_string(f->choices[f->def.i]);
+    case FT_ARRAY:
+        break;
     }
     return json_null();
 }
@@ -80,25 +92,26 @@ static json_t *field_of(const api_form *form, const field_spec *f)
         const field_spec *c = form->fields;
         while (c->name && strcmp(c->name, f->only.field) != 0)
             c++;
-        json_object_set_new(o, "only",
-                            json_pack("{s:s, s:o}", "field", f->only.field, "values",
-                                      c->choices ? names_of(c->choices, f->only.values)
-                                                 : json_array()));
+        json_object_set_new(
+            o, "only",
+            json_pack("{s:s, s:o}", "field", f->only.field, "values",
+                      c->choices ? names_of(c->choices, f->only.values) : json_array()));
     }
     return o;
 }
 
 static json_t *form_of(const api_form *form)
 {
-    static const char *const kinds[] = {[RULE_ONE_OF] = "one_of", [RULE_NEEDS] = "needs",
+    static const char *const kinds[] = {[RULE_ONE_OF] = "one_of",
+                                        [RULE_NEEDS] = "needs",
                                         [RULE_EXCLUDES] = "excludes",
                                         [RULE_ONE_OF_ALSO] = "one_of_also"};
     json_t *fields = json_array(), *rules = json_array();
     for (const field_spec *f = form->fields; f->name; f++)
         json_array_append_new(fields, field_of(form, f));
     for (const field_rule *r = form->rules; r && r->a; r++)
-        json_array_append_new(rules, json_pack("{s:s, s:s, s:s}", "kind", kinds[r->kind], "a",
-                                               r->a, "b", r->b));
+        json_array_append_new(
+            rules, json_pack("{s:s, s:s, s:s}", "kind", kinds[r->kind], "a", r->a, "b", r->b));
     return json_pack("{s:s, s:o, s:o}", "endpoint", form->endpoint, "fields", fields, "rules",
                      rules);
 }

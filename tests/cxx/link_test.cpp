@@ -15,13 +15,13 @@
 
 static int checks = 0, failures = 0;
 
-#define EXPECT(cond)                                                                    \
-    do {                                                                                \
-        checks++;                                                                       \
-        if (!(cond)) {                                                                  \
-            failures++;                                                                 \
-            std::printf("%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);              \
-        }                                                                               \
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            std::printf("%s:%d: failed: %s\n", __FILE__, __LINE__, #cond);                         \
+        }                                                                                          \
     } while (0)
 
 static void test_weights()
@@ -123,7 +123,7 @@ int main()
     test_loss();
     test_api();
     int passed = checks - failures;
-    std::printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n",
-                checks ? 100 * passed / checks : 0, checks, failures);
+    std::printf("%d%%: Checks: %d, Failures: %d, Errors: 0\n", checks ? 100 * passed / checks : 0,
+                checks, failures);
     return failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -45,8 +45,8 @@ static void list_files(void)
         char path[1024];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (de->d_name[0] == '.' || strncmp(de->d_name, "README", 6) == 0 ||
-            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        if (de->d_name[0] == '.' || strncmp(de->d_name, "README", 6) == 0 || stat(path, &st) != 0 ||
+            !S_ISREG(st.st_mode))
             continue; /* pending/: open bugs, not replayed (see its README) */
         files[nfiles++] = strdup(de->d_name);
     }
@@ -99,7 +99,8 @@ END_TEST
 static size_t empty_npy(unsigned char *buf, const char *shape)
 {
     char h[200];
-    int hl = snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", shape);
+    int hl =
+        snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", shape);
     size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64, n = (size_t)hl + pad + 1;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (unsigned char)(n & 0xff);
@@ -160,9 +161,10 @@ START_TEST(multipart_bad_boundary_refused)
     memset(longb, 'x', sizeof longb - 1);
     longb[sizeof longb - 1] = '\0';
     char body[512];
-    int n = snprintf(body, sizeof body,
-                     "--%s\r\nContent-Disposition: form-data; name=\"counts\"\r\n\r\n1\r\n--%s--\r\n",
-                     longb, longb);
+    int n =
+        snprintf(body, sizeof body,
+                 "--%s\r\nContent-Disposition: form-data; name=\"counts\"\r\n\r\n1\r\n--%s--\r\n",
+                 longb, longb);
     multipart_part parts[4];
     size_t nparts = 9;
     char bad[64] = "";

@@ -51,11 +51,11 @@ static inline double check_rel_error(double got, double want)
     return want != 0 ? err / fabs(want) : err;
 }
 
-#define CHECK_ASSERT_CLOSE(got, want, tol)                                                     \
-    do {                                                                                       \
-        double g_ = (got), w_ = (want);                                                        \
-        ck_assert_msg(check_close(g_, w_, (tol)), "%s = %.17g, want %.17g (rel %.3g)", #got, \
-                      g_, w_, check_rel_error(g_, w_));                                        \
+#define CHECK_ASSERT_CLOSE(got, want, tol)                                                         \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        ck_assert_msg(check_close(g_, w_, (tol)), "%s = %.17g, want %.17g (rel %.3g)", #got, g_,   \
+                      w_, check_rel_error(g_, w_));                                                \
     } while (0)
 
 /* {"rel": r, "abs": a} into *out; 0 when tol is not such an object. */
@@ -110,8 +110,7 @@ typedef struct {
  * match. Writes the first difference, with its JSON path, to why.
  */
 static inline int check_json_close(json_t *want, json_t *got, const check_tol *tol,
-                                   check_close_stats *st, char *why, size_t size,
-                                   const char *path)
+                                   check_close_stats *st, char *why, size_t size, const char *path)
 {
     if (json_is_null(want)) {
         if (!json_is_null(got))
@@ -132,8 +131,8 @@ static inline int check_json_close(json_t *want, json_t *got, const check_tol *t
         }
         double g = json_number_value(got);
         if (!tol)
-            return snprintf(why, size, "%s: %.17g vs %.17g compared without a tolerance", path,
-                            g, w),
+            return snprintf(why, size, "%s: %.17g vs %.17g compared without a tolerance", path, g,
+                            w),
                    0;
         if (st && isfinite(g) && isfinite(w) && fabs(g - w) > tol->abs)
             st->worst_rel = fmax(st->worst_rel, check_rel_error(g, w));
@@ -145,8 +144,7 @@ static inline int check_json_close(json_t *want, json_t *got, const check_tol *t
     }
     if (json_is_array(want)) {
         if (!json_is_array(got) || json_array_size(got) != json_array_size(want))
-            return snprintf(why, size, "%s: expected an array of %zu", path,
-                            json_array_size(want)),
+            return snprintf(why, size, "%s: expected an array of %zu", path, json_array_size(want)),
                    0;
         for (size_t i = 0; i < json_array_size(want); i++) {
             char p[256];

@@ -43,10 +43,7 @@ static inline int check_run(Suite *s)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-#define CHECK_MAIN(suite_fn)                                                                   \
-    int main(void)                                                                             \
-    {                                                                                          \
-        return check_run(suite_fn());                                                          \
-    }
+#define CHECK_MAIN(suite_fn)                                                                       \
+    int main(void) { return check_run(suite_fn()); }
 
 #endif

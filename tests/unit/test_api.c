@@ -133,8 +133,8 @@ static void run_fixtures(const char *file, const char *endpoint)
         json_decref(want);
         json_decref(got);
     }
-    printf("%s fixtures through the api: %zu/%zu matched (largest relative error %.3g)\n",
-           endpoint, ok, n, st.worst_rel);
+    printf("%s fixtures through the api: %zu/%zu matched (largest relative error %.3g)\n", endpoint,
+           ok, n, st.worst_rel);
     json_decref(doc);
     ck_assert_msg(n > 0, "no cases in %s", path);
     ck_assert_msg(ok == n, "%zu of %zu %s fixtures differ; first: %s", n - ok, n, endpoint, first);
@@ -189,8 +189,8 @@ static void check_error(const char *name, json_t *expect, json_t *err, const cha
         ck_assert_msg(f && strcmp(json_string_value(f), json_string_value(field)) == 0,
                       "%s: field %s, want %s", name, f ? json_string_value(f) : "(none)",
                       json_string_value(field));
-    ck_assert_msg(strstr(message, json_string_value(frag)), "%s: message \"%s\" lacks \"%s\"",
-                  name, message, json_string_value(frag));
+    ck_assert_msg(strstr(message, json_string_value(frag)), "%s: message \"%s\" lacks \"%s\"", name,
+                  message, json_string_value(frag));
 }
 
 START_TEST(api_case)
@@ -201,7 +201,7 @@ START_TEST(api_case)
     json_t *body = json_object_get(c, "body");
     json_t *expect = json_object_get(c, "expect");
     const char *hex = json_string_value(json_object_get(c, "body_hex")); /* bytes, not text */
-    char *text = hex                  ? from_hex(hex)
+    char *text = hex                    ? from_hex(hex)
                  : json_is_string(body) ? strdup(json_string_value(body))
                                         : json_dumps(body, JSON_COMPACT);
     bl_api_config cfg = bl_api_config_default();
@@ -241,9 +241,8 @@ START_TEST(api_case)
     json_t *absent = json_object_get(expect, "absent");
     size_t i;
     json_t *k;
-    json_array_foreach(absent, i, k)
-        ck_assert_msg(!json_object_get(got, json_string_value(k)), "%s: unexpected %s", name,
-                      json_string_value(k));
+    json_array_foreach(absent, i, k) ck_assert_msg(!json_object_get(got, json_string_value(k)),
+                                                   "%s: unexpected %s", name, json_string_value(k));
     json_decref(got);
     free(res.body);
 }
@@ -291,8 +290,7 @@ START_TEST(seed_from_entropy)
     ck_assert_int_eq(bl_api_call(&cfg, "sample", quoted, strlen(quoted), &b), BL_API_OK);
     const char *at = strstr(a.body, "\"seed\":");
     ck_assert_msg(strstr(b.body, "\"seed\":\"18446744073709551615\",\"epoch\""), "%s", b.body);
-    ck_assert_msg(strncmp(a.body, b.body, (size_t)(at - a.body)) == 0, "%s vs %s", a.body,
-                  b.body);
+    ck_assert_msg(strncmp(a.body, b.body, (size_t)(at - a.body)) == 0, "%s vs %s", a.body, b.body);
     free(a.body);
     free(b.body);
     cfg.entropy = failing_entropy;
@@ -311,7 +309,9 @@ END_TEST
 START_TEST(doubles_round_trip)
 {
     /* Every real written parses back to the same double. */
-    double v[] = {0.1, 1.0, 1.0 / 3, 1e-300, 5e-324, 1.7976931348623157e308, -2.5, 1e21, 123456789012345678.0};
+    double v[] = {0.1,    1.0,    1.0 / 3,
+                  1e-300, 5e-324, 1.7976931348623157e308,
+                  -2.5,   1e21,   123456789012345678.0};
     jw w;
     jw_init(&w);
     jw_doubles(&w, v, sizeof v / sizeof v[0]);

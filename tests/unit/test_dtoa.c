@@ -228,8 +228,8 @@ static void shortest(tally *t, double v)
         snprintf(c, sizeof c, "%" PRIu64 "e%d", near + (uint64_t)(int64_t)delta, x - (n - 2));
         if (bits_of(strtod(c, NULL)) == bits_of(fabs(v))) {
             if (t->failed++ < 10)
-                fprintf(stderr, "not shortest: %.17g printed with %d digits, %s reads back\n",
-                        v, n, c);
+                fprintf(stderr, "not shortest: %.17g printed with %d digits, %s reads back\n", v, n,
+                        c);
             return;
         }
     }

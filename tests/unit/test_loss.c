@@ -33,16 +33,13 @@
  * contract's (the fixtures' "tolerance", tests/conformance/loss_cases.json). */
 static const check_tol CONTRACT = {1e-12, 1e-15};
 
-#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                              \
+#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                                  \
     CHECK_ASSERT_CLOSE(got, want, ((check_tol){rel, abs_tol}))
 #define ASSERT_CLOSE(got, want) CHECK_ASSERT_CLOSE(got, want, CONTRACT)
 
 /* Deterministic xorshift64* for the random cases. */
 static uint64_t rng_state;
-static void rng_seed(uint64_t s)
-{
-    rng_state = s * 0x9E3779B97F4A7C15ull + 1;
-}
+static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
 static double uniform(void)
 {
     rng_state ^= rng_state >> 12;
@@ -50,10 +47,7 @@ static double uniform(void)
     rng_state ^= rng_state >> 27;
     return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53;
 }
-static double uniform_in(double lo, double hi)
-{
-    return lo + (hi - lo) * uniform();
-}
+static double uniform_in(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
 static bl_loss_args args_2d(bl_loss_kind loss, const double *input, size_t n, size_t c)
 {
@@ -333,8 +327,8 @@ START_TEST(test_prob_gradient_exact)
         tA[c] = c ? 0.0005 : 1 - 999 * 0.0005;
     }
     static const size_t atA[] = {0, 1, 500, 999};
-    static const double gA[] = {-0.49949999999999994, 0.0004999999999999999,
-                                0.0004999999999999999, 0.0004999999999999999};
+    static const double gA[] = {-0.49949999999999994, 0.0004999999999999999, 0.0004999999999999999,
+                                0.0004999999999999999};
     check_prob_case(zA, tA, NULL, C, 6.907755278982137, atA, gA, 4);
 
     /* B: targets of either sign (torch does not check them), 1e8 and -1e8
@@ -375,8 +369,7 @@ START_TEST(test_prob_one_class_zero_gradient)
                 bl_loss_result r = run_ok(&a, per, g);
                 for (int i = 0; i < 3; i++)
                     ck_assert_msg(g[i] == 0, "%s, eps %g, weights %d: g[%d] = %g",
-                                  bl_reduction_name((bl_reduction)red), eps[e], weighted, i,
-                                  g[i]);
+                                  bl_reduction_name((bl_reduction)red), eps[e], weighted, i, g[i]);
                 ck_assert_msg(r.value == 0, "loss %g", r.value);
             }
 }
@@ -984,11 +977,11 @@ typedef struct {
     bl_loss_kind loss;
     size_t ndim;
     size_t shape[4];
-    int targets;     /* T_INDEX or T_PROB */
-    int weights;     /* random class / last-dim weights */
-    int pos_weight;  /* random pos_weight */
-    int ignore;      /* 0 none; 1: ignore_index -100 on some positions; 2: ignore class 1 */
-    double eps;      /* label smoothing */
+    int targets;    /* T_INDEX or T_PROB */
+    int weights;    /* random class / last-dim weights */
+    int pos_weight; /* random pos_weight */
+    int ignore;     /* 0 none; 1: ignore_index -100 on some positions; 2: ignore class 1 */
+    double eps;     /* label smoothing */
     double gamma;
     double alpha;
 } matrix_case;
@@ -1451,7 +1444,8 @@ START_TEST(test_error_targets_kind)
     bl_loss_args a = args_2d(BL_LOSS_CROSS_ENTROPY, z12, 4, 3);
     a.target_prob = p12;
     a.ignore_index = 0;
-    expect_error(&a, "ignore_index", -1, "ignore_index (0) is not supported with probability targets");
+    expect_error(&a, "ignore_index", -1,
+                 "ignore_index (0) is not supported with probability targets");
     a.ignore_index = -100;
     a.loss = BL_LOSS_NLL;
     expect_error(&a, "targets", -1, "probability targets are only supported by cross_entropy");

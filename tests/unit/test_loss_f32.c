@@ -33,11 +33,11 @@ static double urand(void)
 typedef struct {
     bl_loss_kind loss;
     size_t shape[4], ndim;
-    int prob;          /* probability (or binary) targets */
-    int weights;       /* class weights (C), or last-dim weights (binary) */
-    double smoothing;  /* cross_entropy */
-    int ignore;        /* some targets are ignore_index */
-    int longtail;      /* 1: ldam with class_counts; 2: logit adjustment */
+    int prob;         /* probability (or binary) targets */
+    int weights;      /* class weights (C), or last-dim weights (binary) */
+    double smoothing; /* cross_entropy */
+    int ignore;       /* some targets are ignore_index */
+    int longtail;     /* 1: ldam with class_counts; 2: logit adjustment */
 } f32_case;
 
 static const f32_case cases[] = {

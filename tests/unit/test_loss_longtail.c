@@ -200,8 +200,7 @@ END_TEST
 
 START_TEST(sobs_is_sum_over_kept)
 {
-    const bl_loss_kind kinds[] = {BL_LOSS_CROSS_ENTROPY, BL_LOSS_NLL, BL_LOSS_FOCAL,
-                                  BL_LOSS_LDAM};
+    const bl_loss_kind kinds[] = {BL_LOSS_CROSS_ENTROPY, BL_LOSS_NLL, BL_LOSS_FOCAL, BL_LOSS_LDAM};
     for (size_t k = 0; k < NELEM(kinds); k++) {
         double gs[12], g[12];
         bl_loss_args a = args_of(kinds[k], Z, 3, ZS);
@@ -368,8 +367,8 @@ START_TEST(refusals)
         bl_loss_result r = {-1, -1, NULL, g};
         bl_error e;
         ck_assert_msg(bl_loss(&a, &r, &e) == BL_EINVAL, "%s: accepted", t[i].what);
-        ck_assert_msg(e.arg && strcmp(e.arg, t[i].arg) == 0, "%s: arg %s, want %s (%s)",
-                      t[i].what, e.arg ? e.arg : "NULL", t[i].arg, e.message);
+        ck_assert_msg(e.arg && strcmp(e.arg, t[i].arg) == 0, "%s: arg %s, want %s (%s)", t[i].what,
+                      e.arg ? e.arg : "NULL", t[i].arg, e.message);
         ck_assert_msg(r.value == -1 && g[0] == 7, "%s: written on error", t[i].what);
     }
     /* values outside the enums */
@@ -421,8 +420,8 @@ static void expect(const char *body, size_t len, const char *field, const char *
         ck_assert_msg(code == BL_API_OK, "refused: %s", res.body);
     } else {
         ck_assert_msg(code == BL_API_INVALID_ARGUMENT, "not refused: %.300s", res.body);
-        ck_assert_msg(strcmp(res.error_field, field) == 0, "field %s, want %s: %s",
-                      res.error_field, field, res.body);
+        ck_assert_msg(strcmp(res.error_field, field) == 0, "field %s, want %s: %s", res.error_field,
+                      field, res.body);
     }
     if (has)
         ck_assert_msg(strstr(res.body, has) != NULL, "%s lacks %s", res.body, has);
@@ -559,15 +558,14 @@ START_TEST(targets_beyond_2_53_npy)
                               "{\"loss\": \"ldam\", \"class_counts\": [3, 1], "
                               "\"ignore_index\": 9007199254740992}"};
     for (size_t i = 0; i < NELEM(requests); i++) {
-        bl_api_part parts[3] = {{"logits", pz, lz}, {"targets", py, ly},
-                                {"request", requests[i], strlen(requests[i])}};
+        bl_api_part parts[3] = {
+            {"logits", pz, lz}, {"targets", py, ly}, {"request", requests[i], strlen(requests[i])}};
         bl_api_request req = {NULL, 0, parts, 3, BL_API_JSON};
         bl_api_config cfg = bl_api_config_default();
         bl_api_result res;
         ck_assert_int_eq(bl_api_handle(&cfg, "loss", &req, &res), BL_API_INVALID_ARGUMENT);
         ck_assert_str_eq(res.error_field, "targets[1]");
-        ck_assert_msg(strstr(res.body, "Target 9007199254740993 is out of bounds"), "%s",
-                      res.body);
+        ck_assert_msg(strstr(res.body, "Target 9007199254740993 is out of bounds"), "%s", res.body);
         free(res.body);
     }
     free(pz);

@@ -26,11 +26,10 @@ static int close_to(double got, double want, double rel, double abs_tol)
     return d <= abs_tol || d <= rel * fmax(fabs(got), fabs(want));
 }
 
-#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                               \
-    do {                                                                                        \
-        double g_ = (got), w_ = (want);                                                         \
-        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, \
-                      w_);                                                                      \
+#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                                  \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, w_); \
     } while (0)
 #define ASSERT_CLOSE(got, want) ASSERT_CLOSE_TOL(got, want, 1e-12, 1e-15)
 
@@ -168,7 +167,7 @@ static double numeric_grad(bl_loss_args a, double *x, size_t i)
 
 static const double OPTS[][4] = {
     /* gamma_pos, gamma_neg, clip, eps */
-    {1, 4, 0.05, 1e-8}, {0, 0, 0, 1e-8}, {2, 2, 0.05, 1e-8}, {0, 4, 0, 1e-8},
+    {1, 4, 0.05, 1e-8}, {0, 0, 0, 1e-8}, {2, 2, 0.05, 1e-8},    {0, 4, 0, 1e-8},
     {3, 1, 0.2, 1e-8},  {1, 4, 0, 0},    {1.5, 2.5, 0.1, 1e-8},
 };
 

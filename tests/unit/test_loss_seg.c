@@ -31,11 +31,10 @@ static int close_to(double got, double want, double rel, double abs_tol)
     return d <= abs_tol || d <= rel * fmax(fabs(got), fabs(want));
 }
 
-#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                               \
-    do {                                                                                        \
-        double g_ = (got), w_ = (want);                                                         \
-        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, \
-                      w_);                                                                      \
+#define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                                  \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, w_); \
     } while (0)
 #define ASSERT_CLOSE(got, want) ASSERT_CLOSE_TOL(got, want, 1e-12, 1e-15)
 

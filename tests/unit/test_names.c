@@ -14,59 +14,56 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The contract's spellings, in enum order (api/openapi.yaml). */
-static const char *const SCHEMES[] = {"max_over_count",   "inverse",          "balanced",
-                                      "inverse_sqrt",     "effective_number", "median_frequency",
-                                      "enet",           "power",            "repeat_factor"};
+static const char *const SCHEMES[] = {
+    "max_over_count",   "inverse", "balanced", "inverse_sqrt", "effective_number",
+    "median_frequency", "enet",    "power",    "repeat_factor"};
 static const char *const NORMALIZE[] = {"none", "sum", "mean", "max"};
 static const char *const GENERATORS[] = {"fast", "torch"};
-static const char *const LOSSES[] = {"cross_entropy", "nll",        "focal",
+static const char *const LOSSES[] = {"cross_entropy",   "nll",           "focal",
                                      "bce_with_logits", "sigmoid_focal", "ldam",
-                                     "asymmetric",    "dice",          "tversky"};
+                                     "asymmetric",      "dice",          "tversky"};
 static const char *const REDUCTIONS[] = {"mean", "sum", "none", "sum_over_batch_size"};
 static const char *const SAMPLE_REDUCES[] = {"max", "mean"};
 
 /* One enum's table, name function and lookup, checked against `want`. */
-#define CHECK_ENUM(type, prefix, COUNT, want, argname)                                          \
-    do {                                                                                        \
-        ck_assert_uint_eq(NELEM(want), COUNT);                                                  \
-        ck_assert_ptr_null(bl_##prefix##_names[COUNT]);                                         \
-        for (int i = 0; i < COUNT; i++) {                                                       \
-            ck_assert_str_eq(bl_##prefix##_names[i], want[i]);                                  \
-            ck_assert_str_eq(bl_##prefix##_name((type)i), want[i]);                             \
-            type v = (type)-1;                                                                  \
-            bl_error err;                                                                       \
-            ck_assert_int_eq(bl_##prefix##_from_name(want[i], &v, &err), BL_OK);                \
-            ck_assert_int_eq((int)v, i);                                                        \
-            ck_assert_int_eq(err.code, BL_OK);                                                  \
-        }                                                                                       \
-        ck_assert_ptr_null(bl_##prefix##_name((type)COUNT));                                    \
-        ck_assert_ptr_null(bl_##prefix##_name((type)-1));                                       \
-        ck_assert_ptr_null(bl_##prefix##_name((type)1000));                                     \
-        type v = (type)0;                                                                       \
-        bl_error err;                                                                           \
-        ck_assert_int_eq(bl_##prefix##_from_name("no such thing", &v, &err), BL_EINVAL);        \
-        ck_assert_str_eq(err.arg, argname);                                                     \
-        ck_assert_msg(strstr(err.message, "\"no such thing\" is not one of") != NULL, "%s",     \
-                      err.message);                                                             \
-        ck_assert_msg(strstr(err.message, want[COUNT - 1]) != NULL, "%s", err.message);         \
-        /* exact match only: no prefix, no case folding, no trailing bytes */                   \
-        char buf[64];                                                                           \
-        strcpy(buf, want[0]);                                                                   \
-        buf[strlen(buf) - 1] = '\0';                                                            \
-        ck_assert_int_eq(bl_##prefix##_from_name(buf, &v, &err), BL_EINVAL);                    \
-        strcpy(buf, want[0]);                                                                   \
-        strcat(buf, " ");                                                                       \
-        ck_assert_int_eq(bl_##prefix##_from_name(buf, &v, &err), BL_EINVAL);                    \
-        ck_assert_int_eq(bl_##prefix##_from_name(NULL, &v, &err), BL_EINVAL);                   \
-        ck_assert_str_eq(err.arg, argname);                                                     \
-        ck_assert_int_eq(bl_##prefix##_from_name(want[0], NULL, &err), BL_EINVAL);              \
-        ck_assert_int_eq(bl_##prefix##_from_name("x", &v, NULL), BL_EINVAL);                    \
+#define CHECK_ENUM(type, prefix, COUNT, want, argname)                                             \
+    do {                                                                                           \
+        ck_assert_uint_eq(NELEM(want), COUNT);                                                     \
+        ck_assert_ptr_null(bl_##prefix##_names[COUNT]);                                            \
+        for (int i = 0; i < COUNT; i++) {                                                          \
+            ck_assert_str_eq(bl_##prefix##_names[i], want[i]);                                     \
+            ck_assert_str_eq(bl_##prefix##_name((type)i), want[i]);                                \
+            type v = (type)-1;                                                                     \
+            bl_error err;                                                                          \
+            ck_assert_int_eq(bl_##prefix##_from_name(want[i], &v, &err), BL_OK);                   \
+            ck_assert_int_eq((int)v, i);                                                           \
+            ck_assert_int_eq(err.code, BL_OK);                                                     \
+        }                                                                                          \
+        ck_assert_ptr_null(bl_##prefix##_name((type)COUNT));                                       \
+        ck_assert_ptr_null(bl_##prefix##_name((type)-1));                                          \
+        ck_assert_ptr_null(bl_##prefix##_name((type)1000));                                        \
+        type v = (type)0;                                                                          \
+        bl_error err;                                                                              \
+        ck_assert_int_eq(bl_##prefix##_from_name("no such thing", &v, &err), BL_EINVAL);           \
+        ck_assert_str_eq(err.arg, argname);                                                        \
+        ck_assert_msg(strstr(err.message, "\"no such thing\" is not one of") != NULL, "%s",        \
+                      err.message);                                                                \
+        ck_assert_msg(strstr(err.message, want[COUNT - 1]) != NULL, "%s", err.message);            \
+        /* exact match only: no prefix, no case folding, no trailing bytes */                      \
+        char buf[64];                                                                              \
+        strcpy(buf, want[0]);                                                                      \
+        buf[strlen(buf) - 1] = '\0';                                                               \
+        ck_assert_int_eq(bl_##prefix##_from_name(buf, &v, &err), BL_EINVAL);                       \
+        strcpy(buf, want[0]);                                                                      \
+        strcat(buf, " ");                                                                          \
+        ck_assert_int_eq(bl_##prefix##_from_name(buf, &v, &err), BL_EINVAL);                       \
+        ck_assert_int_eq(bl_##prefix##_from_name(NULL, &v, &err), BL_EINVAL);                      \
+        ck_assert_str_eq(err.arg, argname);                                                        \
+        ck_assert_int_eq(bl_##prefix##_from_name(want[0], NULL, &err), BL_EINVAL);                 \
+        ck_assert_int_eq(bl_##prefix##_from_name("x", &v, NULL), BL_EINVAL);                       \
     } while (0)
 
-START_TEST(test_scheme_names)
-{
-    CHECK_ENUM(bl_scheme, scheme, BL_SCHEME_COUNT, SCHEMES, "scheme");
-}
+START_TEST(test_scheme_names) { CHECK_ENUM(bl_scheme, scheme, BL_SCHEME_COUNT, SCHEMES, "scheme"); }
 END_TEST
 
 START_TEST(test_normalize_names)
@@ -81,10 +78,7 @@ START_TEST(test_generator_names)
 }
 END_TEST
 
-START_TEST(test_loss_names)
-{
-    CHECK_ENUM(bl_loss_kind, loss, BL_LOSS_COUNT, LOSSES, "loss");
-}
+START_TEST(test_loss_names) { CHECK_ENUM(bl_loss_kind, loss, BL_LOSS_COUNT, LOSSES, "loss"); }
 END_TEST
 
 START_TEST(test_reduction_names)

@@ -43,10 +43,10 @@
 /* Check's ck_assert records a checkpoint (a write to its pipe) on every
  * passing assertion; millions of them in the statistical loops cost seconds
  * of system time. These only talk to Check when they fail. */
-#define CHECK_MSG(cond, ...)                                                                  \
-    do {                                                                                      \
-        if (!(cond))                                                                          \
-            ck_abort_msg(__VA_ARGS__);                                                        \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
 #define CHECK(cond) CHECK_MSG(cond, "Assertion '%s' failed", #cond)
 
@@ -135,8 +135,8 @@ static void sample_ok(const double *w, size_t n, size_t k, int repl, bl_generato
 {
     bl_error err;
     bl_status rc = bl_sample(w, n, k, repl, gen, seed, epoch, out, &err);
-    CHECK_MSG(rc == BL_OK, "bl_sample(n %zu, k %zu, repl %d, gen %d) failed: %s", n, k,
-                  repl, (int)gen, err.message);
+    CHECK_MSG(rc == BL_OK, "bl_sample(n %zu, k %zu, repl %d, gen %d) failed: %s", n, k, repl,
+              (int)gen, err.message);
     ck_assert_int_eq(err.code, BL_OK);
 }
 
@@ -148,9 +148,9 @@ static void check_error(bl_status rc, const bl_error *err, bl_status code, const
     CHECK_MSG(err->arg != NULL, "err.arg is NULL, expected \"%s\"", arg);
     ck_assert_str_eq(err->arg, arg);
     CHECK_MSG(err->index == index, "err.index = %lld, expected %lld", (long long)err->index,
-                  (long long)index);
-    CHECK_MSG(strstr(err->message, fragment) != NULL, "message \"%s\" lacks \"%s\"",
-                  err->message, fragment);
+              (long long)index);
+    CHECK_MSG(strstr(err->message, fragment) != NULL, "message \"%s\" lacks \"%s\"", err->message,
+              fragment);
 }
 
 static const bl_generator GENS[] = {BL_GENERATOR_FAST, BL_GENERATOR_TORCH};
@@ -256,8 +256,7 @@ START_TEST(test_xoshiro_reference)
     bl_xoshiro x = {{1, 2, 3, 4}};
     for (size_t i = 0; i < NELEM(want); i++) {
         uint64_t v = bl_xoshiro_next(&x);
-        CHECK_MSG(v == want[i], "output %zu = %" PRIu64 ", expected %" PRIu64, i, v,
-                      want[i]);
+        CHECK_MSG(v == want[i], "output %zu = %" PRIu64 ", expected %" PRIu64, i, v, want[i]);
     }
 }
 END_TEST
@@ -274,9 +273,10 @@ START_TEST(test_xoshiro_seeding_model)
 
     /* Fast stream v1 (rng.c): s[i] = splitmix(seed-seq)_i ^ splitmix(epoch ^
      * 0x6A09E667F3BCC909 seq)_i */
-    const uint64_t cases[][2] = {{0, 0},      {42, 7},           {1, 0},
-                                 {0, 1},      {UINT64_MAX, 0},   {UINT64_MAX, UINT64_MAX},
-                                 {12345, 99}, {UINT64_C(1) << 63, 3}};
+    const uint64_t cases[][2] = {{0, 0},          {42, 7},
+                                 {1, 0},          {0, 1},
+                                 {UINT64_MAX, 0}, {UINT64_MAX, UINT64_MAX},
+                                 {12345, 99},     {UINT64_C(1) << 63, 3}};
     for (size_t c = 0; c < NELEM(cases); c++) {
         uint64_t a = cases[c][0], b = cases[c][1] ^ UINT64_C(0x6A09E667F3BCC909);
         uint64_t s[4];
@@ -285,8 +285,8 @@ START_TEST(test_xoshiro_seeding_model)
         bl_xoshiro x;
         bl_xoshiro_seed(&x, cases[c][0], cases[c][1]);
         for (int i = 0; i < 4; i++)
-            CHECK_MSG(x.s[i] == s[i], "seed %" PRIu64 " epoch %" PRIu64 ": s[%d]",
-                          cases[c][0], cases[c][1], i);
+            CHECK_MSG(x.s[i] == s[i], "seed %" PRIu64 " epoch %" PRIu64 ": s[%d]", cases[c][0],
+                      cases[c][1], i);
     }
 }
 END_TEST
@@ -301,14 +301,14 @@ END_TEST
  * update of the numbers below. */
 START_TEST(test_xoshiro_golden)
 {
-    static const uint64_t g00[8] = {
-        UINT64_C(0x3c8f93426ad39e2e), UINT64_C(0x9442b347ab60f2e1), UINT64_C(0x032e397b840dfffb),
-        UINT64_C(0x772f79e9105e1714), UINT64_C(0x21706d575ef8ba11), UINT64_C(0xb3017e4d8322727d),
-        UINT64_C(0x7e04d38e7d90d350), UINT64_C(0x1c4e0ea61dae7fb3)};
-    static const uint64_t g427[8] = {
-        UINT64_C(0xff31ca8b90fa96e8), UINT64_C(0x554eb32115cdaafb), UINT64_C(0x5cfbb62b7b092463),
-        UINT64_C(0x7a34814b01fa4943), UINT64_C(0x79518207502b515b), UINT64_C(0xc4ebe484dbd893d6),
-        UINT64_C(0xf586b8cc993139b2), UINT64_C(0x8464ad131de9514d)};
+    static const uint64_t g00[8] = {UINT64_C(0x3c8f93426ad39e2e), UINT64_C(0x9442b347ab60f2e1),
+                                    UINT64_C(0x032e397b840dfffb), UINT64_C(0x772f79e9105e1714),
+                                    UINT64_C(0x21706d575ef8ba11), UINT64_C(0xb3017e4d8322727d),
+                                    UINT64_C(0x7e04d38e7d90d350), UINT64_C(0x1c4e0ea61dae7fb3)};
+    static const uint64_t g427[8] = {UINT64_C(0xff31ca8b90fa96e8), UINT64_C(0x554eb32115cdaafb),
+                                     UINT64_C(0x5cfbb62b7b092463), UINT64_C(0x7a34814b01fa4943),
+                                     UINT64_C(0x79518207502b515b), UINT64_C(0xc4ebe484dbd893d6),
+                                     UINT64_C(0xf586b8cc993139b2), UINT64_C(0x8464ad131de9514d)};
     bl_xoshiro x;
     bl_xoshiro_seed(&x, 0, 0);
     for (int i = 0; i < 8; i++)
@@ -350,21 +350,22 @@ START_TEST(test_fast_golden_draws)
     } g[] = {
         {w10, 10, 20, 1, 0, 0, {2, 5, 0, 4, 1, 5, 9, 1, 9, 3, 7, 5, 7, 4, 6, 4, 7, 2, 3, 9}},
         {w10, 10, 20, 1, 42, 7, {8, 3, 3, 4, 4, 6, 8, 5, 1, 8, 5, 7, 7, 4, 8, 7, 8, 6, 4, 2}},
-        {inv, 3, 20, 1, UINT64_MAX, 3, {2, 2, 2, 1, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1}},
-        {half, 6, 20, 1, 123456789, 0, {1, 1, 0, 3, 1, 1, 0, 2, 1, 0, 1, 0, 5, 1, 1, 2, 2, 3, 2, 3}},
+        {inv, 3, 20, 1, UINT64_MAX, 3, {2, 2, 2, 1, 2, 2, 1, 2, 2, 2,
+                                        2, 2, 2, 2, 2, 2, 2, 2, 2, 1}},
+        {half, 6, 20, 1, 123456789, 0, {1, 1, 0, 3, 1, 1, 0, 2, 1, 0,
+                                        1, 0, 5, 1, 1, 2, 2, 3, 2, 3}},
         {w25, 25, 18, 0, 0, 0, {6, 21, 18, 13, 14, 16, 1, 20, 17, 4, 12, 9, 24, 10, 8, 5, 2, 22}},
         {w25, 25, 18, 0, 42, 7, {18, 0, 12, 14, 6, 8, 20, 16, 9, 17, 4, 1, 13, 24, 2, 5, 10, 21}},
         {w10, 10, 10, 0, UINT64_C(1) << 63, 1, {1, 7, 0, 8, 9, 4, 6, 5, 3, 2}},
     };
     for (size_t c = 0; c < NELEM(g); c++) {
         int64_t out[20];
-        sample_ok(g[c].w, g[c].n, g[c].k, g[c].repl, BL_GENERATOR_FAST, g[c].seed, g[c].epoch,
-                  out);
+        sample_ok(g[c].w, g[c].n, g[c].k, g[c].repl, BL_GENERATOR_FAST, g[c].seed, g[c].epoch, out);
         for (size_t i = 0; i < g[c].k; i++)
             CHECK_MSG(out[i] == g[c].want[i],
-                          "golden %zu (seed %" PRIu64 ", epoch %" PRIu64 ", repl %d): index %zu "
-                          "is %" PRId64 ", expected %" PRId64 " — the fast stream changed",
-                          c, g[c].seed, g[c].epoch, g[c].repl, i, out[i], g[c].want[i]);
+                      "golden %zu (seed %" PRIu64 ", epoch %" PRIu64 ", repl %d): index %zu "
+                      "is %" PRId64 ", expected %" PRId64 " — the fast stream changed",
+                      c, g[c].seed, g[c].epoch, g[c].repl, i, out[i], g[c].want[i]);
     }
 }
 END_TEST
@@ -485,8 +486,8 @@ START_TEST(test_torch_fixtures)
             o.replacement = repl;
             o.seed = seed;
             o.epoch = epoch;
-            o.stream = stream && !strcmp(stream, "continued") ? BL_STREAM_CONTINUED
-                                                              : BL_STREAM_PER_EPOCH;
+            o.stream =
+                stream && !strcmp(stream, "continued") ? BL_STREAM_CONTINUED : BL_STREAM_PER_EPOCH;
             o.world_size = jws ? (size_t)json_integer_value(jws) : 1;
             o.rank = (size_t)json_integer_value(json_object_get(req, "rank"));
             o.offset = joff ? (size_t)json_integer_value(joff) : 0;
@@ -507,14 +508,15 @@ START_TEST(test_torch_fixtures)
         else if (rc != BL_OK)
             fprintf(stderr, "torch fixture %s: error %s\n", name, err.message);
         else
-            fprintf(stderr, "torch fixture %s: index %zu is %" PRId64 ", PyTorch gave %" JSON_INTEGER_FORMAT "\n",
+            fprintf(stderr,
+                    "torch fixture %s: index %zu is %" PRId64 ", PyTorch gave %" JSON_INTEGER_FORMAT
+                    "\n",
                     name, first_bad, out[first_bad],
                     json_integer_value(json_array_get(want, first_bad)));
         free(w);
         free(out);
     }
-    printf("torch fixtures: %zu/%zu matched (%zu with seeds >= 2^63)\n", matched, total,
-           big_seeds);
+    printf("torch fixtures: %zu/%zu matched (%zu with seeds >= 2^63)\n", matched, total, big_seeds);
     fflush(stdout);
     json_decref(root);
     free(text);
@@ -583,15 +585,14 @@ static void chi2_with_replacement(bl_generator gen, const char *name)
     }
     for (size_t i = 0; i < CHI_N; i++)
         expected[i] = (double)draws * w[i] / sum;
-    CHECK_MSG(obs[CHI_ZERO] == 0, "%s: zero-weight item drawn %g times", name,
-                  obs[CHI_ZERO]);
+    CHECK_MSG(obs[CHI_ZERO] == 0, "%s: zero-weight item drawn %g times", name, obs[CHI_ZERO]);
     double x = pearson(obs, expected, CHI_N);
     int dof = CHI_N - 1 - 1; /* 50 categories of non-zero weight */
     char what[96];
     snprintf(what, sizeof what, "%s, with replacement, %zu draws", name, draws);
     report(what, x, dof);
     CHECK_MSG(x < chi2_critical(dof, Z_999), "%s: X = %.3f > %.3f", name, x,
-                  chi2_critical(dof, Z_999));
+              chi2_critical(dof, Z_999));
     free(out);
 }
 
@@ -627,9 +628,9 @@ static void norepl_weights(double *w)
 }
 
 typedef struct {
-    double first[NR_N];      /* draws whose first index is i */
-    double incl[NR_N];       /* draws that contain i */
-    double co[NR_N * NR_N];  /* draws that contain both i and j (i != j) */
+    double first[NR_N];     /* draws whose first index is i */
+    double incl[NR_N];      /* draws that contain i */
+    double co[NR_N * NR_N]; /* draws that contain both i and j (i != j) */
     size_t draws;
 } norepl_stats;
 
@@ -693,8 +694,8 @@ static void exact_inclusion(double *pi, double *pij)
     double total = 0;
     for (size_t i = 0; i < NR_N; i++)
         total += pi[i];
-    CHECK_MSG(check_close(total, NR_K, (check_tol){0, 1e-9}), "sum of inclusion probabilities %.12f",
-              total);
+    CHECK_MSG(check_close(total, NR_K, (check_tol){0, 1e-9}),
+              "sum of inclusion probabilities %.12f", total);
 }
 
 static void chi2_without_replacement(bl_generator gen, const char *name)
@@ -728,8 +729,7 @@ static void chi2_without_replacement(bl_generator gen, const char *name)
     for (size_t i = 0; i < NR_N - 1; i++) {
         d[i] = st->incl[i] - R * pi[i];
         for (size_t j = 0; j < NR_N - 1; j++)
-            S[i * (NR_N - 1) + j] =
-                R * ((i == j ? pi[i] : pij[i * NR_N + j]) - pi[i] * pi[j]);
+            S[i * (NR_N - 1) + j] = R * ((i == j ? pi[i] : pij[i * NR_N + j]) - pi[i] * pi[j]);
     }
     double x2 = quad_form_inverse(S, d, NR_N - 1);
     CHECK(x2 >= 0);
@@ -806,12 +806,12 @@ START_TEST(test_without_replacement_properties)
                 unsigned char seen[N] = {0};
                 sample_ok(w, N, ks[t], 0, GENS[g], seed, seed % 3, out);
                 for (size_t i = 0; i < ks[t]; i++) {
-                    CHECK_MSG(out[i] >= 0 && out[i] < N, "%s: index %" PRId64,
-                                  GEN_NAMES[g], out[i]);
+                    CHECK_MSG(out[i] >= 0 && out[i] < N, "%s: index %" PRId64, GEN_NAMES[g],
+                              out[i]);
                     CHECK_MSG(w[out[i]] > 0, "%s seed %" PRIu64 " k %zu: zero-weight %" PRId64,
-                                  GEN_NAMES[g], seed, ks[t], out[i]);
+                              GEN_NAMES[g], seed, ks[t], out[i]);
                     CHECK_MSG(!seen[out[i]], "%s seed %" PRIu64 " k %zu: %" PRId64 " twice",
-                                  GEN_NAMES[g], seed, ks[t], out[i]);
+                              GEN_NAMES[g], seed, ks[t], out[i]);
                     seen[out[i]] = 1;
                 }
                 /* k == number of non-zero weights: every one of them, once */
@@ -870,7 +870,7 @@ START_TEST(test_zero_weights_never_drawn)
                 if (GENS[g] == BL_GENERATOR_TORCH && out[d] == 0)
                     continue;
                 CHECK_MSG(w[out[d]] > 0, "%s seed %" PRIu64 ": draw %zu is zero-weight %" PRId64,
-                              GEN_NAMES[g], seed, d, out[d]);
+                          GEN_NAMES[g], seed, d, out[d]);
             }
         }
     /* a single item, and a single non-zero one */
@@ -897,9 +897,9 @@ START_TEST(test_tiny_weights)
 {
     enum { K = 20000 };
     static const double cases[][6] = {
-        {1e-308, 0, 0, 0, 0, 0},                     /* normal, n / sum = 6e308 */
-        {0, 5e-324, 0, 0, 0, 0},                     /* the smallest subnormal */
-        {0, 1e-310, 0, 3e-310, 0, 0},                /* subnormals, 1 : 3 */
+        {1e-308, 0, 0, 0, 0, 0},                       /* normal, n / sum = 6e308 */
+        {0, 5e-324, 0, 0, 0, 0},                       /* the smallest subnormal */
+        {0, 1e-310, 0, 3e-310, 0, 0},                  /* subnormals, 1 : 3 */
         {2.2250738585072014e-308, 0, 0, 0, 0, 1e-309}, /* DBL_MIN and a subnormal */
     };
     int64_t *out = malloc(K * sizeof *out);
@@ -916,8 +916,9 @@ START_TEST(test_tiny_weights)
                 for (size_t d = 0; d < k; d++) {
                     CHECK(out[d] >= 0 && out[d] < 6);
                     hits[out[d]]++;
-                    CHECK_MSG(w[out[d]] > 0, "case %zu, %s, repl %d: zero-weight item %" PRId64
-                              " drawn", c, GEN_NAMES[g], repl, out[d]);
+                    CHECK_MSG(w[out[d]] > 0,
+                              "case %zu, %s, repl %d: zero-weight item %" PRId64 " drawn", c,
+                              GEN_NAMES[g], repl, out[d]);
                 }
                 if (!repl)
                     continue;
@@ -1018,8 +1019,8 @@ START_TEST(test_errors_bad_arguments)
     CHECK(out[0] == -5 && out[1] == -5);
     check_error(bl_sample(NULL, 3, 2, 1, BL_GENERATOR_FAST, 0, 0, out, &err), &err, BL_EINVAL,
                 "weights", -1, "NULL");
-    check_error(bl_sample(w, 3, 2, 1, BL_GENERATOR_TORCH, 0, 0, NULL, &err), &err, BL_EINVAL,
-                "out", -1, "NULL");
+    check_error(bl_sample(w, 3, 2, 1, BL_GENERATOR_TORCH, 0, 0, NULL, &err), &err, BL_EINVAL, "out",
+                -1, "NULL");
 }
 END_TEST
 
@@ -1050,15 +1051,19 @@ static const struct {
     {"S", 3, 40, 8, 42ull, {1, 37, 16, 31, 2, 27, 11, 32}},
     {"S", 7, 64, 17, 7ull, {13, 14, 18, 44, 28, 39, 34, 23, 54, 43, 33, 29, 63, 38, 24, 49, 48}},
     {"M", 1, 7, 4, 3ull, {6, 2, 4, 1}},
-    {"M", 5, 100, 40, 5ull,
-     {46, 53, 60, 25, 4, 32, 11, 74, 27, 13, 39, 95, 67, 81, 18, 76, 88, 69, 41, 48, 55, 6, 20,
-      83, 90, 97, 62, 34, 47, 75, 26, 54, 89, 96, 33, 19, 82, 40, 94, 73}},
+    {"M", 5, 100, 40, 5ull, {46, 53, 60, 25, 4,  32, 11, 74, 27, 13, 39, 95, 67, 81,
+                             18, 76, 88, 69, 41, 48, 55, 6,  20, 83, 90, 97, 62, 34,
+                             47, 75, 26, 54, 89, 96, 33, 19, 82, 40, 94, 73}},
     {"T", 1, 12, 6, 123ull, {2, 6, 10, 1, 9, 4}},
     {"S", 1, 130, 2, 10816711431088224012ull, {78, 6}},
     {"S", 3, 200, 3, 9979333009600810770ull, {142, 132, 76}},
     {"S", 1, 300, 4, 3272ull, {283, 213, 238, 83}},
     {"Z", 2, 257, 4, 17564662360470815376ull, {147, 145, 67, 109}},
-    {"Z", 2, 1000, 15, 14092169962693151086ull,
+    {"Z",
+     2,
+     1000,
+     15,
+     14092169962693151086ull,
      {543, 615, 43, 651, 169, 971, 687, 967, 279, 561, 849, 361, 207, 311, 551}},
     {"M", 3, 300, 4, 11ull, {240, 261, 150, 143}},
     {"T", 5, 257, 4, 9223372036854775809ull, {234, 14, 62, 186}},
@@ -1070,10 +1075,18 @@ START_TEST(test_torch_ties_as_pytorch)
         const double *pat = NULL;
         size_t len = 0;
         switch (torch_ties[c].pattern[0]) {
-        case 'Z': pat = PAT_Z, len = NELEM(PAT_Z); break;
-        case 'S': pat = PAT_S, len = NELEM(PAT_S); break;
-        case 'M': pat = PAT_M, len = NELEM(PAT_M); break;
-        default: pat = PAT_T, len = NELEM(PAT_T); break;
+        case 'Z':
+            pat = PAT_Z, len = NELEM(PAT_Z);
+            break;
+        case 'S':
+            pat = PAT_S, len = NELEM(PAT_S);
+            break;
+        case 'M':
+            pat = PAT_M, len = NELEM(PAT_M);
+            break;
+        default:
+            pat = PAT_T, len = NELEM(PAT_T);
+            break;
         }
         size_t n = torch_ties[c].n, k = torch_ties[c].k;
         double *w = malloc(n * sizeof *w);
@@ -1086,8 +1099,8 @@ START_TEST(test_torch_ties_as_pytorch)
             CHECK_MSG(out[j] == torch_ties[c].expected[j],
                       "case %zu (%s x%zu, n %zu, k %zu, seed %" PRIu64 "): [%zu] = %" PRId64
                       ", PyTorch %" PRId64,
-                      c, torch_ties[c].pattern, torch_ties[c].stride, n, k, torch_ties[c].seed,
-                      j, out[j], torch_ties[c].expected[j]);
+                      c, torch_ties[c].pattern, torch_ties[c].stride, n, k, torch_ties[c].seed, j,
+                      out[j], torch_ties[c].expected[j]);
         free(w);
     }
 }
@@ -1121,8 +1134,8 @@ START_TEST(test_seed_epoch)
                 if (e == 3)
                     continue;
                 sample_ok(w, N, K, repl, gen, 42, e, b);
-                CHECK_MSG(!same(a, b, K), "%s repl %d: epoch %" PRIu64 " == epoch 3",
-                              GEN_NAMES[g], repl, e);
+                CHECK_MSG(!same(a, b, K), "%s repl %d: epoch %" PRIu64 " == epoch 3", GEN_NAMES[g],
+                          repl, e);
             }
             sample_ok(w, N, K, repl, gen, 43, 3, b);
             CHECK(!same(a, b, K));
@@ -1185,8 +1198,8 @@ static void check_shards(const int64_t *draw, size_t k, size_t ws)
         padded[i] = draw[i % k];
     for (size_t r = 0; r < ws; r++) {
         size_t got = shard_ok(draw, k, ws, r, mine);
-        CHECK_MSG(got == per, "k %zu ws %zu rank %zu: %zu indices, expected %zu", k, ws, r,
-                      got, per);
+        CHECK_MSG(got == per, "k %zu ws %zu rank %zu: %zu indices, expected %zu", k, ws, r, got,
+                  per);
         for (size_t j = 0; j < per; j++) {
             size_t pos = r + j * ws;
             CHECK_MSG(mine[j] == padded[pos], "k %zu ws %zu rank %zu: [%zu]", k, ws, r, j);
@@ -1301,7 +1314,7 @@ START_TEST(test_more_than_2p24_items)
         size_t nh = 0, nm = 0;
         for (size_t d = 0; d < k; d++) {
             CHECK_MSG(out[d] >= 0 && (size_t)out[d] < n, "%s: index %" PRId64, GEN_NAMES[g],
-                          out[d]);
+                      out[d]);
             nh += (size_t)out[d] == heavy;
             nm += (size_t)out[d] == medium;
         }
@@ -1311,10 +1324,8 @@ START_TEST(test_more_than_2p24_items)
                "other %zu of %zu\n",
                GEN_NAMES[g], nh, k * p_heavy, nm, k * p_medium, k - nh - nm, k);
         fflush(stdout);
-        CHECK_MSG(fabs(nh - k * p_heavy) < 6 * sh, "%s: heavy drawn %zu times", GEN_NAMES[g],
-                      nh);
-        CHECK_MSG(fabs(nm - k * p_medium) < 6 * sm, "%s: medium drawn %zu times",
-                      GEN_NAMES[g], nm);
+        CHECK_MSG(fabs(nh - k * p_heavy) < 6 * sh, "%s: heavy drawn %zu times", GEN_NAMES[g], nh);
+        CHECK_MSG(fabs(nm - k * p_medium) < 6 * sm, "%s: medium drawn %zu times", GEN_NAMES[g], nm);
         CHECK(nh > k * 0.85);
     }
     free(w);

@@ -115,14 +115,30 @@ static void make_weights(int kind, double *w, size_t n)
     for (size_t i = 0; i < n; i++) {
         double u = urand();
         switch (kind) {
-        case 0: w[i] = u; break;                                /* uniform */
-        case 1: w[i] = u < 0.5 ? 0 : u; break;                  /* half zeros */
-        case 2: w[i] = 1; break;                                /* all equal */
-        case 3: w[i] = u < 0.01 ? 1000 * u : 1e-3 * u; break;   /* a few heavy */
-        case 4: w[i] = (double)(1 + (int)(u * 3)); break;       /* ties */
-        case 5: w[i] = u < 0.3 ? 4.9e-324 : u * 1e-300; break; /* subnormal, tiny */
-        case 6: w[i] = i == n / 2 ? 1 : 0; break;               /* one item */
-        default: w[i] = i % 7 == 0 ? 0.1 : 0.7; break;           /* sums that round */
+        case 0:
+            w[i] = u;
+            break; /* uniform */
+        case 1:
+            w[i] = u < 0.5 ? 0 : u;
+            break; /* half zeros */
+        case 2:
+            w[i] = 1;
+            break; /* all equal */
+        case 3:
+            w[i] = u < 0.01 ? 1000 * u : 1e-3 * u;
+            break; /* a few heavy */
+        case 4:
+            w[i] = (double)(1 + (int)(u * 3));
+            break; /* ties */
+        case 5:
+            w[i] = u < 0.3 ? 4.9e-324 : u * 1e-300;
+            break; /* subnormal, tiny */
+        case 6:
+            w[i] = i == n / 2 ? 1 : 0;
+            break; /* one item */
+        default:
+            w[i] = i % 7 == 0 ? 0.1 : 0.7;
+            break; /* sums that round */
         }
     }
     if (kind == 5 || kind == 1)
@@ -201,8 +217,8 @@ END_TEST
 static unsigned char *npy_f8(const double *w, size_t n, size_t shift, size_t *len)
 {
     char h[128];
-    int hl = snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }",
-                      n);
+    int hl =
+        snprintf(h, sizeof h, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }", n);
     size_t head = 128;
     memset(h + hl, ' ', head - 10 - (size_t)hl - 1);
     h[head - 10 - 1] = '\n';
@@ -236,10 +252,11 @@ START_TEST(test_api_inplace_same_bytes)
     double *w = malloc(n * sizeof *w);
     ck_assert(w);
     make_weights(0, w, n);
-    static const char *const docs[] = {"{\"seed\": 7}", "{\"seed\": 7, \"fast_version\": 1}",
-                                       "{\"seed\": 7, \"num_samples\": 10, \"offset\": 3}",
-                                       "{\"seed\": 7, \"generator\": \"torch\"}",
-                                       "{\"seed\": 7, \"replacement\": false, \"num_samples\": 50}"};
+    static const char *const docs[] = {
+        "{\"seed\": 7}", "{\"seed\": 7, \"fast_version\": 1}",
+        "{\"seed\": 7, \"num_samples\": 10, \"offset\": 3}",
+        "{\"seed\": 7, \"generator\": \"torch\"}",
+        "{\"seed\": 7, \"replacement\": false, \"num_samples\": 50}"};
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++)
         for (int fmt = BL_API_JSON; fmt <= BL_API_MULTIPART; fmt++) {
             unsigned char *ro = npy_f8(w, n, 0, &len);

@@ -44,10 +44,10 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* As test_sample.c: no Check checkpoint per passing assertion in loops. */
-#define CHECK_MSG(cond, ...)                                                                  \
-    do {                                                                                      \
-        if (!(cond))                                                                          \
-            ck_abort_msg(__VA_ARGS__);                                                        \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
 
 /* CPU seconds of this process: other jobs on a loaded machine slow the
@@ -98,8 +98,7 @@ static void full_draw(const double *w, size_t n, size_t k, bl_sample_opts o, int
 
 /* Every (world_size, rank, offset, count) of a draw of k against the slice
  * of bl_shard's share of the full draw; returns the windows checked. */
-static size_t check_windows(const double *w, size_t n, size_t k, bl_sample_opts o,
-                            const char *what)
+static size_t check_windows(const double *w, size_t n, size_t k, bl_sample_opts o, const char *what)
 {
     int64_t full[64], share[64], got[64];
     size_t checked = 0;
@@ -120,8 +119,10 @@ static size_t check_windows(const double *w, size_t n, size_t k, bl_sample_opts 
                     memset(got, 0xff, sizeof got);
                     bl_status rc = bl_sample_window(w, n, k, &ow, got, &len, &e);
                     CHECK_MSG(rc == BL_OK, "%s: %s", what, e.message);
-                    CHECK_MSG(len == want, "%s k=%zu ws=%zu rank=%zu [%zu,+%zu): %zu indices, "
-                              "not %zu", what, k, ws, rank, off, cnt, len, want);
+                    CHECK_MSG(len == want,
+                              "%s k=%zu ws=%zu rank=%zu [%zu,+%zu): %zu indices, "
+                              "not %zu",
+                              what, k, ws, rank, off, cnt, len, want);
                     for (size_t j = 0; j < len; j++)
                         CHECK_MSG(got[j] == share[off + j],
                                   "%s k=%zu ws=%zu rank=%zu offset %zu count %zu: index %zu is "
@@ -136,9 +137,8 @@ static size_t check_windows(const double *w, size_t n, size_t k, bl_sample_opts 
 
 START_TEST(test_windows_are_slices)
 {
-    const double weights[][7] = {{1, 2, 3, 4, 5, 6, 7},
-                                 {0, 3, 0, 1, 0.5, 0, 2},
-                                 {1e-300, 1, 1e300, 0, 7, 7, 7}};
+    const double weights[][7] = {
+        {1, 2, 3, 4, 5, 6, 7}, {0, 3, 0, 1, 0.5, 0, 2}, {1e-300, 1, 1e300, 0, 7, 7, 7}};
     size_t total = 0;
     for (size_t wi = 0; wi < NELEM(weights); wi++)
         for (int g = 0; g < 3; g++) /* fast 1, fast 2, torch */
@@ -243,8 +243,8 @@ START_TEST(test_fast_version_1_is_bl_sample)
             o.seed = 99;
             o.epoch = epoch;
             full_draw(w, NELEM(w), 200, o, a);
-            ck_assert_int_eq(bl_sample(w, NELEM(w), 200, repl, BL_GENERATOR_FAST, 99, epoch, b,
-                                       &e), BL_OK);
+            ck_assert_int_eq(bl_sample(w, NELEM(w), 200, repl, BL_GENERATOR_FAST, 99, epoch, b, &e),
+                             BL_OK);
             ck_assert_mem_eq(a, b, sizeof a);
             /* version 2 is another stream */
             o.fast_version = 2;
@@ -434,8 +434,8 @@ END_TEST
 static void expect_targets(const int64_t *got, const int64_t *want, size_t C, const char *what)
 {
     for (size_t c = 0; c < C; c++)
-        CHECK_MSG(got[c] == want[c], "%s: target[%zu] = %lld, not %lld", what, c,
-                  (long long)got[c], (long long)want[c]);
+        CHECK_MSG(got[c] == want[c], "%s: target[%zu] = %lld, not %lld", what, c, (long long)got[c],
+                  (long long)want[c]);
 }
 
 START_TEST(test_balance_targets)
@@ -467,11 +467,13 @@ START_TEST(test_balance_targets)
     }
     ck_assert_uint_eq(bl_resample_size(counts, 5, named[2].want), 8);
     ck_assert_uint_eq(bl_resample_size(counts, 5, named[8].want), 25);
-    ck_assert_int_eq(bl_balance_targets(counts, 5, BL_STRATEGY_UNDERSAMPLE, BL_BALANCE_MINORITY,
-                                        t, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_balance_targets(counts, 5, BL_STRATEGY_UNDERSAMPLE, BL_BALANCE_MINORITY, t, &e),
+        BL_EINVAL);
     ck_assert_str_eq(e.arg, "sampling_strategy");
-    ck_assert_int_eq(bl_balance_targets(counts, 5, BL_STRATEGY_OVERSAMPLE, BL_BALANCE_MAJORITY,
-                                        t, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_balance_targets(counts, 5, BL_STRATEGY_OVERSAMPLE, BL_BALANCE_MAJORITY, t, &e),
+        BL_EINVAL);
     ck_assert_int_eq(bl_balance_targets(counts, 5, BL_STRATEGY_WEIGHTED, BL_BALANCE_ALL, t, &e),
                      BL_EINVAL);
     ck_assert_str_eq(e.arg, "strategy");
@@ -515,8 +517,9 @@ START_TEST(test_balance_targets)
     expect_targets(t, want_u, 5, "counts");
     const int64_t bad[][5] = {{6, -1, -1, -1, -1}, {-1, -1, 1, -1, -1}, {-2, -1, -1, -1, -1}};
     for (size_t i = 0; i < NELEM(bad); i++) {
-        ck_assert_int_eq(bl_balance_targets_counts(counts, 5, BL_STRATEGY_UNDERSAMPLE, bad[i], t,
-                                                   &e), BL_EINVAL);
+        ck_assert_int_eq(
+            bl_balance_targets_counts(counts, 5, BL_STRATEGY_UNDERSAMPLE, bad[i], t, &e),
+            BL_EINVAL);
         ck_assert_str_eq(e.arg, "sampling_strategy");
     }
     ck_assert_int_eq(bl_balance_targets_counts(counts, 5, BL_STRATEGY_OVERSAMPLE, want_u, t, &e),
@@ -539,7 +542,8 @@ START_TEST(test_resample_uniform)
     for (int r = 0; r < rounds; r++) {
         int64_t out[7];
         ck_assert_int_eq(bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 0,
-                                     (uint64_t)r, 0, out, &e), BL_OK);
+                                     (uint64_t)r, 0, out, &e),
+                         BL_OK);
         CHECK_MSG(out[3] == 0 && out[4] == 11 && out[5] == 12 && out[6] == 13,
                   "class 1 is left as it is, in index order");
         CHECK_MSG(out[0] != out[1] && out[1] != out[2] && out[0] != out[2], "a repeat");
@@ -557,22 +561,27 @@ START_TEST(test_resample_uniform)
     CHECK_MSG(chi_k < 27.88 && chi_f < 27.88, "chi-square kept %g, first %g", chi_k, chi_f);
     /* bad arguments */
     int64_t out[20];
-    ck_assert_int_eq(bl_resample(labels, 14, counts, 2, BL_STRATEGY_OVERSAMPLE, target, 1, 1, 0,
-                                 out, &e), BL_EINVAL); /* 3 < 10 */
+    ck_assert_int_eq(
+        bl_resample(labels, 14, counts, 2, BL_STRATEGY_OVERSAMPLE, target, 1, 1, 0, out, &e),
+        BL_EINVAL); /* 3 < 10 */
     ck_assert_str_eq(e.arg, "target");
     const size_t wrong[] = {9, 4};
-    ck_assert_int_eq(bl_resample(labels, 14, wrong, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0,
-                                 out, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_resample(labels, 14, wrong, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0, out, &e),
+        BL_EINVAL);
     ck_assert_str_eq(e.arg, "labels");
-    ck_assert_int_eq(bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 2, 1, 0,
-                                 out, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 2, 1, 0, out, &e),
+        BL_EINVAL);
     ck_assert_str_eq(e.arg, "replacement");
-    ck_assert_int_eq(bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0,
-                                 NULL, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0, NULL, &e),
+        BL_EINVAL);
     ck_assert_str_eq(e.arg, "out");
     labels[0] = 2;
-    ck_assert_int_eq(bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0,
-                                 out, &e), BL_EINVAL);
+    ck_assert_int_eq(
+        bl_resample(labels, 14, counts, 2, BL_STRATEGY_UNDERSAMPLE, target, 0, 1, 0, out, &e),
+        BL_EINVAL);
     ck_assert_str_eq(e.arg, "labels");
     ck_assert_str_eq(bl_strategy_name(BL_STRATEGY_OVERSAMPLE), "oversample");
     bl_balance b;
@@ -678,9 +687,11 @@ START_TEST(test_estimate_covers_the_replay)
         size_t at_least;
     } docs[] = {
         {"{\"weights\":[1,2],\"num_samples\":1000,\"epoch\":1000,\"stream\":\"continued\","
-         "\"generator\":\"torch\"}", 1000000},
+         "\"generator\":\"torch\"}",
+         1000000},
         {"{\"weights\":[1,2,3,4,5],\"replacement\":false,\"num_samples\":2,\"epoch\":900,"
-         "\"stream\":\"continued\",\"generator\":\"torch\"}", 4500},
+         "\"stream\":\"continued\",\"generator\":\"torch\"}",
+         4500},
         {"{\"weights\":[1,2],\"num_samples\":1000,\"epoch\":1000,\"generator\":\"torch\"}", 1000},
     };
     for (size_t i = 0; i < NELEM(docs); i++) {

@@ -38,28 +38,28 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const bl_scheme ALL_SCHEMES[] = {
-    BL_SCHEME_MAX_OVER_COUNT, BL_SCHEME_INVERSE,         BL_SCHEME_BALANCED,
+    BL_SCHEME_MAX_OVER_COUNT, BL_SCHEME_INVERSE,          BL_SCHEME_BALANCED,
     BL_SCHEME_INVERSE_SQRT,   BL_SCHEME_EFFECTIVE_NUMBER, BL_SCHEME_MEDIAN_FREQUENCY,
     BL_SCHEME_ENET,
 };
 static const char *const SCHEME_NAMES[] = {
-    "max_over_count", "inverse", "balanced", "inverse_sqrt", "effective_number",
-    "median_frequency", "enet",
+    "max_over_count",   "inverse",          "balanced", "inverse_sqrt",
+    "effective_number", "median_frequency", "enet",
 };
-static const bl_normalize ALL_NORMALIZE[] = {
-    BL_NORMALIZE_NONE, BL_NORMALIZE_SUM, BL_NORMALIZE_MEAN, BL_NORMALIZE_MAX};
+static const bl_normalize ALL_NORMALIZE[] = {BL_NORMALIZE_NONE, BL_NORMALIZE_SUM, BL_NORMALIZE_MEAN,
+                                             BL_NORMALIZE_MAX};
 static const char *const NORMALIZE_NAMES[] = {"none", "sum", "mean", "max"};
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-#define ASSERT_CLOSE(got, want, rel)                                                          \
-    do {                                                                                      \
-        double g_ = (got), w_ = (want);                                                       \
-        ck_assert_msg(check_close(g_, w_, (check_tol){(rel), 0}),                               \
-                      "%s = %.17g, expected %.17g (rel %.3g)", #got, g_, w_,                  \
-                      check_rel_error(g_, w_));                                               \
+#define ASSERT_CLOSE(got, want, rel)                                                               \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        ck_assert_msg(check_close(g_, w_, (check_tol){(rel), 0}),                                  \
+                      "%s = %.17g, expected %.17g (rel %.3g)", #got, g_, w_,                       \
+                      check_rel_error(g_, w_));                                                    \
     } while (0)
 
 /* Weights of counts[0..n) under scheme / normalize; asserts success. */
@@ -93,12 +93,11 @@ static void check_error(bl_status rc, const bl_error *err, bl_status code, const
     ck_assert_str_eq(err->arg, arg);
     ck_assert_msg(err->index == index, "err.index = %lld, expected %lld", (long long)err->index,
                   (long long)index);
-    ck_assert_msg(strstr(err->message, fragment) != NULL,
-                  "message \"%s\" lacks \"%s\"", err->message, fragment);
+    ck_assert_msg(strstr(err->message, fragment) != NULL, "message \"%s\" lacks \"%s\"",
+                  err->message, fragment);
 }
 
-static bl_status weights_rc(const double *counts, size_t n, const bl_weights_opts *o,
-                            bl_error *err)
+static bl_status weights_rc(const double *counts, size_t n, const bl_weights_opts *o, bl_error *err)
 {
     double out[16];
     ck_assert_uint_le(n, NELEM(out));
@@ -252,7 +251,8 @@ START_TEST(test_effective_number)
         o.beta = betas[i];
         double w;
         ck_assert_int_eq(bl_class_weights(one, 1, &o, &w, &err), BL_OK);
-        ck_assert_msg(check_close(w, 1, (check_tol){4e-16, 0}), "beta %g, n 1: w = %.17g", betas[i], w);
+        ck_assert_msg(check_close(w, 1, (check_tol){4e-16, 0}), "beta %g, n 1: w = %.17g", betas[i],
+                      w);
     }
 }
 END_TEST
@@ -308,8 +308,7 @@ START_TEST(test_enet)
     check_vector(w, e102, 4, 1e-13, "enet c 1.02");
 
     o.c = 1.5;
-    double e15[] = {1.1422452422715803, 2.156408555328861, 2.4304456297909631,
-                    2.4622563636628536};
+    double e15[] = {1.1422452422715803, 2.156408555328861, 2.4304456297909631, 2.4622563636628536};
     ck_assert_int_eq(bl_class_weights(c, 4, &o, w, &err), BL_OK);
     check_vector(w, e15, 4, 1e-13, "enet c 1.5");
 
@@ -336,13 +335,14 @@ START_TEST(test_extreme_counts)
     /* balanced: N = 2^53 + 1 rounds to 2^53 in double; C = 2:
      * w_0 = 2^53 / 2 = 2^52, w_1 = 2^53 / (2 * 2^53) = 0.5 */
     weights_ok(c, 2, BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, w);
-    ck_assert(check_close(w[0], 0x1p52, (check_tol){1e-15, 0}) && check_close(w[1], 0.5, (check_tol){1e-15, 0}));
+    ck_assert(check_close(w[0], 0x1p52, (check_tol){1e-15, 0}) &&
+              check_close(w[1], 0.5, (check_tol){1e-15, 0}));
     /* all of them finite under every scheme and normalisation */
     for (size_t s = 0; s < NELEM(ALL_SCHEMES); s++)
         for (size_t m = 0; m < NELEM(ALL_NORMALIZE); m++) {
             weights_ok(c, 2, ALL_SCHEMES[s], ALL_NORMALIZE[m], w);
-            ck_assert_msg(isfinite(w[0]) && isfinite(w[1]) && w[0] > 0 && w[1] > 0,
-                          "%s/%s: %g %g", SCHEME_NAMES[s], NORMALIZE_NAMES[m], w[0], w[1]);
+            ck_assert_msg(isfinite(w[0]) && isfinite(w[1]) && w[0] > 0 && w[1] > 0, "%s/%s: %g %g",
+                          SCHEME_NAMES[s], NORMALIZE_NAMES[m], w[0], w[1]);
         }
 }
 END_TEST
@@ -388,32 +388,87 @@ START_TEST(test_exact_extreme_counts)
         double counts[4], exact[4];
     } cases[] = {
         {BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e308, 1}, {0.5, 5e307}},
-        {BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, 0.999, 1.02, 3, {1.7e308, 1.7e308, 1.7e308},
+        {BL_SCHEME_BALANCED,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         3,
+         {1.7e308, 1.7e308, 1.7e308},
          {1, 1, 1}},
-        {BL_SCHEME_BALANCED, BL_NORMALIZE_MEAN, 0.999, 1.02, 3, {1e-300, 1e300, 1},
+        {BL_SCHEME_BALANCED,
+         BL_NORMALIZE_MEAN,
+         0.999,
+         1.02,
+         3,
+         {1e-300, 1e300, 1},
          {3.0, 0.0, 3e-300}},
-        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 3, {1e-200, 1, 1e200},
+        {BL_SCHEME_MEDIAN_FREQUENCY,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         3,
+         {1e-200, 1, 1e200},
          {1e200, 1, 1e-200}},
         /* median 5e199 over 1e-200 is beyond DBL_MAX: inf is the exact answer */
-        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e-200, 1e200},
+        {BL_SCHEME_MEDIAN_FREQUENCY,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         2,
+         {1e-200, 1e200},
          {INFINITY, 0.5}},
         {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_MAX, 0.999, 1.02, 2, {1e-200, 1e200}, {1, 0}},
-        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_SUM, 0.999, 1.02, 3, {1e-320, 1e-320, 1e300},
+        {BL_SCHEME_MEDIAN_FREQUENCY,
+         BL_NORMALIZE_SUM,
+         0.999,
+         1.02,
+         3,
+         {1e-320, 1e-320, 1e300},
          {0.5, 0.5, 0}},
-        {BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, 0.999, 1.02, 4, {1e308, 1.7e308, 1, 1},
+        {BL_SCHEME_MEDIAN_FREQUENCY,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         4,
+         {1e308, 1.7e308, 1, 1},
          {0.5, 0.29411764705882354, 5e307, 5e307}},
-        {BL_SCHEME_EFFECTIVE_NUMBER, BL_NORMALIZE_NONE, 0.999999999999, 1.02, 2, {1e-300, 1},
+        {BL_SCHEME_EFFECTIVE_NUMBER,
+         BL_NORMALIZE_NONE,
+         0.999999999999,
+         1.02,
+         2,
+         {1e-300, 1},
          {9.999999999995e299, 1}},
-        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.000000000001, 2, {1e-12, 1},
+        {BL_SCHEME_ENET,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.000000000001,
+         2,
+         {1e-12, 1},
          {499977775843.03503, 1.4426950408889634}},
-        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1, 1e15},
+        {BL_SCHEME_ENET,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         2,
+         {1, 1e15},
          {50.4983497918414, 1.4222778260019167}},
-        {BL_SCHEME_ENET, BL_NORMALIZE_NONE, 0.999, 1.02, 2, {1e-300, 1e300},
+        {BL_SCHEME_ENET,
+         BL_NORMALIZE_NONE,
+         0.999,
+         1.02,
+         2,
+         {1e-300, 1e300},
          {50.4983497918439, 1.4222778260019155}},
         {BL_SCHEME_INVERSE, BL_NORMALIZE_SUM, 0.999, 1.02, 2, {1e-320, 1}, {1, 1e-320}},
         {BL_SCHEME_INVERSE, BL_NORMALIZE_MAX, 0.999, 1.02, 2, {5e-324, 1e308}, {1, 0}},
         {BL_SCHEME_MAX_OVER_COUNT, BL_NORMALIZE_MEAN, 0.999, 1.02, 2, {1e308, 1e308}, {1, 1}},
-        {BL_SCHEME_INVERSE_SQRT, BL_NORMALIZE_SUM, 0.999, 1.02, 2, {5e-324, 1e308},
+        {BL_SCHEME_INVERSE_SQRT,
+         BL_NORMALIZE_SUM,
+         0.999,
+         1.02,
+         2,
+         {5e-324, 1e308},
          {1, 2.22275875e-316}},
     };
     for (size_t i = 0; i < NELEM(cases); i++) {
@@ -476,8 +531,9 @@ END_TEST
  * > 0, and normalised weights are finite and sum (or max) to 1. */
 START_TEST(test_wide_range_never_fails)
 {
-    static const double pool[] = {5e-324, 1e-320, 2.2250738585072014e-308, 1e-300, 1e-200,
-                                  0.5, 1, 3, 1e200, 1e300, 1e308, 1.7976931348623157e308};
+    static const double pool[] = {
+        5e-324, 1e-320, 2.2250738585072014e-308, 1e-300, 1e-200, 0.5, 1, 3, 1e200,
+        1e300,  1e308,  1.7976931348623157e308};
     for (size_t s = 0; s < NELEM(ALL_SCHEMES); s++)
         for (size_t m = 0; m < NELEM(ALL_NORMALIZE); m++)
             for (size_t a = 0; a < NELEM(pool); a++)
@@ -500,7 +556,8 @@ START_TEST(test_wide_range_never_fails)
                     if (ALL_NORMALIZE[m] == BL_NORMALIZE_MAX)
                         ck_assert(max == 1);
                     else
-                        ck_assert_msg(check_close(sum, ALL_NORMALIZE[m] == BL_NORMALIZE_SUM ? 1 : 3, (check_tol){1e-15, 0}),
+                        ck_assert_msg(check_close(sum, ALL_NORMALIZE[m] == BL_NORMALIZE_SUM ? 1 : 3,
+                                                  (check_tol){1e-15, 0}),
                                       "%s/%s: sum %.17g", SCHEME_NAMES[s], NORMALIZE_NAMES[m], sum);
                 }
 }
@@ -535,15 +592,16 @@ START_TEST(test_normalize_modes)
                            : ALL_NORMALIZE[m] == BL_NORMALIZE_MEAN ? rsum / (double)n
                                                                    : rmax;
             for (size_t i = 0; i < n; i++)
-                ck_assert_msg(check_close(w[i], raw[i] / scale, (check_tol){1e-15, 0}), "%s/%s w[%zu]",
-                              SCHEME_NAMES[s], NORMALIZE_NAMES[m], i);
+                ck_assert_msg(check_close(w[i], raw[i] / scale, (check_tol){1e-15, 0}),
+                              "%s/%s w[%zu]", SCHEME_NAMES[s], NORMALIZE_NAMES[m], i);
             switch (ALL_NORMALIZE[m]) {
             case BL_NORMALIZE_SUM:
-                ck_assert_msg(check_close(sum, 1, (check_tol){1e-15, 0}), "%s sum: %.17g", SCHEME_NAMES[s], sum);
+                ck_assert_msg(check_close(sum, 1, (check_tol){1e-15, 0}), "%s sum: %.17g",
+                              SCHEME_NAMES[s], sum);
                 break;
             case BL_NORMALIZE_MEAN:
-                ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-15, 0}), "%s mean: sum %.17g",
-                              SCHEME_NAMES[s], sum);
+                ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-15, 0}),
+                              "%s mean: sum %.17g", SCHEME_NAMES[s], sum);
                 break;
             default:
                 ck_assert_msg(max == 1, "%s max: %.17g", SCHEME_NAMES[s], max);
@@ -675,8 +733,8 @@ START_TEST(test_zero_class_changes_nothing)
                         continue;
                     }
                     ck_assert_msg(check_close(w[i], ref[k], (check_tol){1e-15, 0}),
-                                  "%s/%s: zero at %zu moved w = %.17g to %.17g",
-                                  SCHEME_NAMES[s], NORMALIZE_NAMES[m], pos, ref[k], w[i]);
+                                  "%s/%s: zero at %zu moved w = %.17g to %.17g", SCHEME_NAMES[s],
+                                  NORMALIZE_NAMES[m], pos, ref[k], w[i]);
                     k++;
                 }
             }
@@ -864,19 +922,20 @@ START_TEST(test_million_classes)
 
     weights_ok(c, n, BL_SCHEME_BALANCED, BL_NORMALIZE_NONE, w);
     for (size_t i = 0; i < n; i += 991)
-        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}), "balanced w[%zu] = %.17g", i,
-                      w[i]);
+        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}),
+                      "balanced w[%zu] = %.17g", i, w[i]);
 
     weights_ok(c, n, BL_SCHEME_MEDIAN_FREQUENCY, BL_NORMALIZE_NONE, w);
     for (size_t i = 0; i < n; i += 983)
-        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}), "median w[%zu] = %.17g", i,
-                      w[i]);
+        ck_assert_msg(check_close(w[i], 500.5 / c[i], (check_tol){1e-14, 0}),
+                      "median w[%zu] = %.17g", i, w[i]);
 
     weights_ok(c, n, BL_SCHEME_INVERSE_SQRT, BL_NORMALIZE_MEAN, w);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += w[i];
-    ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-9, 0}), "mean-normalised sum %.17g", sum);
+    ck_assert_msg(check_close(sum, (double)n, (check_tol){1e-9, 0}), "mean-normalised sum %.17g",
+                  sum);
 
     free(c);
     free(w);
@@ -1028,8 +1087,8 @@ static int cmp_vector(const char *name, const char *what, const double *got, siz
                       json_t *expected, fixture_stats *st)
 {
     if (!json_is_array(expected) || json_array_size(expected) != n) {
-        snprintf(st->detail, sizeof st->detail, "%s: %s has %zu entries, expected %zu", name,
-                 what, n, json_array_size(expected));
+        snprintf(st->detail, sizeof st->detail, "%s: %s has %zu entries, expected %zu", name, what,
+                 n, json_array_size(expected));
         return 0;
     }
     int ok = 1;
@@ -1102,8 +1161,7 @@ static int run_weights_case(json_t *cs, fixture_stats *st)
         counts = malloc((n ? n : 1) * sizeof *counts);
         ck_assert(counts);
         if (bl_count_labels(labels, nl, n, counts, &err) != BL_OK) {
-            snprintf(st->detail, sizeof st->detail, "%s: bl_count_labels: %s", name,
-                     err.message);
+            snprintf(st->detail, sizeof st->detail, "%s: bl_count_labels: %s", name, err.message);
             goto done;
         }
     } else {
@@ -1169,8 +1227,8 @@ START_TEST(test_weights_fixtures)
     fflush(stdout);
     json_decref(root);
     free(path);
-    ck_assert_msg(matched == total, "%zu of %zu weights fixtures differ; last: %s",
-                  total - matched, total, st.detail);
+    ck_assert_msg(matched == total, "%zu of %zu weights fixtures differ; last: %s", total - matched,
+                  total, st.detail);
 }
 END_TEST
 

@@ -28,8 +28,8 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static const bl_normalize NORMALIZES[] = {BL_NORMALIZE_NONE, BL_NORMALIZE_SUM,
-                                          BL_NORMALIZE_MEAN, BL_NORMALIZE_MAX};
+static const bl_normalize NORMALIZES[] = {BL_NORMALIZE_NONE, BL_NORMALIZE_SUM, BL_NORMALIZE_MEAN,
+                                          BL_NORMALIZE_MAX};
 
 static bl_status weights_of(const double *c, size_t n, bl_scheme s, double q, bl_normalize m,
                             double *w, bl_error *err)
@@ -110,12 +110,12 @@ START_TEST(test_power_identities_bit_for_bit)
                              BL_OK);
             ck_assert_msg(memcmp(a, b, sizeof a) == 0, "power 1 != inverse, set %zu norm %zu", k,
                           m);
-            ck_assert_int_eq(
-                weights_of(sets[k], 5, BL_SCHEME_POWER, 0.5, NORMALIZES[m], a, &err), BL_OK);
+            ck_assert_int_eq(weights_of(sets[k], 5, BL_SCHEME_POWER, 0.5, NORMALIZES[m], a, &err),
+                             BL_OK);
             ck_assert_int_eq(
                 weights_of(sets[k], 5, BL_SCHEME_INVERSE_SQRT, 1, NORMALIZES[m], b, &err), BL_OK);
-            ck_assert_msg(memcmp(a, b, sizeof a) == 0, "power 0.5 != inverse_sqrt, set %zu norm %zu",
-                          k, m);
+            ck_assert_msg(memcmp(a, b, sizeof a) == 0,
+                          "power 0.5 != inverse_sqrt, set %zu norm %zu", k, m);
         }
 }
 END_TEST
@@ -236,13 +236,13 @@ START_TEST(test_multilabel_by_hand)
     ck_assert(pos[0] == 2 && pos[1] == 2 && pos[2] == 1);
     ck_assert(pw[0] == 1 && pw[1] == 1 && pw[2] == 3); /* (4 - n) / n */
     ck_assert(w[0] == 0.5 && w[1] == 0.5 && w[2] == 1);
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 3, BL_SAMPLE_REDUCE_MAX,
-                                                  sw, &err),
-                     BL_OK);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 3, BL_SAMPLE_REDUCE_MAX, sw, &err),
+        BL_OK);
     ck_assert(sw[0] == 0.5 && sw[1] == 0.5 && sw[2] == 0.5 && sw[3] == 1); /* empty: min 0.5 */
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 3, BL_SAMPLE_REDUCE_MEAN,
-                                                  sw, &err),
-                     BL_OK);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 3, BL_SAMPLE_REDUCE_MEAN, sw, &err),
+        BL_OK);
     ck_assert(sw[0] == 0.5 && sw[1] == 0.5 && sw[2] == 0.5 && sw[3] == 0.75);
     /* balanced on the positives: N' = 5 positives, C = 3: 5 / (3 n) */
     o.scheme = BL_SCHEME_BALANCED;
@@ -283,9 +283,9 @@ START_TEST(test_multilabel_zero_positives)
     ck_assert(pos[3] == 0 && w[3] == 0 && pw[3] == 0 && w[2] == 1);
     /* an empty sample takes the smallest weight of a class with positives,
      * not class 3's 0 */
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 4, BL_SAMPLE_REDUCE_MAX,
-                                                  sw, &err),
-                     BL_OK);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, w, pos, 4, BL_SAMPLE_REDUCE_MAX, sw, &err),
+        BL_OK);
     ck_assert(sw[2] == 0.5);
     o.scheme = BL_SCHEME_REPEAT_FACTOR;
     ck_assert_int_eq(bl_multilabel_weights(IDS, OFF, 4, 4, &o, pos, w, pw, &err), BL_OK);
@@ -339,19 +339,19 @@ START_TEST(test_multilabel_errors)
     ck_assert_int_eq(bl_multilabel_weights(IDS, NULL, 4, 3, &o, pos, w, pw, &err), BL_EINVAL);
     /* sample weights and repeat factors */
     const double ww[] = {1, 2, 3}, pp[] = {2, 2, 1}, none[] = {0, 0, 0};
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, ww, pp, 3, (bl_sample_reduce)2,
-                                                  out, &err),
-                     BL_EINVAL);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, ww, pp, 3, (bl_sample_reduce)2, out, &err),
+        BL_EINVAL);
     ck_assert_str_eq(err.arg, "sample_weight_reduce");
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, ww, none, 3, BL_SAMPLE_REDUCE_MAX,
-                                                  out, &err),
-                     BL_EINVAL);
-    ck_assert_int_eq(bl_multilabel_sample_weights(IDS, OFF, 4, NULL, pp, 3, BL_SAMPLE_REDUCE_MAX,
-                                                  out, &err),
-                     BL_EINVAL);
-    ck_assert_int_eq(bl_multilabel_sample_weights(rep, off1, 1, ww, pp, 3, BL_SAMPLE_REDUCE_MAX,
-                                                  out, &err),
-                     BL_EINVAL);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, ww, none, 3, BL_SAMPLE_REDUCE_MAX, out, &err),
+        BL_EINVAL);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(IDS, OFF, 4, NULL, pp, 3, BL_SAMPLE_REDUCE_MAX, out, &err),
+        BL_EINVAL);
+    ck_assert_int_eq(
+        bl_multilabel_sample_weights(rep, off1, 1, ww, pp, 3, BL_SAMPLE_REDUCE_MAX, out, &err),
+        BL_EINVAL);
     ck_assert_int_eq(bl_repeat_factors(IDS, OFF, 4, NULL, 3, out, &err), BL_EINVAL);
     ck_assert_int_eq(bl_repeat_factors(IDS, OFF, 4, ww, 3, NULL, &err), BL_EINVAL);
     ck_assert_int_eq(bl_repeat_factors(IDS, OFF, 4, ww, 2, out, &err), BL_EINVAL);
@@ -377,8 +377,7 @@ static int close_enough(double got, double want)
 
 /* got[0..n) against the JSON array want; a description of the first
  * difference in why. */
-static int same(const char *what, const double *got, size_t n, json_t *want, char *why,
-                size_t size)
+static int same(const char *what, const double *got, size_t n, json_t *want, char *why, size_t size)
 {
     if (!want)
         return 1;
@@ -408,8 +407,8 @@ static bl_weights_opts case_opts(json_t *req)
     json_t *v;
     o.scheme = (bl_scheme)name_index(bl_scheme_names,
                                      json_string_value(json_object_get(req, "scheme")), 0);
-    o.normalize = (bl_normalize)name_index(
-        bl_normalize_names, json_string_value(json_object_get(req, "normalize")), 0);
+    o.normalize = (bl_normalize)name_index(bl_normalize_names,
+                                           json_string_value(json_object_get(req, "normalize")), 0);
     if ((v = json_object_get(req, "beta")))
         o.beta = json_number_value(v);
     if ((v = json_object_get(req, "c")))
@@ -522,8 +521,8 @@ static int run_multilabel_case(json_t *req, json_t *exp, char *why, size_t size)
         ok = (snprintf(why, size, "bl_multilabel_weights: %s", err.message), 0);
     json_t *jsw = json_object_get(exp, "sample_weights");
     json_t *jr = json_object_get(req, "sample_weight_reduce");
-    bl_sample_reduce red = (bl_sample_reduce)name_index(bl_sample_reduce_names,
-                                                        jr ? json_string_value(jr) : "max", 0);
+    bl_sample_reduce red =
+        (bl_sample_reduce)name_index(bl_sample_reduce_names, jr ? json_string_value(jr) : "max", 0);
     if (ok && jsw &&
         bl_multilabel_sample_weights(ids, off, n, w, pos, classes, red, sw, &err) != BL_OK)
         ok = (snprintf(why, size, "bl_multilabel_sample_weights: %s", err.message), 0);
@@ -610,8 +609,8 @@ START_TEST(test_fixtures)
         multi += is_multi;
         matched += ok;
         if (!ok && !first[0])
-            snprintf(first, sizeof first, "%s: %s",
-                     json_string_value(json_object_get(cs, "name")), why);
+            snprintf(first, sizeof first, "%s: %s", json_string_value(json_object_get(cs, "name")),
+                     why);
     }
     printf("power and multi-label weights fixtures: %zu/%zu matched (%zu power, %zu "
            "multi-label; largest relative error %.3g)\n",
