@@ -13,12 +13,14 @@
 # STOPSIGNAL, HEALTHCHECK, ENTRYPOINT, CMD, LABEL.
 
 FROM debian:bookworm AS build
-# The build and test dependencies (tools/install-deps.sh --test), and nginx for the
-# deployment suites of `make test` (mk/deploy.mk), so that `make test` installs nothing.
+# The build and test dependencies (tools/install-deps.sh --test), clang-format (make
+# format-check) and nginx for the deployment suites of `make test` (mk/deploy.mk), so
+# that `make test` installs nothing.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential libmicrohttpd-dev libjansson-dev check pkg-config python3 curl \
       python3-numpy python3-requests python3-yaml python3-jsonschema nodejs nginx-light \
+      python3-torch python3-pip python3-venv golang-go python3-imblearn clang-format \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -124,7 +124,7 @@ test-deps:
 # and Go (clients/go).
 test-deps: test-deps-clients
 test-deps-clients:
-	@{ $(PYTHON) -c 'import torch, pip, ensurepip' 2>/dev/null && command -v go >/dev/null && \
+	@{ $(PYTHON) -c 'import torch, pip, ensurepip, imblearn' 2>/dev/null && command -v go >/dev/null && \
 	   { ! command -v dpkg-query >/dev/null || \
 	     dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q 'ok installed'; }; } || \
 	   tools/install-deps.sh --test
