@@ -23,20 +23,13 @@
 
 #include "api.h"
 #include "ballast.h"
+#include "bench_util.h"
 
 static int cpu_time; /* --cpu */
 
 static double now(void)
 {
-    struct timespec t;
-    clock_gettime(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    return bench_clock(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC);
 }
 
 typedef void (*bench_fn)(void *ctx);
@@ -67,7 +60,7 @@ static double median_ms(bench_fn f, void *ctx, int reps)
         f(ctx);
         t[i] = (now() - a) * 1e3;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     return t[reps / 2];
 }
 

@@ -24,32 +24,7 @@
 #include <time.h>
 
 #include "internal.h"
-
-/* CPU time of this thread: on a shared machine, time spent descheduled is
- * not the printer's. The wall-clock median is printed beside it. */
-static double now(clockid_t clk)
-{
-    struct timespec t;
-    clock_gettime(clk, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static uint64_t rng = 42;
-static uint64_t rnd(void) /* splitmix64 */
-{
-    uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+#include "bench_util.h"
 
 typedef size_t (*printer)(char *out, double v);
 
@@ -112,16 +87,19 @@ static result measure(printer p, int kind, const double *v, size_t n, char *buf,
     double t[64], wt[64];
     size_t bytes = 0;
     for (int r = -1; r < reps; r++) {
-        double a = now(CLOCK_THREAD_CPUTIME_ID), wa = now(CLOCK_MONOTONIC);
+        /* CPU time of this thread: on a shared machine, time spent descheduled
+         * is not the printer's. The wall-clock median is printed beside it. */
+        double a = bench_clock(CLOCK_THREAD_CPUTIME_ID), wa = bench_clock(CLOCK_MONOTONIC);
         bytes = p ? run(p, v, n, buf) : kind ? run_jw_warm(v, n) : run_jw(v, n);
-        double dt = now(CLOCK_THREAD_CPUTIME_ID) - a, wdt = now(CLOCK_MONOTONIC) - wa;
+        double dt = bench_clock(CLOCK_THREAD_CPUTIME_ID) - a,
+               wdt = bench_clock(CLOCK_MONOTONIC) - wa;
         if (r >= 0) {
             t[r] = dt;
             wt[r] = wdt;
         }
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp);
-    qsort(wt, (size_t)reps, sizeof wt[0], cmp);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
+    qsort(wt, (size_t)reps, sizeof wt[0], bench_cmp_double);
     double med = t[reps / 2];
     result res = {med / (double)n * 1e9, (double)bytes / med / 1e6, wt[reps / 2] / (double)n * 1e9};
     return res;
@@ -159,22 +137,22 @@ int main(int argc, char **argv)
             uint64_t b;
             switch (s) {
             case 0:
-                v[i] = unit();
+                v[i] = bench_unit();
                 break;
             case 1:
-                v[i] = 1.0 / (double)(1 + rnd() % 1000000);
+                v[i] = 1.0 / (double)(1 + bench_rnd() % 1000000);
                 break;
             case 2:
                 do
-                    b = rnd();
+                    b = bench_rnd();
                 while (((b >> 52) & 0x7ff) == 0x7ff);
                 memcpy(&v[i], &b, sizeof b);
                 break;
             case 3:
-                v[i] = (double)(rnd() % 100000) / 1000.0;
+                v[i] = (double)(bench_rnd() % 100000) / 1000.0;
                 break;
             default:
-                v[i] = (double)(rnd() % 1000000);
+                v[i] = (double)(bench_rnd() % 1000000);
                 break;
             }
         }

@@ -23,29 +23,7 @@
 #include <time.h>
 
 #include "internal.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static uint64_t rng = 42;
-static uint64_t rnd(void) /* splitmix64 */
-{
-    uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-static double unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+#include "bench_util.h"
 
 enum { LOGITS17, BITS17, SHORT, PROBS, LABELS, NKINDS };
 static const char *const kind_name[] = {"logits17", "bits17", "short", "probs", "labels"};
@@ -63,10 +41,10 @@ static char *make_body(int kind, size_t n, size_t *len, const char **arr)
         double d;
         switch (kind) {
         case LOGITS17:
-            k += (size_t)sprintf(b + k, "%.17g", unit() * 20 - 10);
+            k += (size_t)sprintf(b + k, "%.17g", bench_unit() * 20 - 10);
             break;
         case BITS17: {
-            uint64_t u = rnd();
+            uint64_t u = bench_rnd();
             memcpy(&d, &u, sizeof d);
             if (!isfinite(d))
                 d = 1.5;
@@ -74,10 +52,10 @@ static char *make_body(int kind, size_t n, size_t *len, const char **arr)
             break;
         }
         case SHORT:
-            k += (size_t)sprintf(b + k, "%.3f", unit());
+            k += (size_t)sprintf(b + k, "%.3f", bench_unit());
             break;
         case PROBS: {
-            d = unit();
+            d = bench_unit();
             int prec = 15;
             char tmp[32];
             do
@@ -87,7 +65,7 @@ static char *make_body(int kind, size_t n, size_t *len, const char **arr)
             break;
         }
         default:
-            k += (size_t)sprintf(b + k, "%u", (unsigned)(rnd() % 1000));
+            k += (size_t)sprintf(b + k, "%u", (unsigned)(bench_rnd() % 1000));
         }
         if (i + 1 < n) {
             b[k++] = ',';
@@ -169,13 +147,13 @@ int main(int argc, char **argv)
         for (int r = -1; r < reps; r++) {
             /* The three alternate within a repetition, so that a busy
              * moment on the machine hits all of them. */
-            double a = now();
+            double a = bench_clock(CLOCK_MONOTONIC);
             run_numparse(arr, arr_end, n);
-            double b = now();
+            double b = bench_clock(CLOCK_MONOTONIC);
             run_strtod(arr, n);
-            double c = now();
+            double c = bench_clock(CLOCK_MONOTONIC);
             run_decoder(body, len);
-            double d = now();
+            double d = bench_clock(CLOCK_MONOTONIC);
             if (r >= 0) {
                 t[0][r] = mb / (b - a);
                 t[1][r] = mb / (c - b);
@@ -184,7 +162,7 @@ int main(int argc, char **argv)
         }
         char col[3][32];
         for (int j = 0; j < 3; j++) {
-            qsort(t[j], (size_t)reps, sizeof t[j][0], cmp);
+            qsort(t[j], (size_t)reps, sizeof t[j][0], bench_cmp_double);
             snprintf(col[j], sizeof col[j], "%.0f [%.0f-%.0f]", t[j][reps / 2], t[j][0],
                      t[j][reps - 1]);
         }

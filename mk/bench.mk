@@ -23,7 +23,7 @@ bench-deps:
 # standard and warnings, optimised, without its debugging flags.
 BENCH_CFLAGS = $(CSTD) $(WARN) -O2 -Ilib -Iapi
 
-$(BUILD)/bench_core: bench/bench_core.c $(BALLAST_LIBS) | deps
+$(BUILD)/bench_core: bench/bench_core.c bench/bench_util.h $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
 

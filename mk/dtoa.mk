@@ -10,7 +10,7 @@
 
 DTOA_ARGS ?=
 
-$(BUILD)/bench_dtoa: bench/bench_dtoa.c $(BALLAST_LIBS) | deps
+$(BUILD)/bench_dtoa: bench/bench_dtoa.c bench/bench_util.h $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
 

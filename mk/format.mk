@@ -6,7 +6,7 @@
 
 .PHONY: format format-check format-deps
 
-FORMAT_SRC := $(sort $(wildcard lib/*.[ch] api/*.[ch] server/*.[ch] cli/*.c bench/*.c fuzz/*.c \
+FORMAT_SRC := $(sort $(wildcard lib/*.[ch] api/*.[ch] server/*.[ch] cli/*.c bench/*.[ch] fuzz/*.c \
 	tests/unit/*.[ch] tests/chaos/*.c tests/fuzz/*.c tests/contract/*.c tests/cxx/*.cpp))
 CLANG_FORMAT ?= clang-format
 

@@ -9,7 +9,7 @@
 
 NUMPARSE_ARGS ?=
 
-$(BUILD)/bench_numparse: bench/bench_numparse.c $(BALLAST_LIBS) | deps
+$(BUILD)/bench_numparse: bench/bench_numparse.c bench/bench_util.h $(BALLAST_LIBS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(LINK_LIBS)
 

@@ -17,20 +17,11 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "check_close.h"
 
-static int close_to(double got, double want, double rel, double abs_tol)
-{
-    if (isnan(want))
-        return isnan(got);
-    double d = fabs(got - want);
-    return d <= abs_tol || d <= rel * fmax(fabs(got), fabs(want));
-}
-
+/* The tests' one comparison rule (check_close.h), with a tolerance per call. */
 #define ASSERT_CLOSE_TOL(got, want, rel, abs_tol)                                                  \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        ck_assert_msg(close_to(g_, w_, (rel), (abs_tol)), "%s = %.17g, want %.17g", #got, g_, w_); \
-    } while (0)
+    CHECK_ASSERT_CLOSE(got, want, ((check_tol){(rel), (abs_tol)}))
 #define ASSERT_CLOSE(got, want) ASSERT_CLOSE_TOL(got, want, 1e-12, 1e-15)
 
 static uint64_t rng_state;
