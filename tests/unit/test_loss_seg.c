@@ -394,6 +394,37 @@ START_TEST(errors)
 }
 END_TEST
 
+/* reduction sum_over_batch_size (lib/loss_longtail.c): dice and tversky
+ * divide the sum of their scores by the number of scores (N C', or C' with
+ * batch), not by positions or class-index targets; the gradient likewise. */
+START_TEST(sum_over_batch_size_counts_scores)
+{
+    double x[12] = {0.5, -1, 2, 0.25, 1, 0, -0.5, 3, -2, 0.75, 1.5, -1};
+    int64_t y[4] = {0, 2, 1, 2};
+    size_t shape[3] = {2, 3, 2};
+    for (int loss = BL_LOSS_DICE; loss <= BL_LOSS_TVERSKY; loss++)
+        for (int batch = 0; batch <= 1; batch++) {
+            double gs[12], gb[12];
+            bl_loss_args a = seg_args((bl_loss_kind)loss, x, shape, 3);
+            a.target_index = y;
+            a.batch = batch;
+            a.include_background = 0;
+            a.ignore_index = 2; /* not a dice option: it must not thin the count */
+            a.reduction = BL_REDUCTION_SUM;
+            bl_loss_result sum = {0, 0, NULL, gs}, sobs = {0, 0, NULL, gb};
+            bl_error e;
+            ck_assert_int_eq(bl_loss(&a, &sum, &e), BL_OK);
+            a.reduction = BL_REDUCTION_SUM_OVER_BATCH_SIZE;
+            ck_assert_int_eq(bl_loss(&a, &sobs, &e), BL_OK);
+            double scores = batch ? 2 : 4; /* C' = 2 classes scored, N = 2 */
+            ck_assert(sobs.total_weight == scores);
+            ASSERT_CLOSE(sobs.value, sum.value / scores);
+            for (size_t i = 0; i < 12; i++)
+                ASSERT_CLOSE(gb[i], gs[i] / scores);
+        }
+}
+END_TEST
+
 START_TEST(activation_names)
 {
     static const char *const want[] = {"softmax", "sigmoid"};
@@ -424,6 +455,7 @@ static Suite *suite(void)
     tcase_add_test(tc, identities);
     tcase_add_test(tc, empty);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, sum_over_batch_size_counts_scores);
     tcase_add_test(tc, activation_names);
     suite_add_tcase(s, tc);
     return s;
