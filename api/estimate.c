@@ -8,8 +8,8 @@
  * a refused allocation while parsing), so its size must be known ahead.
  * One pass over the document counts its tokens and prices each at what
  * jansson 2.14 allocates for it, measured with counting allocators on
- * documents made of that token alone (tests/unit/test_api.c checks the
- * estimate against such a count):
+ * documents made of that token alone (tests/unit/test_estimate.c checks
+ * the estimate against such a count):
  *
  *   number        ~35 bytes (a 32-byte json_t, its slot in a growing array)
  *   true/false/null   ~16 (shared singletons: the slot)
@@ -76,86 +76,283 @@ static int contains(const char *p, size_t len, const char *s)
     return 0;
 }
 
-static int is_number_start(char c) { return (c >= '0' && c <= '9') || c == '-'; }
+/* What the scan does at each byte outside strings (an ASCII table). */
+enum {
+    C_OTHER,   /* whitespace, ',', ']', '}', anything else: nothing */
+    C_DIGIT,   /* starts a number */
+    C_MINUS,   /* starts a number */
+    C_NUMBER,  /* '+', '.', 'e', 'E': inside a number only */
+    C_QUOTE,   /* a string */
+    C_ARRAY,   /* '[' */
+    C_OBJECT,  /* '{' */
+    C_MEMBER,  /* ':' */
+    C_LITERAL, /* 't', 'f', 'n' */
+};
 
+static const unsigned char byte_class[256] = {
+    ['0'] = C_DIGIT,   ['1'] = C_DIGIT,   ['2'] = C_DIGIT,  ['3'] = C_DIGIT,  ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT,   ['6'] = C_DIGIT,   ['7'] = C_DIGIT,  ['8'] = C_DIGIT,  ['9'] = C_DIGIT,
+    ['-'] = C_MINUS,   ['+'] = C_NUMBER,  ['.'] = C_NUMBER, ['e'] = C_NUMBER, ['E'] = C_NUMBER,
+    ['"'] = C_QUOTE,   ['['] = C_ARRAY,   ['{'] = C_OBJECT, [':'] = C_MEMBER, ['t'] = C_LITERAL,
+    ['f'] = C_LITERAL, ['n'] = C_LITERAL,
+};
+
+static int is_digit(char c) { return (unsigned)(c - '0') < 10; }
+
+/* Whether c continues a number token: a digit, '-', '+', '.', 'e' or 'E'. */
 static int is_number_char(char c)
 {
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+    unsigned char k = byte_class[(unsigned char)c];
+    return k == C_DIGIT || k == C_MINUS || k == C_NUMBER;
 }
 
-/* The value of an integer literal (saturating), 0 for a real. */
-static size_t integer_value(const char *p, const char *end)
+/* The end of the run of ASCII digits at p, eight bytes at a time where the
+ * byte order allows (the test of api/numparse.c's read_digits). */
+static const char *skip_digits(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t chunk;
+        memcpy(&chunk, p, sizeof chunk);
+        uint64_t nondigit =
+            ((chunk - UINT64_C(0x3030303030303030)) | (chunk + UINT64_C(0x4646464646464646))) &
+            UINT64_C(0x8080808080808080);
+        if (nondigit)
+            return p + (__builtin_ctzll(nondigit) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && is_digit(*p))
+        p++;
+    return p;
+}
+
+/* The value of the digits [p, q), saturating at SIZE_MAX. */
+static size_t digits_value(const char *p, const char *q)
 {
     size_t v = 0;
-    if (p < end && *p == '-')
-        p++;
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
+    if (q - p < 20) { /* below 10^19 < 2^64: no overflow where size_t is 64 bits */
+        for (; p < q; p++)
+            v = v * 10 + (size_t)(*p - '0');
+        if (sizeof(size_t) >= 8)
+            return v;
+        v = 0;
+    }
+    for (; p < q; p++) {
         size_t d = (size_t)(*p - '0');
         v = v > (SIZE_MAX - d) / 10 ? SIZE_MAX : v * 10 + d;
     }
     return v;
 }
 
-/* jansson's price of a JSON text, plus what its numbers cost decoded; the
- * work bound grows to the count of numbers and to every integer's value
- * (a count such as num_samples bounds the work it asks for). A document
- * that names the stream "continued" asks for a replay of epoch times
- * num_samples (or items) draws before its own: the work bound grows to the
- * product of its two largest integers, and of the largest and the count of
- * numbers (README, "Continued streams and windows"). */
+/* The number token at p (a digit or '-'): it runs while number characters
+ * follow; sets *end_out past it and returns its value when it is an
+ * integer literal (an optional leading '-', then digits only; saturating),
+ * 0 otherwise. */
+static size_t number_token(const char *p, const char *end, const char **end_out)
+{
+    const char *digits = p + (*p == '-');
+    const char *q = skip_digits(digits, end);
+    if (q < end && is_number_char(*q)) { /* not an integer: find the end */
+        do
+            q = is_digit(*q) ? skip_digits(q, end) : q + 1;
+        while (q < end && is_number_char(*q));
+        *end_out = q;
+        return 0;
+    }
+    *end_out = q;
+    return digits_value(digits, q);
+}
+
+/* What the scan counts: tokens by kind, the strings' price, the two
+ * largest integers. */
+typedef struct {
+    size_t numbers, arrays, objects, members, literals, strings;
+    size_t top1, top2;
+} tally;
+
+/* Where the scan stands between two steps: whether the byte before is a
+ * number character (m), and whether it is one outside any number token
+ * ("+", ".", "e" or "E" before any digit or "-" of its run: lone). */
+typedef struct {
+    int m, lone;
+} scan_state;
+
+/* One step of the scan at p, outside strings and number tokens: a number
+ * token, a string or one byte. Returns where the next step starts. */
+static const char *scan_step(const char *p, const char *end, tally *t, scan_state *st)
+{
+    unsigned char k = byte_class[(unsigned char)*p];
+    switch (k) {
+    case C_DIGIT:
+    case C_MINUS: {
+        size_t v = number_token(p, end, &p);
+        t->numbers++;
+        if (v > t->top2) {
+            t->top2 = v > t->top1 ? t->top1 : v;
+            t->top1 = v > t->top1 ? v : t->top1;
+        }
+        st->m = 1;
+        st->lone = 0;
+        return p;
+    }
+    case C_QUOTE: {
+        const char *q = skip_string(p, end);
+        t->strings = sat_add(t->strings, PRICE_STRING + STRING_COPIES * (size_t)(q - p));
+        st->m = st->lone = 0;
+        return q;
+    }
+    case C_ARRAY:
+        t->arrays++;
+        break;
+    case C_OBJECT:
+        t->objects++;
+        break;
+    case C_MEMBER:
+        t->members++;
+        break;
+    case C_LITERAL:
+        t->literals++;
+        break;
+    default:
+        break;
+    }
+    st->m = st->lone = k == C_NUMBER;
+    return p + 1;
+}
+
+/* The steps from p until stop (or past it: a token or a string may run
+ * on), p being where the scan stands in state *st: the rest of a counted
+ * number token first. */
+static const char *scan_until(const char *p, const char *end, const char *stop, tally *t,
+                              scan_state *st)
+{
+    if (st->m && !st->lone)
+        while (p < end && is_number_char(*p))
+            p++;
+    while (p < stop)
+        p = scan_step(p, end, t, st);
+    return p;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* The bytes of 64 at p, as bit masks (bit i for byte i). */
+typedef struct {
+    uint64_t quote, start, other_number, array, object, member, literal;
+} block_masks;
+
+static uint64_t bits16(__m128i v, int lane)
+{
+    return (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * lane);
+}
+
+static void classify(const char *p, block_masks *b)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+        __m128i start = _mm_or_si128(digit, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+        __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* 'E' and 'e' alike */
+        __m128i other = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')),
+                                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))),
+                                     _mm_cmpeq_epi8(lower, _mm_set1_epi8('e')));
+        __m128i lit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('t')),
+                                                _mm_cmpeq_epi8(x, _mm_set1_epi8('f'))),
+                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('n')));
+        b->quote |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), i);
+        b->start |= bits16(start, i);
+        b->other_number |= bits16(other, i);
+        b->array |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('[')), i);
+        b->object |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')), i);
+        b->member |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')), i);
+        b->literal |= bits16(lit, i);
+    }
+}
+
+static size_t popcount(uint64_t x) { return x ? (size_t)__builtin_popcountll(x) : 0; }
+
+/* A block of 64 bytes without a string: its tokens at once. A number token
+ * starts at the first digit or '-' of each run of number characters (the
+ * "+", ".", "e" and "E" before it are lone bytes), so a run counts once
+ * when it starts with one, or when the lone bytes it starts with are
+ * followed by one: adding the lone stretches' first bits to the mask of
+ * such bytes carries each to the byte after its stretch. */
+static void count_block(const block_masks *b, tally *t, scan_state *st)
+{
+    uint64_t m = b->start | b->other_number;
+    uint64_t run_start = m & ~(m << 1 | (uint64_t)st->m);
+    uint64_t lone = (run_start & b->other_number) | (uint64_t)(st->lone & (int)b->other_number & 1);
+    uint64_t sum = b->other_number + lone;
+    uint64_t landed = sum & ~b->other_number & b->start;
+    t->numbers += popcount(run_start & b->start) + popcount(landed) +
+                  (size_t)(st->lone & (int)(b->start & 1));
+    t->arrays += popcount(b->array);
+    t->objects += popcount(b->object);
+    t->members += popcount(b->member);
+    t->literals += popcount(b->literal);
+    st->m = (int)(m >> 63);
+    st->lone = sum < b->other_number; /* a lone stretch runs on into the next block */
+}
+#endif
+
+/* The tokens of [p, end): 64 bytes at a time where SSE2 is there and a
+ * block holds no quote, one step at a time otherwise. */
+static void scan_tokens(const char *p, const char *end, tally *t)
+{
+    scan_state st = {0, 0};
+#if defined(__SSE2__)
+    while (end - p >= 64) {
+        block_masks b;
+        classify(p, &b);
+        if (b.quote) {
+            p = scan_until(p, end, p + 64, t, &st);
+            continue;
+        }
+        count_block(&b, t, &st);
+        p += 64;
+    }
+#endif
+    scan_until(p, end, end, t, &st);
+}
+
+/* jansson's price of a JSON text, plus what its numbers cost decoded; with
+ * work, the work bound grows to the count of numbers and to every
+ * integer's value (a count such as num_samples bounds the work it asks
+ * for). A document that names the stream "continued" asks for a replay of
+ * epoch times num_samples (or items) draws before its own: the work bound
+ * grows to the product of its two largest integers, and of the largest and
+ * the count of numbers (README, "Continued streams and windows"). Without
+ * work, blocks of 64 bytes are counted at once; with it, every integer is
+ * read. */
 static size_t json_cost(const char *p, size_t len, size_t *work)
 {
-    const char *doc = p, *end = p + len;
-    size_t cost = 0, numbers = 0, top1 = 0, top2 = 0;
-    while (p < end) {
-        char c = *p;
-        if (c == '"') {
-            const char *q = skip_string(p, end);
-            cost = sat_add(cost, PRICE_STRING + STRING_COPIES * (size_t)(q - p));
-            p = q;
-        } else if (is_number_start(c)) {
-            const char *start = p;
-            while (p < end && is_number_char(*p))
-                p++;
-            cost = sat_add(cost, PRICE_NUMBER + PRICE_DECODED);
-            numbers++;
-            size_t v = integer_value(start, p);
-            if (v > *work)
-                *work = v;
-            if (v > top1) {
-                top2 = top1;
-                top1 = v;
-            } else if (v > top2) {
-                top2 = v;
-            }
-        } else {
-            switch (c) {
-            case '[':
-                cost = sat_add(cost, PRICE_ARRAY);
-                break;
-            case '{':
-                cost = sat_add(cost, PRICE_OBJECT);
-                break;
-            case ':':
-                cost = sat_add(cost, PRICE_MEMBER);
-                break;
-            case 't':
-            case 'f':
-            case 'n':
-                cost = sat_add(cost, PRICE_LITERAL);
-                break;
-            default:
-                break;
-            }
-            p++;
-        }
+    tally t = {0};
+    if (work) {
+        scan_state st = {0, 0};
+        scan_until(p, p + len, p + len, &t, &st);
+    } else {
+        scan_tokens(p, p + len, &t);
     }
-    if (numbers > *work)
-        *work = numbers;
-    if (contains(doc, len, "\"continued\"")) {
-        size_t replay = sat_mul(top1, top2 > numbers ? top2 : numbers);
+    /* Priced per kind, saturating: the same min(SIZE_MAX, total) as a sum
+     * in document order. */
+    size_t cost = t.strings;
+    cost = sat_add(cost, sat_mul(t.numbers, PRICE_NUMBER + PRICE_DECODED));
+    cost = sat_add(cost, sat_mul(t.arrays, PRICE_ARRAY));
+    cost = sat_add(cost, sat_mul(t.objects, PRICE_OBJECT));
+    cost = sat_add(cost, sat_mul(t.members, PRICE_MEMBER));
+    cost = sat_add(cost, sat_mul(t.literals, PRICE_LITERAL));
+    if (!work)
+        return cost;
+    if (t.top1 > *work)
+        *work = t.top1;
+    if (t.numbers > *work)
+        *work = t.numbers;
+    if (contains(p, len, "\"continued\"")) {
+        size_t replay = sat_mul(t.top1, t.top2 > t.numbers ? t.top2 : t.numbers);
         if (replay > *work)
             *work = replay;
     }
@@ -165,13 +362,13 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
 size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *work)
 {
     (void)endpoint; /* every endpoint's work is linear in its arrays and counts */
-    size_t cost = BASE_COST, w = 0;
+    size_t cost = BASE_COST, w = 0, *wp = work ? &w : NULL;
     if (req->json)
-        cost = sat_add(cost, json_cost(req->json, req->json_len, &w));
+        cost = sat_add(cost, json_cost(req->json, req->json_len, wp));
     for (size_t i = 0; i < req->nparts; i++) {
         const bl_api_part *part = &req->parts[i];
         if (strcmp(part->name, "request") == 0) {
-            cost = sat_add(cost, json_cost(part->data, part->len, &w));
+            cost = sat_add(cost, json_cost(part->data, part->len, wp));
             continue;
         }
         /* Priced by its elements; a part that is no valid .npy is refused
