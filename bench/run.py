@@ -18,7 +18,9 @@ Figures (see RESULTS.md for the exact definitions and commands):
   F  JSON /sample, 10^6 over HTTP vs json.loads + torch.multinomial + json.dumps in-process
   G  peak RSS per request, fresh ballastd --threads 1: (VmHWM after - VmRSS before) / payload
   H  JSON /loss, (100000, 10) logits + 10 class weights, reduction mean (9.9 MB) over HTTP vs
-     json.loads + F.cross_entropy(float64, weight) + json.dumps in-process
+     json.loads + F.cross_entropy(float64, weight) + json.dumps in-process; and the same body
+     sent by `curl --data-binary @h.json`, to ballastd and to nginx (curl users: what a curl
+     call costs beyond the transfer itself, with -F (D) and --data-binary (H))
   I  JSON /weights, 100000 counts, scheme balanced (0.7 MB in, 2.5 MB out) over HTTP vs
      json.loads + N / (C count) in torch float64 + json.dumps in-process
   J  number parsing: build/bench_numparse (api/numparse.c, MB/s of array text)
@@ -755,14 +757,31 @@ def main():
         R["loads"].append(('H', loadavg()[0]))
         log("H: /loss 100000x10 JSON with weights over HTTP vs Python json + F.cross_entropy "
             "(%d reps)" % reps)
+        # the same body with curl --data-binary @file (a process, a connection and, for a
+        # body this large, Expect: 100-continue), to ballastd and to nginx, and a trivial call
+        with open(os.path.join(wd, "h.json"), "wb") as f:
+            f.write(body_h)
+        curl_h = [curl, "-s", "-H", "Content-Type: application/json", "--data-binary", "@h.json",
+                  "http://127.0.0.1:%d/loss" % srv.port]
+        curl_h_ng = curl_h[:-1] + ["http://127.0.0.1:%d/loss" % ng_port]
+        for argv in (curl_h, curl_h_ng):
+            w_out = run_curl(argv[:-1] + ["-o", "/dev/null", "-w", "%{http_code} %{size_upload}",
+                                          argv[-1]], wd).decode().split()
+            assert w_out[0] == "200" and int(w_out[1]) == len(body_h), (argv, w_out)
         R["H"] = interleave(reps, {
             "http": lambda: cl.request("POST", "/loss", body_h, JSON_HEADERS),
-            "python": lambda: python_json_loss(body_h)})
+            "python": lambda: python_json_loss(body_h),
+            "curl": lambda: run_curl(curl_h, wd),
+            "curl_nginx": lambda: run_curl(curl_h_ng, wd),
+            "curl_trivial": lambda: run_curl(curl_triv, wd)})
+        R["H_curl_cmds"] = [" ".join(shlex.quote(x) for x in a).replace(":%d/" % srv.port, ":PORT/")
+                            .replace(":%d/" % ng_port, ":NGINX_PORT/") for a in (curl_h, curl_h_ng)]
         _, data = cl.request("POST", "/loss", body_h, JSON_HEADERS)
         R["H_resp"] = data.decode().strip()
         ref_h = json.loads(python_json_loss(body_h))
         loss_h = json.loads(data)["loss"]
         R["H_check"] = (loss_h, ref_h["loss"])
+        assert json.loads(run_curl(curl_h, wd))["loss"] == loss_h
         assert abs(loss_h - ref_h["loss"]) <= 1e-10 * abs(ref_h["loss"]), R["H_check"]
 
         # ---- I: JSON /weights, 100000 counts, balanced vs Python json + torch + json
@@ -892,6 +911,11 @@ def report(R, mach, started_at, load_first, waited, load_start, load_end, top_st
     D_curl, D_curl_ng = med(R["D"]["curl"]), med(R["D"]["curl_nginx"])
     D_curl_triv = med(R["D"]["curl_trivial"])
     H_http, H_py = med(R["H"]["http"]), med(R["H"]["python"])
+    H_curl, H_curl_ng = med(R["H"]["curl"]), med(R["H"]["curl_nginx"])
+    H_curl_triv = med(R["H"]["curl_trivial"])
+    # curl users: what a curl call costs beyond the same upload to nginx (curl's process, its
+    # connection, Expect: 100-continue and the transfer itself), beside the keep-alive request
+    D_beyond, H_beyond = D_curl - D_curl_ng, H_curl - H_curl_ng
     I_http, I_py = med(R["I"]["http"]), med(R["I"]["python"])
     J, K = R["J"], R["K"]
     J_low = [k for k, v in J.items() if v["num_parse"] < 400]
@@ -929,6 +953,14 @@ def report(R, mach, started_at, load_first, waited, load_start, load_end, top_st
       "(GET /healthz): %s ms, without which %.2f× | ≤ 1× (no slower) than float32 | %s |"
       % (D_curl / D32, ms(D_curl), ms(D32), ms(D_curl_ng), ms(D_curl_triv),
          (D_curl - D_curl_triv) / D32, yes(D_curl <= D32)))
+    a("| curl users. What a curl call costs beyond the transfer itself (curl to ballastd − the "
+      "same curl upload to nginx, which discards it) ÷ the same request on a keep-alive "
+      "connection: `curl -F` with D's .npy parts; `curl --data-binary @h.json` with H's JSON | "
+      "-F: %.2f× (%s − %s ms vs %s ms); --data-binary: %.2f× (%s − %s ms vs %s ms) | ≤ 1× | "
+      "%s (-F), %s (--data-binary) |"
+      % (D_beyond / D_http, ms(D_curl), ms(D_curl_ng), ms(D_http), H_beyond / H_http,
+         ms(H_curl), ms(H_curl_ng), ms(H_http), yes(D_beyond <= D_http),
+         yes(H_beyond <= H_http)))
     a("| 3 (E). bulk /sample 10^6 .npy → .npy over HTTP vs torch.multinomial in-process | "
       "%.2f× faster (%s vs %s ms) | ≥ 6× | %s |"
       % (E_torch / E_http, ms(E_http), ms(E_torch), yes(E_torch / E_http >= 6)))
@@ -1158,7 +1190,17 @@ def report(R, mach, started_at, load_first, waited, load_start, load_end, top_st
     a("| ballastd, HTTP round trip, keep-alive | %s | %.2f |" % (spread(R["H"]["http"]), H_http / H_py))
     a("| Python: json.loads + torch.tensor + F.cross_entropy(float64, weight) + json.dumps | %s | 1 |"
       % spread(R["H"]["python"]))
+    a("| ballastd, `curl -s --data-binary @h.json` (a new process and connection; Expect: "
+      "100-continue) | %s | %.2f |" % (spread(R["H"]["curl"]), H_curl / H_py))
+    a("| nginx `return 200`, the same curl upload | %s | %.2f |"
+      % (spread(R["H"]["curl_nginx"]), H_curl_ng / H_py))
+    a("| a trivial curl call, `curl -s` GET /healthz | %s | %.2f |"
+      % (spread(R["H"]["curl_trivial"]), H_curl_triv / H_py))
     a("")
+    a("With curl: %s ms beyond the same upload to nginx, against %s ms for the request on a "
+      "keep-alive connection (%.2f×); commands (from $TMP, which holds h.json, the request "
+      "body):\n" % (ms(H_beyond), ms(H_http), H_beyond / H_http))
+    a("```sh\n" + "\n".join(R["H_curl_cmds"]) + "\n```\n")
 
     a("## I. JSON /weights: 100000 class counts, scheme balanced\n")
     a("Request `{\"counts\": [...], \"scheme\": \"balanced\"}`, %.2f MB (counts in [1, 100000)); "
