@@ -285,11 +285,11 @@ static void count_block(const block_masks *b, tally *t, scan_state *st)
 {
     uint64_t m = b->start | b->other_number;
     uint64_t run_start = m & ~(m << 1 | (uint64_t)st->m);
-    uint64_t lone = (run_start & b->other_number) | (uint64_t)(st->lone & (int)b->other_number & 1);
+    uint64_t lone = (run_start & b->other_number) | (st->lone ? b->other_number & 1 : 0);
     uint64_t sum = b->other_number + lone;
     uint64_t landed = sum & ~b->other_number & b->start;
-    t->numbers += popcount(run_start & b->start) + popcount(landed) +
-                  (size_t)(st->lone & (int)(b->start & 1));
+    t->numbers +=
+        popcount(run_start & b->start) + popcount(landed) + (size_t)(st->lone && (b->start & 1));
     t->arrays += popcount(b->array);
     t->objects += popcount(b->object);
     t->members += popcount(b->member);
