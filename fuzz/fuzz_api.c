@@ -34,7 +34,8 @@
  * Invariants checked on every input (fuzz_api_check):
  *
  *   - bl_api_estimate runs on every request handed to the api (no crash,
- *     no sanitizer report) and gives the same figures twice;
+ *     no sanitizer report) and gives the same figures twice, and the same
+ *     price without a work bound (the scan in blocks);
  *   - a body is always returned, NUL-terminated at len (and for JSON
  *     len == strlen(body));
  *   - an OK body is at most limits.max_output bytes (the api bounds the
@@ -650,6 +651,12 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
         else if (!bad && (call2.need != call.need || call2.work != call.work))
             bad = fail(why, whylen, "bl_api_estimate gave %zu (work %zu), then %zu (work %zu)",
                        call.need, call.work, call2.need, call2.work);
+        /* Without a work bound the body is priced in blocks (api/estimate.c):
+         * the same price. */
+        size_t blocks = call.refused ? 0 : bl_api_estimate(endpoint, &call.req, NULL);
+        if (!bad && !call.refused && blocks != call.need)
+            bad = fail(why, whylen, "bl_api_estimate gave %zu with work, %zu without", call.need,
+                       blocks);
         free(again.body);
     }
     /* Differential: the same JSON body padded with spaces to PAD_TO bytes
@@ -664,7 +671,8 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
             memset(padded + size - 1, ' ', PAD_TO - (size - 1));
             bl_api_request req = {padded, PAD_TO, NULL, 0, BL_API_JSON};
             size_t work = 0;
-            (void)bl_api_estimate(endpoint, &req, &work);
+            size_t need = bl_api_estimate(endpoint, &req, &work);
+            size_t blocks = bl_api_estimate(endpoint, &req, NULL);
             bl_api_call(&cfg, endpoint, padded, PAD_TO, &again);
             free(padded);
             int same = again.body && again.code == res.code;
@@ -674,6 +682,11 @@ int fuzz_api_check(const uint8_t *data, size_t size, char *why, size_t whylen)
             if (!same)
                 bad = fail(why, whylen, "the body padded to %d bytes gave %s: %.300s", PAD_TO,
                            bl_api_code_name(again.code), again.body ? again.body : "(null)");
+            else if (blocks != need)
+                bad = fail(why, whylen,
+                           "the body padded to %d bytes: priced %zu with work, %zu "
+                           "without",
+                           PAD_TO, need, blocks);
             free(again.body);
         }
     }
