@@ -238,64 +238,82 @@ static const char *scan_until(const char *p, const char *end, const char *stop, 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
-/* The bytes of 64 at p, as bit masks (bit i for byte i). */
+/* The counts of '[', '{', ':' and literals' first letters over blocks, in
+ * byte lanes: each block adds at most 4 to a lane, so they are summed
+ * into the tally every 63 blocks. */
 typedef struct {
-    uint64_t quote, start, other_number, array, object, member, literal;
-} block_masks;
+    __m128i array, object, member, literal;
+    int blocks;
+} lane_counts;
 
-static uint64_t bits16(__m128i v, int lane)
+static size_t lane_sum(__m128i v)
 {
-    return (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * lane);
+    __m128i s = _mm_sad_epu8(v, _mm_setzero_si128());
+    return (size_t)_mm_cvtsi128_si32(s) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(s, 8));
 }
 
-static void classify(const char *p, block_masks *b)
+static void lanes_flush(lane_counts *k, tally *t)
 {
-    memset(b, 0, sizeof *b);
+    t->arrays += lane_sum(k->array);
+    t->objects += lane_sum(k->object);
+    t->members += lane_sum(k->member);
+    t->literals += lane_sum(k->literal);
+    k->array = k->object = k->member = k->literal = _mm_setzero_si128();
+    k->blocks = 0;
+}
+
+static __m128i eq(__m128i x, char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); }
+
+/* The 64 bytes at p when none is a quote (else 0): the masks (bit i for
+ * byte i) of the digits and '-' (start) and of '+', '.', 'e' and 'E'
+ * (other), and the lanes counted. */
+static int classify(const char *p, uint64_t *start, uint64_t *other, lane_counts *k)
+{
+    __m128i x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+    __m128i quote = _mm_or_si128(_mm_or_si128(eq(x[0], '"'), eq(x[1], '"')),
+                                 _mm_or_si128(eq(x[2], '"'), eq(x[3], '"')));
+    if (_mm_movemask_epi8(quote))
+        return 0;
+    *start = *other = 0;
     for (int i = 0; i < 4; i++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-                                      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
-        __m128i start = _mm_or_si128(digit, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
-        __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* 'E' and 'e' alike */
-        __m128i other = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')),
-                                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))),
-                                     _mm_cmpeq_epi8(lower, _mm_set1_epi8('e')));
-        __m128i lit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('t')),
-                                                _mm_cmpeq_epi8(x, _mm_set1_epi8('f'))),
-                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('n')));
-        b->quote |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), i);
-        b->start |= bits16(start, i);
-        b->other_number |= bits16(other, i);
-        b->array |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('[')), i);
-        b->object |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8('{')), i);
-        b->member |= bits16(_mm_cmpeq_epi8(x, _mm_set1_epi8(':')), i);
-        b->literal |= bits16(lit, i);
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x[i], _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(x[i], _mm_set1_epi8('9' + 1)));
+        __m128i e = eq(_mm_or_si128(x[i], _mm_set1_epi8(0x20)), 'e'); /* 'e' and 'E' */
+        __m128i oth = _mm_or_si128(_mm_or_si128(eq(x[i], '+'), eq(x[i], '.')), e);
+        *start |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(digit, eq(x[i], '-')))
+                  << (16 * i);
+        *other |= (uint64_t)(unsigned)_mm_movemask_epi8(oth) << (16 * i);
+        /* a match is -1: subtracting it counts it */
+        k->array = _mm_sub_epi8(k->array, eq(x[i], '['));
+        k->object = _mm_sub_epi8(k->object, eq(x[i], '{'));
+        k->member = _mm_sub_epi8(k->member, eq(x[i], ':'));
+        k->literal = _mm_sub_epi8(
+            k->literal, _mm_or_si128(_mm_or_si128(eq(x[i], 't'), eq(x[i], 'f')), eq(x[i], 'n')));
     }
+    return 1;
 }
 
 static size_t popcount(uint64_t x) { return x ? (size_t)__builtin_popcountll(x) : 0; }
 
-/* A block of 64 bytes without a string: its tokens at once. A number token
- * starts at the first digit or '-' of each run of number characters (the
- * "+", ".", "e" and "E" before it are lone bytes), so a run counts once
- * when it starts with one, or when the lone bytes it starts with are
+/* The number tokens of a block of 64 bytes without a string. A number
+ * token starts at the first digit or '-' of each run of number characters
+ * (the "+", ".", "e" and "E" before it are lone bytes), so a run counts
+ * once when it starts with one, or when the lone bytes it starts with are
  * followed by one: adding the lone stretches' first bits to the mask of
  * such bytes carries each to the byte after its stretch. */
-static void count_block(const block_masks *b, tally *t, scan_state *st)
+static void count_numbers(uint64_t start, uint64_t other, tally *t, scan_state *st)
 {
-    uint64_t m = b->start | b->other_number;
+    uint64_t m = start | other;
     uint64_t run_start = m & ~(m << 1 | (uint64_t)st->m);
-    uint64_t lone = (run_start & b->other_number) | (st->lone ? b->other_number & 1 : 0);
-    uint64_t sum = b->other_number + lone;
-    uint64_t landed = sum & ~b->other_number & b->start;
+    uint64_t lone = (run_start & other) | (st->lone ? other & 1 : 0);
+    uint64_t sum = other + lone;
+    uint64_t landed = sum & ~other & start;
     t->numbers +=
-        popcount(run_start & b->start) + popcount(landed) + (size_t)(st->lone && (b->start & 1));
-    t->arrays += popcount(b->array);
-    t->objects += popcount(b->object);
-    t->members += popcount(b->member);
-    t->literals += popcount(b->literal);
+        popcount(run_start & start) + popcount(landed) + (size_t)(st->lone && (start & 1));
     st->m = (int)(m >> 63);
-    st->lone = sum < b->other_number; /* a lone stretch runs on into the next block */
+    st->lone = sum < other; /* a lone stretch runs on into the next block */
 }
 #endif
 
@@ -305,16 +323,20 @@ static void scan_tokens(const char *p, const char *end, tally *t)
 {
     scan_state st = {0, 0};
 #if defined(__SSE2__)
+    lane_counts k = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
+                     _mm_setzero_si128(), 0};
     while (end - p >= 64) {
-        block_masks b;
-        classify(p, &b);
-        if (b.quote) {
+        uint64_t start, other;
+        if (!classify(p, &start, &other, &k)) {
             p = scan_until(p, end, p + 64, t, &st);
             continue;
         }
-        count_block(&b, t, &st);
+        count_numbers(start, other, t, &st);
         p += 64;
+        if (++k.blocks == 63)
+            lanes_flush(&k, t);
     }
+    lanes_flush(&k, t);
 #endif
     scan_until(p, end, end, t, &st);
 }

@@ -364,6 +364,24 @@ START_TEST(test_jansson_fits)
 }
 END_TEST
 
+/* Documents where every byte is the same token ('[', '{', ':', 't', digits
+ * and the rest): the block scan counts them in byte lanes, which must not
+ * wrap however long the run. */
+START_TEST(test_dense_tokens)
+{
+    static const char fill[] = "[{:tfn1-.e ,";
+    size_t len = 70000;
+    char *doc = malloc(len);
+    ck_assert_ptr_nonnull(doc);
+    memset(doc, fill[_i], len);
+    same_as_reference(doc, len);
+    for (size_t i = 0; i < len; i += 2)
+        doc[i] = ' ';
+    same_as_reference(doc, len);
+    free(doc);
+}
+END_TEST
+
 static Suite *estimate_suite(void)
 {
     Suite *s = suite_create("estimate");
@@ -374,6 +392,7 @@ static Suite *estimate_suite(void)
     tcase_add_test(tc, test_random_documents);
     tcase_add_test(tc, test_long_arrays);
     tcase_add_loop_test(tc, test_jansson_fits, 0, 10);
+    tcase_add_loop_test(tc, test_dense_tokens, 0, 12);
     suite_add_tcase(s, tc);
     return s;
 }
