@@ -55,14 +55,15 @@ NUM_SHORT_INLINE size_t num_short_after_sign(const char *s, const char *end, num
     if (end - s < 8)
         return 0;
     /* A short literal leaves at least two bytes of the 8 that are no
-     * digit (its '.' or the byte after it, and one more): a quick no for
-     * long ones, off the chain of loads the reading byte by byte makes.
-     * Only the lowest flag is certain (a borrow runs upwards and may flag
-     * a '0' after a byte below '0'); a wrong one costs time, not answers. */
+     * digit (its '.' or the byte after it, and one more), or is 7 digits
+     * and the 8th byte: a quick no for long ones, off the chain of loads
+     * the reading byte by byte makes. Only the lowest flag is certain (a
+     * borrow runs upwards and may flag a '0' after a byte below '0'); a
+     * wrong one costs time, not answers. */
     uint64_t c;
     memcpy(&c, s, sizeof c);
     uint64_t stop = ((c - NUM_BYTES(0x30)) | (c + NUM_BYTES(0x46))) & NUM_BYTES(0x80);
-    if ((stop & (stop - 1)) == 0)
+    if ((stop & (stop - 1)) == 0 && stop != UINT64_C(1) << 63)
         return 0;
     uint64_t w = 0;
     unsigned d = (unsigned char)*q - '0';
