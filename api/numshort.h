@@ -47,24 +47,11 @@ static inline uint64_t num_nondigits(uint64_t c)
 }
 
 /* num_parse_short (below) after the sign: s is p, or p + 1 after a '-'
- * (neg). */
-NUM_SHORT_INLINE size_t num_short_after_sign(const char *s, const char *end, num_value *v, int neg)
+ * (neg); c the 8 bytes at s. */
+NUM_SHORT_INLINE size_t num_short_after_sign(const char *s, uint64_t c, num_value *v, int neg)
 {
     static const double pow10_short[8] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
     const char *q = s;
-    if (end - s < 8)
-        return 0;
-    /* A short literal leaves at least two bytes of the 8 that are no
-     * digit (its '.' or the byte after it, and one more), or is 7 digits
-     * and the 8th byte: a quick no for long ones, off the chain of loads
-     * the reading byte by byte makes. Only the lowest flag is certain (a
-     * borrow runs upwards and may flag a '0' after a byte below '0'); a
-     * wrong one costs time, not answers. */
-    uint64_t c;
-    memcpy(&c, s, sizeof c);
-    uint64_t stop = ((c - NUM_BYTES(0x30)) | (c + NUM_BYTES(0x46))) & NUM_BYTES(0x80);
-    if ((stop & (stop - 1)) == 0 && stop != UINT64_C(1) << 63)
-        return 0;
     uint64_t w = 0;
     unsigned d = (unsigned char)*q - '0';
     if (d > 9)
@@ -109,13 +96,29 @@ NUM_SHORT_INLINE size_t num_short_after_sign(const char *s, const char *end, num
 
 /* Reads the literal at p as num_parse does when it is a short one (above):
  * returns the bytes it spans with *v set, or 0 (*v untouched) when it is
- * not, or is not a number at all. A sign is a branch, not an addition:
- * where the digits start does not wait for the byte before them. */
+ * not, or is not a number at all. */
 static inline size_t num_parse_short(const char *p, const char *end, num_value *v)
 {
-    if (p < end && *p == '-')
-        return num_short_after_sign(p + 1, end, v, 1);
-    return num_short_after_sign(p, end, v, 0);
+    int neg = p < end && *p == '-';
+    const char *s = p + neg;
+    if (end - s < 8)
+        return 0;
+    /* A short literal leaves at least two bytes of the 8 that are no
+     * digit (its '.' or the byte after it, and one more), or is 7 digits
+     * and the 8th byte: a quick no for long ones. Only the lowest flag is
+     * certain (a borrow runs upwards and may flag a '0' after a byte below
+     * '0'); a wrong one costs time, not answers. */
+    uint64_t c;
+    memcpy(&c, s, sizeof c);
+    uint64_t stop = ((c - NUM_BYTES(0x30)) | (c + NUM_BYTES(0x46))) & NUM_BYTES(0x80);
+    if ((stop & (stop - 1)) == 0 && stop != UINT64_C(1) << 63)
+        return 0;
+    /* Then the sign is a branch, not an addition: where the digits start
+     * does not wait for the byte before them. (Only here: long literals
+     * with random signs, logits, would pay for its mispredictions.) */
+    if (neg)
+        return num_short_after_sign(p + 1, c, v, 1);
+    return num_short_after_sign(p, c, v, 0);
 }
 
 #endif
