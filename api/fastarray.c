@@ -160,17 +160,20 @@ static int open_row(array_scan *s)
  * made): what it tells of the array (integers, -0, their range) noted. */
 static void put_number(array_scan *s, api_arrays *fa, const num_value *v, size_t count)
 {
-    int is_int = v->integral;
-    /* an integer beyond int64 (jansson's integers); num_int64 is only
-     * asked about the rare large ones */
-    s->bigint |=
-        is_int && (!v->fits64 || v->mag > (uint64_t)INT64_MAX) && !num_int64(v, &(int64_t){0});
-    s->inexact |= is_int && fabs(v->value) >= 0x1p53;
-    if (is_int && v->value == 0 && signbit(v->value) && count < FAST_MIN)
-        s->negzero |= 1u << count;
-    if (s->all_int && !is_int)
-        s->first_real = fa->nvals - s->start;
-    s->all_int &= is_int;
+    if (!v->integral) {
+        if (s->all_int)
+            s->first_real = fa->nvals - s->start;
+        s->all_int = 0;
+    } else if (v->fits64 && v->mag < (UINT64_C(1) << 53)) {
+        /* the value is +-mag exactly: within int64 and 2^53, -0 if 0 */
+        if (v->neg && v->mag == 0 && count < FAST_MIN)
+            s->negzero |= 1u << count;
+    } else {
+        /* beyond 2^53; beyond int64 too (jansson's integers) unless
+         * num_int64 takes it */
+        s->bigint |= !num_int64(v, &(int64_t){0});
+        s->inexact = 1;
+    }
     fa->vals[fa->nvals++] = v->value;
 }
 
