@@ -16,11 +16,14 @@
  *    near 2^53 and 2^63, -0, broken literals, nested rows: decoded with
  *    ", " between numbers (the loop) and with " , " (one number at a time,
  *    after_value each time), the two decodings must agree in every number,
- *    flag and error, and a taken array's numbers must be strtod's.
+ *    flag and error, a taken array's numbers must be strtod's, and whether
+ *    a valid array is taken whole, with which integer flags, must follow
+ *    from its literals by fastarray.c's rules.
  *
  * Seeded, so a failure reproduces.
  */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -325,8 +328,8 @@ static void put_token(sbuf *b, int kind, int flaw)
 
 /* {"x": <array>, "n": 1}: nested rows when ndim > 1, the numbers drawn
  * from the same seed whatever the separator, so that two bodies differ in
- * their separators only. */
-static void put_body(sbuf *b, uint64_t seed, const char *sep, size_t ndim, const size_t *shape)
+ * their separators only. 1 when a flaw (no number) is in the array. */
+static int put_body(sbuf *b, uint64_t seed, const char *sep, size_t ndim, const size_t *shape)
 {
     uint64_t keep = rng_state;
     rng_state = seed;
@@ -363,6 +366,7 @@ static void put_body(sbuf *b, uint64_t seed, const char *sep, size_t ndim, const
     while (b->len < 4100)
         sb_put(b, "                                ");
     rng_state = keep;
+    return flaw_at >= 0 && (size_t)flaw_at < total;
 }
 
 typedef struct {
@@ -413,10 +417,41 @@ static size_t tokens(const sbuf *b, char tok[][48], size_t max)
     return n;
 }
 
+/* Whether a valid body's array was taken whole, as the rules in
+ * fastarray.c say, from its literals alone: integers only with one of
+ * 2^53 or more are left (jansson keeps them exact), and so is a nested
+ * array with rows shorter than FAST_MIN holding an integer beyond int64;
+ * a taken array's first non-integer is where its literals say. */
+static void check_taken(const sbuf *a, const decoded *da, size_t ndim, const size_t *shape,
+                        size_t total)
+{
+    static char tok[4096][48];
+    size_t nt = tokens(a, tok, 4096), first_real = nt;
+    int big53 = 0, beyond64 = 0;
+    ck_assert_uint_eq(nt, total);
+    for (size_t j = 0; j < nt; j++) {
+        if (strpbrk(tok[j], ".eE")) {
+            first_real = first_real < j ? first_real : j;
+            continue;
+        }
+        big53 |= fabs(strtod(tok[j], NULL)) >= 0x1p53;
+        errno = 0;
+        (void)strtoll(tok[j], NULL, 10);
+        beyond64 |= errno == ERANGE;
+    }
+    int all_int = first_real == nt, row_short = ndim > 1 && shape[ndim - 1] < FAST_MIN;
+    int want = total >= FAST_MIN && !(all_int && big53) && !(row_short && beyond64);
+    int whole = da->narr == 1 && da->a0.ndim == ndim;
+    if (ndim == 1 || !want)
+        ck_assert_msg(whole == want, "%.200s: taken %d, should be %d", a->buf, whole, want);
+    if (whole)
+        ck_assert(da->a0.all_integers == all_int && (all_int || da->a0.first_real == first_real));
+}
+
 /* The two decodings of one array (a: ", " and the like between numbers, c:
  * " , "): the same in everything; a taken array's numbers strtod's. */
 static void check_decoded(const sbuf *a, const decoded *da, const decoded *dc, size_t ndim,
-                          const size_t *shape, long counts[3])
+                          const size_t *shape, int flawed, long counts[3])
 {
     static char tok[4096][48];
     /* (an error's message may name a position, which the separators move) */
@@ -424,6 +459,11 @@ static void check_decoded(const sbuf *a, const decoded *da, const decoded *dc, s
                       da->ndims == dc->ndims,
                   "%.200s: ok %d/%d, arrays %zu/%zu, numbers %zu/%zu, %s / %s", a->buf, da->ok,
                   dc->ok, da->narr, dc->narr, da->nvals, dc->nvals, da->msg, dc->msg);
+    size_t total = 1;
+    for (size_t d = 0; d < ndim; d++)
+        total *= shape[d];
+    if (da->ok && !flawed)
+        check_taken(a, da, ndim, shape, total);
     if (!da->narr)
         return;
     counts[0]++;
@@ -461,12 +501,12 @@ START_TEST(test_scanner_loop)
         for (size_t d = 0; d < ndim; d++)
             shape[d] = d + 1 == ndim ? 1 + below(i % 5 == 0 ? 12 : 150) : 1 + below(5);
         uint64_t seed = rnd();
-        put_body(&a, seed, seps[below(4)], ndim, shape);
+        int flawed = put_body(&a, seed, seps[below(4)], ndim, shape);
         put_body(&c, seed, " , ", ndim, shape);
         decoded da, dc;
         decode(&a, &da);
         decode(&c, &dc);
-        check_decoded(&a, &da, &dc, ndim, shape, counts);
+        check_decoded(&a, &da, &dc, ndim, shape, flawed, counts);
         free(da.vals);
         free(dc.vals);
         bodies++;
