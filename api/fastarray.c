@@ -199,9 +199,12 @@ static int take_numbers(array_scan *s, api_arrays *fa)
         q += n;
         if (q == end || *q != ',')
             break;
-        /* after_value's comma and blanks, then the next value: a number
-         * (or the array is left, as it would be by take_numbers) */
-        for (q++; q < end && is_ws(*q);)
+        /* after_value's work for a comma: past it and the blanks after
+         * it, one more element. What follows must be a number here (a
+         * '[' or anything else leaves the array, as it does after
+         * after_value). */
+        q++;
+        while (q < end && is_ws(*q))
             q++;
         ++*count;
     }
