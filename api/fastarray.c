@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "numshort.h"
 
 /* ---- fast number arrays --------------------------------------------------
 
@@ -82,20 +83,18 @@ static int was_clinger(const char *p, size_t n)
     return digits <= 19 && mant < (UINT64_C(1) << 53) && exp >= -22 && exp <= 22;
 }
 
-/* Scans one JSON number at p (< end). Returns the bytes used, 0 if there
- * is none or it is one for jansson. *is_int tells integer literals, *big
- * those beyond int64 (jansson's integers). The value is correctly rounded
+/* Scans one JSON number at p (< end) into *v. Returns the bytes used, 0 if
+ * there is none or it is one for jansson. The value is correctly rounded
  * (numparse.c), as jansson's strtod would have it. */
-static size_t scan_number(const char *p, const char *end, double *out, int *is_int, int *big)
+static size_t scan_number(const char *p, const char *end, num_value *v)
 {
-    num_value v;
-    size_t n = num_parse(p, end, &v);
+    size_t n = num_parse_short(p, end, v); /* inline: no call for most numbers */
+    if (n)
+        return n;
+    n = num_parse_long(p, end, v);
     /* A real that overflows is jansson's to refuse; see was_clinger. */
-    if (!n || isinf(v.value) || (n >= 64 && !was_clinger(p, n)))
+    if (!n || isinf(v->value) || (n >= 64 && !was_clinger(p, n)))
         return 0;
-    *out = v.value;
-    *is_int = v.integral;
-    *big = v.integral && !num_int64(&v, &(int64_t){0});
     return n;
 }
 
@@ -157,28 +156,59 @@ static int open_row(array_scan *s)
     return 1;
 }
 
-/* A number at s->q, at the one depth of numbers: appended to fa. 0 when
- * there is none (or no memory). */
-static int take_number(array_scan *s, api_arrays *fa)
+/* The number v, the element count of the open row, appended to fa (room
+ * made): what it tells of the array (integers, -0, their range) noted. */
+static void put_number(array_scan *s, api_arrays *fa, const num_value *v, size_t count)
+{
+    if (!v->integral) {
+        if (s->all_int)
+            s->first_real = fa->nvals - s->start;
+        s->all_int = 0;
+    } else if (v->fits64 && v->mag < (UINT64_C(1) << 53)) {
+        /* the value is +-mag exactly: within int64 and 2^53, -0 if 0 */
+        if (v->neg && v->mag == 0 && count < FAST_MIN)
+            s->negzero |= 1u << count;
+    } else {
+        /* beyond 2^53; beyond int64 too (jansson's integers) unless
+         * num_int64 takes it */
+        s->bigint |= !num_int64(v, &(int64_t){0});
+        s->inexact = 1;
+    }
+    fa->vals[fa->nvals++] = v->value;
+}
+
+/* Numbers at s->q, at the one depth of numbers: appended to fa, in one
+ * loop (where a long array's time goes) for as long as a comma and a
+ * number follow one; after_value reads what follows the last. 0 when there
+ * is no number where one must be (or no memory): the array is left then.
+ */
+static int take_numbers(array_scan *s, api_arrays *fa)
 {
     if (s->ndim == 0)
         s->ndim = s->d + 1;
     else if (s->d + 1 != s->ndim)
         return 0;
-    double v;
-    int is_int, big;
-    size_t n = s->q < s->end ? scan_number(s->q, s->end, &v, &is_int, &big) : 0;
-    if (!n || (fa->nvals == fa->cap && !fa_reserve(fa, 1)))
-        return 0;
-    s->bigint |= big;
-    s->inexact |= is_int && fabs(v) >= 0x1p53;
-    if (is_int && v == 0 && signbit(v) && s->count[s->d] < FAST_MIN)
-        s->negzero |= 1u << s->count[s->d];
-    if (s->all_int && !is_int)
-        s->first_real = fa->nvals - s->start;
-    s->all_int &= is_int;
-    fa->vals[fa->nvals++] = v;
-    s->q += n;
+    const char *q = s->q, *end = s->end;
+    size_t *count = &s->count[s->d];
+    for (;;) {
+        num_value v;
+        size_t n = q < end ? scan_number(q, end, &v) : 0;
+        if (!n || (fa->nvals == fa->cap && !fa_reserve(fa, 1)))
+            return 0;
+        put_number(s, fa, &v, *count);
+        q += n;
+        if (q == end || *q != ',')
+            break;
+        /* after_value's work for a comma: past it and the blanks after
+         * it, one more element. What follows must be a number here (a
+         * '[' or anything else leaves the array, as it does after
+         * after_value). */
+        q++;
+        while (q < end && is_ws(*q))
+            q++;
+        ++*count;
+    }
+    s->q = q;
     return 1;
 }
 
@@ -287,7 +317,7 @@ static size_t take_array(const char *p, const char *end, api_arrays *fa, size_t 
         if (s.q < end && *s.q == '[')
             state = open_row(&s) ? SCAN_NEXT : SCAN_LEAVE;
         else
-            state = take_number(&s, fa) ? after_value(&s, fa) : SCAN_LEAVE;
+            state = take_numbers(&s, fa) ? after_value(&s, fa) : SCAN_LEAVE;
     }
     /* Integers only, one of them beyond 2^53: left to jansson, which keeps
      * them exact (an int64, or a quoted big integer: parse_doc), so that

@@ -149,6 +149,9 @@ typedef struct {
  * not start one; what follows is not looked at ("01" reads "0", "1.e5"
  * and "-" read nothing). Any number of digits; no allocation, can't fail. */
 size_t num_parse(const char *p, const char *end, num_value *v);
+/* num_parse without its first try (num_parse_short, numshort.h), for a
+ * caller that made it: the same answer for every literal. */
+size_t num_parse_long(const char *p, const char *end, num_value *v);
 /* The literal as an int64: 1 when integral and in [-2^63, 2^63), else 0. */
 int num_int64(const num_value *v, int64_t *out);
 /* The literal as a uint64: 1 when integral and in [0, 2^64), else 0. */

@@ -6,6 +6,9 @@
  * make an integer w < 10^19 < 2^64, so the value is w × 10^q exactly when
  * n <= 19, and lies in [w, w + 1) × 10^q when digits were dropped.
  *
+ *  0. Short literals ("0.123", "-12.5", "7": at most 7 digits in 8 bytes,
+ *     no exponent) are num_parse's first try, numshort.h, inline for the
+ *     array scanner too; num_parse_long reads all the others.
  *  1. Clinger's path: w <= 2^53 and |q| <= 22 are exact doubles, and one
  *     IEEE multiplication or division rounds their product correctly.
  *  2. Eisel–Lemire (D. Lemire, "Number Parsing at a Gigabyte per Second",
@@ -46,6 +49,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "numshort.h"
 
 #ifndef __SIZEOF_INT128__
 #error "api/numparse.c needs unsigned __int128 (GCC or Clang on a 64-bit target)"
@@ -745,30 +749,13 @@ static const char *read_exponent(const char *s, const char *end, int64_t *ex)
     return s;
 }
 
-/* Short integers (labels, counts, class indices) are most of what clients
- * send: up to 8 digits at s (after the sign), then neither a digit, '.' nor
- * an exponent, are read digit by digit and converted exactly, without
- * num_parse's bookkeeping. Returns the bytes from p, or 0 for the general
- * path (a leading zero, "0" and "01", takes it too). */
-static size_t short_integer(const char *p, const char *s, const char *end, int neg, num_value *v)
+size_t num_parse(const char *p, const char *end, num_value *v)
 {
-    uint64_t w = 0;
-    const char *q = s;
-    if (*s == '0')
-        return 0;
-    while (q < end && q - s < 8 && is_digit(*q))
-        w = w * 10 + (uint64_t)(*q++ - '0');
-    if (q < end && (is_digit(*q) || *q == '.' || *q == 'e' || *q == 'E'))
-        return 0;
-    v->neg = (unsigned char)neg;
-    v->integral = 1;
-    v->fits64 = 1;
-    v->mag = w;
-    v->value = neg ? -(double)w : (double)w;
-    return (size_t)(q - p);
+    size_t n = num_parse_short(p, end, v); /* numshort.h */
+    return n ? n : num_parse_long(p, end, v);
 }
 
-size_t num_parse(const char *p, const char *end, num_value *v)
+size_t num_parse_long(const char *p, const char *end, num_value *v)
 {
     const char *s = p;
     int neg = s < end && *s == '-';
@@ -777,9 +764,6 @@ size_t num_parse(const char *p, const char *end, num_value *v)
         return 0;
     const char *digits = s;
     uint64_t w = 0;
-    size_t n = short_integer(p, s, end, neg, v);
-    if (n)
-        return n;
     s = *s == '0' ? s + 1 : read_digits(s, end, &w);
     int64_t nint = *digits == '0' ? 0 : s - digits; /* a lone 0 is no digit of w */
     int64_t nfrac = 0;

@@ -120,54 +120,90 @@ static void run_decoder(const char *body, size_t len)
     api_arrays_free(&fa);
 }
 
+/* What one column runs: one pass over the array. */
+typedef struct {
+    int col; /* 0 num_parse, 1 strtod, 2 api_parse_request */
+    const char *body, *arr, *arr_end;
+    size_t len, n;
+} pass;
+
+static void run_pass(const pass *ps)
+{
+    if (ps->col == 0)
+        run_numparse(ps->arr, ps->arr_end, ps->n);
+    else if (ps->col == 1)
+        run_strtod(ps->arr, ps->n);
+    else
+        run_decoder(ps->body, ps->len);
+}
+
+/* One run of `times` passes: its thread CPU time and wall time, seconds. */
+static void timed_run(const pass *ps, int times, double *cpu, double *wall)
+{
+    double a = bench_clock(CLOCK_THREAD_CPUTIME_ID), wa = bench_clock(CLOCK_MONOTONIC);
+    for (int i = 0; i < times; i++)
+        run_pass(ps);
+    *cpu = bench_clock(CLOCK_THREAD_CPUTIME_ID) - a;
+    *wall = bench_clock(CLOCK_MONOTONIC) - wa;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 1000000;
-    int reps = 9;
+    int reps = 9, min_ms = 50;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--n") == 0)
             n = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--min-ms") == 0)
+            min_ms = atoi(argv[i + 1]);
     }
-    if (reps < 1 || reps > 99 || n < 1) {
-        fprintf(stderr, "usage: bench_numparse [--n COUNT] [--reps 1..99]\n");
+    if (reps < 1 || reps > 99 || n < 1 || min_ms < 0 || min_ms > 10000) {
+        fprintf(stderr, "usage: bench_numparse [--n COUNT] [--reps 1..99] [--min-ms 0..10000]\n");
         return 2;
     }
-    printf("%zu numbers per array; MB/s of array text, median of %d runs [min-max]\n", n, reps);
-    printf("%-9s %8s  %-22s %-22s %-22s %s\n", "array", "MB", "num_parse", "strtod",
-           "api_parse_request", "num_parse/strtod");
+    printf("%zu numbers per array; MB/s of array text per core (the thread's CPU time), median of "
+           "%d runs [min-max], a run >= %d ms; wall-clock medians at the right\n",
+           n, reps, min_ms);
+    printf("%-9s %8s  %-22s %-22s %-22s %-17s %s\n", "array", "MB", "num_parse", "strtod",
+           "api_parse_request", "num_parse/strtod", "wall: num_parse strtod api");
     for (int kind = 0; kind < NKINDS; kind++) {
         size_t len;
         const char *arr;
         char *body = make_body(kind, n, &len, &arr);
         const char *arr_end = body + len - 2; /* before "]}" */
         double mb = (double)(size_t)(arr_end - arr) / 1e6;
-        double t[3][99];
-        for (int r = -1; r < reps; r++) {
+        double t[3][99], w[3][99], cpu, wall;
+        pass ps[3];
+        int times[3];
+        for (int j = 0; j < 3; j++) {
+            ps[j] = (pass){j, body, arr, arr_end, len, n};
+            timed_run(&ps[j], 1, &cpu, &wall); /* the warm-up, and how long a pass takes */
+            times[j] =
+                cpu * 1e3 >= min_ms ? 1 : (int)(min_ms / 1e3 / (cpu > 1e-6 ? cpu : 1e-6)) + 1;
+        }
+        for (int r = 0; r < reps; r++) {
             /* The three alternate within a repetition, so that a busy
              * moment on the machine hits all of them. */
-            double a = bench_clock(CLOCK_MONOTONIC);
-            run_numparse(arr, arr_end, n);
-            double b = bench_clock(CLOCK_MONOTONIC);
-            run_strtod(arr, n);
-            double c = bench_clock(CLOCK_MONOTONIC);
-            run_decoder(body, len);
-            double d = bench_clock(CLOCK_MONOTONIC);
-            if (r >= 0) {
-                t[0][r] = mb / (b - a);
-                t[1][r] = mb / (c - b);
-                t[2][r] = (double)len / 1e6 / (d - c);
+            for (int j = 0; j < 3; j++) {
+                timed_run(&ps[j], times[j], &cpu, &wall);
+                double bytes = (j == 2 ? (double)len / 1e6 : mb) * times[j];
+                t[j][r] = bytes / cpu;
+                w[j][r] = bytes / wall;
             }
         }
         char col[3][32];
         for (int j = 0; j < 3; j++) {
             qsort(t[j], (size_t)reps, sizeof t[j][0], bench_cmp_double);
+            qsort(w[j], (size_t)reps, sizeof w[j][0], bench_cmp_double);
             snprintf(col[j], sizeof col[j], "%.0f [%.0f-%.0f]", t[j][reps / 2], t[j][0],
                      t[j][reps - 1]);
         }
-        printf("%-9s %8.1f  %-22s %-22s %-22s %.1fx\n", kind_name[kind], mb, col[0], col[1], col[2],
-               t[0][reps / 2] / t[1][reps / 2]);
+        char ratio[16];
+        snprintf(ratio, sizeof ratio, "%.1fx", t[0][reps / 2] / t[1][reps / 2]);
+        printf("%-9s %8.1f  %-22s %-22s %-22s %-17s %.0f %.0f %.0f\n", kind_name[kind], mb, col[0],
+               col[1], col[2], ratio, w[0][reps / 2], w[1][reps / 2], w[2][reps / 2]);
         fflush(stdout);
         free(body);
     }
