@@ -61,6 +61,70 @@ __attribute__((target("avx512f"))) __m512d _ZGVeN8v_log1p(__m512d);
 DEFINE_KERNELS(vexp, exp)
 DEFINE_KERNELS(vlog1p, log1p)
 
+/* Eight rows' class c (zf[(8r + j) C + c], j < 8) as doubles: a gather,
+ * whose element addresses need no alignment. */
+__attribute__((target("avx512f"))) static inline __m512d rows8_load(const blp_rowstats *a,
+                                                                     size_t at, __m512i idx)
+{
+    if (a->z)
+        return _mm512_i32gather_pd(_mm512_castsi512_si256(idx), a->z + at, 8);
+    __m512 f = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx,
+                                        a->zf + at * sizeof(float), 4);
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(f)); /* exact */
+}
+
+/* blp_rowstats8 for rows r0 .. r0 + 7: each lane a row, the classes in
+ * order, so that every row sees the operations of the scalar definition. */
+__attribute__((target("avx512f"))) static void rows8(const blp_rowstats *a, size_t r0,
+                                                     __m512i idx, double *t)
+{
+    const size_t C = a->C, at = r0 * C;
+    __m512d best = _mm512_setzero_pd(), am = _mm512_setzero_pd();
+    for (size_t c = 0; c < C; c++) {
+        __m512d v = rows8_load(a, at + c, idx);
+        _mm512_store_pd(t + 8 * c, v);
+        __mmask8 gt = c ? _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) : 0xff;
+        am = _mm512_mask_mov_pd(am, gt, _mm512_set1_pd((double)c));
+        best = _mm512_mask_mov_pd(best, gt, v);
+    }
+    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(best), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+    __m512d R = _mm512_mask_mov_pd(_mm512_set1_pd(NAN), fin, _mm512_setzero_pd());
+    __m512d D = _mm512_setzero_pd();
+    for (size_t c = 0; c < C; c++) {
+        __m512d d = _mm512_sub_pd(_mm512_load_pd(t + 8 * c), best);
+        if (a->want_D)
+            D = _mm512_add_pd(D, a->w ? _mm512_mul_pd(_mm512_set1_pd(a->w[c]), d) : d);
+        __m512d e = _ZGVeN8v_exp(d);
+        if (a->e)
+            _mm512_i32scatter_pd(a->e + at + c, _mm512_castsi512_si256(idx), e, 8);
+        __mmask8 not_am = _mm512_cmp_pd_mask(am, _mm512_set1_pd((double)c), _CMP_NEQ_UQ);
+        R = _mm512_add_pd(R, _mm512_maskz_mov_pd(not_am, e)); /* + 0.0 at the max */
+    }
+    _mm512_storeu_pd(a->m + r0, best);
+    _mm512_storeu_pd(a->am + r0, am);
+    _mm512_storeu_pd(a->R + r0, R);
+    _mm512_storeu_pd(a->D + r0, D);
+}
+
+__attribute__((target("avx512f"))) static size_t rowstats_8(const blp_rowstats *a)
+{
+    _Alignas(64) double t[8 * BLP_ROWSTATS_MAXC];
+    const int C = (int)a->C;
+    __m512i idx = _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 0, 0, 0, 0, 0,
+                                    0, 0, 0);
+    size_t r0 = 0;
+    for (; r0 + 8 <= a->rows; r0 += 8)
+        rows8(a, r0, idx, t);
+    return r0;
+}
+
+size_t blp_rowstats8(const blp_rowstats *a)
+{
+    if (a->C == 0 || a->C > BLP_ROWSTATS_MAXC || !__builtin_cpu_supports("avx512f"))
+        return 0;
+    return rowstats_8(a);
+}
+
 #else
 static size_t vexp_wide(const double *x, double *o, size_t n)
 {
@@ -70,6 +134,11 @@ static size_t vexp_wide(const double *x, double *o, size_t n)
 static size_t vlog1p_wide(const double *x, double *o, size_t n)
 {
     (void)x, (void)o, (void)n;
+    return 0;
+}
+size_t blp_rowstats8(const blp_rowstats *a)
+{
+    (void)a;
     return 0;
 }
 #endif

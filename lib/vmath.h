@@ -19,4 +19,33 @@ BLP_HIDDEN void blp_vexp(const double *x, double *out, size_t n);
 /* out[i] = log1p(x[i]); as blp_vexp. */
 BLP_HIDDEN void blp_vlog1p(const double *x, double *out, size_t n);
 
+/* The softmax statistics of `rows` contiguous rows of C logits (cross_entropy's
+ * vector path, lib/loss.c), with d_c = z_c - m:
+ *   m  the row's max, am its index: the first on a tie, a NaN never the max
+ *      unless it is z_0 (the comparisons v > best, in class order);
+ *   R  NaN if m is not finite, else 0, then + (c != am ? exp(d_c) : 0.0)
+ *      for c = 0, 1, ..., C-1 in that order;
+ *   D  0, and with want_D + w_c d_c (d_c when w is NULL) in class order;
+ *   e  (when not NULL) exp(d_c), row-major like the input.
+ * exp is blp_vexp's vector function, which gives every element of rows
+ * done here the bits blp_vexp gives it in an array whose length is a
+ * multiple of the vector width from any such offset. */
+typedef struct {
+    const double *z;         /* the rows as doubles, or NULL ...          */
+    const unsigned char *zf; /* ... as float32 (any alignment)            */
+    size_t rows, C;
+    const double *w; /* D's weights, or NULL for all 1                   */
+    int want_D;
+    double *m, *am, *R, *D; /* per row; am exact as a double              */
+    double *e;              /* rows x C, or NULL                          */
+} blp_rowstats;
+
+/* Fills rows [0, k) of a, k a multiple of 8 that is returned: rows / 8 * 8
+ * where the vector math has 8 lanes and C <= BLP_ROWSTATS_MAXC, else 0 (the
+ * caller does the rest). The width blp_vexp uses divides 8 C, so blp_vexp
+ * from element k C on gives the remaining elements the bits that one
+ * blp_vexp over the whole array would give them. */
+#define BLP_ROWSTATS_MAXC 64
+BLP_HIDDEN size_t blp_rowstats8(const blp_rowstats *a);
+
 #endif
