@@ -607,6 +607,21 @@ static void index_block(const blp_class *k, const double *z, const unsigned char
     if (done < rows)
         block_rows(k, z, zf, done, rows, e, st);
     blp_vlog1p(R, logS, rows);
+    if (!with_grad && k->loss == BL_LOSS_CROSS_ENTROPY && !(k->eps > 0)) {
+        /* index_finish's loss alone, -((z_y - m) - log S) w_y */
+        for (size_t r = 0; r < rows; r++) {
+            if (y[r] == k->ignore) {
+                l[r] = 0;
+                continue;
+            }
+            assert(y[r] >= 0 && (uint64_t)y[r] < C);
+            size_t at = r * C + (size_t)y[r];
+            double zy = zf ? (double)f32_at(zf, at) : z[at];
+            double py = (zy - m[r]) - logS[r];
+            l[r] = -py * (k->w ? k->w[y[r]] : 1.0);
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         double *er = e + r * C;
         if (y[r] == k->ignore) {

@@ -64,19 +64,20 @@ DEFINE_KERNELS(vlog1p, log1p)
 /* Eight rows' class c (zf[(8r + j) C + c], j < 8) as doubles: a gather,
  * whose element addresses need no alignment. */
 __attribute__((target("avx512f"))) static inline __m512d rows8_load(const blp_rowstats *a,
-                                                                     size_t at, __m512i idx)
+                                                                    size_t at, __m512i idx)
 {
     if (a->z)
         return _mm512_i32gather_pd(_mm512_castsi512_si256(idx), a->z + at, 8);
-    __m512 f = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx,
-                                        a->zf + at * sizeof(float), 4);
+    __m512 f =
+        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx, a->zf + at * sizeof(float), 4);
     return _mm512_cvtps_pd(_mm512_castps512_ps256(f)); /* exact */
 }
 
-/* blp_rowstats8 for rows r0 .. r0 + 7: each lane a row, the classes in
- * order, so that every row sees the operations of the scalar definition. */
-__attribute__((target("avx512f"))) static void rows8(const blp_rowstats *a, size_t r0,
-                                                     __m512i idx, double *t)
+/* blp_rowstats8 for rows r0 .. r0 + 7, each lane a row, the classes in
+ * order, so that every row sees the operations of the scalar definition.
+ * First the max and argmax, the rows as doubles parked in t (8 C). */
+__attribute__((target("avx512f"))) static void rows8_max(const blp_rowstats *a, size_t r0,
+                                                         __m512i idx, double *t)
 {
     const size_t C = a->C, at = r0 * C;
     __m512d best = _mm512_setzero_pd(), am = _mm512_setzero_pd();
@@ -87,6 +88,16 @@ __attribute__((target("avx512f"))) static void rows8(const blp_rowstats *a, size
         am = _mm512_mask_mov_pd(am, gt, _mm512_set1_pd((double)c));
         best = _mm512_mask_mov_pd(best, gt, v);
     }
+    _mm512_storeu_pd(a->m + r0, best);
+    _mm512_storeu_pd(a->am + r0, am);
+}
+
+/* Then R and D (and e) from t, m and am. */
+__attribute__((target("avx512f"))) static void rows8_exp(const blp_rowstats *a, size_t r0,
+                                                         __m512i idx, const double *t)
+{
+    const size_t C = a->C, at = r0 * C;
+    __m512d best = _mm512_loadu_pd(a->m + r0), am = _mm512_loadu_pd(a->am + r0);
     __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(best), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
     __m512d R = _mm512_mask_mov_pd(_mm512_set1_pd(NAN), fin, _mm512_setzero_pd());
     __m512d D = _mm512_setzero_pd();
@@ -100,21 +111,29 @@ __attribute__((target("avx512f"))) static void rows8(const blp_rowstats *a, size
         __mmask8 not_am = _mm512_cmp_pd_mask(am, _mm512_set1_pd((double)c), _CMP_NEQ_UQ);
         R = _mm512_add_pd(R, _mm512_maskz_mov_pd(not_am, e)); /* + 0.0 at the max */
     }
-    _mm512_storeu_pd(a->m + r0, best);
-    _mm512_storeu_pd(a->am + r0, am);
     _mm512_storeu_pd(a->R + r0, R);
     _mm512_storeu_pd(a->D + r0, D);
 }
 
+/* Sixteen rows at a time where there are, the two maxima's chains of
+ * comparisons side by side. */
 __attribute__((target("avx512f"))) static size_t rowstats_8(const blp_rowstats *a)
 {
-    _Alignas(64) double t[8 * BLP_ROWSTATS_MAXC];
+    _Alignas(64) double t[2][8 * BLP_ROWSTATS_MAXC];
     const int C = (int)a->C;
-    __m512i idx = _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 0, 0, 0, 0, 0,
-                                    0, 0, 0);
+    __m512i idx =
+        _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 0, 0, 0, 0, 0, 0, 0, 0);
     size_t r0 = 0;
-    for (; r0 + 8 <= a->rows; r0 += 8)
-        rows8(a, r0, idx, t);
+    for (; r0 + 8 <= a->rows; r0 += 16) {
+        int two = r0 + 16 <= a->rows;
+        rows8_max(a, r0, idx, t[0]);
+        if (two)
+            rows8_max(a, r0 + 8, idx, t[1]);
+        rows8_exp(a, r0, idx, t[0]);
+        if (!two)
+            return r0 + 8;
+        rows8_exp(a, r0 + 8, idx, t[1]);
+    }
     return r0;
 }
 
