@@ -61,16 +61,33 @@ __attribute__((target("avx512f"))) __m512d _ZGVeN8v_log1p(__m512d);
 DEFINE_KERNELS(vexp, exp)
 DEFINE_KERNELS(vlog1p, log1p)
 
-/* Eight rows' class c (zf[(8r + j) C + c], j < 8) as doubles: a gather,
- * whose element addresses need no alignment. */
-__attribute__((target("avx512f"))) static inline __m512d rows8_load(const blp_rowstats *a,
-                                                                    size_t at, __m512i idx)
+/* Eight rows (from element at of a) as doubles into t, class-major: t[8 c
+ * + j] = row j's class c. Gathers, whose element addresses need no
+ * alignment; float32 two classes at a time, idx's lanes 8 to 15 being
+ * those of 0 to 7 plus one. Conversion from float32 is exact. */
+__attribute__((target("avx512f"))) static void rows8_fill(const blp_rowstats *a, size_t at,
+                                                          __m512i idx, double *t)
 {
-    if (a->z)
-        return _mm512_i32gather_pd(_mm512_castsi512_si256(idx), a->z + at, 8);
-    __m512 f =
-        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx, a->zf + at * sizeof(float), 4);
-    return _mm512_cvtps_pd(_mm512_castps512_ps256(f)); /* exact */
+    const size_t C = a->C;
+    if (a->z) {
+        for (size_t c = 0; c < C; c++)
+            _mm512_store_pd(t + 8 * c,
+                            _mm512_i32gather_pd(_mm512_castsi512_si256(idx), a->z + at + c, 8));
+        return;
+    }
+    const unsigned char *f = a->zf + at * sizeof(float);
+    size_t c = 0;
+    for (; c + 2 <= C; c += 2) {
+        __m512 v = _mm512_i32gather_ps(idx, f + c * sizeof(float), 4);
+        __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        _mm512_store_pd(t + 8 * c, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        _mm512_store_pd(t + 8 * c + 8, _mm512_cvtps_pd(hi));
+    }
+    if (c < C) {
+        __m512 v =
+            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx, f + c * sizeof(float), 4);
+        _mm512_store_pd(t + 8 * c, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    }
 }
 
 /* blp_rowstats8 for rows r0 .. r0 + 7, each lane a row, the classes in
@@ -79,12 +96,12 @@ __attribute__((target("avx512f"))) static inline __m512d rows8_load(const blp_ro
 __attribute__((target("avx512f"))) static void rows8_max(const blp_rowstats *a, size_t r0,
                                                          __m512i idx, double *t)
 {
-    const size_t C = a->C, at = r0 * C;
-    __m512d best = _mm512_setzero_pd(), am = _mm512_setzero_pd();
-    for (size_t c = 0; c < C; c++) {
-        __m512d v = rows8_load(a, at + c, idx);
-        _mm512_store_pd(t + 8 * c, v);
-        __mmask8 gt = c ? _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) : 0xff;
+    const size_t C = a->C;
+    rows8_fill(a, r0 * C, idx, t);
+    __m512d best = _mm512_load_pd(t), am = _mm512_setzero_pd();
+    for (size_t c = 1; c < C; c++) {
+        __m512d v = _mm512_load_pd(t + 8 * c);
+        __mmask8 gt = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ);
         am = _mm512_mask_mov_pd(am, gt, _mm512_set1_pd((double)c));
         best = _mm512_mask_mov_pd(best, gt, v);
     }
@@ -122,7 +139,8 @@ __attribute__((target("avx512f"))) static size_t rowstats_8(const blp_rowstats *
     _Alignas(64) double t[2][8 * BLP_ROWSTATS_MAXC];
     const int C = (int)a->C;
     __m512i idx =
-        _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 0, 0, 0, 0, 0, 0, 0, 0);
+        _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 1, C + 1, 2 * C + 1,
+                          3 * C + 1, 4 * C + 1, 5 * C + 1, 6 * C + 1, 7 * C + 1);
     size_t r0 = 0;
     for (; r0 + 8 <= a->rows; r0 += 16) {
         int two = r0 + 16 <= a->rows;
