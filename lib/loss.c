@@ -502,17 +502,10 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
     return index_finish(k, z[(size_t)y * s], y, am, m, R, log1p(R), D, g);
 }
 
-/*
- * The same for a block of contiguous rows (inner size 1), with exp and
- * log1p evaluated over whole arrays by the vector math of vmath.c: the
- * per-row statistics first, then one exp over every d_c of the block, one
- * log1p over every R, then index_finish per row. e is the block's exp
- * buffer (the gradient rows themselves when g is not NULL); st holds 5
- * doubles a row of scratch. Same values as index_position up to the
- * vector functions' rounding (a few ulp).
- */
-/* index_block's statistics of rows [r0, rows) one row at a time, with the
- * block's exps from e + r0 C on (the vector path's remainder). */
+/* index_block's statistics of rows [r0, rows), one row at a time: m, the
+ * argmax, D, exp(d_c) into e (one blp_vexp from row r0 on), then R. The
+ * definitions are blp_rowstats8's (vmath.h), which does the rows before r0
+ * eight at a time and must keep giving the same bits as this loop. */
 static void block_rows(const blp_class *k, const double *z, const unsigned char *zf, size_t r0,
                        size_t rows, double *e, double *st)
 {
@@ -576,14 +569,15 @@ static void block_rows(const blp_class *k, const double *z, const unsigned char 
 }
 
 /*
- * The same for a block of contiguous rows (inner size 1), with exp and
- * log1p evaluated over whole arrays by the vector math of vmath.c: the
- * per-row statistics first (blp_rowstats8 eight rows at a time where it
- * can, block_rows the rest), with exp over every d_c of the block, one
- * log1p over every R, then index_finish per row. e is the block's exp
- * buffer (the gradient rows themselves when g is not NULL); st holds 5
- * doubles a row of scratch. Same values as index_position up to the
- * vector functions' rounding (a few ulp).
+ * index_position for a block of contiguous rows (inner size 1), with exp
+ * and log1p by the vector math of vmath.c: the per-row statistics first
+ * (blp_rowstats8 eight rows at a time where the CPU allows, block_rows the
+ * rest), with exp of every d_c, then one log1p over every R, then
+ * index_finish per row (its loss alone inline for cross_entropy without
+ * gradient or smoothing). e is the block's exp buffer (the gradient rows
+ * themselves when g is not NULL); st holds 5 doubles a row of scratch.
+ * Same values as index_position up to the vector functions' rounding (a
+ * few ulp).
  */
 static void index_block(const blp_class *k, const double *z, const unsigned char *zf,
                         const int64_t *y, size_t rows, double *e, double *st, double *l,

@@ -10,6 +10,12 @@
  *
  * Results are deterministic for a given machine, but the last bit may
  * differ between CPUs with and without AVX-512 or AVX2.
+ *
+ * blp_rowstats8 gives cross_entropy's vector path (lib/loss.c index_block)
+ * the max, argmax and sums of eight rows at a time with AVX-512, a row in
+ * each lane: the rows are gathered class by class, so the loop over the
+ * classes is the scalar loop's, in its order, and exp is the same 8-lane
+ * function, called on d_c as it comes instead of from an array.
  */
 #include <math.h>
 

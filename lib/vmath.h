@@ -1,5 +1,6 @@
 /*
- * vmath.h — libballast's private vector math: exp and log1p over arrays.
+ * vmath.h — libballast's private vector math: exp and log1p over arrays,
+ * and the softmax statistics of rows (cross_entropy's vector path).
  */
 #ifndef BALLAST_VMATH_H
 #define BALLAST_VMATH_H
@@ -27,9 +28,10 @@ BLP_HIDDEN void blp_vlog1p(const double *x, double *out, size_t n);
  *      for c = 0, 1, ..., C-1 in that order;
  *   D  0, and with want_D + w_c d_c (d_c when w is NULL) in class order;
  *   e  (when not NULL) exp(d_c), row-major like the input.
- * exp is blp_vexp's vector function, which gives every element of rows
- * done here the bits blp_vexp gives it in an array whose length is a
- * multiple of the vector width from any such offset. */
+ * Eight rows at a time, each in a lane of its own, so that every row sees
+ * the operations of that definition in its order: the results are those of
+ * a loop over the rows, bit for bit. exp is blp_vexp's own 8-lane vector
+ * function, which computes each lane alone. */
 typedef struct {
     const double *z;         /* the rows as doubles, or NULL ...          */
     const unsigned char *zf; /* ... as float32 (any alignment)            */
@@ -40,11 +42,11 @@ typedef struct {
     double *e;              /* rows x C, or NULL                          */
 } blp_rowstats;
 
-/* Fills rows [0, k) of a, k a multiple of 8 that is returned: rows / 8 * 8
- * where the vector math has 8 lanes and C <= BLP_ROWSTATS_MAXC, else 0 (the
- * caller does the rest). The width blp_vexp uses divides 8 C, so blp_vexp
- * from element k C on gives the remaining elements the bits that one
- * blp_vexp over the whole array would give them. */
+/* Fills rows [0, k) of a and returns k: rows / 8 * 8 where blp_vexp has 8
+ * lanes and C <= BLP_ROWSTATS_MAXC, else 0 (the caller does the rest).
+ * k C being a multiple of 8, blp_vexp from element k C on gives every
+ * element the bits one blp_vexp over all rows x C would give it (the same
+ * elements fall in its scalar tail). */
 #define BLP_ROWSTATS_MAXC 64
 BLP_HIDDEN size_t blp_rowstats8(const blp_rowstats *a);
 
