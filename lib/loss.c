@@ -228,15 +228,19 @@ static bl_status check_index_targets(const bl_loss_args *a, const blp_layout *L,
 {
     blp_sum s = {0, 0};
     const int64_t *t = a->target_index;
+    size_t kept = 0; /* without weights the sum of ones, exact: the count */
     for (size_t n = 0; n < L->positions; n++) {
         int64_t y = t[n];
         if (y == a->ignore_index)
             continue;
         if (y < 0 || (uint64_t)y >= L->classes)
             return blp_target_out_of_bounds(err, n, y, L->classes);
-        sum_add(&s, a->weights ? a->weights[(size_t)y] : 1.0);
+        if (a->weights)
+            sum_add(&s, a->weights[(size_t)y]);
+        else
+            kept++;
     }
-    *den = sum_get(&s);
+    *den = a->weights ? sum_get(&s) : (double)kept;
     return BL_OK;
 }
 
