@@ -228,15 +228,19 @@ static bl_status check_index_targets(const bl_loss_args *a, const blp_layout *L,
 {
     blp_sum s = {0, 0};
     const int64_t *t = a->target_index;
+    size_t kept = 0; /* without weights the sum of ones, exact: the count */
     for (size_t n = 0; n < L->positions; n++) {
         int64_t y = t[n];
         if (y == a->ignore_index)
             continue;
         if (y < 0 || (uint64_t)y >= L->classes)
             return blp_target_out_of_bounds(err, n, y, L->classes);
-        sum_add(&s, a->weights ? a->weights[(size_t)y] : 1.0);
+        if (a->weights)
+            sum_add(&s, a->weights[(size_t)y]);
+        else
+            kept++;
     }
-    *den = sum_get(&s);
+    *den = a->weights ? sum_get(&s) : (double)kept;
     return BL_OK;
 }
 
@@ -502,23 +506,16 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
     return index_finish(k, z[(size_t)y * s], y, am, m, R, log1p(R), D, g);
 }
 
-/*
- * The same for a block of contiguous rows (inner size 1), with exp and
- * log1p evaluated over whole arrays by the vector math of vmath.c: the
- * per-row statistics first, then one exp over every d_c of the block, one
- * log1p over every R, then index_finish per row. e is the block's exp
- * buffer (the gradient rows themselves when g is not NULL); st holds 5
- * doubles a row of scratch. Same values as index_position up to the
- * vector functions' rounding (a few ulp).
- */
-static void index_block(const blp_class *k, const double *z, const unsigned char *zf,
-                        const int64_t *y, size_t rows, double *e, double *st, double *l,
-                        int with_grad)
+/* index_block's statistics of rows [r0, rows), one row at a time: m, the
+ * argmax, D, exp(d_c) into e (one blp_vexp from row r0 on), then R. The
+ * definitions are blp_rowstats8's (vmath.h), which does the rows before r0
+ * eight at a time and must keep giving the same bits as this loop. */
+static void block_rows(const blp_class *k, const double *z, const unsigned char *zf, size_t r0,
+                       size_t rows, double *e, double *st)
 {
     const size_t C = k->C;
-    double *m = st, *R = st + rows, *logS = st + 2 * rows, *D = st + 3 * rows;
-    double *amv = st + 4 * rows; /* argmax, exact as a double */
-    for (size_t r = 0; r < rows; r++) {
+    double *m = st, *R = st + rows, *D = st + 3 * rows, *amv = st + 4 * rows;
+    for (size_t r = r0; r < rows; r++) {
         double *er = e + r * C;
         size_t am;
         if (zf) { /* float32: d_c from the exact doubles of the floats */
@@ -541,31 +538,31 @@ static void index_block(const blp_class *k, const double *z, const unsigned char
                 d_sum += (k->w ? k->w[c] : 1.0) * er[c];
         D[r] = d_sum;
     }
-    blp_vexp(e, e, rows * C);
+    blp_vexp(e + r0 * C, e + r0 * C, (rows - r0) * C);
     /* R: every class but the max, in order: R stays exact when it is far
      * below 1 (a confident row). The max's term is replaced by +0, which
      * leaves R's bits as they are (R is never -0), so that the loop runs C
      * times in every row, with no mispredicted exit; four rows at a time,
      * four independent chains of additions, each in its own order. */
-    size_t r0 = 0;
-    for (; r0 + 4 <= rows; r0 += 4) {
-        const double *e0 = e + r0 * C, *e1 = e0 + C, *e2 = e1 + C, *e3 = e2 + C;
-        size_t a0 = (size_t)amv[r0], a1 = (size_t)amv[r0 + 1], a2 = (size_t)amv[r0 + 2],
-               a3 = (size_t)amv[r0 + 3];
-        double s0 = rest_init(m[r0]), s1 = rest_init(m[r0 + 1]), s2 = rest_init(m[r0 + 2]),
-               s3 = rest_init(m[r0 + 3]);
+    size_t q = r0;
+    for (; q + 4 <= rows; q += 4) {
+        const double *e0 = e + q * C, *e1 = e0 + C, *e2 = e1 + C, *e3 = e2 + C;
+        size_t a0 = (size_t)amv[q], a1 = (size_t)amv[q + 1], a2 = (size_t)amv[q + 2],
+               a3 = (size_t)amv[q + 3];
+        double s0 = rest_init(m[q]), s1 = rest_init(m[q + 1]), s2 = rest_init(m[q + 2]),
+               s3 = rest_init(m[q + 3]);
         for (size_t c = 0; c < C; c++) {
             s0 += c != a0 ? e0[c] : 0.0;
             s1 += c != a1 ? e1[c] : 0.0;
             s2 += c != a2 ? e2[c] : 0.0;
             s3 += c != a3 ? e3[c] : 0.0;
         }
-        R[r0] = s0;
-        R[r0 + 1] = s1;
-        R[r0 + 2] = s2;
-        R[r0 + 3] = s3;
+        R[q] = s0;
+        R[q + 1] = s1;
+        R[q + 2] = s2;
+        R[q + 3] = s3;
     }
-    for (size_t r = r0; r < rows; r++) {
+    for (size_t r = q; r < rows; r++) {
         const double *er = e + r * C;
         size_t am = (size_t)amv[r];
         double rest = rest_init(m[r]);
@@ -573,7 +570,56 @@ static void index_block(const blp_class *k, const double *z, const unsigned char
             rest += c != am ? er[c] : 0.0;
         R[r] = rest;
     }
+}
+
+/*
+ * index_position for a block of contiguous rows (inner size 1), with exp
+ * and log1p by the vector math of vmath.c: the per-row statistics first
+ * (blp_rowstats8 eight rows at a time where the CPU allows, block_rows the
+ * rest), with exp of every d_c, then one log1p over every R, then
+ * index_finish per row (its loss alone inline for cross_entropy without
+ * gradient or smoothing). e is the block's exp buffer (the gradient rows
+ * themselves when g is not NULL); st holds 5 doubles a row of scratch.
+ * Same values as index_position up to the vector functions' rounding (a
+ * few ulp).
+ */
+static void index_block(const blp_class *k, const double *z, const unsigned char *zf,
+                        const int64_t *y, size_t rows, double *e, double *st, double *l,
+                        int with_grad)
+{
+    const size_t C = k->C;
+    double *m = st, *R = st + rows, *logS = st + 2 * rows, *D = st + 3 * rows;
+    double *amv = st + 4 * rows; /* argmax, exact as a double */
+    blp_rowstats rs = {.z = z,
+                       .zf = zf,
+                       .rows = rows,
+                       .C = C,
+                       .w = k->w,
+                       .want_D = k->eps > 0,
+                       .m = m,
+                       .am = amv,
+                       .R = R,
+                       .D = D,
+                       .e = with_grad ? e : NULL};
+    size_t done = blp_rowstats8(&rs);
+    if (done < rows)
+        block_rows(k, z, zf, done, rows, e, st);
     blp_vlog1p(R, logS, rows);
+    if (!with_grad && k->loss == BL_LOSS_CROSS_ENTROPY && !(k->eps > 0)) {
+        /* index_finish's loss alone, -((z_y - m) - log S) w_y */
+        for (size_t r = 0; r < rows; r++) {
+            if (y[r] == k->ignore) {
+                l[r] = 0;
+                continue;
+            }
+            assert(y[r] >= 0 && (uint64_t)y[r] < C);
+            size_t at = r * C + (size_t)y[r];
+            double zy = zf ? (double)f32_at(zf, at) : z[at];
+            double py = (zy - m[r]) - logS[r];
+            l[r] = -py * (k->w ? k->w[y[r]] : 1.0);
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         double *er = e + r * C;
         if (y[r] == k->ignore) {

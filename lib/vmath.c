@@ -10,6 +10,12 @@
  *
  * Results are deterministic for a given machine, but the last bit may
  * differ between CPUs with and without AVX-512 or AVX2.
+ *
+ * blp_rowstats8 gives cross_entropy's vector path (lib/loss.c index_block)
+ * the max, argmax and sums of eight rows at a time with AVX-512, a row in
+ * each lane: the rows are gathered class by class, so the loop over the
+ * classes is the scalar loop's, in its order, and exp is the same 8-lane
+ * function, called on d_c as it comes instead of from an array.
  */
 #include <math.h>
 
@@ -61,6 +67,107 @@ __attribute__((target("avx512f"))) __m512d _ZGVeN8v_log1p(__m512d);
 DEFINE_KERNELS(vexp, exp)
 DEFINE_KERNELS(vlog1p, log1p)
 
+/* Eight rows (from element at of a) as doubles into t, class-major: t[8 c
+ * + j] = row j's class c. Gathers, whose element addresses need no
+ * alignment; float32 two classes at a time, idx's lanes 8 to 15 being
+ * those of 0 to 7 plus one. Conversion from float32 is exact. */
+__attribute__((target("avx512f"))) static void rows8_fill(const blp_rowstats *a, size_t at,
+                                                          __m512i idx, double *t)
+{
+    const size_t C = a->C;
+    if (a->z) {
+        for (size_t c = 0; c < C; c++)
+            _mm512_store_pd(t + 8 * c,
+                            _mm512_i32gather_pd(_mm512_castsi512_si256(idx), a->z + at + c, 8));
+        return;
+    }
+    const unsigned char *f = a->zf + at * sizeof(float);
+    size_t c = 0;
+    for (; c + 2 <= C; c += 2) {
+        __m512 v = _mm512_i32gather_ps(idx, f + c * sizeof(float), 4);
+        __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        _mm512_store_pd(t + 8 * c, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        _mm512_store_pd(t + 8 * c + 8, _mm512_cvtps_pd(hi));
+    }
+    if (c < C) {
+        __m512 v =
+            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xff, idx, f + c * sizeof(float), 4);
+        _mm512_store_pd(t + 8 * c, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    }
+}
+
+/* blp_rowstats8 for rows r0 .. r0 + 7, each lane a row, the classes in
+ * order, so that every row sees the operations of the scalar definition.
+ * First the max and argmax, the rows as doubles parked in t (8 C). */
+__attribute__((target("avx512f"))) static void rows8_max(const blp_rowstats *a, size_t r0,
+                                                         __m512i idx, double *t)
+{
+    const size_t C = a->C;
+    rows8_fill(a, r0 * C, idx, t);
+    __m512d best = _mm512_load_pd(t), am = _mm512_setzero_pd();
+    for (size_t c = 1; c < C; c++) {
+        __m512d v = _mm512_load_pd(t + 8 * c);
+        __mmask8 gt = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ);
+        am = _mm512_mask_mov_pd(am, gt, _mm512_set1_pd((double)c));
+        best = _mm512_mask_mov_pd(best, gt, v);
+    }
+    _mm512_storeu_pd(a->m + r0, best);
+    _mm512_storeu_pd(a->am + r0, am);
+}
+
+/* Then R and D (and e) from t, m and am. */
+__attribute__((target("avx512f"))) static void rows8_exp(const blp_rowstats *a, size_t r0,
+                                                         __m512i idx, const double *t)
+{
+    const size_t C = a->C, at = r0 * C;
+    __m512d best = _mm512_loadu_pd(a->m + r0), am = _mm512_loadu_pd(a->am + r0);
+    __mmask8 fin = _mm512_cmp_pd_mask(_mm512_abs_pd(best), _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+    __m512d R = _mm512_mask_mov_pd(_mm512_set1_pd(NAN), fin, _mm512_setzero_pd());
+    __m512d D = _mm512_setzero_pd();
+    for (size_t c = 0; c < C; c++) {
+        __m512d d = _mm512_sub_pd(_mm512_load_pd(t + 8 * c), best);
+        if (a->want_D)
+            D = _mm512_add_pd(D, a->w ? _mm512_mul_pd(_mm512_set1_pd(a->w[c]), d) : d);
+        __m512d e = _ZGVeN8v_exp(d);
+        if (a->e)
+            _mm512_i32scatter_pd(a->e + at + c, _mm512_castsi512_si256(idx), e, 8);
+        __mmask8 not_am = _mm512_cmp_pd_mask(am, _mm512_set1_pd((double)c), _CMP_NEQ_UQ);
+        R = _mm512_add_pd(R, _mm512_maskz_mov_pd(not_am, e)); /* + 0.0 at the max */
+    }
+    _mm512_storeu_pd(a->R + r0, R);
+    _mm512_storeu_pd(a->D + r0, D);
+}
+
+/* Sixteen rows at a time where there are, the two maxima's chains of
+ * comparisons side by side. */
+__attribute__((target("avx512f"))) static size_t rowstats_8(const blp_rowstats *a)
+{
+    _Alignas(64) double t[2][8 * BLP_ROWSTATS_MAXC];
+    const int C = (int)a->C;
+    __m512i idx =
+        _mm512_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C, 1, C + 1, 2 * C + 1,
+                          3 * C + 1, 4 * C + 1, 5 * C + 1, 6 * C + 1, 7 * C + 1);
+    size_t r0 = 0;
+    for (; r0 + 8 <= a->rows; r0 += 16) {
+        int two = r0 + 16 <= a->rows;
+        rows8_max(a, r0, idx, t[0]);
+        if (two)
+            rows8_max(a, r0 + 8, idx, t[1]);
+        rows8_exp(a, r0, idx, t[0]);
+        if (!two)
+            return r0 + 8;
+        rows8_exp(a, r0 + 8, idx, t[1]);
+    }
+    return r0;
+}
+
+size_t blp_rowstats8(const blp_rowstats *a)
+{
+    if (a->C == 0 || a->C > BLP_ROWSTATS_MAXC || !__builtin_cpu_supports("avx512f"))
+        return 0;
+    return rowstats_8(a);
+}
+
 #else
 static size_t vexp_wide(const double *x, double *o, size_t n)
 {
@@ -70,6 +177,11 @@ static size_t vexp_wide(const double *x, double *o, size_t n)
 static size_t vlog1p_wide(const double *x, double *o, size_t n)
 {
     (void)x, (void)o, (void)n;
+    return 0;
+}
+size_t blp_rowstats8(const blp_rowstats *a)
+{
+    (void)a;
     return 0;
 }
 #endif

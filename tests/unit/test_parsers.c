@@ -330,6 +330,48 @@ START_TEST(multipart_existing_behaviour)
 }
 END_TEST
 
+/* A part's content of every length up to 300 made of the delimiter's own
+ * bytes, with near misses ("\r\n--XyZ" with one inner byte changed) but
+ * never the whole delimiter, at two alignments of the body, then a long one: the part ends at the
+ * first delimiter, wherever the search's 32-byte steps fall. */
+START_TEST(multipart_delimiter_search)
+{
+    static const char head[] = "--" BOUNDARY "\r\nContent-Disposition: form-data; name=a\r\n\r\n";
+    static const char tail[] = "\r\n--" BOUNDARY "--\r\n";
+    static const char alphabet[] = "\r\n-XyZa";
+    static char body[1 + sizeof head + 20000 + sizeof tail];
+    uint64_t state = 7;
+    multipart_part p[2];
+    size_t n;
+    char bad[64];
+    for (size_t len = 0; len <= 20000; len = len < 300 ? len + 1 : len + 19700) {
+        size_t at = len % 2; /* the body at an odd address half the time */
+        char *b = body + at, *data = b + sizeof head - 1;
+        memcpy(b, head, sizeof head - 1);
+        for (size_t i = 0; i < len; i++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            data[i] = alphabet[(state >> 33) % (sizeof alphabet - 1)];
+        }
+        /* near misses: one inner byte of the delimiter changed */
+        for (size_t i = 0; i + 7 <= len; i += 11) {
+            memcpy(data + i, "\r\n--" BOUNDARY, 7);
+            data[i + 1 + i / 11 % 5] = 'a';
+        }
+        for (size_t i = 6; i < len; i++) /* never the whole delimiter */
+            if (memcmp(data + i - 6, "\r\n--" BOUNDARY, 6) == 0)
+                data[i] = 'a';
+        memcpy(data + len, tail, sizeof tail - 1);
+        size_t total = sizeof head - 1 + len + sizeof tail - 1;
+        for (size_t i = 0; i < len; i++) /* the tail's "\r" cannot complete one */
+            ck_assert(memcmp(data + i, "\r\n--" BOUNDARY, 7) != 0);
+        ck_assert_int_eq(multipart_parse(b, total, BOUNDARY, p, 2, &n, bad, sizeof bad), MP_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_msg(p[0].data == data && p[0].len == len, "content of %zu bytes: got %zu", len,
+                      p[0].len);
+    }
+}
+END_TEST
+
 /* ---- .npy headers ------------------------------------------------------------- */
 
 /* A version 1.0 .npy of header text h (padded with spaces and a newline,
@@ -710,6 +752,7 @@ static Suite *parsers_suite(void)
     tcase_add_test(mp, disposition_refusals);
     tcase_add_test(mp, disposition_name_lengths);
     tcase_add_test(mp, multipart_existing_behaviour);
+    tcase_add_test(mp, multipart_delimiter_search);
     suite_add_tcase(s, mp);
     TCase *npy = tcase_create("npy");
     tcase_add_test(npy, npy_what_numpy_writes);
