@@ -220,7 +220,9 @@ __attribute__((target("avx2"))) static void rows4_max(const blp_rowstats *a, siz
         __m256d v = _mm256_load_pd(t + 4 * c);
         __m256d gt = _mm256_cmp_pd(v, best, _CMP_GT_OQ);
         am = _mm256_blendv_pd(am, _mm256_set1_pd((double)c), gt);
-        best = _mm256_blendv_pd(best, v, gt);
+        /* MAXPD gives v where v > best, else best (a NaN or a zero
+         * included): the scalar best = v > best ? v : best. */
+        best = _mm256_max_pd(v, best);
     }
     _mm256_storeu_pd(a->m + r0, best);
     _mm256_storeu_pd(a->am + r0, am);
