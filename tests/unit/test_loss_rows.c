@@ -17,7 +17,7 @@
  *   - float32 logits with the same specials answer to the bit as their
  *     doubles (test_loss_f32.c does so with finite logits);
  *   - with the vector width forced to 8 and to 4 lanes (blp_vmath_force, so
- *     that this AVX-512 machine runs the AVX2 kernel too), the rows kernel
+ *     that a machine with AVX-512 runs the AVX2 kernel too), the rows kernel
  *     answers to the bit as the loop over the rows with the same width
  *     forced (what a CPU of that width computed before the kernel): per,
  *     grad, value and total_weight of every reduction, float32 and float64,
@@ -232,14 +232,16 @@ static void lane_run(const bl_loss_args *a, int with_grad, int lanes, int rows, 
 
 /* The rows kernel of `lanes` lanes against the loop over the rows with
  * blp_vexp of the same width, every option set of d, float64 and float32,
- * with reduction none; sum and mean too where there is a gradient (which
- * they scale; their value is reduced from the same per-row losses). */
+ * with reduction none; sum, mean and sum_over_batch_size too where there is
+ * a gradient (which they scale; their value is reduced from the same
+ * per-row losses). */
 static void lanes_compare(const rows_data *d, int lanes, lane_out *k, lane_out *l)
 {
-    static const bl_reduction red[] = {BL_REDUCTION_NONE, BL_REDUCTION_SUM, BL_REDUCTION_MEAN};
+    static const bl_reduction red[] = {BL_REDUCTION_NONE, BL_REDUCTION_SUM, BL_REDUCTION_MEAN,
+                                       BL_REDUCTION_SUM_OVER_BATCH_SIZE};
     const size_t NC = d->N * d->C;
     for (int v = 0; v < 32; v++)
-        for (size_t r = 0; r < (v & 8 ? 3 : 1); r++) {
+        for (size_t r = 0; r < (v & 8 ? 4 : 1); r++) {
             bl_loss_args a = rows_args(d, v & 15);
             a.reduction = red[r];
             if (v & 16) {
