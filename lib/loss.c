@@ -508,8 +508,8 @@ static double index_position(const blp_class *k, const double *z, int64_t y, dou
 
 /* index_block's statistics of rows [r0, rows), one row at a time: m, the
  * argmax, D, exp(d_c) into e (one blp_vexp from row r0 on), then R. The
- * definitions are blp_rowstats8's (vmath.h), which does the rows before r0
- * eight at a time and must keep giving the same bits as this loop. */
+ * definitions are blp_rowstats_vec's (vmath.h), which does the rows before
+ * r0 eight or four at a time and must keep giving the same bits as this loop. */
 static void block_rows(const blp_class *k, const double *z, const unsigned char *zf, size_t r0,
                        size_t rows, double *e, double *st)
 {
@@ -575,7 +575,7 @@ static void block_rows(const blp_class *k, const double *z, const unsigned char 
 /*
  * index_position for a block of contiguous rows (inner size 1), with exp
  * and log1p by the vector math of vmath.c: the per-row statistics first
- * (blp_rowstats8 eight rows at a time where the CPU allows, block_rows the
+ * (blp_rowstats_vec 8 or 4 rows at a time where the CPU allows, block_rows the
  * rest), with exp of every d_c, then one log1p over every R, then
  * index_finish per row (its loss alone inline for cross_entropy without
  * gradient or smoothing). e is the block's exp buffer (the gradient rows
@@ -601,7 +601,7 @@ static void index_block(const blp_class *k, const double *z, const unsigned char
                        .R = R,
                        .D = D,
                        .e = with_grad ? e : NULL};
-    size_t done = blp_rowstats8(&rs);
+    size_t done = blp_rowstats_vec(&rs);
     if (done < rows)
         block_rows(k, z, zf, done, rows, e, st);
     blp_vlog1p(R, logS, rows);

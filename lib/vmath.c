@@ -11,15 +11,27 @@
  * Results are deterministic for a given machine, but the last bit may
  * differ between CPUs with and without AVX-512 or AVX2.
  *
- * blp_rowstats8 gives cross_entropy's vector path (lib/loss.c index_block)
- * the max, argmax and sums of eight rows at a time with AVX-512, a row in
- * each lane: the rows are gathered class by class, so the loop over the
- * classes is the scalar loop's, in its order, and exp is the same 8-lane
- * function, called on d_c as it comes instead of from an array.
+ * blp_rowstats_vec gives cross_entropy's vector path (lib/loss.c
+ * index_block) the max, argmax and sums of eight rows at a time with
+ * AVX-512, four with AVX2, a row in each lane: the rows are gathered class
+ * by class, so the loop over the classes is the scalar loop's, in its
+ * order, and exp is blp_vexp's own vector function (8 or 4 lanes), called
+ * on d_c as it comes instead of from an array.
  */
 #include <math.h>
 
 #include "vmath.h"
+
+/* blp_vmath_force's settings, for tests and benchmarks only: the product
+ * never sets them, so they stay 0 (the CPU's widest vector, and the rows
+ * kernels on) and are only ever read. */
+static int force_lanes, force_no_rows;
+
+void blp_vmath_force(int lanes, int rows)
+{
+    force_lanes = lanes;
+    force_no_rows = !rows;
+}
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(BL_NO_MVEC)
 #include <immintrin.h>
@@ -57,12 +69,21 @@ __attribute__((target("avx512f"))) __m512d _ZGVeN8v_log1p(__m512d);
     }                                                                                              \
     static size_t name##_wide(const double *x, double *o, size_t n)                                \
     {                                                                                              \
-        if (__builtin_cpu_supports("avx512f"))                                                     \
-            return name##_8(x, o, n);                                                              \
-        if (__builtin_cpu_supports("avx2"))                                                        \
-            return name##_4(x, o, n);                                                              \
-        return name##_2(x, o, n);                                                                  \
+        int w = lanes();                                                                           \
+        return w == 8 ? name##_8(x, o, n) : w == 4 ? name##_4(x, o, n) : name##_2(x, o, n);        \
     }
+
+/* The vector width of blp_vexp, blp_vlog1p and blp_rowstats_vec: the
+ * widest the CPU has, at most force_lanes when that is set. */
+static int lanes(void)
+{
+    int most = force_lanes ? force_lanes : 8;
+    if (most >= 8 && __builtin_cpu_supports("avx512f"))
+        return 8;
+    if (most >= 4 && __builtin_cpu_supports("avx2"))
+        return 4;
+    return 2;
+}
 
 DEFINE_KERNELS(vexp, exp)
 DEFINE_KERNELS(vlog1p, log1p)
@@ -96,7 +117,7 @@ __attribute__((target("avx512f"))) static void rows8_fill(const blp_rowstats *a,
     }
 }
 
-/* blp_rowstats8 for rows r0 .. r0 + 7, each lane a row, the classes in
+/* blp_rowstats_vec for rows r0 .. r0 + 7, each lane a row, the classes in
  * order, so that every row sees the operations of the scalar definition.
  * First the max and argmax, the rows as doubles parked in t (8 C). */
 __attribute__((target("avx512f"))) static void rows8_max(const blp_rowstats *a, size_t r0,
@@ -161,11 +182,102 @@ __attribute__((target("avx512f"))) static size_t rowstats_8(const blp_rowstats *
     return r0;
 }
 
-size_t blp_rowstats8(const blp_rowstats *a)
+/* The same with AVX2, four rows at a time: rows4_fill, rows4_max and
+ * rows4_exp are rows8_fill, rows8_max and rows8_exp with 4 lanes. AVX2 has
+ * no scatter: e's values are parked in t, then written row by row. */
+__attribute__((target("avx2"))) static void rows4_fill(const blp_rowstats *a, size_t at,
+                                                       __m256i idx, double *t)
 {
-    if (a->C == 0 || a->C > BLP_ROWSTATS_MAXC || !__builtin_cpu_supports("avx512f"))
+    const size_t C = a->C;
+    if (a->z) {
+        for (size_t c = 0; c < C; c++)
+            _mm256_store_pd(t + 4 * c,
+                            _mm256_i32gather_pd(a->z + at + c, _mm256_castsi256_si128(idx), 8));
+        return;
+    }
+    const unsigned char *f = a->zf + at * sizeof(float);
+    size_t c = 0;
+    for (; c + 2 <= C; c += 2) {
+        __m256 v =
+            _mm256_i32gather_ps((const float *)(const void *)(f + c * sizeof(float)), idx, 4);
+        _mm256_store_pd(t + 4 * c, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        _mm256_store_pd(t + 4 * c + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    if (c < C) {
+        __m128 v = _mm_i32gather_ps((const float *)(const void *)(f + c * sizeof(float)),
+                                    _mm256_castsi256_si128(idx), 4);
+        _mm256_store_pd(t + 4 * c, _mm256_cvtps_pd(v));
+    }
+}
+
+__attribute__((target("avx2"))) static void rows4_max(const blp_rowstats *a, size_t r0, __m256i idx,
+                                                      double *t)
+{
+    const size_t C = a->C;
+    rows4_fill(a, r0 * C, idx, t);
+    __m256d best = _mm256_load_pd(t), am = _mm256_setzero_pd();
+    for (size_t c = 1; c < C; c++) {
+        __m256d v = _mm256_load_pd(t + 4 * c);
+        __m256d gt = _mm256_cmp_pd(v, best, _CMP_GT_OQ);
+        am = _mm256_blendv_pd(am, _mm256_set1_pd((double)c), gt);
+        /* MAXPD gives v where v > best, else best (a NaN or a zero
+         * included): the scalar best = v > best ? v : best. */
+        best = _mm256_max_pd(v, best);
+    }
+    _mm256_storeu_pd(a->m + r0, best);
+    _mm256_storeu_pd(a->am + r0, am);
+}
+
+__attribute__((target("avx2"))) static void rows4_exp(const blp_rowstats *a, size_t r0, double *t)
+{
+    const size_t C = a->C;
+    __m256d best = _mm256_loadu_pd(a->m + r0), am = _mm256_loadu_pd(a->am + r0);
+    __m256d fin = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), best),
+                                _mm256_set1_pd(INFINITY), _CMP_LT_OQ);
+    __m256d R = _mm256_blendv_pd(_mm256_set1_pd(NAN), _mm256_setzero_pd(), fin);
+    __m256d D = _mm256_setzero_pd();
+    for (size_t c = 0; c < C; c++) {
+        __m256d d = _mm256_sub_pd(_mm256_load_pd(t + 4 * c), best);
+        if (a->want_D)
+            D = _mm256_add_pd(D, a->w ? _mm256_mul_pd(_mm256_set1_pd(a->w[c]), d) : d);
+        __m256d e = _ZGVdN4v_exp(d);
+        _mm256_store_pd(t + 4 * c, e);
+        __m256d not_am = _mm256_cmp_pd(am, _mm256_set1_pd((double)c), _CMP_NEQ_UQ);
+        R = _mm256_add_pd(R, _mm256_and_pd(not_am, e)); /* + 0.0 at the max */
+    }
+    _mm256_storeu_pd(a->R + r0, R);
+    _mm256_storeu_pd(a->D + r0, D);
+    for (size_t j = 0; a->e && j < 4; j++)
+        for (size_t c = 0; c < C; c++)
+            a->e[(r0 + j) * C + c] = t[4 * c + j];
+}
+
+/* Eight rows at a time where there are, as rowstats_8 sixteen. */
+__attribute__((target("avx2"))) static size_t rowstats_4(const blp_rowstats *a)
+{
+    _Alignas(32) double t[2][4 * BLP_ROWSTATS_MAXC];
+    const int C = (int)a->C;
+    __m256i idx = _mm256_setr_epi32(0, C, 2 * C, 3 * C, 1, C + 1, 2 * C + 1, 3 * C + 1);
+    size_t r0 = 0;
+    for (; r0 + 4 <= a->rows; r0 += 8) {
+        int two = r0 + 8 <= a->rows;
+        rows4_max(a, r0, idx, t[0]);
+        if (two)
+            rows4_max(a, r0 + 4, idx, t[1]);
+        rows4_exp(a, r0, t[0]);
+        if (!two)
+            return r0 + 4;
+        rows4_exp(a, r0 + 4, t[1]);
+    }
+    return r0;
+}
+
+size_t blp_rowstats_vec(const blp_rowstats *a)
+{
+    if (force_no_rows || a->C == 0 || a->C > BLP_ROWSTATS_MAXC)
         return 0;
-    return rowstats_8(a);
+    int w = lanes();
+    return w == 8 ? rowstats_8(a) : w == 4 ? rowstats_4(a) : 0;
 }
 
 #else
@@ -179,9 +291,9 @@ static size_t vlog1p_wide(const double *x, double *o, size_t n)
     (void)x, (void)o, (void)n;
     return 0;
 }
-size_t blp_rowstats8(const blp_rowstats *a)
+size_t blp_rowstats_vec(const blp_rowstats *a)
 {
-    (void)a;
+    (void)a, (void)force_no_rows, (void)force_lanes;
     return 0;
 }
 #endif

@@ -28,10 +28,11 @@ BLP_HIDDEN void blp_vlog1p(const double *x, double *out, size_t n);
  *      for c = 0, 1, ..., C-1 in that order;
  *   D  0, and with want_D + w_c d_c (d_c when w is NULL) in class order;
  *   e  (when not NULL) exp(d_c), row-major like the input.
- * Eight rows at a time, each in a lane of its own, so that every row sees
- * the operations of that definition in its order: the results are those of
- * a loop over the rows, bit for bit. exp is blp_vexp's own 8-lane vector
- * function, which computes each lane alone. */
+ * L rows at a time (L = 8 with AVX-512, 4 with AVX2: blp_vexp's lanes), each
+ * in a lane of its own, so that every row sees the operations of that
+ * definition in its order: the results are those of a loop over the rows,
+ * bit for bit. exp is blp_vexp's own L-lane vector function, which computes
+ * each lane alone. */
 typedef struct {
     const double *z;         /* the rows as doubles, or NULL ...          */
     const unsigned char *zf; /* ... as float32 (any alignment)            */
@@ -42,12 +43,19 @@ typedef struct {
     double *e;              /* rows x C, or NULL                          */
 } blp_rowstats;
 
-/* Fills rows [0, k) of a and returns k: rows / 8 * 8 where blp_vexp has 8
- * lanes and C <= BLP_ROWSTATS_MAXC, else 0 (the caller does the rest).
- * k C being a multiple of 8, blp_vexp from element k C on gives every
+/* Fills rows [0, k) of a and returns k: rows / L * L where blp_vexp has L =
+ * 8 or 4 lanes and C <= BLP_ROWSTATS_MAXC, else 0 (the caller does the
+ * rest). k C being a multiple of L, blp_vexp from element k C on gives every
  * element the bits one blp_vexp over all rows x C would give it (the same
  * elements fall in its scalar tail). */
 #define BLP_ROWSTATS_MAXC 64
-BLP_HIDDEN size_t blp_rowstats8(const blp_rowstats *a);
+BLP_HIDDEN size_t blp_rowstats_vec(const blp_rowstats *a);
+
+/* For tests and benchmarks only; the product never calls it. From now on
+ * blp_vexp, blp_vlog1p and blp_rowstats_vec use at most `lanes` lanes (8, 4
+ * or 2; 0, the default: the CPU's widest), never more than the CPU has, and
+ * with rows == 0 blp_rowstats_vec does no row (returns 0). Not thread-safe:
+ * call it while no other thread computes. */
+BLP_HIDDEN void blp_vmath_force(int lanes, int rows);
 
 #endif

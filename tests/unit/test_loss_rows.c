@@ -1,8 +1,9 @@
 /*
  * test_loss_rows.c — the vector path of class-index cross_entropy and focal
  * over (N, C) (lib/loss.c index_block, eight rows at a time in
- * blp_rowstats8 of lib/vmath.c where the CPU has AVX-512, one row at a time
- * otherwise), and the float32 finiteness scan of a .npy input (api/loss.c).
+ * blp_rowstats_vec of lib/vmath.c where the CPU has AVX-512, four where it
+ * has AVX2, one row at a time otherwise), and the float32 finiteness scan of
+ * a .npy input (api/loss.c).
  *
  * What is checked, and against what:
  *   - per (reduction none) and grad over (N, C) equal those over (N, C, 2)
@@ -15,6 +16,13 @@
  *     65, with class weights, label smoothing, ignore_index and focal;
  *   - float32 logits with the same specials answer to the bit as their
  *     doubles (test_loss_f32.c does so with finite logits);
+ *   - with the vector width forced to 8 and to 4 lanes (blp_vmath_force, so
+ *     that a machine with AVX-512 runs the AVX2 kernel too), the rows kernel
+ *     answers to the bit as the loop over the rows with the same width
+ *     forced (what a CPU of that width computed before the kernel): per,
+ *     grad, value and total_weight of every reduction, float32 and float64,
+ *     for every C from 1 to 65 and N around the multiples of 4, 8 and 16
+ *     and the blocks; and the kernel does rows / 4 * 4 (or / 8 * 8) rows;
  *   - a float32 .npy logits part with one or two values that are not
  *     finite, before, at and after the scan's blocks of 256 values, is
  *     refused naming the first of them.
@@ -30,6 +38,7 @@
 #include "ballast.h"
 #include "check_close.h"
 #include "check_main.h"
+#include "vmath.h"
 
 static uint64_t lcg_state = 0x9E3779B97F4A7C15ULL;
 static double urand(void)
@@ -67,11 +76,11 @@ typedef struct {
     double *w;
 } rows_data;
 
-static rows_data rows_make(int i, int specials)
+static rows_data rows_alloc(size_t N, size_t C, int specials)
 {
     rows_data d;
-    d.N = rows_n[(size_t)i % N_ROWS_N];
-    d.C = rows_c[(size_t)i / N_ROWS_N % N_ROWS_C];
+    d.N = N;
+    d.C = C;
     d.x = malloc(d.N * d.C * sizeof *d.x);
     d.xf = malloc(d.N * d.C * sizeof *d.xf);
     d.y = malloc(d.N * sizeof *d.y);
@@ -86,6 +95,12 @@ static rows_data rows_make(int i, int specials)
     for (size_t c = 0; c < d.C; c++)
         d.w[c] = 0.25 + urand();
     return d;
+}
+
+static rows_data rows_make(int i, int specials)
+{
+    return rows_alloc(rows_n[(size_t)i % N_ROWS_N], rows_c[(size_t)i / N_ROWS_N % N_ROWS_C],
+                      specials);
 }
 
 static void rows_free(rows_data *d)
@@ -196,6 +211,120 @@ START_TEST(test_rows_f32_specials)
 }
 END_TEST
 
+/* The outputs of one bl_loss call, for comparing two paths to the bit. */
+typedef struct {
+    double *per, *grad;
+    bl_loss_result r;
+} lane_out;
+
+static void lane_run(const bl_loss_args *a, int with_grad, int lanes, int rows, lane_out *o)
+{
+    blp_vmath_force(lanes, rows);
+    size_t NC = a->shape[0] * a->shape[1];
+    memset(o->per, 0xA5, a->shape[0] * sizeof *o->per);
+    memset(o->grad, 0xA5, NC * sizeof *o->grad);
+    o->r = (bl_loss_result){0, 0, a->reduction == BL_REDUCTION_NONE ? o->per : NULL,
+                            with_grad ? o->grad : NULL};
+    bl_error e;
+    ck_assert_msg(bl_loss(a, &o->r, &e) == BL_OK, "%s", e.message);
+    blp_vmath_force(0, 1);
+}
+
+/* The rows kernel of `lanes` lanes against the loop over the rows with
+ * blp_vexp of the same width, every option set of d, float64 and float32,
+ * with reduction none; sum, mean and sum_over_batch_size too where there is
+ * a gradient (which they scale; their value is reduced from the same
+ * per-row losses). */
+static void lanes_compare(const rows_data *d, int lanes, lane_out *k, lane_out *l)
+{
+    static const bl_reduction red[] = {BL_REDUCTION_NONE, BL_REDUCTION_SUM, BL_REDUCTION_MEAN,
+                                       BL_REDUCTION_SUM_OVER_BATCH_SIZE};
+    const size_t NC = d->N * d->C;
+    for (int v = 0; v < 32; v++)
+        for (size_t r = 0; r < (v & 8 ? 4 : 1); r++) {
+            bl_loss_args a = rows_args(d, v & 15);
+            a.reduction = red[r];
+            if (v & 16) {
+                a.input = NULL;
+                a.input_f32 = d->xf;
+            }
+            int g = v & 8;
+            lane_run(&a, g, lanes, 1, k);
+            lane_run(&a, g, lanes, 0, l);
+            ck_assert_msg(
+                memcmp(&k->r.value, &l->r.value, sizeof k->r.value) == 0 &&
+                    memcmp(&k->r.total_weight, &l->r.total_weight, sizeof k->r.total_weight) == 0,
+                "lanes %d N %zu C %zu options %d reduction %zu: value %.17g, rows %.17g", lanes,
+                d->N, d->C, v, r, k->r.value, l->r.value);
+            ck_assert_msg(r != 0 || memcmp(k->per, l->per, d->N * sizeof *k->per) == 0,
+                          "lanes %d N %zu C %zu options %d: per", lanes, d->N, d->C, v);
+            ck_assert_msg(!g || memcmp(k->grad, l->grad, NC * sizeof *k->grad) == 0,
+                          "lanes %d N %zu C %zu options %d reduction %zu: grad", lanes, d->N, d->C,
+                          v, r);
+        }
+}
+
+/* How many rows blp_rowstats_vec does with `lanes` forced: rows / L * L,
+ * L the lanes the CPU gives (at most `lanes`), 0 without a rows kernel or
+ * when C > BLP_ROWSTATS_MAXC. */
+static size_t lanes_expected(int lanes, size_t N, size_t C)
+{
+    if (C > BLP_ROWSTATS_MAXC)
+        return 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(BL_NO_MVEC)
+    if (lanes >= 8 && __builtin_cpu_supports("avx512f"))
+        return N / 8 * 8;
+    if (lanes >= 4 && __builtin_cpu_supports("avx2"))
+        return N / 4 * 4;
+#endif
+    (void)lanes, (void)N, (void)C;
+    return 0;
+}
+
+static void lanes_count(const rows_data *d, int lanes)
+{
+    double *st = malloc(4 * d->N * sizeof *st);
+    ck_assert(st);
+    blp_rowstats a = {.z = d->x,
+                      .rows = d->N,
+                      .C = d->C,
+                      .m = st,
+                      .am = st + d->N,
+                      .R = st + 2 * d->N,
+                      .D = st + 3 * d->N};
+    blp_vmath_force(lanes, 1);
+    size_t k = blp_rowstats_vec(&a);
+    blp_vmath_force(0, 1);
+    ck_assert_msg(k == lanes_expected(lanes, d->N, d->C), "lanes %d N %zu C %zu: %zu rows", lanes,
+                  d->N, d->C, k);
+    free(st);
+}
+
+/* C = _i, from 1 to 65 (the kernels take C <= 64), each N of lanes_n. */
+START_TEST(test_rows_lanes)
+{
+    static const size_t lanes_n[] = {1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 20, 31, 33, 409, 410};
+    for (size_t i = 0; i < sizeof lanes_n / sizeof lanes_n[0]; i++) {
+        rows_data d = rows_alloc(lanes_n[i], (size_t)_i, 1);
+        const size_t NC = d.N * d.C;
+        lane_out k = {
+            malloc(d.N * sizeof(double)), malloc(NC * sizeof(double)), {0, 0, NULL, NULL}};
+        lane_out l = {
+            malloc(d.N * sizeof(double)), malloc(NC * sizeof(double)), {0, 0, NULL, NULL}};
+        ck_assert(k.per && k.grad && l.per && l.grad);
+        for (int lanes = 8; lanes >= 4; lanes /= 2) {
+            lanes_count(&d, lanes);
+            lanes_compare(&d, lanes, &k, &l);
+        }
+        free(k.per);
+        free(k.grad);
+        free(l.per);
+        free(l.grad);
+        rows_free(&d);
+    }
+}
+END_TEST
+
 /* A float32 .npy of (300, 10) logits with values that are not finite at
  * bad[0] and bad[1] (-1: none), one byte into its buffer (any alignment). */
 static void post_f32(const int bad[2], float what, bl_api_result *r, bl_api_code *code)
@@ -268,6 +397,7 @@ static Suite *rows_suite(void)
     tcase_add_loop_test(tc, test_rows_vs_positions, 0, (int)(N_ROWS_N * N_ROWS_C));
     tcase_add_loop_test(tc, test_rows_f32_specials, 0, (int)(N_ROWS_N * N_ROWS_C));
     tcase_add_loop_test(tc, test_f32_scan, 0, 10);
+    tcase_add_loop_test(tc, test_rows_lanes, 1, 66);
     suite_add_tcase(s, tc);
     return s;
 }
