@@ -18,28 +18,14 @@
  *   {             ~219 (the object and its hashtable)
  *   key: value    ~100 more per member
  *
- * Prices below carry headroom over those figures. Numbers are also priced
- * for what follows the parse: the decoded array of doubles, the
- * computation's arrays of the same length and the answer's text.
+ * The prices (API_PRICE_*, internal.h) carry headroom over those figures.
+ * Numbers are also priced for what follows the parse: the decoded array of
+ * doubles, the computation's arrays of the same length and the answer's
+ * text.
  */
 #include <string.h>
 
 #include "internal.h"
-
-#define PRICE_NUMBER 48
-#define PRICE_LITERAL 16
-#define PRICE_STRING 96
-#define PRICE_ARRAY 160
-#define PRICE_OBJECT 256
-#define PRICE_MEMBER 128
-#define STRING_COPIES 3
-/* After the parse, per number: its double, three arrays of the same length
- * (gradients, keys, alias tables, sorted copies) and its answer text. */
-#define PRICE_DECODED (8 * 4 + 25)
-/* .npy elements: their doubles, the same arrays, the answer. */
-#define PRICE_NPY_ELEMENT (8 * 4 + 25)
-/* Whatever the request: tables, messages, the error document. */
-#define BASE_COST ((size_t)256 << 10)
 
 static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 static size_t sat_mul(size_t a, size_t b) { return a && b > SIZE_MAX / a ? SIZE_MAX : a * b; }
@@ -107,16 +93,14 @@ static int is_number_char(char c)
 }
 
 /* The end of the run of ASCII digits at p, eight bytes at a time where the
- * byte order allows (the test of api/numparse.c's read_digits). */
+ * byte order allows (api_first_nondigit, as numparse.c's read_digits). */
 static const char *skip_digits(const char *p, const char *end)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (end - p >= 8) {
         uint64_t chunk;
         memcpy(&chunk, p, sizeof chunk);
-        uint64_t nondigit =
-            ((chunk - UINT64_C(0x3030303030303030)) | (chunk + UINT64_C(0x4646464646464646))) &
-            UINT64_C(0x8080808080808080);
+        uint64_t nondigit = api_first_nondigit(chunk);
         if (nondigit)
             return p + (__builtin_ctzll(nondigit) >> 3);
         p += 8;
@@ -198,7 +182,8 @@ static const char *scan_step(const char *p, const char *end, tally *t, scan_stat
     }
     case C_QUOTE: {
         const char *q = skip_string(p, end);
-        t->strings = sat_add(t->strings, PRICE_STRING + STRING_COPIES * (size_t)(q - p));
+        t->strings =
+            sat_add(t->strings, API_PRICE_STRING + API_PRICE_STRING_COPIES * (size_t)(q - p));
         st->m = st->lone = 0;
         return q;
     }
@@ -362,11 +347,11 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
     /* Priced per kind, saturating: the same min(SIZE_MAX, total) as a sum
      * in document order. */
     size_t cost = t.strings;
-    cost = sat_add(cost, sat_mul(t.numbers, PRICE_NUMBER + PRICE_DECODED));
-    cost = sat_add(cost, sat_mul(t.arrays, PRICE_ARRAY));
-    cost = sat_add(cost, sat_mul(t.objects, PRICE_OBJECT));
-    cost = sat_add(cost, sat_mul(t.members, PRICE_MEMBER));
-    cost = sat_add(cost, sat_mul(t.literals, PRICE_LITERAL));
+    cost = sat_add(cost, sat_mul(t.numbers, API_PRICE_NUMBER + API_PRICE_DECODED));
+    cost = sat_add(cost, sat_mul(t.arrays, API_PRICE_ARRAY));
+    cost = sat_add(cost, sat_mul(t.objects, API_PRICE_OBJECT));
+    cost = sat_add(cost, sat_mul(t.members, API_PRICE_MEMBER));
+    cost = sat_add(cost, sat_mul(t.literals, API_PRICE_LITERAL));
     if (!work)
         return cost;
     if (t.top1 > *work)
@@ -384,7 +369,7 @@ static size_t json_cost(const char *p, size_t len, size_t *work)
 size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *work)
 {
     (void)endpoint; /* every endpoint's work is linear in its arrays and counts */
-    size_t cost = BASE_COST, w = 0, *wp = work ? &w : NULL;
+    size_t cost = API_PRICE_BASE_COST, w = 0, *wp = work ? &w : NULL;
     if (req->json)
         cost = sat_add(cost, json_cost(req->json, req->json_len, wp));
     for (size_t i = 0; i < req->nparts; i++) {
@@ -398,7 +383,7 @@ size_t bl_api_estimate(const char *endpoint, const bl_api_request *req, size_t *
         npy_view v;
         api_err e;
         if (npy_parse(part->data, part->len, part->name, &v, &e) == BL_API_OK) {
-            cost = sat_add(cost, sat_mul(v.count, PRICE_NPY_ELEMENT));
+            cost = sat_add(cost, sat_mul(v.count, API_PRICE_NPY_ELEMENT));
             w = v.count > w ? v.count : w;
         } else {
             cost = sat_add(cost, part->len);

@@ -134,6 +134,37 @@ void npy_write_header(jw *w, npy_dtype t, const size_t *shape, size_t ndim);
 
 /* ---- numbers (numparse.c) ------------------------------------------------- */
 
+/* ---- estimate.c's prices ---------------------------------------------- */
+
+/* What bl_api_estimate reserves per token of a JSON body, per .npy element
+ * and per request (estimate.c's header gives the reasons); here so that
+ * tests/unit/test_estimate.c checks the same figures. */
+#define API_PRICE_NUMBER 48
+#define API_PRICE_LITERAL 16
+#define API_PRICE_STRING 96
+#define API_PRICE_ARRAY 160
+#define API_PRICE_OBJECT 256
+#define API_PRICE_MEMBER 128
+#define API_PRICE_STRING_COPIES 3
+/* After the parse, per number: its double, three arrays of the same length
+ * (gradients, keys, alias tables, sorted copies) and its answer text. */
+#define API_PRICE_DECODED (8 * 4 + 25)
+/* .npy elements: their doubles, the same arrays, the answer. */
+#define API_PRICE_NPY_ELEMENT (8 * 4 + 25)
+/* Whatever the request: tables, messages, the error document. */
+#define API_PRICE_BASE_COST ((size_t)256 << 10)
+
+/* Bit 7 of the lowest byte of the eight bytes in chunk (loaded
+ * little-endian) that is no ASCII digit, and maybe of bytes above it (a
+ * borrow or carry only runs upwards); 0 when all eight are digits. Its
+ * lowest set bit, __builtin_ctzll / 8, is the length of the digit run:
+ * numparse.c's read_digits and estimate.c's skip_digits. */
+static inline uint64_t api_first_nondigit(uint64_t chunk)
+{
+    return ((chunk - UINT64_C(0x3030303030303030)) | (chunk + UINT64_C(0x4646464646464646))) &
+           UINT64_C(0x8080808080808080);
+}
+
 /* A JSON number literal, read by num_parse. */
 typedef struct {
     double value;           /* nearest double, ties to even (glibc strtod's answer);

@@ -666,17 +666,14 @@ READ_INLINE const char *read_digits(const char *s, const char *end, uint64_t *w)
     while (end - s >= 8) {
         uint64_t chunk;
         memcpy(&chunk, s, sizeof chunk);
-        uint64_t nondigit =
-            ((chunk - UINT64_C(0x3030303030303030)) | (chunk + UINT64_C(0x4646464646464646))) &
-            UINT64_C(0x8080808080808080);
+        uint64_t nondigit = api_first_nondigit(chunk);
         if (!nondigit) {
             x = x * 100000000 + eight_value(chunk);
             s += 8;
             continue;
         }
-        /* k < 8 digits, then something else: the lowest flagged byte is the
-         * first that is no digit (a borrow or carry only runs upwards). The
-         * k digits moved to the top, '0's below, are worth as much. */
+        /* k < 8 digits, then something else. The k digits moved to the
+         * top, '0's below, are worth as much. */
         int k = __builtin_ctzll(nondigit) >> 3;
         if (k) {
             chunk = chunk << (8 * (8 - k)) | UINT64_C(0x3030303030303030) >> (8 * k);

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_random.h"
 #include "internal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -45,30 +46,6 @@ static long scaled(long n)
         quick = q && *q && strcmp(q, "0") != 0;
     }
     return quick ? n / 20 : n;
-}
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static uint64_t bits_of(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    return b;
-}
-
-static double double_of(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, sizeof d);
-    return d;
 }
 
 static long too_long; /* dtoa_shortest wrote more than 24 bytes or past DTOA_BUF */

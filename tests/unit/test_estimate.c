@@ -17,19 +17,8 @@
 
 #include <jansson.h>
 
-#include "api.h"
 #include "check_main.h"
-
-/* The prices of api/estimate.c (its header comment gives the reasons). */
-#define PRICE_NUMBER 48
-#define PRICE_LITERAL 16
-#define PRICE_STRING 96
-#define PRICE_ARRAY 160
-#define PRICE_OBJECT 256
-#define PRICE_MEMBER 128
-#define STRING_COPIES 3
-#define PRICE_DECODED (8 * 4 + 25)
-#define BASE_COST ((size_t)256 << 10)
+#include "internal.h"
 
 static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 static size_t sat_mul(size_t a, size_t b) { return a && b > SIZE_MAX / a ? SIZE_MAX : a * b; }
@@ -98,13 +87,13 @@ static size_t reference_cost(const char *p, size_t len, size_t *work)
         char c = *p;
         if (c == '"') {
             const char *q = skip_string(p, end);
-            cost = sat_add(cost, PRICE_STRING + STRING_COPIES * (size_t)(q - p));
+            cost = sat_add(cost, API_PRICE_STRING + API_PRICE_STRING_COPIES * (size_t)(q - p));
             p = q;
         } else if (is_number_start(c)) {
             const char *start = p;
             while (p < end && is_number_char(*p))
                 p++;
-            cost = sat_add(cost, PRICE_NUMBER + PRICE_DECODED);
+            cost = sat_add(cost, API_PRICE_NUMBER + API_PRICE_DECODED);
             numbers++;
             size_t v = integer_value(start, p);
             if (v > *work)
@@ -118,18 +107,18 @@ static size_t reference_cost(const char *p, size_t len, size_t *work)
         } else {
             switch (c) {
             case '[':
-                cost = sat_add(cost, PRICE_ARRAY);
+                cost = sat_add(cost, API_PRICE_ARRAY);
                 break;
             case '{':
-                cost = sat_add(cost, PRICE_OBJECT);
+                cost = sat_add(cost, API_PRICE_OBJECT);
                 break;
             case ':':
-                cost = sat_add(cost, PRICE_MEMBER);
+                cost = sat_add(cost, API_PRICE_MEMBER);
                 break;
             case 't':
             case 'f':
             case 'n':
-                cost = sat_add(cost, PRICE_LITERAL);
+                cost = sat_add(cost, API_PRICE_LITERAL);
                 break;
             default:
                 break;
@@ -161,7 +150,7 @@ static size_t estimate(const char *doc, size_t len, size_t *work)
 static void same_as_reference(const char *doc, size_t len)
 {
     size_t w_ref = 0, w = 0;
-    size_t c_ref = sat_add(BASE_COST, reference_cost(doc, len, &w_ref));
+    size_t c_ref = sat_add(API_PRICE_BASE_COST, reference_cost(doc, len, &w_ref));
     size_t c = estimate(doc, len, &w);
     bl_api_request req = {.json = doc, .json_len = len};
     size_t c_blocks = bl_api_estimate("loss", &req, NULL);
@@ -176,13 +165,15 @@ START_TEST(test_prices_by_hand)
     /* {"a":[1,2]}: an object, a 3-byte string, a member, an array, two numbers */
     const char *d1 = "{\"a\":[1,2]}";
     ck_assert_uint_eq(estimate(d1, strlen(d1), &w),
-                      BASE_COST + PRICE_OBJECT + PRICE_STRING + STRING_COPIES * 3 + PRICE_MEMBER +
-                          PRICE_ARRAY + 2 * (PRICE_NUMBER + PRICE_DECODED));
+                      API_PRICE_BASE_COST + API_PRICE_OBJECT + API_PRICE_STRING +
+                          API_PRICE_STRING_COPIES * 3 + API_PRICE_MEMBER + API_PRICE_ARRAY +
+                          2 * (API_PRICE_NUMBER + API_PRICE_DECODED));
     ck_assert_uint_eq(w, 2); /* two numbers, the largest integer 2 */
     /* literals; a real and a negative integer are worth 0 as counts */
     const char *d2 = "[true,false,null,-7,2.5e3]";
-    ck_assert_uint_eq(estimate(d2, strlen(d2), &w), BASE_COST + PRICE_ARRAY + 3 * PRICE_LITERAL +
-                                                        2 * (PRICE_NUMBER + PRICE_DECODED));
+    ck_assert_uint_eq(estimate(d2, strlen(d2), &w), API_PRICE_BASE_COST + API_PRICE_ARRAY +
+                                                        3 * API_PRICE_LITERAL +
+                                                        2 * (API_PRICE_NUMBER + API_PRICE_DECODED));
     ck_assert_uint_eq(w, 7); /* "-7" counts as 7: the magnitude bounds the work */
     const char *d3 = "{\"num_samples\": 123456789012}";
     estimate(d3, strlen(d3), &w);
@@ -358,7 +349,7 @@ START_TEST(test_jansson_fits)
     ck_assert_msg(j != NULL, "%s", err.text);
     json_decref(j);
     size_t w;
-    size_t price = estimate(doc, len, &w) - BASE_COST;
+    size_t price = estimate(doc, len, &w) - API_PRICE_BASE_COST;
     ck_assert_msg(price >= used, "%s: priced %zu, jansson allocated %zu", token[kind], price, used);
     free(doc);
 }

@@ -31,27 +31,9 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_random.h"
 #include "decode.h"
 #include "numshort.h"
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static unsigned below(unsigned n) { return (unsigned)(rnd() % n); }
-
-static uint64_t bits_of(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    return b;
-}
 
 /* What follows a literal in the grid: separators, brackets, bytes that
  * continue or break a number, a NUL, bytes above 0x7f. */
