@@ -74,32 +74,36 @@ def _parse_toml(text):
     return doc
 
 
-def _strip_comment(line):
-    out, quote = [], None
-    for ch in line:
+def _outside_strings(text):
+    """Each character of text, with whether it stands outside a quoted string
+    (quotes themselves count as inside)."""
+    quote = None
+    for ch in text:
         if quote:
             if ch == quote:
                 quote = None
+            yield ch, False
         elif ch in "\"'":
             quote = ch
-        elif ch == "#":
+            yield ch, False
+        else:
+            yield ch, True
+
+
+def _strip_comment(line):
+    out = []
+    for ch, bare in _outside_strings(line):
+        if bare and ch == "#":
             break
         out.append(ch)
     return "".join(out)
 
 
 def _balanced(value):
-    depth, quote = 0, None
-    for ch in value:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
+    depth = 0
+    for ch, bare in _outside_strings(value):
+        if bare:
+            depth += (ch == "[") - (ch == "]")
     return depth == 0
 
 
